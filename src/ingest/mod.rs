@@ -1,0 +1,523 @@
+//! Reading and validating a planner's input directory into a [`Dataset`].
+//!
+//! Every problem is reported as one [`IngestError`] naming the file, the feature (index and id)
+//! and the field, e.g.
+//! `buildings.geojson: feature #12 (id "B0012"): field "households": must be a whole number ≥ 0, got -3`.
+
+use crate::model::{
+    Barrier, BarrierClass, Building, BuildingKind, Dataset, Group, Mode, Unit, Village,
+    VillageCode, Weight,
+};
+use geo::{
+    BoundingRect, Contains, Geometry, InteriorPoint, LineString, MultiPolygon, Orient, Point,
+    Validation,
+};
+use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The feature an error is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRef {
+    /// 0-based position in the file's `features` array.
+    pub index: usize,
+    /// Its `id` (or `code` for villages), when it has one.
+    pub id: Option<String>,
+}
+
+/// A problem with the input, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct IngestError {
+    /// The file.
+    pub file: PathBuf,
+    /// The feature, if the problem is with one feature.
+    pub feature: Option<FeatureRef>,
+    /// The field (`geometry` for the geometry), if the problem is with one field.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for IngestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(feat) = &self.feature {
+            write!(f, ": feature #{}", feat.index)?;
+            if let Some(id) = &feat.id {
+                write!(f, " (id {id:?})")?;
+            }
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field {field:?}")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+/// Reads `villages.geojson`, `buildings.geojson` and the optional `units.geojson`,
+/// `groups.geojson` and `barriers.geojson` from `dir`.
+///
+/// `weight` names the field the band counts; a custom field must then be present on every
+/// building (or unit).
+pub fn read_dir(dir: &Path, weight: &Weight) -> Result<Dataset, IngestError> {
+    let villages = read_villages(&dir.join("villages.geojson"))?;
+    let units_path = dir.join("units.geojson");
+    let buildings_path = dir.join("buildings.geojson");
+    let index = VillageIndex::new(&villages);
+    let units = if units_path.exists() {
+        read_units(&units_path, weight, &index)?
+    } else {
+        Vec::new()
+    };
+    let buildings = if buildings_path.exists() || units.is_empty() {
+        read_buildings(&buildings_path, weight, &index)?
+    } else {
+        Vec::new()
+    };
+    let groups_path = dir.join("groups.geojson");
+    let groups = if groups_path.exists() {
+        read_groups(&groups_path)?
+    } else {
+        Vec::new()
+    };
+    let barriers_path = dir.join("barriers.geojson");
+    let barriers = if barriers_path.exists() {
+        read_barriers(&barriers_path)?
+    } else {
+        Vec::new()
+    };
+    Ok(Dataset {
+        villages,
+        buildings,
+        units,
+        groups,
+        barriers,
+    })
+}
+
+/// One parsed feature with what is needed to report on it.
+struct Feat<'a> {
+    file: &'a Path,
+    index: usize,
+    id: Option<String>,
+    props: Map<String, Value>,
+    geometry: Option<Value>,
+}
+
+impl Feat<'_> {
+    fn err(&self, field: Option<&str>, problem: impl Into<String>) -> IngestError {
+        IngestError {
+            file: self.file.to_path_buf(),
+            feature: Some(FeatureRef {
+                index: self.index,
+                id: self.id.clone(),
+            }),
+            field: field.map(str::to_string),
+            problem: problem.into(),
+        }
+    }
+
+    fn string(&self, field: &str) -> Result<Option<String>, IngestError> {
+        match self.props.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(self.err(Some(field), format!("must be text, got {other}"))),
+        }
+    }
+
+    fn required_string(&self, field: &str) -> Result<String, IngestError> {
+        self.string(field)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| self.err(Some(field), "is missing"))
+    }
+
+    fn count(&self, field: &str) -> Result<Option<u64>, IngestError> {
+        match self.props.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                if let Some(u) = n.as_u64() {
+                    return Ok(Some(u));
+                }
+                match n.as_f64() {
+                    Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9e15 => Ok(Some(f as u64)),
+                    _ => Err(self.err(Some(field), format!("must be a whole number ≥ 0, got {n}"))),
+                }
+            }
+            Some(other) => Err(self.err(
+                Some(field),
+                format!("must be a whole number ≥ 0, got {other}"),
+            )),
+        }
+    }
+
+    fn number(&self, field: &str) -> Result<Option<f64>, IngestError> {
+        match self.props.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f)),
+                _ => Err(self.err(Some(field), format!("must be a number ≥ 0, got {n}"))),
+            },
+            Some(other) => Err(self.err(Some(field), format!("must be a number ≥ 0, got {other}"))),
+        }
+    }
+
+    fn geometry(&self) -> Result<Geometry<f64>, IngestError> {
+        let Some(g) = &self.geometry else {
+            return Err(self.err(Some("geometry"), "is missing"));
+        };
+        let parsed: geojson::Geometry = serde_json::from_value(g.clone())
+            .map_err(|e| self.err(Some("geometry"), format!("is not a GeoJSON geometry: {e}")))?;
+        let geom: Geometry<f64> = Geometry::try_from(&parsed.value)
+            .map_err(|e| self.err(Some("geometry"), format!("cannot be read: {e}")))?;
+        let mut bad = None;
+        geo::coords_iter::CoordsIter::coords_iter(&geom).for_each(|c| {
+            if bad.is_none()
+                && (!c.x.is_finite() || !c.y.is_finite() || c.x.abs() > 180.0 || c.y.abs() > 90.0)
+            {
+                bad = Some(c);
+            }
+        });
+        if let Some(c) = bad {
+            return Err(self.err(
+                Some("geometry"),
+                format!("coordinate ({}, {}) is not a WGS84 lon/lat", c.x, c.y),
+            ));
+        }
+        Ok(geom)
+    }
+
+    fn area(&self) -> Result<MultiPolygon<f64>, IngestError> {
+        let mp = match self.geometry()? {
+            Geometry::Polygon(p) => MultiPolygon(vec![p]),
+            Geometry::MultiPolygon(mp) => mp,
+            other => {
+                return Err(self.err(
+                    Some("geometry"),
+                    format!(
+                        "must be a Polygon or MultiPolygon, got {}",
+                        geom_type(&other)
+                    ),
+                ))
+            }
+        };
+        if mp.0.is_empty() {
+            return Err(self.err(Some("geometry"), "is empty"));
+        }
+        if let Err(e) = mp.check_validation() {
+            return Err(self.err(Some("geometry"), format!("is not a valid polygon: {e}")));
+        }
+        Ok(mp.orient(geo::orient::Direction::Default))
+    }
+}
+
+fn geom_type(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
+/// Reads a GeoJSON FeatureCollection file and hands each feature to `f`.
+fn read_features<T>(
+    path: &Path,
+    id_field: &str,
+    mut f: impl FnMut(Feat<'_>) -> Result<T, IngestError>,
+) -> Result<Vec<T>, IngestError> {
+    let file_err = |problem: String| IngestError {
+        file: path.to_path_buf(),
+        feature: None,
+        field: None,
+        problem,
+    };
+    let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot be read: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(file_err("is empty".into()));
+    }
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| file_err(format!("is not GeoJSON (not valid JSON: {e})")))?;
+    let Value::Object(mut doc) = doc else {
+        return Err(file_err(
+            "is not GeoJSON: expected a FeatureCollection object".into(),
+        ));
+    };
+    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(file_err(format!(
+            "is not a GeoJSON FeatureCollection (its \"type\" is {})",
+            doc.get("type")
+                .map_or("missing".to_string(), |t| t.to_string())
+        )));
+    }
+    let Some(Value::Array(features)) = doc.remove("features") else {
+        return Err(file_err("has no \"features\" array".into()));
+    };
+    let mut out = Vec::with_capacity(features.len());
+    for (index, feat) in features.into_iter().enumerate() {
+        let Value::Object(mut feat) = feat else {
+            return Err(IngestError {
+                file: path.to_path_buf(),
+                feature: Some(FeatureRef { index, id: None }),
+                field: None,
+                problem: "is not a GeoJSON Feature object".into(),
+            });
+        };
+        let props = match feat.remove("properties") {
+            Some(Value::Object(p)) => p,
+            _ => Map::new(),
+        };
+        let id = match props.get(id_field).or_else(|| feat.get("id")) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let geometry = feat.remove("geometry").filter(|g| !g.is_null());
+        out.push(f(Feat {
+            file: path,
+            index,
+            id,
+            props,
+            geometry,
+        })?);
+    }
+    Ok(out)
+}
+
+fn read_villages(path: &Path) -> Result<Vec<Village>, IngestError> {
+    let mut seen = HashSet::new();
+    let villages = read_features(path, "code", |f| {
+        let code_text = f.required_string("code")?;
+        let code =
+            VillageCode::parse(&code_text).map_err(|e| f.err(Some("code"), e.to_string()))?;
+        if !seen.insert(code_text.clone()) {
+            return Err(f.err(Some("code"), format!("duplicate village code {code_text}")));
+        }
+        let name = f.string("name")?.unwrap_or_default();
+        let mode = match f.string("mode")? {
+            None => Mode::Town,
+            Some(m) => Mode::parse(&m).ok_or_else(|| {
+                f.err(
+                    Some("mode"),
+                    format!("must be town, industrial or rural, got {m:?}"),
+                )
+            })?,
+        };
+        let boundary = f.area()?;
+        Ok(Village {
+            code,
+            name,
+            mode,
+            boundary,
+        })
+    })?;
+    if villages.is_empty() {
+        return Err(IngestError {
+            file: path.to_path_buf(),
+            feature: None,
+            field: None,
+            problem: "has no villages".into(),
+        });
+    }
+    Ok(villages)
+}
+
+/// Finds the village a point lies in.
+struct VillageIndex<'a> {
+    villages: &'a [Village],
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+}
+
+impl<'a> VillageIndex<'a> {
+    fn new(villages: &'a [Village]) -> Self {
+        let boxes = villages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let r = v.boundary.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        VillageIndex {
+            villages,
+            tree: RTree::bulk_load(boxes),
+        }
+    }
+    /// The first village (in file order) that contains `p`.
+    fn locate(&self, p: Point<f64>) -> Option<usize> {
+        self.tree
+            .locate_all_at_point(&[p.x(), p.y()])
+            .map(|c| c.data)
+            .filter(|&i| self.villages[i].boundary.contains(&p))
+            .min()
+    }
+}
+
+fn read_buildings(
+    path: &Path,
+    weight: &Weight,
+    villages: &VillageIndex<'_>,
+) -> Result<Vec<Building>, IngestError> {
+    let mut seen = HashSet::new();
+    read_features(path, "id", |f| {
+        let id = f.required_string("id")?;
+        if !seen.insert(id.clone()) {
+            return Err(f.err(Some("id"), format!("duplicate building id {id:?}")));
+        }
+        let households = f
+            .count("households")?
+            .ok_or_else(|| f.err(Some("households"), "is missing"))?;
+        let residents = f.count("residents")?.unwrap_or(0);
+        let kind = match f.string("kind")? {
+            None => BuildingKind::Residential,
+            Some(k) => BuildingKind::parse(&k).ok_or_else(|| {
+                f.err(
+                    Some("kind"),
+                    format!("must be residential, school, hospital, factory, commercial or office, got {k:?}"),
+                )
+            })?,
+        };
+        let custom = match weight {
+            Weight::Field(name) => Some(
+                f.number(name)?
+                    .ok_or_else(|| f.err(Some(name), "is missing (it is the --weight field)"))?,
+            ),
+            _ => None,
+        };
+        let point = match f.geometry()? {
+            Geometry::Point(p) => p,
+            g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_)) => {
+                if let Err(e) = g.check_validation() {
+                    return Err(f.err(Some("geometry"), format!("is not a valid polygon: {e}")));
+                }
+                g.interior_point()
+                    .ok_or_else(|| f.err(Some("geometry"), "is empty"))?
+            }
+            other => {
+                return Err(f.err(
+                    Some("geometry"),
+                    format!("must be a Point or Polygon, got {}", geom_type(&other)),
+                ))
+            }
+        };
+        let village = villages.locate(point).ok_or_else(|| {
+            f.err(
+                Some("geometry"),
+                format!(
+                    "lies outside every village ({:.7}, {:.7})",
+                    point.x(),
+                    point.y()
+                ),
+            )
+        })?;
+        Ok(Building {
+            id,
+            point,
+            households,
+            residents,
+            kind,
+            address: f.string("address")?,
+            group: f.string("group")?,
+            staff: f.count("staff")?,
+            workshops: f.count("workshops")?,
+            custom,
+            village,
+        })
+    })
+}
+
+fn read_units(
+    path: &Path,
+    weight: &Weight,
+    villages: &VillageIndex<'_>,
+) -> Result<Vec<Unit>, IngestError> {
+    let mut seen = HashSet::new();
+    read_features(path, "id", |f| {
+        let id = f.required_string("id")?;
+        if !seen.insert(id.clone()) {
+            return Err(f.err(Some("id"), format!("duplicate unit id {id:?}")));
+        }
+        let households = f.number("households")?;
+        let residents = f.number("residents")?;
+        let custom = match weight {
+            Weight::Field(name) => Some(
+                f.number(name)?
+                    .ok_or_else(|| f.err(Some(name), "is missing (it is the --weight field)"))?,
+            ),
+            _ => None,
+        };
+        match weight {
+            Weight::Households if households.is_none() => {
+                return Err(f.err(Some("households"), "is missing (it is the --weight field)"))
+            }
+            Weight::Residents if residents.is_none() => {
+                return Err(f.err(Some("residents"), "is missing (it is the --weight field)"))
+            }
+            _ => {}
+        }
+        let area = f.area()?;
+        let probe = area
+            .interior_point()
+            .ok_or_else(|| f.err(Some("geometry"), "is empty"))?;
+        let village = villages
+            .locate(probe)
+            .ok_or_else(|| f.err(Some("geometry"), "lies outside every village"))?;
+        Ok(Unit {
+            id,
+            area,
+            households: households.unwrap_or(0.0),
+            residents: residents.unwrap_or(0.0),
+            custom,
+            village,
+        })
+    })
+}
+
+fn read_groups(path: &Path) -> Result<Vec<Group>, IngestError> {
+    read_features(path, "id", |f| {
+        Ok(Group {
+            id: f.required_string("id")?,
+            area: f.area()?,
+        })
+    })
+}
+
+fn read_barriers(path: &Path) -> Result<Vec<Barrier>, IngestError> {
+    read_features(path, "id", |f| {
+        let class_text = f.required_string("class")?;
+        let class = BarrierClass::parse(&class_text).ok_or_else(|| {
+            f.err(
+                Some("class"),
+                format!(
+                    "must be river, rail, expressway, major_road or minor_road, got {class_text:?}"
+                ),
+            )
+        })?;
+        let lines: Vec<LineString<f64>> = match f.geometry()? {
+            Geometry::LineString(l) => vec![l],
+            Geometry::MultiLineString(ml) => ml.0,
+            other => {
+                return Err(f.err(
+                    Some("geometry"),
+                    format!(
+                        "must be a LineString or MultiLineString, got {}",
+                        geom_type(&other)
+                    ),
+                ))
+            }
+        };
+        Ok(Barrier {
+            class,
+            name: f.string("name")?,
+            lines,
+        })
+    })
+}

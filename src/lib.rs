@@ -1,0 +1,24 @@
+//! # wangge (网格)
+//!
+//! A geospatial engine for grid-based local governance (网格化服务管理): it partitions each village or
+//! community of a town into grids (网格, 300–500 households) and micro-grids (微网格, 50–80 households)
+//! that are contiguous, compact, balanced, follow roads, rivers and villager-group lines, and tile the
+//! village with no gap and no overlap.
+//!
+//! The pipeline, one module a step:
+//!
+//! - [`ingest`]: reads and validates the planner's GeoJSON into the [`model`];
+//! - [`topology`]: the planar topology of shared borders that grids (and map tiles) are cut from;
+//! - [`partition`]: cells → grids → micro-grids, codes and quality figures;
+//! - [`output`]: writes a plan as GeoJSON, CSV and a JSON report, atomically;
+//! - [`synth`]: a seeded generator of realistic towns for tests and benchmarks.
+//!
+//! The engine knows nothing of HTTP or databases.
+#![warn(missing_docs)]
+
+pub mod ingest;
+pub mod model;
+pub mod output;
+pub mod partition;
+pub mod synth;
+pub mod topology;

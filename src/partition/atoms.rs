@@ -1,0 +1,184 @@
+//! Atoms: faces that must move together (one unit, one villager group), as a [`Graph`].
+
+use super::cells::Cells;
+use super::regions::{Graph, Link};
+use crate::topology::EdgeClass;
+use std::collections::BTreeMap;
+
+/// A graph of atoms over a subset of faces.
+pub struct Atoms {
+    /// The atoms' figures and links.
+    pub graph: Graph,
+    /// Faces of each atom.
+    pub faces: Vec<Vec<u32>>,
+    /// Per link: the part of its border that is a hard barrier (river, rail, expressway), metres.
+    pub hard: Vec<Vec<f64>>,
+}
+
+/// Arcs of each face.
+pub fn face_arcs(cells: &Cells) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); cells.topo.faces.len()];
+    for (i, a) in cells.topo.arcs.iter().enumerate() {
+        for f in [a.left, a.right].into_iter().flatten() {
+            out[f as usize].push(i as u32);
+        }
+    }
+    for v in &mut out {
+        v.dedup();
+    }
+    out
+}
+
+/// Groups `faces` into atoms: faces sharing a key (and a border) form one atom, unless their
+/// weight together exceeds `split_over`; other faces are atoms of their own.
+pub fn build(
+    cells: &Cells,
+    arcs_of: &[Vec<u32>],
+    faces: &[u32],
+    weight: &[f64],
+    split_over: f64,
+) -> Atoms {
+    let nf = cells.topo.faces.len();
+    let mut member = vec![false; nf];
+    for &f in faces {
+        member[f as usize] = true;
+    }
+    let other = |arc: u32, f: u32| -> Option<u32> {
+        let a = &cells.topo.arcs[arc as usize];
+        let o = if a.left == Some(f) { a.right } else { a.left };
+        o.filter(|&o| member[o as usize])
+    };
+    // Components of same-key faces.
+    let mut atom_of = vec![u32::MAX; nf];
+    let mut atom_faces: Vec<Vec<u32>> = Vec::new();
+    for &f in faces {
+        if atom_of[f as usize] != u32::MAX {
+            continue;
+        }
+        let id = atom_faces.len() as u32;
+        let mut comp = vec![f];
+        atom_of[f as usize] = id;
+        if let Some(k) = cells.key[f as usize] {
+            let mut i = 0;
+            while i < comp.len() {
+                let g = comp[i];
+                i += 1;
+                for &arc in &arcs_of[g as usize] {
+                    if let Some(h) = other(arc, g) {
+                        if atom_of[h as usize] == u32::MAX && cells.key[h as usize] == Some(k) {
+                            atom_of[h as usize] = id;
+                            comp.push(h);
+                        }
+                    }
+                }
+            }
+            let w: f64 = comp.iter().map(|&g| weight[g as usize]).sum();
+            if w > split_over && comp.len() > 1 {
+                // too heavy to keep whole: its faces go one by one
+                for &g in &comp[1..] {
+                    atom_of[g as usize] = u32::MAX;
+                }
+                comp.truncate(1);
+                atom_faces.push(comp);
+                continue;
+            }
+        }
+        atom_faces.push(comp);
+    }
+    // Faces that were released from a heavy group get atoms of their own.
+    for &f in faces {
+        if atom_of[f as usize] == u32::MAX {
+            atom_of[f as usize] = atom_faces.len() as u32;
+            atom_faces.push(vec![f]);
+        }
+    }
+    let n = atom_faces.len();
+    let mut g = Graph {
+        w: vec![0.0; n],
+        res: vec![0.0; n],
+        area: vec![0.0; n],
+        xy: vec![[0.0; 2]; n],
+        adj: vec![Vec::new(); n],
+        outer: vec![(0.0, 0.0); n],
+    };
+    let mut links: Vec<BTreeMap<u32, (f64, f64, f64)>> = vec![BTreeMap::new(); n];
+    for (a, fs) in atom_faces.iter().enumerate() {
+        let (mut sx, mut sy) = (0.0, 0.0);
+        for &f in fs {
+            let f = f as usize;
+            g.w[a] += weight[f];
+            g.res[a] += cells.residents[f];
+            g.area[a] += cells.area[f];
+            sx += cells.xy[f][0] * cells.area[f].max(1e-9);
+            sy += cells.xy[f][1] * cells.area[f].max(1e-9);
+        }
+        let tot: f64 = fs.iter().map(|&f| cells.area[f as usize].max(1e-9)).sum();
+        g.xy[a] = [sx / tot, sy / tot];
+        for &f in fs {
+            for &arc in &arcs_of[f as usize] {
+                let ar = &cells.topo.arcs[arc as usize];
+                let len = cells.frame.length(&ar.points);
+                let cost = len * ar.class.border_cost();
+                match other(arc, f) {
+                    Some(h) if atom_of[h as usize] as usize != a => {
+                        let e = links[a].entry(atom_of[h as usize]).or_default();
+                        e.0 += len;
+                        e.1 += cost;
+                        if ar.class.intersects(EdgeClass::HARD) {
+                            e.2 += len;
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        // an arc with this face on both sides never occurs; outside or not in the subset
+                        g.outer[a].0 += len;
+                        g.outer[a].1 += len;
+                    }
+                }
+            }
+        }
+    }
+    let mut hard = vec![Vec::new(); n];
+    for (a, ls) in links.into_iter().enumerate() {
+        for (b, (len, cost, h)) in ls {
+            g.adj[a].push(Link { to: b, len, cost });
+            hard[a].push(h);
+        }
+    }
+    Atoms {
+        graph: g,
+        faces: atom_faces,
+        hard,
+    }
+}
+
+/// Connected components of the atoms of `subset`, following only links `keep` accepts.
+pub fn components(g: &Graph, subset: &[u32], keep: impl Fn(u32, usize) -> bool) -> Vec<Vec<u32>> {
+    let mut in_set = vec![false; g.len()];
+    for &a in subset {
+        in_set[a as usize] = true;
+    }
+    let mut seen = vec![false; g.len()];
+    let mut out = Vec::new();
+    for &s in subset {
+        if seen[s as usize] {
+            continue;
+        }
+        seen[s as usize] = true;
+        let mut comp = vec![s];
+        let mut i = 0;
+        while i < comp.len() {
+            let a = comp[i];
+            i += 1;
+            for (li, l) in g.adj[a as usize].iter().enumerate() {
+                if in_set[l.to as usize] && !seen[l.to as usize] && keep(a, li) {
+                    seen[l.to as usize] = true;
+                    comp.push(l.to);
+                }
+            }
+        }
+        comp.sort_unstable();
+        out.push(comp);
+    }
+    out
+}

@@ -1,0 +1,550 @@
+//! Partitioning a town: each village's cells into grids (网格), each grid into micro-grids (微网格).
+//!
+//! Per village: [`cells`] cut it into faces; [`atoms`] keep units and villager groups whole; the
+//! faces split into *pieces* (parts of a village in several pieces) and *banks* (sides of a river,
+//! railway or expressway); each bank gets its share of grids and [`regions`] divides it. Grids are
+//! then traced from the shared arcs ([`Topology::dissolve`](crate::topology::Topology::dissolve)),
+//! numbered ([`codes`]) and divided again into micro-grids ([`micro`]).
+
+pub mod atoms;
+pub mod cells;
+pub mod codes;
+pub mod micro;
+pub mod quality;
+pub mod regions;
+
+use crate::model::{Dataset, GridCode, MicroGridCode, Mode, VillageCode, Weight};
+use crate::topology::{EdgeClass, RingSet};
+use rayon::prelude::*;
+pub use regions::Band;
+use regions::Target;
+use serde::Serialize;
+
+/// What a partition aims at.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Band of the grid weight (`--band`, 300..500 households by default).
+    pub band: Band,
+    /// Band of the micro-grid weight (`--micro`, 50..80 households by default).
+    pub micro: Band,
+    /// What the grid band counts (`--weight`).
+    pub weight: Weight,
+    /// Residents per grid to aim for as a second aim (1,500 by default; only when the band
+    /// counts households).
+    pub target_residents: f64,
+    /// Seed for the refinement order.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            band: Band {
+                min: 300.0,
+                max: 500.0,
+            },
+            micro: Band {
+                min: 50.0,
+                max: 80.0,
+            },
+            weight: Weight::Households,
+            target_residents: 1500.0,
+            seed: 0,
+        }
+    }
+}
+
+/// A town's plan: every village's grids and micro-grids.
+#[derive(Debug)]
+pub struct Plan {
+    /// One entry per input village, in input order.
+    pub villages: Vec<VillagePlan>,
+    /// What the micro-grid band counted.
+    pub micro_weight: String,
+}
+
+/// Something the plan could not do as asked, and why.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Issue {
+    /// The grid (or micro-grid) concerned, if one.
+    pub code: Option<String>,
+    /// `under_band`, `over_band`, `crosses_barrier`, `split_group`, `village_pieces`.
+    pub kind: &'static str,
+    /// The bound not met, if any.
+    pub bound: Option<f64>,
+    /// The value found, if any.
+    pub value: Option<f64>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// One grid (网格).
+#[derive(Clone, Debug)]
+pub struct GridPlan {
+    /// 15-digit code.
+    pub code: GridCode,
+    /// Outline, traced from shared arcs.
+    pub rings: RingSet,
+    /// A point inside the grid (lon, lat), for labels.
+    pub label: [f64; 2],
+    /// Figures.
+    pub figures: Figures,
+    /// Which piece of the village it lies in (0 for a village in one piece).
+    pub piece: usize,
+}
+
+/// Figures of a grid or micro-grid.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figures {
+    /// What the band counts.
+    pub weight: f64,
+    /// Households.
+    pub households: f64,
+    /// Residents.
+    pub residents: f64,
+    /// Area, m².
+    pub area_m2: f64,
+    /// Perimeter, m.
+    pub perimeter_m: f64,
+    /// Polsby–Popper compactness 4πA/P² (1 for a disc).
+    pub polsby_popper: f64,
+    /// Buildings inside.
+    pub buildings: usize,
+    /// Units inside.
+    pub units: usize,
+}
+
+/// Why a micro-grid is what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MicroKind {
+    /// Whole buildings or villager-group parts, 50–80 households.
+    Residential,
+    /// A dedicated micro-grid (专属微网格) for a school, hospital, firm, mall or office.
+    Dedicated,
+    /// One part of a building over the band, split by stairwell/floor (same footprint).
+    BuildingPart,
+}
+
+/// One part of a building that was split across several micro-grids sharing its footprint.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stack {
+    /// The building's id.
+    pub building: String,
+    /// This part's number, from 1.
+    pub part: u32,
+    /// Number of parts.
+    pub of: u32,
+    /// What the part holds: a household range (户 1–41) or a workshop (车间 2).
+    pub units: String,
+}
+
+/// One micro-grid (微网格).
+#[derive(Clone, Debug)]
+pub struct MicroPlan {
+    /// 18-digit code.
+    pub code: MicroGridCode,
+    /// Index of its grid in [`VillagePlan::grids`].
+    pub grid: usize,
+    /// Outline (shared by all parts of one split building).
+    pub rings: RingSet,
+    /// A point inside (lon, lat).
+    pub label: [f64; 2],
+    /// Figures.
+    pub figures: Figures,
+    /// Why it is what it is.
+    pub kind: MicroKind,
+    /// For parts of a split building or firm.
+    pub stack: Option<Stack>,
+    /// Index of its footprint: parts of one building share it, every other micro-grid has its own.
+    pub footprint: usize,
+}
+
+/// Where a building or unit went.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    /// `building` or `unit`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: String,
+    /// Grid index in the village plan, if inside some face.
+    pub grid: Option<usize>,
+    /// Micro-grid indices (several for a split building).
+    pub micro: Vec<usize>,
+}
+
+/// A village's plan.
+#[derive(Debug)]
+pub struct VillagePlan {
+    /// Village code.
+    pub code: VillageCode,
+    /// Village name.
+    pub name: String,
+    /// Mode of division.
+    pub mode: Mode,
+    /// Grids, in code order.
+    pub grids: Vec<GridPlan>,
+    /// Micro-grids, in code order.
+    pub micro_grids: Vec<MicroPlan>,
+    /// Buildings and units.
+    pub assignment: Vec<Assignment>,
+    /// Number of separate pieces the village is in.
+    pub pieces: usize,
+    /// Number of cells (faces) it was cut into.
+    pub cells: usize,
+    /// Total length of borders between grids, m.
+    pub grid_border_m: f64,
+    /// Of which on a barrier or group line, m.
+    pub grid_border_on_lines_m: f64,
+    /// What could not be done as asked.
+    pub issues: Vec<Issue>,
+}
+
+/// Chooses how many regions a total weight `w` is split into, for `band`.
+///
+/// ```
+/// use wangge::partition::{choose_k, Band};
+/// let band = Band { min: 300.0, max: 500.0 };
+/// assert_eq!(choose_k(2000.0, band, 100), 5);
+/// assert_eq!(choose_k(520.0, band, 100), 1); // 520 over by 20 beats 2 × 260 under by 40 each
+/// assert_eq!(choose_k(100.0, band, 100), 1);
+/// ```
+pub fn choose_k(w: f64, band: Band, positive_atoms: usize) -> usize {
+    if w <= 0.0 {
+        return 1;
+    }
+    let kmin = (w / band.max).ceil().max(1.0) as usize;
+    let kmax = (w / band.min).floor() as usize;
+    let k = if kmin <= kmax {
+        let mid = (band.min + band.max) / 2.0;
+        ((w / mid).round() as usize).clamp(kmin, kmax)
+    } else {
+        let viol = |k: usize| k as f64 * band.violation(w / k as f64);
+        [kmax.max(1), kmin]
+            .into_iter()
+            .min_by(|&a, &b| viol(a).total_cmp(&viol(b)).then(a.cmp(&b)))
+            .unwrap_or(1)
+    };
+    k.min(positive_atoms.max(1))
+}
+
+/// Partitions every village of `ds`. `progress` is called once per finished village.
+pub fn partition(ds: &Dataset, opts: &Options, progress: &(dyn Fn() + Sync)) -> Plan {
+    let nv = ds.villages.len();
+    let mut bld: Vec<Vec<u32>> = vec![Vec::new(); nv];
+    for (i, b) in ds.buildings.iter().enumerate() {
+        bld[b.village].push(i as u32);
+    }
+    let mut units: Vec<Vec<u32>> = vec![Vec::new(); nv];
+    for (i, u) in ds.units.iter().enumerate() {
+        units[u.village].push(i as u32);
+    }
+    let has_households = ds.buildings.iter().any(|b| b.households > 0)
+        || ds.units.iter().any(|u| u.households > 0.0);
+    let micro_weight = if has_households {
+        Weight::Households
+    } else {
+        opts.weight.clone()
+    };
+    // Largest villages first keeps both cores busy; results are put back in input order.
+    let mut order: Vec<usize> = (0..nv).collect();
+    order.sort_by_key(|&v| std::cmp::Reverse(bld[v].len() + units[v].len()));
+    let mut done: Vec<(usize, VillagePlan)> = order
+        .into_par_iter()
+        .map(|v| {
+            let p = village(ds, v, &bld[v], &units[v], opts, &micro_weight);
+            progress();
+            (v, p)
+        })
+        .collect();
+    done.sort_by_key(|(v, _)| *v);
+    Plan {
+        villages: done.into_iter().map(|(_, p)| p).collect(),
+        micro_weight: micro_weight.name().to_string(),
+    }
+}
+
+fn village(
+    ds: &Dataset,
+    vi: usize,
+    bld: &[u32],
+    unit_ids: &[u32],
+    opts: &Options,
+    micro_weight: &Weight,
+) -> VillagePlan {
+    let v = &ds.villages[vi];
+    let cells = cells::build(ds, vi, bld, unit_ids, &opts.weight);
+    let nf = cells.topo.faces.len();
+    let arcs_of = atoms::face_arcs(&cells);
+    let all_faces: Vec<u32> = (0..nf as u32).collect();
+    let split_over = if unit_ids.is_empty() {
+        opts.band.max
+    } else {
+        f64::INFINITY
+    };
+    let at = atoms::build(&cells, &arcs_of, &all_faces, &cells.weight, split_over);
+    let g = &at.graph;
+    let mut issues = Vec::new();
+    if v.mode == Mode::Rural && unit_ids.is_empty() {
+        report_split_groups(&cells, &at, opts.band, &mut issues);
+    }
+    let target = Target {
+        band: opts.band,
+        residents: (opts.weight == Weight::Households).then_some(opts.target_residents),
+    };
+
+    let all_atoms: Vec<u32> = (0..g.len() as u32).collect();
+    let pieces = atoms::components(g, &all_atoms, |_, _| true);
+    if pieces.len() > 1 {
+        issues.push(Issue {
+            code: None,
+            kind: "village_pieces",
+            bound: None,
+            value: Some(pieces.len() as f64),
+            reason: format!(
+                "the village is in {} separate pieces; grids were allotted to each piece on its own",
+                pieces.len()
+            ),
+        });
+    }
+    let mut grid_of_atom = vec![u32::MAX; g.len()];
+    let mut grid_piece: Vec<usize> = Vec::new();
+    let mut crossings: Vec<(u32, String)> = Vec::new();
+    for (pi, piece) in pieces.iter().enumerate() {
+        // Banks: sides of hard barriers.
+        let mut banks = atoms::components(g, piece, |a, li| {
+            let l = &g.adj[a as usize][li];
+            at.hard[a as usize][li] < l.len * 0.999
+        });
+        merge_small_banks(g, &at, &mut banks, opts.band, &mut crossings);
+        for (bi, bank) in banks.iter().enumerate() {
+            let w: f64 = bank.iter().map(|&a| g.w[a as usize]).sum();
+            let positive = bank.iter().filter(|&&a| g.w[a as usize] > 0.0).count();
+            let k = choose_k(w, opts.band, positive);
+            let seed = opts.seed ^ ((vi as u64) << 32) ^ ((pi as u64) << 16) ^ bi as u64;
+            let parts = regions::partition(g, bank, k, target, seed);
+            let base = grid_piece.len() as u32;
+            let used = parts.iter().copied().max().map_or(0, |m| m + 1);
+            for (&a, &p) in bank.iter().zip(&parts) {
+                grid_of_atom[a as usize] = base + p;
+            }
+            grid_piece.extend(std::iter::repeat_n(pi, used as usize));
+        }
+    }
+    let mut grid_of_face: Vec<Option<u32>> = vec![None; nf];
+    for (a, fs) in at.faces.iter().enumerate() {
+        for &f in fs {
+            grid_of_face[f as usize] = Some(grid_of_atom[a]);
+        }
+    }
+    let ng = grid_piece.len();
+    let traced = cells.topo.dissolve(&grid_of_face, ng);
+    let order = codes::reading_order(&traced, &cells);
+    // renumber grids in reading order
+    let mut new_id = vec![0u32; ng];
+    for (rank, &old) in order.iter().enumerate() {
+        new_id[old] = rank as u32;
+    }
+    for gf in grid_of_face.iter_mut().flatten() {
+        *gf = new_id[*gf as usize];
+    }
+    let mut traced_sorted: Vec<RingSet> = vec![Vec::new(); ng];
+    for (old, rs) in traced.into_iter().enumerate() {
+        traced_sorted[new_id[old] as usize] = rs;
+    }
+    let figs = quality::figures(&cells, &grid_of_face, ng, &traced_sorted);
+    let mut grids: Vec<GridPlan> = Vec::with_capacity(ng);
+    for (i, rs) in traced_sorted.into_iter().enumerate() {
+        let old = order[i];
+        grids.push(GridPlan {
+            code: v.code.grid(i as u32 + 1),
+            label: quality::label_point(&rs),
+            rings: rs,
+            figures: figs[i].clone(),
+            piece: grid_piece[old],
+        });
+    }
+    if ng > 999 {
+        issues.push(Issue {
+            code: None,
+            kind: "too_many_grids",
+            bound: Some(999.0),
+            value: Some(ng as f64),
+            reason: "a village code has room for 999 grids; codes past 999 have 4 digits".into(),
+        });
+    }
+    // Band issues.
+    for gp in &grids {
+        let w = gp.figures.weight;
+        let why_small = |gp: &GridPlan| {
+            if pieces.len() > 1 && grids.iter().filter(|o| o.piece == gp.piece).count() == 1 {
+                "its piece of the village holds no more"
+            } else if ng == 1 {
+                "the whole village holds no more"
+            } else {
+                "its side of a river, railway or expressway holds no more"
+            }
+        };
+        if w < opts.band.min {
+            issues.push(Issue {
+                code: Some(gp.code.to_string()),
+                kind: "under_band",
+                bound: Some(opts.band.min),
+                value: Some(w),
+                reason: format!("{} {} {}", why_small(gp), w, opts.weight.name()),
+            });
+        } else if w > opts.band.max {
+            let heaviest = quality::heaviest_atom(&cells, &grid_of_face, gp, &grids);
+            let reason = if heaviest > opts.band.max {
+                format!(
+                    "one building or unit alone holds {heaviest} {}, over the maximum",
+                    opts.weight.name()
+                )
+            } else {
+                "its weight cannot be split further within the band here (too few cells or a barrier-bound side)".to_string()
+            };
+            issues.push(Issue {
+                code: Some(gp.code.to_string()),
+                kind: "over_band",
+                bound: Some(opts.band.max),
+                value: Some(w),
+                reason,
+            });
+        }
+    }
+    // Barrier crossings forced by small banks.
+    for (a, what) in crossings {
+        let gi = grid_of_atom[a as usize];
+        let code = grids[new_id[gi as usize] as usize].code.to_string();
+        issues.push(Issue {
+            code: Some(code),
+            kind: "crosses_barrier",
+            bound: None,
+            value: None,
+            reason: what,
+        });
+    }
+    let (border, on_lines) = quality::border_share(&cells, &grid_of_face);
+    let (micro_grids, assignment) = micro::build(
+        &cells,
+        &arcs_of,
+        ds,
+        &grid_of_face,
+        &grids,
+        &opts.micro,
+        micro_weight,
+        opts.seed ^ (vi as u64) << 20,
+        unit_ids,
+        &mut issues,
+    );
+    VillagePlan {
+        code: v.code.clone(),
+        name: v.name.clone(),
+        mode: v.mode,
+        grids,
+        micro_grids,
+        assignment,
+        pieces: pieces.len(),
+        cells: nf,
+        grid_border_m: border,
+        grid_border_on_lines_m: on_lines,
+        issues,
+    }
+}
+
+/// Banks lighter than the band's minimum join the neighbouring bank they share most border with;
+/// each such join is recorded as a forced barrier crossing.
+fn merge_small_banks(
+    g: &regions::Graph,
+    at: &atoms::Atoms,
+    banks: &mut Vec<Vec<u32>>,
+    band: Band,
+    crossings: &mut Vec<(u32, String)>,
+) {
+    loop {
+        let mut bank_of = vec![usize::MAX; g.len()];
+        for (b, atoms) in banks.iter().enumerate() {
+            for &a in atoms {
+                bank_of[a as usize] = b;
+            }
+        }
+        let weight = |b: &Vec<u32>| b.iter().map(|&a| g.w[a as usize]).sum::<f64>();
+        // lightest bank under the minimum that has a neighbour
+        let mut cand: Option<(f64, usize, usize)> = None;
+        for (b, atoms) in banks.iter().enumerate() {
+            let w = weight(atoms);
+            if w >= band.min {
+                continue;
+            }
+            let mut shared: std::collections::BTreeMap<usize, f64> = Default::default();
+            for &a in atoms {
+                for l in &g.adj[a as usize] {
+                    let ob = bank_of[l.to as usize];
+                    if ob != b && ob != usize::MAX {
+                        *shared.entry(ob).or_default() += l.len;
+                    }
+                }
+            }
+            if let Some((&nb, _)) = shared
+                .iter()
+                .max_by(|x, y| x.1.total_cmp(y.1).then(y.0.cmp(x.0)))
+            {
+                if cand.is_none_or(|(cw, _, _)| w < cw) {
+                    cand = Some((w, b, nb));
+                }
+            }
+        }
+        let Some((w, b, nb)) = cand else { break };
+        let small = banks[b].clone();
+        if w > 0.0 {
+            crossings.push((
+                small[0],
+                format!(
+                    "crosses a river, railway or expressway: the land on one side holds only {w} and cannot be a grid of its own"
+                ),
+            ));
+        }
+        let _ = at;
+        banks[nb].extend(small);
+        banks[nb].sort_unstable();
+        banks.remove(b);
+    }
+}
+
+fn report_split_groups(
+    cells: &cells::Cells,
+    at: &atoms::Atoms,
+    band: Band,
+    issues: &mut Vec<Issue>,
+) {
+    // a group whose faces ended in several atoms was too heavy to keep whole
+    let mut atoms_of_key: std::collections::BTreeMap<u32, (usize, f64)> = Default::default();
+    for (a, fs) in at.faces.iter().enumerate() {
+        if let Some(k) = cells.key[fs[0] as usize] {
+            let e = atoms_of_key.entry(k).or_default();
+            e.0 += 1;
+            e.1 += at.graph.w[a];
+        }
+    }
+    for (k, (n, w)) in atoms_of_key {
+        if n > 1 && w > band.max {
+            issues.push(Issue {
+                code: None,
+                kind: "split_group",
+                bound: Some(band.max),
+                value: Some(w),
+                reason: format!(
+                    "villager group {:?} alone holds {w}, over the maximum, so it may be split",
+                    cells
+                        .group_names
+                        .get(k as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
+}
+
+/// Border classes a grid border may follow, for reports.
+pub const FOLLOWED: EdgeClass = EdgeClass::FOLLOWABLE;
