@@ -98,6 +98,7 @@ pub fn partition(g: &Graph, subset: &[u32], k: usize, target: Target, seed: u64)
     local.repair(&mut part, k);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     local.refine(&mut part, k, target, &mut rng);
+    local.absorb_empty(&mut part, k);
     part
 }
 
@@ -339,6 +340,55 @@ impl Local {
         }
     }
 
+    /// Regions left with no weight (water, fields) join the neighbour they share most border
+    /// with, when the whole has weight; regions are then numbered `0..` without gaps.
+    fn absorb_empty(&self, part: &mut [u32], k: usize) {
+        if self.w.iter().sum::<f64>() > 0.0 {
+            loop {
+                let mut w = vec![0.0; k];
+                let mut present = vec![false; k];
+                for (a, &p) in part.iter().enumerate() {
+                    w[p as usize] += self.w[a];
+                    present[p as usize] = true;
+                }
+                let Some(empty) = (0..k).find(|&p| present[p] && w[p] <= 0.0) else {
+                    break;
+                };
+                let mut border: std::collections::BTreeMap<u32, f64> = Default::default();
+                for (a, &p) in part.iter().enumerate() {
+                    if p as usize == empty {
+                        for &(b, len, _) in &self.adj[a] {
+                            let q = part[b as usize];
+                            if q as usize != empty {
+                                *border.entry(q).or_default() += len;
+                            }
+                        }
+                    }
+                }
+                let Some((&q, _)) = border
+                    .iter()
+                    .max_by(|x, y| x.1.total_cmp(y.1).then(y.0.cmp(x.0)))
+                else {
+                    break;
+                };
+                for p in part.iter_mut() {
+                    if *p as usize == empty {
+                        *p = q;
+                    }
+                }
+            }
+        }
+        let mut map = vec![u32::MAX; k];
+        let mut next = 0;
+        for p in part.iter_mut() {
+            if map[*p as usize] == u32::MAX {
+                map[*p as usize] = next;
+                next += 1;
+            }
+            *p = map[*p as usize];
+        }
+    }
+
     /// Whether region of `a` stays connected without `a`.
     fn stays_connected(&self, part: &[u32], a: u32, mark: &mut [u32], stamp: u32) -> bool {
         let p = part[a as usize];
@@ -350,14 +400,20 @@ impl Local {
         if nbrs.len() <= 1 {
             return true;
         }
-        mark[a as usize] = stamp;
-        let mut stack = vec![nbrs[0]];
-        mark[nbrs[0] as usize] = stamp;
-        let mut remaining: usize = nbrs.iter().skip(1).filter(|&&b| b != nbrs[0]).count();
-        let mut targets: Vec<u32> = nbrs[1..].to_vec();
+        let mut targets: Vec<u32> = nbrs[1..]
+            .iter()
+            .copied()
+            .filter(|&b| b != nbrs[0])
+            .collect();
         targets.sort_unstable();
         targets.dedup();
-        remaining = remaining.min(targets.len());
+        let mut remaining = targets.len();
+        if remaining == 0 {
+            return true;
+        }
+        mark[a as usize] = stamp;
+        mark[nbrs[0] as usize] = stamp;
+        let mut stack = vec![nbrs[0]];
         while let Some(x) = stack.pop() {
             for &(y, _, _) in &self.adj[x as usize] {
                 if part[y as usize] == p && mark[y as usize] != stamp {

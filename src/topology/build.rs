@@ -1,7 +1,7 @@
 //! Building a [`Topology`] from line work: noding, face tracing, inside/outside, arcs.
 //!
 //! 1. Every segment is split where it meets another (exact integer predicates; a crossing point is
-//!    rounded to the nanodegree grid and noding repeats until nothing new is split).
+//!    rounded to the grid and noding repeats until nothing new is split).
 //! 2. Duplicate segments merge (their classes are OR-ed); dangling and bridging edges, which bound
 //!    no area, are dropped.
 //! 3. Faces are traced on the half-edge structure; holes are matched to the face around them.
@@ -97,16 +97,12 @@ fn crossing(a: Pt, b: Pt, c: Pt, d: Pt) -> Pt {
     let (sx, sy) = ((d.x - c.x) as i128, (d.y - c.y) as i128);
     let den = rx * sy - ry * sx;
     let num = ((c.x - a.x) as i128) * sy - ((c.y - a.y) as i128) * sx;
-    let div = |v: i128| -> i64 {
-        // round(v / den) with exact integers
-        let (v, d) = if den < 0 { (-v, -den) } else { (v, den) };
-        let q = v.div_euclid(d);
-        let r = v.rem_euclid(d);
-        (if 2 * r >= d { q + 1 } else { q }) as i64
-    };
+    // t = num / den in (0, 1); the products stay in f64 so nothing can overflow, and the error
+    // (~1e-3 grid units) is far below the rounding to the grid.
+    let t = num as f64 / den as f64;
     Pt {
-        x: a.x + div(num * rx),
-        y: a.y + div(num * ry),
+        x: a.x + (t * rx as f64).round() as i64,
+        y: a.y + (t * ry as f64).round() as i64,
     }
 }
 
@@ -440,7 +436,11 @@ impl Graph {
             for cand in tree.locate_all_at_point(&[p.x, p.y]) {
                 let f = cand.data;
                 let outer = face_cycles[f][0];
-                if ring_contains(&rings[outer], p) && best.is_none_or(|(a, _)| area2[outer] < a) {
+                // a ring through `p` belongs to the same component: never its container
+                if !rings[outer].contains(&p)
+                    && ring_contains(&rings[outer], p)
+                    && best.is_none_or(|(a, _)| area2[outer] < a)
+                {
                     best = Some((area2[outer], f));
                 }
             }

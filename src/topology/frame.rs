@@ -3,18 +3,18 @@
 //! Over a town (tens of kilometres) its scale error is far below what balancing households needs;
 //! it is used for lengths, areas and the Voronoi tessellation, never for stored coordinates.
 
-use super::{Pt, NANO};
+use super::{Pt, SCALE};
 
 /// Mean Earth radius in metres (IUGG).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
-/// Converts between nanodegree points and local metres.
+/// Converts between grid unit points and local metres.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
     origin: Pt,
-    /// Metres per nanodegree of longitude.
+    /// Metres per grid unit of longitude.
     kx: f64,
-    /// Metres per nanodegree of latitude.
+    /// Metres per grid unit of latitude.
     ky: f64,
 }
 
@@ -22,7 +22,7 @@ impl Frame {
     /// A frame centred on `origin`.
     pub fn new(origin: Pt) -> Frame {
         let m_per_deg = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-        let ky = m_per_deg / NANO;
+        let ky = m_per_deg / SCALE;
         let kx = ky * origin.lat().to_radians().cos();
         Frame { origin, kx, ky }
     }
@@ -35,7 +35,7 @@ impl Frame {
         ]
     }
 
-    /// The nanodegree point nearest to `xy` metres.
+    /// The grid unit point nearest to `xy` metres.
     pub fn to_pt(&self, xy: [f64; 2]) -> Pt {
         Pt {
             x: self.origin.x + (xy[0] / self.kx).round() as i64,

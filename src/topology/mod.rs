@@ -6,8 +6,10 @@
 //! neighbouring grids are traced from the very same arcs, they share the very same vertices and can
 //! never gap or overlap.
 //!
-//! Coordinates are lon/lat quantised to integer nanodegrees ([`Pt`]): input vertices with up to nine
-//! decimals round-trip exactly, and every predicate on them (orientation, intersection) is exact.
+//! Coordinates are lon/lat quantised to integer picodegrees ([`Pt`], 10⁻¹² °, about 0.1 µm): input
+//! vertices with up to twelve decimals round-trip exactly, every predicate on them (orientation,
+//! intersection) is exact, and a crossing point rounded to the grid moves a border by far less than
+//! the 10⁻⁹ relative area a plan is held to.
 //! Metric figures (lengths, areas) use a local [`Frame`].
 //!
 //! ```
@@ -32,33 +34,33 @@ pub use build::Builder;
 pub use dissolve::RingSet;
 pub use frame::Frame;
 
-/// A point in integer nanodegrees of longitude (`x`) and latitude (`y`).
+/// A point in integer picodegrees of longitude (`x`) and latitude (`y`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Pt {
-    /// Longitude × 10⁹.
+    /// Longitude × 10¹².
     pub x: i64,
-    /// Latitude × 10⁹.
+    /// Latitude × 10¹².
     pub y: i64,
 }
 
-/// Nanodegrees per degree.
-pub const NANO: f64 = 1e9;
+/// Grid units (picodegrees) per degree.
+pub const SCALE: f64 = 1e12;
 
 impl Pt {
-    /// Quantises a lon/lat pair to the nanodegree grid.
+    /// Quantises a lon/lat pair to the picodegree grid.
     pub fn from_lonlat(lon: f64, lat: f64) -> Pt {
         Pt {
-            x: (lon * NANO).round() as i64,
-            y: (lat * NANO).round() as i64,
+            x: (lon * SCALE).round() as i64,
+            y: (lat * SCALE).round() as i64,
         }
     }
     /// Longitude in degrees.
     pub fn lon(self) -> f64 {
-        self.x as f64 / NANO
+        self.x as f64 / SCALE
     }
     /// Latitude in degrees.
     pub fn lat(self) -> f64 {
-        self.y as f64 / NANO
+        self.y as f64 / SCALE
     }
 }
 
@@ -221,7 +223,7 @@ impl Topology {
     }
 }
 
-/// Twice the signed area of a closed ring, in nanodegrees² (exact). Positive = counter-clockwise.
+/// Twice the signed area of a closed ring, in grid units² (exact). Positive = counter-clockwise.
 pub(crate) fn ring_area2(ring: &[Pt]) -> i128 {
     if ring.len() < 4 {
         return 0;
