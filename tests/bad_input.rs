@@ -28,7 +28,10 @@ fn good_village() -> Value {
 }
 
 fn good_buildings() -> Value {
-    fc(vec![building(json!("B1"), json!(10), 120.005, 31.005), building(json!("B2"), json!(12), 120.006, 31.004)])
+    fc(vec![
+        building(json!("B1"), json!(10), 120.005, 31.005),
+        building(json!("B2"), json!(12), 120.006, 31.004),
+    ])
 }
 
 /// Writes the files, runs a partition into an existing out folder, and returns stderr.
@@ -40,16 +43,33 @@ fn run_bad(files: &[(&str, String)]) -> String {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("grids.geojson"), "previous plan").unwrap();
-    let (ok, _, stderr) = wangge(&["partition", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let (ok, _, stderr) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert!(!ok, "bad input was accepted: {files:?}");
-    assert_eq!(std::fs::read_to_string(out.join("grids.geojson")).unwrap(), "previous plan", "--out was touched");
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "--out got new files");
+    assert_eq!(
+        std::fs::read_to_string(out.join("grids.geojson")).unwrap(),
+        "previous plan",
+        "--out was touched"
+    );
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        1,
+        "--out got new files"
+    );
     assert_eq!(stderr.lines().count(), 1, "one clear error, got: {stderr}");
     stderr
 }
 
 fn with_buildings(b: Value) -> Vec<(&'static str, String)> {
-    vec![("villages.geojson", good_village().to_string()), ("buildings.geojson", b.to_string())]
+    vec![
+        ("villages.geojson", good_village().to_string()),
+        ("buildings.geojson", b.to_string()),
+    ]
 }
 
 fn assert_names(err: &str, parts: &[&str]) {
@@ -60,21 +80,55 @@ fn assert_names(err: &str, parts: &[&str]) {
 
 #[test]
 fn negative_households() {
-    let err = run_bad(&with_buildings(fc(vec![building(json!("B1"), json!(-3), 120.005, 31.005)])));
-    assert_names(&err, &["buildings.geojson", "feature #0", "\"B1\"", "\"households\"", "-3"]);
+    let err = run_bad(&with_buildings(fc(vec![building(
+        json!("B1"),
+        json!(-3),
+        120.005,
+        31.005,
+    )])));
+    assert_names(
+        &err,
+        &[
+            "buildings.geojson",
+            "feature #0",
+            "\"B1\"",
+            "\"households\"",
+            "-3",
+        ],
+    );
 }
 
 #[test]
 fn missing_households() {
     let mut b = building(json!("B7"), json!(1), 120.005, 31.005);
-    b["properties"].as_object_mut().unwrap().remove("households");
-    let err = run_bad(&with_buildings(fc(vec![building(json!("B1"), json!(1), 120.004, 31.004), b])));
-    assert_names(&err, &["buildings.geojson", "feature #1", "\"B7\"", "\"households\"", "missing"]);
+    b["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("households");
+    let err = run_bad(&with_buildings(fc(vec![
+        building(json!("B1"), json!(1), 120.004, 31.004),
+        b,
+    ])));
+    assert_names(
+        &err,
+        &[
+            "buildings.geojson",
+            "feature #1",
+            "\"B7\"",
+            "\"households\"",
+            "missing",
+        ],
+    );
 }
 
 #[test]
 fn households_of_the_wrong_type() {
-    let err = run_bad(&with_buildings(fc(vec![building(json!("B1"), json!("many"), 120.005, 31.005)])));
+    let err = run_bad(&with_buildings(fc(vec![building(
+        json!("B1"),
+        json!("many"),
+        120.005,
+        31.005,
+    )])));
     assert_names(&err, &["buildings.geojson", "feature #0", "\"households\""]);
 }
 
@@ -84,80 +138,165 @@ fn duplicate_building_ids() {
         building(json!("B1"), json!(1), 120.005, 31.005),
         building(json!("B1"), json!(2), 120.006, 31.006),
     ])));
-    assert_names(&err, &["buildings.geojson", "feature #1", "\"id\"", "duplicate"]);
+    assert_names(
+        &err,
+        &["buildings.geojson", "feature #1", "\"id\"", "duplicate"],
+    );
 }
 
 #[test]
 fn building_outside_every_village() {
-    let err = run_bad(&with_buildings(fc(vec![building(json!("B9"), json!(1), 121.0, 31.005)])));
-    assert_names(&err, &["buildings.geojson", "feature #0", "\"B9\"", "\"geometry\"", "outside every village"]);
+    let err = run_bad(&with_buildings(fc(vec![building(
+        json!("B9"),
+        json!(1),
+        121.0,
+        31.005,
+    )])));
+    assert_names(
+        &err,
+        &[
+            "buildings.geojson",
+            "feature #0",
+            "\"B9\"",
+            "\"geometry\"",
+            "outside every village",
+        ],
+    );
 }
 
 #[test]
 fn self_intersecting_village() {
     let bowtie = json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.01, 31.01], [120.01, 31.0], [120.0, 31.01], [120.0, 31.0]]]});
     let err = run_bad(&[
-        ("villages.geojson", fc(vec![village("320583104200", bowtie)]).to_string()),
+        (
+            "villages.geojson",
+            fc(vec![village("320583104200", bowtie)]).to_string(),
+        ),
         ("buildings.geojson", good_buildings().to_string()),
     ]);
-    assert_names(&err, &["villages.geojson", "feature #0", "\"320583104200\"", "\"geometry\"", "valid"]);
+    assert_names(
+        &err,
+        &[
+            "villages.geojson",
+            "feature #0",
+            "\"320583104200\"",
+            "\"geometry\"",
+            "valid",
+        ],
+    );
 }
 
 #[test]
 fn code_that_is_not_12_digits() {
     let err = run_bad(&[
-        ("villages.geojson", fc(vec![village("3205831042", square(120.0, 31.0, 0.01))]).to_string()),
+        (
+            "villages.geojson",
+            fc(vec![village("3205831042", square(120.0, 31.0, 0.01))]).to_string(),
+        ),
         ("buildings.geojson", good_buildings().to_string()),
     ]);
-    assert_names(&err, &["villages.geojson", "feature #0", "\"code\"", "12-digit"]);
+    assert_names(
+        &err,
+        &["villages.geojson", "feature #0", "\"code\"", "12-digit"],
+    );
 }
 
 #[test]
 fn village_that_is_a_point() {
     let err = run_bad(&[
-        ("villages.geojson", fc(vec![village("320583104200", json!({"type": "Point", "coordinates": [120.0, 31.0]}))]).to_string()),
+        (
+            "villages.geojson",
+            fc(vec![village(
+                "320583104200",
+                json!({"type": "Point", "coordinates": [120.0, 31.0]}),
+            )])
+            .to_string(),
+        ),
         ("buildings.geojson", good_buildings().to_string()),
     ]);
-    assert_names(&err, &["villages.geojson", "feature #0", "\"geometry\"", "Polygon"]);
+    assert_names(
+        &err,
+        &["villages.geojson", "feature #0", "\"geometry\"", "Polygon"],
+    );
 }
 
 #[test]
 fn empty_file() {
-    let err = run_bad(&[("villages.geojson", good_village().to_string()), ("buildings.geojson", String::new())]);
+    let err = run_bad(&[
+        ("villages.geojson", good_village().to_string()),
+        ("buildings.geojson", String::new()),
+    ]);
     assert_names(&err, &["buildings.geojson", "empty"]);
 }
 
 #[test]
 fn file_that_is_not_geojson() {
-    let err = run_bad(&[("villages.geojson", "code,name\n1,a\n".into()), ("buildings.geojson", good_buildings().to_string())]);
+    let err = run_bad(&[
+        ("villages.geojson", "code,name\n1,a\n".into()),
+        ("buildings.geojson", good_buildings().to_string()),
+    ]);
     assert_names(&err, &["villages.geojson", "not GeoJSON"]);
 }
 
 #[test]
 fn unknown_barrier_class() {
     let mut files = with_buildings(good_buildings());
-    let bar = fc(vec![json!({"type": "Feature", "properties": {"class": "canal"},
-        "geometry": {"type": "LineString", "coordinates": [[120.0, 31.0], [120.01, 31.01]]}})]);
+    let bar = fc(vec![
+        json!({"type": "Feature", "properties": {"class": "canal"},
+        "geometry": {"type": "LineString", "coordinates": [[120.0, 31.0], [120.01, 31.01]]}}),
+    ]);
     files.push(("barriers.geojson", bar.to_string()));
     let err = run_bad(&files);
-    assert_names(&err, &["barriers.geojson", "feature #0", "\"class\"", "canal"]);
+    assert_names(
+        &err,
+        &["barriers.geojson", "feature #0", "\"class\"", "canal"],
+    );
 }
 
 #[test]
 fn coordinates_that_are_not_lon_lat() {
-    let err = run_bad(&with_buildings(fc(vec![building(json!("B1"), json!(1), 500000.0, 3400000.0)])));
-    assert_names(&err, &["buildings.geojson", "feature #0", "\"geometry\"", "WGS84"]);
+    let err = run_bad(&with_buildings(fc(vec![building(
+        json!("B1"),
+        json!(1),
+        500000.0,
+        3400000.0,
+    )])));
+    assert_names(
+        &err,
+        &["buildings.geojson", "feature #0", "\"geometry\"", "WGS84"],
+    );
 }
 
 #[test]
 fn good_input_is_accepted() {
     let dir = tmp();
-    std::fs::write(dir.path().join("villages.geojson"), good_village().to_string()).unwrap();
-    std::fs::write(dir.path().join("buildings.geojson"), good_buildings().to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("villages.geojson"),
+        good_village().to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("buildings.geojson"),
+        good_buildings().to_string(),
+    )
+    .unwrap();
     let out = dir.path().join("out");
-    let (ok, _, stderr) = wangge(&["partition", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    let (ok, _, stderr) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert!(ok, "{stderr}");
-    let bad = check_plan(dir.path(), &out, &Rules { band: (300.0, 500.0), weight: "households" });
+    let bad = check_plan(
+        dir.path(),
+        &out,
+        &Rules {
+            band: (300.0, 500.0),
+            weight: "households",
+        },
+    );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     // 22 households: one grid, reported under the band
     let report = read_json(&out.join("report.json"));

@@ -285,9 +285,6 @@ fn village(
     let at = atoms::build(&cells, &arcs_of, &all_faces, &cells.weight, split_over);
     let g = &at.graph;
     let mut issues = Vec::new();
-    if v.mode == Mode::Rural && unit_ids.is_empty() {
-        report_split_groups(&cells, &at, opts.band, &mut issues);
-    }
     let target = Target {
         band: opts.band,
         residents: (opts.weight == Weight::Households).then_some(opts.target_residents),
@@ -330,6 +327,9 @@ fn village(
             }
             grid_piece.extend(std::iter::repeat_n(pi, used as usize));
         }
+    }
+    if v.mode == Mode::Rural && unit_ids.is_empty() {
+        report_split_groups(&cells, &at, &grid_of_atom, opts.band, &mut issues);
     }
     let mut grid_of_face: Vec<Option<u32>> = vec![None; nf];
     for (a, fs) in at.faces.iter().enumerate() {
@@ -511,38 +511,49 @@ fn merge_small_banks(
     }
 }
 
+/// Reports every villager group that ended up in more than one grid, and why.
 fn report_split_groups(
     cells: &cells::Cells,
     at: &atoms::Atoms,
+    grid_of_atom: &[u32],
     band: Band,
     issues: &mut Vec<Issue>,
 ) {
-    // a group whose faces ended in several atoms was too heavy to keep whole
-    let mut atoms_of_key: std::collections::BTreeMap<u32, (usize, f64)> = Default::default();
+    // per group: (atoms, weight, grids)
+    let mut by_key: std::collections::BTreeMap<u32, (usize, f64, std::collections::BTreeSet<u32>)> =
+        Default::default();
     for (a, fs) in at.faces.iter().enumerate() {
         if let Some(k) = cells.key[fs[0] as usize] {
-            let e = atoms_of_key.entry(k).or_default();
+            let e = by_key.entry(k).or_default();
             e.0 += 1;
             e.1 += at.graph.w[a];
+            e.2.insert(grid_of_atom[a]);
         }
     }
-    for (k, (n, w)) in atoms_of_key {
-        if n > 1 && w > band.max {
-            issues.push(Issue {
-                code: None,
-                kind: "split_group",
-                bound: Some(band.max),
-                value: Some(w),
-                reason: format!(
-                    "villager group {:?} alone holds {w}, over the maximum, so it may be split",
-                    cells
-                        .group_names
-                        .get(k as usize)
-                        .cloned()
-                        .unwrap_or_default()
-                ),
-            });
+    for (k, (_, w, grids)) in by_key {
+        if grids.len() < 2 {
+            continue;
         }
+        let name = cells
+            .group_names
+            .get(k as usize)
+            .cloned()
+            .unwrap_or_default();
+        let reason = if w > band.max {
+            format!("villager group {name:?} alone holds {w}, over the maximum, so it was split over {} grids", grids.len())
+        } else {
+            format!(
+                "villager group {name:?} lies in separate pieces on the ground (its houses' cells are cut apart by other groups' or by a barrier), so its pieces fell in {} grids",
+                grids.len()
+            )
+        };
+        issues.push(Issue {
+            code: None,
+            kind: "split_group",
+            bound: Some(band.max),
+            value: Some(w),
+            reason,
+        });
     }
 }
 
