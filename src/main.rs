@@ -46,6 +46,15 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Benchmark: generate a town, partition it, print wall times, peak memory and quality.
+    Bench {
+        /// Households in the generated town.
+        #[arg(long, default_value_t = 50_000)]
+        households: u64,
+        /// Seed of the generator and the partition.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Test data.
     Fixture {
         #[command(subcommand)]
@@ -150,6 +159,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench { households, seed } => bench(households, seed),
         Command::Fixture {
             command:
                 FixtureCommand::Synth {
@@ -177,4 +187,59 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Peak resident memory of this process in MiB (Linux), if known.
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn bench(households: u64, seed: u64) -> Result<()> {
+    use std::time::Instant;
+    let dir =
+        std::env::temp_dir().join(format!("wangge-bench-{}-{households}", std::process::id()));
+    let t = Instant::now();
+    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    });
+    std::fs::create_dir_all(&dir)?;
+    town.write_dir(&dir)?;
+    let t_synth = t.elapsed().as_secs_f64();
+    drop(town);
+    let opts = Options {
+        seed,
+        ..Options::default()
+    };
+    let t = Instant::now();
+    let ds = wangge::ingest::read_dir(&dir, &opts.weight)?;
+    let t_read = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let plan = partition::partition(&ds, &opts, &|| {});
+    let t_part = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let out = dir.join("plan");
+    wangge::output::write_plan(&out, &plan, &opts)?;
+    let t_write = t.elapsed().as_secs_f64();
+    let report = wangge::output::report_json(&plan, &opts);
+    let _ = std::fs::remove_dir_all(&dir);
+    let tot = &report["totals"];
+    let q = &report["quality"];
+    println!(
+        "households {households} (generated {}), villages {}, buildings {}, grids {} ({} in band), micro-grids {}",
+        tot["households"], tot["villages"], ds.buildings.len(), tot["grids"], tot["grids_in_band"], tot["micro_grids"]
+    );
+    println!(
+        "time: generate+write {t_synth:.2} s, read+validate {t_read:.2} s, partition {t_part:.2} s, write plan {t_write:.2} s; peak memory {:.0} MiB",
+        peak_mib().unwrap_or(f64::NAN)
+    );
+    println!(
+        "quality: weight per grid {}, Polsby–Popper {}, grid borders on roads/rivers/group lines {}",
+        q["weight"], q["polsby_popper"], q["border_on_lines_share"]
+    );
+    Ok(())
 }

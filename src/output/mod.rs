@@ -255,9 +255,8 @@ pub fn summary_table(plan: &Plan, opts: &Options) -> String {
             pp,
             share(v).map_or("-".into(), |x| format!("{:.0}%", x * 100.0)),
             v.issues.len(),
-            w = 16
-                - (name.chars().count() - name.len().min(name.chars().count())).min(0)
-                - name.chars().filter(|c| !c.is_ascii()).count()
+            // CJK characters take two columns in a terminal
+            w = 16 - name.chars().filter(|c| !c.is_ascii()).count().min(8)
         );
     }
     let report = report_json(plan, opts);

@@ -189,6 +189,9 @@ pub struct Rules {
     pub weight: &'static str,
 }
 
+/// A grid read back: code, geometry, properties.
+type GridRow<'a> = (String, MultiPolygon<f64>, &'a Value);
+
 /// Reads input and output and checks every rule; returns the problems found.
 pub fn check_plan(input: &Path, out: &Path, rules: &Rules) -> Vec<String> {
     let mut bad = Vec::new();
@@ -210,7 +213,7 @@ pub fn check_plan(input: &Path, out: &Path, rules: &Rules) -> Vec<String> {
             .any(|i| i["code"].as_str() == Some(code) && i["kind"].as_str() == Some(kind))
     };
 
-    let mut grids_of: BTreeMap<String, Vec<(String, MultiPolygon<f64>, &Value)>> = BTreeMap::new();
+    let mut grids_of: BTreeMap<String, Vec<GridRow>> = BTreeMap::new();
     for f in grids["features"].as_array().unwrap() {
         let p = &f["properties"];
         let code = p["code"].as_str().unwrap().to_string();
