@@ -91,14 +91,37 @@ pub fn build(
             }
         }
     }
-    for g in &ds.groups {
+    // villager groups that touch this village, with a box index for finding a face's group
+    let groups: Vec<&crate::model::Group> = ds
+        .groups
+        .iter()
+        .filter(|g| {
+            g.area.bounding_rect().is_some_and(|r| {
+                r.max().x >= bbox.min().x
+                    && r.min().x <= bbox.max().x
+                    && r.max().y >= bbox.min().y
+                    && r.min().y <= bbox.max().y
+            })
+        })
+        .collect();
+    for g in &groups {
         for poly in &g.area.0 {
-            let pts = to_pts(poly.exterior());
-            if pts.windows(2).any(|w| in_box(w[0], w[1])) {
-                b.add_ring(&pts, EdgeClass::GROUP, false);
-            }
+            b.add_ring(&to_pts(poly.exterior()), EdgeClass::GROUP, false);
         }
     }
+    let group_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
+        groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| {
+                let r = g.area.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    i,
+                ))
+            })
+            .collect(),
+    );
     if !unit_ids.is_empty() {
         for &u in unit_ids {
             for poly in &ds.units[u as usize].area.0 {
@@ -257,10 +280,12 @@ pub fn build(
         for f in 0..nf {
             // a group polygon wins; else the group of the buildings in the face
             let from_poly = probes[f].and_then(|p| {
-                ds.groups
-                    .iter()
-                    .find(|g| g.area.contains(&p))
-                    .map(|g| g.id.clone())
+                group_tree
+                    .locate_all_at_point(&[p.x(), p.y()])
+                    .map(|c| c.data)
+                    .filter(|&i| groups[i].area.contains(&p))
+                    .min()
+                    .map(|i| groups[i].id.clone())
             });
             let from_bld = buildings[f]
                 .iter()
