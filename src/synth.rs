@@ -194,9 +194,9 @@ const M_PER_DEG_LON_EQUATOR: f64 = 111_320.0;
 const COUNTY: &str = "320583";
 const FIRST_TOWNSHIP: u32 = 104;
 
-const TOWN_CELL: f64 = 1000.0;
+const TOWN_CELL: f64 = 800.0;
 const RURAL_CELL: f64 = 2100.0;
-const TOWN_DENSITY: f64 = 4000.0; // households per km²
+const TOWN_DENSITY: f64 = 7000.0; // households per km²
 const RURAL_DENSITY: f64 = 750.0; // households per km²
 const INDUSTRIAL_HH: f64 = 800.0; // dormitory households per park
 
@@ -1652,6 +1652,30 @@ fn centre_out(slots: &[P], c: P, rng: &mut ChaCha8Rng) -> Vec<usize> {
     scored.into_iter().map(|(_, k)| k).collect()
 }
 
+/// Order slots compound by compound (小区): the slots of one `size × size` square of the
+/// village frame stay together, the squares come in random order.
+fn compound_order(slots: &[P], frame: &Frame, size: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut rank: BTreeMap<(i64, i64), u64> = BTreeMap::new();
+    let mut keyed: Vec<(u64, f64, f64, usize)> = slots
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let u = (*s - frame.c).dot(frame.e1);
+            let v = (*s - frame.c).dot(frame.e2);
+            let cell = ((u / size).floor() as i64, (v / size).floor() as i64);
+            let r = *rank.entry(cell).or_insert_with(|| rng.random());
+            (r, -v, u, k)
+        })
+        .collect();
+    keyed.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
+    keyed.into_iter().map(|x| x.3).collect()
+}
+
 /// Street addresses "<road><no>号" near roads, unique per village via a per-number counter.
 struct Addresser<'a> {
     local: &'a Local<'a>,
@@ -1691,7 +1715,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     let hh = v.households;
     let slots = slots(v, shape, local, (72.0, 46.0), (62.0, 34.0), 0.06);
     let c = shape.bbox.center();
-    let order = centre_out(&slots, c, rng);
+    let order = compound_order(&slots, &Frame::new(c, v.theta), 200.0, rng);
     let base = &v.base;
     // Dedicated buildings: (kind, length, depth, staff, name, extra).
     let mut specials: Vec<(Kind, f64, f64, u64, String, Option<u64>)> = Vec::new();
@@ -1856,16 +1880,16 @@ fn gen_industrial(
     let dorms = split(v.households, 40, 200, 120.0, 3 * dorm_slots_max, rng);
     for chunk in dorms.chunks(3) {
         let s = next.next().expect("enough slots");
-        let (road, no, _) = addr.next(s);
+        let across = Frame::new(s, v.theta);
         for (k, &size) in chunk.iter().enumerate() {
-            let centre = s + Frame::new(P { x: 0.0, y: 0.0 }, v.theta)
-                .to_world(0.0, (k as f64 - 1.0) * 40.0);
+            let centre = across.to_world(0.0, (k as f64 - 1.0) * 40.0);
             let angle = v.theta + rng.random_range(-0.03..0.03);
+            let (road, no, n) = addr.next(s);
             let mut b = RawBuilding::home(
                 BGeom::Rect(rect(centre, angle, 60.0, 14.0)),
                 size,
-                residents_for(size, rng).min(size * 3),
-                format!("{}{road}{no}号{}栋", v.name, k + 1),
+                residents_for(size, rng),
+                format!("{}{road}{no}号{n}栋", v.name),
             );
             b.name = Some(format!("{}工业园宿舍", v.base));
             out.buildings.push(b);
@@ -2261,13 +2285,13 @@ fn village_feature(v: &VillageSpec) -> Feature {
     feature(geometry, props)
 }
 
-fn building_feature(b: &RawBuilding, id: usize) -> Feature {
-    let geometry = match &b.geom {
+fn building_feature(b: RawBuilding, id: usize) -> Feature {
+    let geometry = match b.geom {
         BGeom::Point(p) => GeometryValue::Point {
-            coordinates: to_pos(*p),
+            coordinates: to_pos(p),
         },
         BGeom::Rect(r) => GeometryValue::Polygon {
-            coordinates: vec![ring_positions(r)],
+            coordinates: vec![ring_positions(&r)],
         },
     };
     let mut props = JsonObject::new();
@@ -2275,12 +2299,12 @@ fn building_feature(b: &RawBuilding, id: usize) -> Feature {
     props.insert("kind".into(), b.kind.as_str().into());
     props.insert("households".into(), b.households.into());
     props.insert("residents".into(), b.residents.into());
-    props.insert("address".into(), b.address.clone().into());
+    props.insert("address".into(), b.address.into());
     let optional: [(&str, Option<JsonValue>); 6] = [
-        ("group", b.group.clone().map(Into::into)),
+        ("group", b.group.map(Into::into)),
         ("staff", b.staff.map(Into::into)),
         ("workshops", b.workshops.map(Into::into)),
-        ("name", b.name.clone().map(Into::into)),
+        ("name", b.name.map(Into::into)),
         ("students", b.students.map(Into::into)),
         ("beds", b.beds.map(Into::into)),
     ];
@@ -2318,7 +2342,7 @@ pub fn synth_town(cfg: &SynthConfig) -> SynthTown {
         v.households = hh;
     }
     let empty = cfg.households == 0;
-    let outs: Vec<VillageOut> = villages
+    let mut outs: Vec<VillageOut> = villages
         .par_iter()
         .enumerate()
         .map(|(k, v)| gen_village(v, &barriers, cfg.seed, k as u64 + 1, empty))
@@ -2330,23 +2354,13 @@ pub fn synth_town(cfg: &SynthConfig) -> SynthTown {
         offsets.push(acc);
         acc += o.buildings.len();
     }
-    let buildings: Vec<Feature> = outs
-        .par_iter()
-        .zip(offsets.par_iter())
-        .flat_map_iter(|(o, &off)| {
-            o.buildings
-                .iter()
-                .enumerate()
-                .map(move |(i, b)| building_feature(b, off + i + 1))
-        })
-        .collect();
     let groups: Vec<Feature> = outs
-        .iter()
+        .iter_mut()
         .zip(&villages)
         .flat_map(|(o, v)| {
-            o.groups.iter().map(move |g| {
+            std::mem::take(&mut o.groups).into_iter().map(move |g| {
                 let mut props = JsonObject::new();
-                props.insert("id".into(), g.name.clone().into());
+                props.insert("id".into(), g.name.into());
                 props.insert("village".into(), v.code.clone().into());
                 feature(
                     GeometryValue::Polygon {
@@ -2355,6 +2369,16 @@ pub fn synth_town(cfg: &SynthConfig) -> SynthTown {
                     props,
                 )
             })
+        })
+        .collect();
+    let buildings: Vec<Feature> = outs
+        .into_par_iter()
+        .zip(offsets.into_par_iter())
+        .flat_map_iter(|(o, off)| {
+            o.buildings
+                .into_iter()
+                .enumerate()
+                .map(move |(i, b)| building_feature(b, off + i + 1))
         })
         .collect();
     SynthTown {

@@ -237,6 +237,53 @@ fn every_building_inside_exactly_one_village() {
     }
 }
 
+/// Distance in metres from a lon/lat coordinate to a segment (local equirectangular frame).
+fn metres_to_segment(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let kx = 111_320.0 * p.y.to_radians().cos();
+    let ky = 110_574.0;
+    let (px, py) = (0.0, 0.0);
+    let (ax, ay) = ((a.x - p.x) * kx, (a.y - p.y) * ky);
+    let (bx, by) = ((b.x - p.x) * kx, (b.y - p.y) * ky);
+    let (dx, dy) = (bx - ax, by - ay);
+    let l2 = dx * dx + dy * dy;
+    let t = if l2 > 0.0 {
+        (((px - ax) * dx + (py - ay) * dy) / l2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (qx, qy) = (ax + t * dx, ay + t * dy);
+    (qx * qx + qy * qy).sqrt()
+}
+
+#[test]
+fn buildings_keep_a_metre_from_village_borders() {
+    let t = town(30_000, 17, true);
+    let vs = villages(&t);
+    let mut closest = f64::INFINITY;
+    for f in &t.buildings.features {
+        let g = geom(f);
+        let k = containing(&vs, &g)[0];
+        let coords: Vec<Coord<f64>> = match &g {
+            Geometry::Point(p) => vec![p.0],
+            Geometry::Polygon(p) => p.exterior().0.clone(),
+            _ => unreachable!(),
+        };
+        for poly in &vs[k].shape.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for w in ring.0.windows(2) {
+                    for &c in &coords {
+                        closest = closest.min(metres_to_segment(c, w[0], w[1]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        closest >= 1.0,
+        "a building {closest} m from its village border"
+    );
+}
+
 #[test]
 fn villages_do_not_overlap_and_all_polygons_are_valid() {
     let t = town(30_000, 9, true);
@@ -375,7 +422,7 @@ fn building_schema() {
         match kind {
             "residential" => {
                 assert!(
-                    hh >= 1 && hh <= 200 && residents >= hh,
+                    (1..=200).contains(&hh) && residents >= hh,
                     "{:?}",
                     f.properties
                 );
@@ -670,11 +717,88 @@ fn large_town_timing() {
             sizes[k] += prop_u64(f, "households");
         }
     }
-    sizes.sort_unstable();
-    eprintln!(
-        "  village households: min {} median {} max {}",
-        sizes[0],
-        sizes[sizes.len() / 2],
-        sizes[sizes.len() - 1]
-    );
+    for mode in ["town", "industrial", "rural"] {
+        let mut v: Vec<u64> = t
+            .villages
+            .features
+            .iter()
+            .zip(&sizes)
+            .filter(|(f, _)| prop_str(f, "mode") == mode)
+            .map(|(_, &n)| n)
+            .collect();
+        v.sort_unstable();
+        if !v.is_empty() {
+            eprintln!(
+                "  {mode}: {} villages, households min {} median {} max {}",
+                v.len(),
+                v[0],
+                v[v.len() / 2],
+                v[v.len() - 1]
+            );
+        }
+    }
+    let townships: BTreeSet<&str> = codes.iter().map(|c| &c[..9]).collect();
+    eprintln!("  townships: {townships:?}");
+}
+
+/// `SYNTH_OUT=dir SYNTH_HOUSEHOLDS=50000 SYNTH_ODD=1 cargo test --test synth -- --ignored sample`
+/// writes a sample town for inspection.
+#[test]
+#[ignore]
+fn sample_to_dir() {
+    let Ok(dir) = std::env::var("SYNTH_OUT") else {
+        return;
+    };
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let t = synth_town(&SynthConfig {
+        households: env("SYNTH_HOUSEHOLDS", 50_000),
+        seed: env("SYNTH_SEED", 1),
+        odd_shapes: env("SYNTH_ODD", 0) != 0,
+    });
+    t.write_dir(std::path::Path::new(&dir)).unwrap();
+}
+
+/// The invariants every generated town keeps.
+fn check_invariants(t: &SynthTown, households: u64) {
+    let got = total_households(t);
+    let err = (got as f64 - households as f64).abs();
+    assert!(err <= 0.02 * households as f64, "{households}: got {got}");
+    let vs = villages(t);
+    assert!(!vs.is_empty());
+    for v in &vs {
+        assert!(v.shape.is_valid(), "{}", v.code);
+    }
+    for f in &t.buildings.features {
+        let g = geom(f);
+        assert_eq!(containing(&vs, &g).len(), 1, "{:?}", f.properties);
+    }
+}
+
+#[test]
+fn many_sizes_and_seeds_keep_the_invariants() {
+    for households in [1u64, 19, 20, 41, 299, 1_000, 2_999, 7_777] {
+        for seed in 0..3 {
+            for odd in [false, true] {
+                check_invariants(&town(households, seed, odd), households);
+            }
+        }
+    }
+}
+
+/// A wider sweep: `cargo test --release --test synth -- --ignored sweep`.
+#[test]
+#[ignore]
+fn sweep_sizes_and_seeds() {
+    for households in [12_345u64, 64_000, 99_999, 250_000, 600_000] {
+        for seed in 0..4 {
+            for odd in [false, true] {
+                check_invariants(&town(households, seed, odd), households);
+            }
+        }
+    }
 }
