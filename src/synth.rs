@@ -10,23 +10,28 @@
 //!   built in local metres and converted with a local equirectangular projection
 //!   (110 574 m per degree of latitude, 111 320 m·cos φ per degree of longitude). Output
 //!   coordinates are WGS84 rounded to 7 decimals (≈1 cm); rings are closed, exteriors CCW, holes CW.
-//! * **Villages** are the cells of a jittered `cols × rows` grid. Every grid node is shifted by up
-//!   to 10 % of the neighbouring cell sizes and every cell edge carries 2–4 extra vertices offset by
-//!   up to 3 % of the cell size, so borders wiggle. Neighbouring villages are built from the *same*
-//!   edge polylines, so shared borders have identical coordinates on both sides and villages never
-//!   overlap. Cell sizes are graded: about 1 km in the built-up core, about 2.1 km in the countryside
-//!   (±8 %), so a town community covers ≈1 km² and a rural village ≈2–4.4 km².
-//! * **Modes.** The central ~50 % of columns × ~50 % of rows form the built-up core (mode `town`,
-//!   residents' committees, "…社区"). One industrial park village (mode `industrial`, "…工业园社区")
-//!   per 60 cells (at least one once the grid has 6 cells) sits next to the core. Every other cell
-//!   is a rural village (mode `rural`, "…村"). A 1-cell town is one rural village.
-//! * **Sizes.** Households are allocated in proportion to a weight — 4 000 households/km² in town
-//!   communities, 750/km² in rural villages, ≈800 (dormitories) per industrial park, each ±20 %
-//!   (±40 % for parks) — and the grid size is chosen so the weights already sum to within ±8 % of the
-//!   target, i.e. villages carry ≈1 500–6 000 households (1 500 000 households ≈ 500 villages).
-//!   Integer targets are apportioned by largest remainder so they sum exactly to `households`; the
-//!   generated total equals the target unless a village runs out of room (it does not at the usual
-//!   densities; the tests check ±2 %). Residents are ≈2.5–3 per household.
+//! * **Grid.** Everything is cut from one jittered grid of ≈700 m cells (±8 %). Every grid node is
+//!   shifted by up to 10 % of the cell size and every cell edge carries 2–4 extra vertices offset
+//!   by up to 3 %, so borders wiggle. A village is a set of cells; its rings are chained from the
+//!   *same* edge polylines as its neighbours', so shared borders have identical coordinates on both
+//!   sides and villages never overlap (they tile the town's rectangle-ish extent).
+//! * **Villages.** The cells are grouped into 3 × 3 blocks. A plain block is one rural village
+//!   (mode `rural`, "…村", ≈4.4 km²). The blocks nearest the centre hold the built-up core: town
+//!   communities of one cell each (mode `town`, residents' committees, "…社区", ≈0.5 km²), filled
+//!   from the block corner nearest the centre, the rest of a partly built block being one
+//!   (concave) rural village. One block next to the core per 40 blocks (at least one once there
+//!   are 4 blocks and a core) holds an industrial park on its strip nearest the centre (mode
+//!   `industrial`, "…工业园社区", 3 cells) and a rural village on the other 6 cells.
+//! * **Sizes.** 40 % of the households live in communities (≈3 400 households each, i.e.
+//!   7 000/km²), the rest in rural villages at 750 households/km² (≈3 300 per full block); parks
+//!   hold ≈800 households of dormitories. Each village's weight gets ±20 % noise (±40 % for parks)
+//!   and the number of blocks is chosen so the weights sum close to the target; integer targets
+//!   are then apportioned by largest remainder, so they sum exactly to `households`. Communities
+//!   and villages thus carry ≈1 500–6 000 households (parks fewer), and 1 500 000 households give
+//!   ≈450 villages. The generated total equals the target unless a village runs out of room (it
+//!   does not at these densities; the tests check ±2 %). Residents are ≈2.5–3 per household.
+//!   Fewer than ≈4 300 households give no core: a single rural village (households 300 → one
+//!   village; 0 → one empty village).
 //! * **Codes.** `320583` (Kunshan) + township `104` + 3 digits: residents' committees (mode `town`)
 //!   from `001`, villages' committees (mode `rural`) from `200`, industrial parks from `400`.
 //!   Villages are numbered in reading order (north to south, west to east). When a mode runs out of
@@ -34,21 +39,22 @@
 //!   so every code has 12 digits and is unique. Output is sorted by code.
 //!
 //! # Buildings
-//! * **Town communities:** apartment blocks of 40–200 households (footprints 30–62 m × 12–16 m,
-//!   rotated with the community, ±3°) in east–west rows on a 72 m × 46 m slot lattice, filling the
-//!   community from its centre outward; plus dedicated buildings with `households` 0, `residents` 0
-//!   and `staff` > 0 (day population): the residents' committee office, offices, a mall/market
-//!   (`commercial`), a school (with `students`) in most communities, and the town hospital (with
-//!   `beds`) in the central community (clinics elsewhere). Addresses name the nearest road:
-//!   "新华社区人民路12号3栋".
-//! * **Industrial parks:** factories (`staff` 50–2 000, log-uniform; footprint grows with staff;
-//!   `workshops` 2–8 on factories over 300 staff, absent on smaller ones), a park office and
-//!   dormitory blocks of 40–200 households (`residential`, named "…宿舍").
+//! * **Town communities:** apartment blocks of 40–200 households (footprints 28–62 m × 12–16 m,
+//!   rotated with the community, ±3°) in east–west rows on a 72 m × 46 m slot lattice, filled
+//!   compound by compound (200 m squares in random order); plus dedicated buildings with
+//!   `households` 0, `residents` 0 and `staff` > 0 (day population) and a `name`: the residents'
+//!   committee office, sometimes an office tower, a mall and sometimes a market (`commercial`), a
+//!   primary school (with `students`) in most communities and a middle school in big ones, the
+//!   town hospital (with `beds`) in the central community and clinics in some others. Addresses
+//!   name the nearest road: "新华社区人民路12号3栋".
+//! * **Industrial parks:** factories (`staff` 50–2 000, log-uniform; footprint up to 200 × 120 m,
+//!   growing with staff; `workshops` 2–8 on factories over 300 staff, absent on smaller ones), a
+//!   park office and dormitory blocks of 40–200 households (`residential`, `name` "…宿舍").
 //! * **Rural villages:** single-household houses as Points (12 m lattice, jittered), clustered into
-//!   villager groups of 20–120 households ("第3村民小组", property `group`), with empty fields
-//!   between clusters; plus a village committee office, sometimes a school and 0–2 small factories
-//!   as Polygon footprints. Note: with 20–120 households per group, a village of 1 500–6 000
-//!   households has ≈20–60 groups, not 4–12.
+//!   villager groups of 20–120 households ("第3村民小组", property `group`, numbered in reading
+//!   order), with empty fields between clusters; plus a village committee office, sometimes a
+//!   school and 0–2 small factories as Polygon footprints. Note: with 20–120 households per group,
+//!   a village of 1 500–6 000 households has ≈20–60 groups (not 4–12).
 //! * Buildings stay at least 2 m inside their village (never in a hole), keep clear of rivers,
 //!   rail, the expressway and roads, and footprints never overlap.
 //!
@@ -57,17 +63,19 @@
 //!   30 m from every other group (so groups never overlap); properties `id` (the group name, equal
 //!   to the houses' `group`) and `village` (the village code). Groups do not tile their village.
 //! * **Barriers** (`class`, `name`): a sinuous river (≈50 m wide) crossing the whole town west to
-//!   east inside one grid row, so it cuts every village of that row into two banks; a tributary
-//!   flowing south into it across several rows; a rail line (north–south) and an expressway
-//!   (west–east) across the whole town; major roads along the row and column lines of the built-up
-//!   area (the central ones extended across the whole town as county roads) and minor roads at
-//!   quarter spacing inside the core.
+//!   east inside the middle cell row of the central block row, so it cuts every village of that
+//!   row into two banks; a tributary flowing south into it through the middle of the western block
+//!   column (when there are 3+ block columns); a rail line (north–south) and an expressway
+//!   (west–east) across the whole town; major roads along the cell lines bordering communities and
+//!   parks, two county roads (`major_road`, the cell lines nearest the centre) across the whole
+//!   town, and minor roads through the middle of every community.
 //!
 //! # Odd shapes
-//! With `odd_shapes` the grid is at least 5 × 5 and also holds: an L-shaped village (3 cells), a
-//! U-shaped village (5 cells around a notch village), a village with an enclave hole (the enclave is
-//! a separate small community, "…农场社区", whose ring is the hole's ring reversed), and a
-//! MultiPolygon village made of two cells separated by a third (each piece gets houses in
+//! With `odd_shapes` the town has at least 3 × 3 blocks and its four corner blocks become: an
+//! L-shaped village (5 cells) wrapping a square one (4 cells); a village with an enclave hole (8
+//! cells; the enclave is a separate one-cell community, "…农场社区", whose ring is the hole's ring
+//! reversed); a U-shaped village (7 cells) around a notch village (2 cells); and a MultiPolygon
+//! village of two 1 × 3 strips on either side of a third village (each piece gets houses in
 //! proportion to its area). The river row always cuts whole villages in two.
 //!
 //! # Determinism and speed
@@ -76,7 +84,7 @@
 //! output is byte-identical for the same config. 1 500 000 households generate in a few seconds in
 //! release mode.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::f64::consts::PI;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -194,8 +202,12 @@ const M_PER_DEG_LON_EQUATOR: f64 = 111_320.0;
 const COUNTY: &str = "320583";
 const FIRST_TOWNSHIP: u32 = 104;
 
-const TOWN_CELL: f64 = 800.0;
-const RURAL_CELL: f64 = 2100.0;
+/// Side of a grid cell, metres: one town community, or a ninth of a rural village.
+const CELL: f64 = 700.0;
+/// Rural villages are blocks of `BLOCK × BLOCK` cells.
+const BLOCK: usize = 3;
+/// Share of the households living in town communities.
+const URBAN_SHARE: f64 = 0.4;
 const TOWN_DENSITY: f64 = 7000.0; // households per km²
 const RURAL_DENSITY: f64 = 750.0; // households per km²
 const INDUSTRIAL_HH: f64 = 800.0; // dormitory households per park
@@ -465,7 +477,7 @@ fn half_diag(l: f64, d: f64) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Plan: grid size and modes (deterministic, no randomness)
+// Layout: which cells form which village (deterministic, no randomness)
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -491,198 +503,273 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Core {
-    c0: usize,
-    cc: usize,
-    r0: usize,
-    cr: usize,
-}
-
-impl Core {
-    fn has_col(&self, i: usize) -> bool {
-        (self.c0..self.c0 + self.cc).contains(&i)
-    }
-    fn has_row(&self, j: usize) -> bool {
-        (self.r0..self.r0 + self.cr).contains(&j)
-    }
-}
-
+/// A fine grid cell `(column, row)`, row 0 in the south.
 type Cell = (usize, usize);
 
+/// A village as a set of fine cells.
 #[derive(Debug, Clone)]
-enum OddGroup {
-    Merge(Vec<Cell>),
-    Multi(Vec<Cell>),
-    Hole(Cell),
+struct VillagePlan {
+    cells: Vec<Cell>,
+    mode: Mode,
+    enclave: bool,
 }
 
-impl OddGroup {
-    fn cells(&self) -> Vec<Cell> {
-        match self {
-            OddGroup::Merge(c) | OddGroup::Multi(c) => c.clone(),
-            OddGroup::Hole(c) => vec![*c],
+impl VillagePlan {
+    fn new(cells: Vec<Cell>, mode: Mode) -> VillagePlan {
+        VillagePlan {
+            cells,
+            mode,
+            enclave: false,
         }
     }
 }
 
-struct Plan {
+/// Villages per cell of the fine grid: blocks of `BLOCK × BLOCK` cells are rural villages, the
+/// blocks nearest the centre hold the communities (one cell each), parks sit next to them.
+struct Layout {
     cols: usize,
     rows: usize,
-    core: Option<Core>,
-    modes: Vec<Mode>,
-    odd: Vec<OddGroup>,
-    odd_of: Vec<Option<usize>>,
+    villages: Vec<VillagePlan>,
+    /// Per cell (`row * cols + col`): mode of the village it belongs to.
+    mode: Vec<Mode>,
+    river_row: usize,
+    trib_col: Option<usize>,
+    county_col: usize,
+    county_row: usize,
 }
 
-impl Plan {
-    fn new(n: usize, odd_shapes: bool) -> Plan {
-        let mut cols = ((n as f64).sqrt().ceil() as usize).max(1);
-        let mut rows = n.div_ceil(cols).max(1);
-        if odd_shapes {
-            cols = cols.max(5);
-            rows = rows.max(5);
-        }
-        let cells = cols * rows;
-        let core = (cells >= 2).then(|| {
-            let cc = ((cols as f64 * 0.5).round() as usize).clamp(1, cols);
-            let cr = ((rows as f64 * 0.5).round() as usize).clamp(1, rows);
-            Core {
-                c0: (cols - cc) / 2,
-                cc,
-                r0: (rows - cr) / 2,
-                cr,
+/// Households of a one-cell community at the nominal density.
+fn community_hh() -> f64 {
+    TOWN_DENSITY * CELL * CELL / 1e6
+}
+
+/// Households of one rural cell at the nominal density.
+fn rural_cell_hh() -> f64 {
+    RURAL_DENSITY * CELL * CELL / 1e6
+}
+
+fn block_dims(blocks: usize, odd_shapes: bool) -> (usize, usize) {
+    let bc = ((blocks as f64).sqrt().ceil() as usize).max(1);
+    let br = blocks.div_ceil(bc).max(1);
+    if odd_shapes {
+        (bc.max(3), br.max(3))
+    } else {
+        (bc, br)
+    }
+}
+
+impl Layout {
+    fn new(bc: usize, br: usize, communities: usize, odd_shapes: bool) -> Layout {
+        let (cols, rows) = (bc * BLOCK, br * BLOCK);
+        let b = BLOCK as f64;
+        let centre = (bc as f64 * b / 2.0, br as f64 * b / 2.0); // in cells
+        let d2 = |x: f64, y: f64| (x - centre.0).powi(2) + (y - centre.1).powi(2);
+        let corner_kind = |i: usize, j: usize| -> Option<u8> {
+            if !odd_shapes || bc < 3 || br < 3 {
+                return None;
             }
+            match (i, j) {
+                (0, 0) => Some(0),
+                (x, 0) if x == bc - 1 => Some(1),
+                (x, y) if x == bc - 1 && y == br - 1 => Some(2),
+                (0, y) if y == br - 1 => Some(3),
+                _ => None,
+            }
+        };
+        let mut order: Vec<(usize, usize)> = (0..br)
+            .flat_map(|j| (0..bc).map(move |i| (i, j)))
+            .filter(|&(i, j)| corner_kind(i, j).is_none())
+            .collect();
+        let block_d2 = |&(i, j): &(usize, usize)| d2((i as f64 + 0.5) * b, (j as f64 + 0.5) * b);
+        order.sort_by(|p, q| {
+            block_d2(p)
+                .total_cmp(&block_d2(q))
+                .then((p.1, p.0).cmp(&(q.1, q.0)))
         });
-        let mut odd = Vec::new();
-        if odd_shapes {
-            let (c, r) = (cols, rows);
-            odd.push(OddGroup::Merge(vec![(0, 0), (1, 0), (0, 1)]));
-            odd.push(OddGroup::Hole((c - 1, 0)));
-            odd.push(OddGroup::Merge(vec![
-                (c - 3, r - 1),
-                (c - 3, r - 2),
-                (c - 2, r - 2),
-                (c - 1, r - 2),
-                (c - 1, r - 1),
-            ]));
-            odd.push(OddGroup::Multi(vec![(0, r - 1), (0, r - 3)]));
+
+        // 0 = rural, 1..=9 = communities in the block, 10 = industrial.
+        let mut kind = vec![0usize; bc * br];
+        let full = BLOCK * BLOCK;
+        let communities = communities.min(full * order.len());
+        let k = communities.div_ceil(full);
+        for (idx, &(i, j)) in order.iter().take(k).enumerate() {
+            let mut n = communities / k + usize::from(idx < communities % k);
+            if full - n <= 2 {
+                n = full;
+            }
+            kind[j * bc + i] = n;
         }
-        let mut odd_of = vec![None; cells];
-        for (g, group) in odd.iter().enumerate() {
-            for (i, j) in group.cells() {
-                odd_of[j * cols + i] = Some(g);
+        let n_ind = if k > 0 && bc * br >= 4 {
+            (bc * br / 40).max(1)
+        } else {
+            0
+        };
+        let is_core = |i: usize, j: usize| (1..=full).contains(&kind[j * bc + i]);
+        let near_core = |i: usize, j: usize| {
+            (i > 0 && is_core(i - 1, j))
+                || (i + 1 < bc && is_core(i + 1, j))
+                || (j > 0 && is_core(i, j - 1))
+                || (j + 1 < br && is_core(i, j + 1))
+        };
+        let parks: Vec<(usize, usize)> = order
+            .iter()
+            .copied()
+            .filter(|&(i, j)| !is_core(i, j) && near_core(i, j))
+            .take(n_ind)
+            .collect();
+        for (i, j) in parks {
+            kind[j * bc + i] = full + 1;
+        }
+
+        let mut villages = Vec::new();
+        for j in 0..br {
+            for i in 0..bc {
+                let at = |x: usize, y: usize| (i * BLOCK + x, j * BLOCK + y);
+                let all: Vec<Cell> = (0..BLOCK)
+                    .flat_map(|y| (0..BLOCK).map(move |x| (x, y)))
+                    .map(|(x, y)| at(x, y))
+                    .collect();
+                let pick = |set: &[(usize, usize)]| -> Vec<Cell> {
+                    set.iter().map(|&(x, y)| at(x, y)).collect()
+                };
+                let rest = |set: &[Cell]| -> Vec<Cell> {
+                    all.iter().copied().filter(|c| !set.contains(c)).collect()
+                };
+                if let Some(corner) = corner_kind(i, j) {
+                    match corner {
+                        0 => {
+                            // An L and the square it wraps.
+                            let l = pick(&[(0, 0), (1, 0), (2, 0), (0, 1), (0, 2)]);
+                            villages.push(VillagePlan::new(rest(&l), Mode::Rural));
+                            villages.push(VillagePlan::new(l, Mode::Rural));
+                        }
+                        1 => {
+                            // A village with an enclave community in its middle cell.
+                            let hole = pick(&[(1, 1)]);
+                            villages.push(VillagePlan::new(rest(&hole), Mode::Rural));
+                            villages.push(VillagePlan {
+                                cells: hole,
+                                mode: Mode::Town,
+                                enclave: true,
+                            });
+                        }
+                        2 => {
+                            // A U around a notch village.
+                            let notch = pick(&[(1, 1), (1, 2)]);
+                            villages.push(VillagePlan::new(rest(&notch), Mode::Rural));
+                            villages.push(VillagePlan::new(notch, Mode::Rural));
+                        }
+                        _ => {
+                            // Two strips of one village around a strip of another.
+                            let middle = pick(&[(1, 0), (1, 1), (1, 2)]);
+                            villages.push(VillagePlan::new(rest(&middle), Mode::Rural));
+                            villages.push(VillagePlan::new(middle, Mode::Rural));
+                        }
+                    }
+                    continue;
+                }
+                let n = kind[j * bc + i];
+                if n == 0 {
+                    villages.push(VillagePlan::new(all, Mode::Rural));
+                } else if n <= full {
+                    // Communities fill the block from its corner nearest the centre (a staircase,
+                    // so the rural rest stays one piece without holes).
+                    let corners = [(0, 0), (BLOCK, 0), (0, BLOCK), (BLOCK, BLOCK)];
+                    let (cx, cy) = corners
+                        .iter()
+                        .map(|&(x, y)| ((i * BLOCK + x) as f64, (j * BLOCK + y) as f64))
+                        .min_by(|p, q| d2(p.0, p.1).total_cmp(&d2(q.0, q.1)))
+                        .expect("four corners");
+                    let mut cells = all.clone();
+                    let cd = |&(x, y): &Cell| {
+                        (x as f64 + 0.5 - cx).powi(2) + (y as f64 + 0.5 - cy).powi(2)
+                    };
+                    cells.sort_by(|p, q| cd(p).total_cmp(&cd(q)).then((p.1, p.0).cmp(&(q.1, q.0))));
+                    for &c in &cells[..n] {
+                        villages.push(VillagePlan::new(vec![c], Mode::Town));
+                    }
+                    if n < full {
+                        villages.push(VillagePlan::new(cells[n..].to_vec(), Mode::Rural));
+                    }
+                } else {
+                    // A park on the strip nearest the centre, the rest rural.
+                    let strips: [Vec<(usize, usize)>; 4] = [
+                        (0..BLOCK).map(|y| (0, y)).collect(),
+                        (0..BLOCK).map(|y| (BLOCK - 1, y)).collect(),
+                        (0..BLOCK).map(|x| (x, 0)).collect(),
+                        (0..BLOCK).map(|x| (x, BLOCK - 1)).collect(),
+                    ];
+                    let strip_d2 = |s: &Vec<(usize, usize)>| {
+                        let n = s.len() as f64;
+                        let x = s.iter().map(|c| c.0 as f64 + 0.5).sum::<f64>() / n;
+                        let y = s.iter().map(|c| c.1 as f64 + 0.5).sum::<f64>() / n;
+                        d2((i * BLOCK) as f64 + x, (j * BLOCK) as f64 + y)
+                    };
+                    let strip = strips
+                        .iter()
+                        .min_by(|p, q| strip_d2(p).total_cmp(&strip_d2(q)))
+                        .expect("four strips");
+                    let park = pick(strip);
+                    villages.push(VillagePlan::new(rest(&park), Mode::Rural));
+                    villages.push(VillagePlan::new(park, Mode::Industrial));
+                }
             }
         }
-        let mut modes = vec![Mode::Rural; cells];
-        if let Some(core) = core {
-            for j in 0..rows {
-                for i in 0..cols {
-                    if core.has_col(i) && core.has_row(j) && odd_of[j * cols + i].is_none() {
-                        modes[j * cols + i] = Mode::Town;
-                    }
-                }
-            }
-            if cells >= 6 {
-                let n_ind = (cells / 60).max(1);
-                let Core { c0, cc, r0, cr } = core;
-                let mut cand: Vec<(isize, isize)> = Vec::new();
-                for j in r0..r0 + cr {
-                    cand.push(((c0 + cc) as isize, j as isize));
-                }
-                for j in r0..r0 + cr {
-                    cand.push((c0 as isize - 1, j as isize));
-                }
-                for i in c0..c0 + cc {
-                    cand.push((i as isize, (r0 + cr) as isize));
-                }
-                for i in c0..c0 + cc {
-                    cand.push((i as isize, r0 as isize - 1));
-                }
-                let mut placed = 0;
-                for (i, j) in cand {
-                    if placed == n_ind {
-                        break;
-                    }
-                    if i < 0 || j < 0 || i as usize >= cols || j as usize >= rows {
-                        continue;
-                    }
-                    let k = j as usize * cols + i as usize;
-                    if odd_of[k].is_none() && modes[k] == Mode::Rural {
-                        modes[k] = Mode::Industrial;
-                        placed += 1;
-                    }
-                }
+        let mut mode = vec![Mode::Rural; cols * rows];
+        for v in &villages {
+            for &(x, y) in &v.cells {
+                mode[y * cols + x] = v.mode;
             }
         }
-        Plan {
+        let river_row = BLOCK * (br / 2) + BLOCK / 2;
+        Layout {
             cols,
             rows,
-            core,
-            modes,
-            odd,
-            odd_of,
+            villages,
+            mode,
+            river_row,
+            trib_col: (bc >= 3).then_some(BLOCK / 2),
+            county_col: ((cols as f64) / 2.0).round() as usize,
+            county_row: river_row + 1,
         }
     }
 
-    fn col_is_town(&self, i: usize) -> bool {
-        self.core.is_some_and(|c| c.has_col(i))
-    }
-
-    fn row_is_town(&self, j: usize) -> bool {
-        self.core.is_some_and(|c| c.has_row(j))
-    }
-
-    fn nominal_w(&self, i: usize) -> f64 {
-        if self.col_is_town(i) {
-            TOWN_CELL
-        } else {
-            RURAL_CELL
-        }
-    }
-
-    fn nominal_h(&self, j: usize) -> f64 {
-        if self.row_is_town(j) {
-            TOWN_CELL
-        } else {
-            RURAL_CELL
-        }
-    }
-
-    /// Households the plan holds at the nominal densities.
+    /// Households the layout holds at the nominal densities.
     fn expected_households(&self) -> f64 {
-        let mut total = 0.0;
-        for j in 0..self.rows {
-            for i in 0..self.cols {
-                let km2 = self.nominal_w(i) * self.nominal_h(j) / 1e6;
-                total += match self.modes[j * self.cols + i] {
-                    Mode::Town => TOWN_DENSITY * km2,
-                    Mode::Rural => RURAL_DENSITY * km2,
-                    Mode::Industrial => INDUSTRIAL_HH,
-                };
-            }
-        }
-        total
+        self.villages
+            .iter()
+            .map(|v| match v.mode {
+                Mode::Town => community_hh() * v.cells.len() as f64,
+                Mode::Rural => rural_cell_hh() * v.cells.len() as f64,
+                Mode::Industrial => INDUSTRIAL_HH,
+            })
+            .sum()
     }
 
-    /// Pick the number of cells so the nominal capacity is close to `households`.
-    fn choose(households: u64, odd_shapes: bool) -> Plan {
+    /// Pick the number of blocks so the nominal capacity is closest to `households`.
+    fn choose(households: u64, odd_shapes: bool) -> Layout {
         let h = households as f64;
-        let mut n = ((h / 3000.0).round() as usize).max(1);
-        let mut plan = Plan::new(n, odd_shapes);
-        for _ in 0..40 {
-            let ratio = h / plan.expected_households();
-            if (0.92..=1.08).contains(&ratio) {
-                break;
+        let communities = (URBAN_SHARE * h / community_hh()).round() as usize;
+        let full = (BLOCK * BLOCK) as f64;
+        let rural = (h - communities as f64 * community_hh()).max(0.0);
+        let t0 = (communities as f64 / full).ceil() + rural / (full * rural_cell_hh());
+        let lo = ((t0 * 0.7).floor() as usize).max(1);
+        let hi = (t0 * 1.3).ceil() as usize + 3;
+        let mut best: Option<(f64, Layout)> = None;
+        let mut last = (0, 0);
+        for t in lo..=hi {
+            let (bc, br) = block_dims(t, odd_shapes);
+            if (bc, br) == last {
+                continue;
             }
-            let next = ((n as f64 * ratio).round() as usize).max(1);
-            if next == n {
-                break;
+            last = (bc, br);
+            let layout = Layout::new(bc, br, communities, odd_shapes);
+            let err = (layout.expected_households() - h).abs();
+            if best.as_ref().is_none_or(|(e, _)| err < *e) {
+                best = Some((err, layout));
             }
-            n = next;
-            plan = Plan::new(n, odd_shapes);
         }
-        plan
+        best.expect("at least one layout").1
     }
 }
 
@@ -723,13 +810,13 @@ fn wiggle(a: P, b: P, amp: f64, rng: &mut ChaCha8Rng) -> Vec<P> {
 }
 
 impl Grid {
-    fn build(plan: &Plan, rng: &mut ChaCha8Rng) -> Grid {
-        let (cols, rows) = (plan.cols, plan.rows);
+    fn build(layout: &Layout, rng: &mut ChaCha8Rng) -> Grid {
+        let (cols, rows) = (layout.cols, layout.rows);
         let w: Vec<f64> = (0..cols)
-            .map(|i| plan.nominal_w(i) * rng.random_range(0.92..1.08))
+            .map(|_| CELL * rng.random_range(0.92..1.08))
             .collect();
         let h: Vec<f64> = (0..rows)
-            .map(|j| plan.nominal_h(j) * rng.random_range(0.92..1.08))
+            .map(|_| CELL * rng.random_range(0.92..1.08))
             .collect();
         let cumulate = |sizes: &[f64]| {
             let total: f64 = sizes.iter().sum();
@@ -813,13 +900,13 @@ impl Grid {
         ]
     }
 
-    /// The CCW outer ring of a set of edge-connected cells (interior edges cancel out).
-    fn union_ring(&self, cells: &[Cell]) -> Vec<P> {
+    /// The boundary rings of an edge-connected set of cells without pinch points: interior
+    /// edges cancel; the outer ring comes out CCW, the rings around holes CW.
+    fn union_rings(&self, cells: &[Cell]) -> Vec<Vec<P>> {
         let mut count: BTreeMap<EdgeId, (u32, bool)> = BTreeMap::new();
         for &c in cells {
             for (e, fwd) in Grid::cell_edges(c) {
-                let entry = count.entry(e).or_insert((0, fwd));
-                entry.0 += 1;
+                count.entry(e).or_insert((0, fwd)).0 += 1;
             }
         }
         let boundary: Vec<(EdgeId, bool)> = count
@@ -830,38 +917,38 @@ impl Grid {
         let mut by_start: BTreeMap<Cell, (EdgeId, bool)> = BTreeMap::new();
         for &(e, fwd) in &boundary {
             let (a, b) = Grid::edge_ends(e);
-            by_start.insert(if fwd { a } else { b }, (e, fwd));
+            let clash = by_start.insert(if fwd { a } else { b }, (e, fwd));
+            debug_assert!(clash.is_none(), "pinch point in a village");
         }
-        let first = boundary[0];
-        let mut cur = first;
-        let mut ring = Vec::new();
-        loop {
-            let pts = self.edge(cur.0);
-            if cur.1 {
-                ring.extend_from_slice(&pts[..pts.len() - 1]);
-            } else {
-                ring.extend(pts.iter().rev().take(pts.len() - 1));
+        let mut used: BTreeMap<EdgeId, bool> = BTreeMap::new();
+        let mut rings = Vec::new();
+        for &first in &boundary {
+            if used.contains_key(&first.0) {
+                continue;
             }
-            let (a, b) = Grid::edge_ends(cur.0);
-            cur = by_start[&if cur.1 { b } else { a }];
-            if cur == first {
-                break;
+            let mut cur = first;
+            let mut ring = Vec::new();
+            loop {
+                used.insert(cur.0, true);
+                let pts = self.edge(cur.0);
+                if cur.1 {
+                    ring.extend_from_slice(&pts[..pts.len() - 1]);
+                } else {
+                    ring.extend(pts.iter().rev().take(pts.len() - 1));
+                }
+                let (a, b) = Grid::edge_ends(cur.0);
+                cur = by_start[&if cur.1 { b } else { a }];
+                if cur == first {
+                    break;
+                }
             }
+            rings.push(ring);
         }
-        ring
-    }
-
-    /// Bilinear interpolation inside a cell.
-    fn bilinear(&self, (i, j): Cell, u: f64, v: f64) -> P {
-        let a = self.node(i, j);
-        let b = self.node(i + 1, j);
-        let c = self.node(i + 1, j + 1);
-        let d = self.node(i, j + 1);
-        a * ((1.0 - u) * (1.0 - v)) + b * (u * (1.0 - v)) + c * (u * v) + d * ((1.0 - u) * v)
+        rings
     }
 
     fn bbox(&self) -> BBox {
-        BBox::of(self.nodes.iter().copied()).grow(0.05 * RURAL_CELL)
+        BBox::of(self.nodes.iter().copied()).grow(0.05 * CELL)
     }
 }
 
@@ -953,17 +1040,14 @@ fn ordinal_name(list: &[&str], k: usize, suffix: &str) -> String {
 }
 
 impl Barriers {
-    fn build(plan: &Plan, grid: &Grid, rng: &mut ChaCha8Rng) -> Barriers {
+    fn build(layout: &Layout, grid: &Grid, rng: &mut ChaCha8Rng) -> Barriers {
         let bb = grid.bbox();
         let (x_lo, x_hi) = (bb.min.x - 300.0, bb.max.x + 300.0);
         let (y_lo, y_hi) = (bb.min.y - 300.0, bb.max.y + 300.0);
         let mut lines = Vec::new();
 
         // Main river: inside one grid row, so it cuts every village of the row in two.
-        let jr = match plan.core {
-            Some(c) => c.r0 + c.cr / 2,
-            None => plan.rows / 2,
-        };
+        let jr = layout.river_row;
         let band = grid.h[jr];
         let river = Meander::new((grid.ys[jr] + grid.ys[jr + 1]) / 2.0, band, rng);
         let steps = ((x_hi - x_lo) / 40.0).ceil() as usize;
@@ -977,16 +1061,7 @@ impl Barriers {
         lines.push(Line::new(pts, RIVER_HW, "river", river_name, false));
 
         // Tributary: flows south across the rows into the main river, in a rural column.
-        let trib_col = plan.core.and_then(|c| {
-            if c.c0 >= 1 {
-                Some(c.c0 - 1)
-            } else if c.c0 + c.cc < plan.cols {
-                Some(c.c0 + c.cc)
-            } else {
-                None
-            }
-        });
-        let trib = trib_col.filter(|_| plan.cols >= 3).map(|it| {
+        let trib = layout.trib_col.map(|it| {
             let m = Meander::new((grid.xs[it] + grid.xs[it + 1]) / 2.0, grid.w[it], rng);
             let mut pts = Vec::new();
             let mut y = y_hi;
@@ -1035,87 +1110,79 @@ impl Barriers {
             false,
         ));
 
-        // Roads of the built-up area (core + industrial parks).
-        if let Some(core) = plan.core {
-            let built: Vec<Cell> = (0..plan.rows)
-                .flat_map(|j| (0..plan.cols).map(move |i| (i, j)))
-                .filter(|&(i, j)| {
-                    let m = plan.modes[j * plan.cols + i];
-                    m == Mode::Town || m == Mode::Industrial
-                })
-                .collect();
-            let (mut i_lo, mut i_hi, mut j_lo, mut j_hi) =
-                (core.c0, core.c0 + core.cc, core.r0, core.r0 + core.cr);
-            for &(i, j) in &built {
-                i_lo = i_lo.min(i);
-                i_hi = i_hi.max(i + 1);
-                j_lo = j_lo.min(j);
-                j_hi = j_hi.max(j + 1);
-            }
-            let (bx0, bx1) = (grid.xs[i_lo] - 100.0, grid.xs[i_hi] + 100.0);
-            let (by0, by1) = (grid.ys[j_lo] - 100.0, grid.ys[j_hi] + 100.0);
-            let county_i = core.c0 + core.cc / 2;
-            let county_j = jr + 1;
-            for (k, i) in (i_lo..=i_hi).enumerate() {
-                let x = grid.xs[i];
-                let (a, b) = if i == county_i {
-                    (y_lo, y_hi)
-                } else {
-                    (by0, by1)
-                };
-                lines.push(Line::new(
-                    vec![pt(x, a), pt(x, b)],
-                    MAJOR_HW,
-                    "major_road",
-                    ordinal_name(&ROAD_NS, k, "路"),
-                    true,
-                ));
-            }
-            for (k, j) in (j_lo..=j_hi).enumerate() {
-                let y = grid.ys[j];
-                let (a, b) = if j == county_j {
-                    (x_lo, x_hi)
-                } else {
-                    (bx0, bx1)
-                };
-                lines.push(Line::new(
-                    vec![pt(a, y), pt(b, y)],
-                    MAJOR_HW,
-                    "major_road",
-                    ordinal_name(&ROAD_EW, k, "路"),
-                    true,
-                ));
-            }
-            // Minor roads at quarter spacing inside the core (none along the river row).
-            let (cx0, cx1) = (grid.xs[core.c0], grid.xs[core.c0 + core.cc]);
-            let (cy0, cy1) = (grid.ys[core.r0], grid.ys[core.r0 + core.cr]);
-            let mut k = 0;
-            for i in core.c0..core.c0 + core.cc {
-                for q in 1..=3 {
-                    let x = grid.xs[i] + grid.w[i] * q as f64 / 4.0;
-                    lines.push(Line::new(
-                        vec![pt(x, cy0), pt(x, cy1)],
-                        MINOR_HW,
-                        "minor_road",
-                        ordinal_name(&ROAD_MINOR, k, "巷"),
-                        true,
-                    ));
-                    k += 1;
+        // Roads of the built-up area: major roads along the cell lines that border a community
+        // or park, minor roads through the middle of communities, and two county roads (the
+        // cell lines nearest the centre) across the whole town.
+        let (cols, rows) = (layout.cols, layout.rows);
+        let built = |i: usize, j: usize| layout.mode[j * cols + i] != Mode::Rural;
+        let community = |i: usize, j: usize| layout.mode[j * cols + i] == Mode::Town;
+        let runs = |flags: Vec<bool>| -> Vec<(usize, usize)> {
+            let mut out = Vec::new();
+            let mut start = None;
+            for (k, f) in flags.iter().chain(std::iter::once(&false)).enumerate() {
+                match (f, start) {
+                    (true, None) => start = Some(k),
+                    (false, Some(s)) => {
+                        out.push((s, k));
+                        start = None;
+                    }
+                    _ => {}
                 }
             }
-            let mut k = 0;
-            for j in (core.r0..core.r0 + core.cr).filter(|&j| j != jr) {
-                for q in 1..=3 {
-                    let y = grid.ys[j] + grid.h[j] * q as f64 / 4.0;
-                    lines.push(Line::new(
-                        vec![pt(cx0, y), pt(cx1, y)],
-                        MINOR_HW,
-                        "minor_road",
-                        ordinal_name(&ROAD_MINOR, k + 7, "街"),
-                        true,
-                    ));
-                    k += 1;
-                }
+            out
+        };
+        for i in 0..=cols {
+            let x = grid.xs[i];
+            let spans = if i == layout.county_col {
+                vec![(y_lo, y_hi)]
+            } else {
+                let flags = (0..rows)
+                    .map(|j| (i > 0 && built(i - 1, j)) || (i < cols && built(i, j)))
+                    .collect();
+                runs(flags)
+                    .into_iter()
+                    .map(|(a, b)| (grid.ys[a] - 50.0, grid.ys[b] + 50.0))
+                    .collect()
+            };
+            let name = ordinal_name(&ROAD_NS, i, "路");
+            for (a, b) in spans {
+                let pts = vec![pt(x, a), pt(x, b)];
+                lines.push(Line::new(pts, MAJOR_HW, "major_road", name.clone(), true));
+            }
+        }
+        for j in 0..=rows {
+            let y = grid.ys[j];
+            let spans = if j == layout.county_row {
+                vec![(x_lo, x_hi)]
+            } else {
+                let flags = (0..cols)
+                    .map(|i| (j > 0 && built(i, j - 1)) || (j < rows && built(i, j)))
+                    .collect();
+                runs(flags)
+                    .into_iter()
+                    .map(|(a, b)| (grid.xs[a] - 50.0, grid.xs[b] + 50.0))
+                    .collect()
+            };
+            let name = ordinal_name(&ROAD_EW, j, "路");
+            for (a, b) in spans {
+                let pts = vec![pt(a, y), pt(b, y)];
+                lines.push(Line::new(pts, MAJOR_HW, "major_road", name.clone(), true));
+            }
+        }
+        for i in 0..cols {
+            let x = grid.xs[i] + grid.w[i] / 2.0;
+            let name = ordinal_name(&ROAD_MINOR, i, "巷");
+            for (a, b) in runs((0..rows).map(|j| community(i, j)).collect()) {
+                let pts = vec![pt(x, grid.ys[a]), pt(x, grid.ys[b])];
+                lines.push(Line::new(pts, MINOR_HW, "minor_road", name.clone(), true));
+            }
+        }
+        for j in (0..rows).filter(|&j| j != layout.river_row) {
+            let y = grid.ys[j] + grid.h[j] / 2.0;
+            let name = ordinal_name(&ROAD_MINOR, j + 7, "街");
+            for (a, b) in runs((0..cols).map(|i| community(i, j)).collect()) {
+                let pts = vec![pt(grid.xs[a], y), pt(grid.xs[b], y)];
+                lines.push(Line::new(pts, MINOR_HW, "minor_road", name.clone(), true));
             }
         }
         Barriers { river, trib, lines }
@@ -1221,100 +1288,56 @@ struct VillageSpec {
     code: String,
 }
 
-fn make_villages(plan: &Plan, grid: &Grid, rng: &mut ChaCha8Rng) -> Vec<VillageSpec> {
-    let cols = plan.cols;
+fn make_villages(layout: &Layout, grid: &Grid, rng: &mut ChaCha8Rng) -> Vec<VillageSpec> {
     let theta_of = |(i, j): Cell| {
         let d = grid.node(i + 1, j) - grid.node(i, j);
         d.y.atan2(d.x)
     };
-    let spec = |mode, polys, theta, enclave| VillageSpec {
-        mode,
-        polys,
-        theta,
-        enclave,
-        center: false,
-        weight: 0.0,
-        households: 0,
-        base: String::new(),
-        name: String::new(),
-        code: String::new(),
+    // Reading order: north to south, west to east (by the centre of the village's cells).
+    let key = |v: &VillagePlan| {
+        let n = v.cells.len() as f64;
+        let cx = v.cells.iter().map(|c| c.0 as f64 + 0.5).sum::<f64>() / n;
+        let cy = v.cells.iter().map(|c| c.1 as f64 + 0.5).sum::<f64>() / n;
+        (-cy.floor(), cx)
     };
-    let mut out = Vec::new();
-    let mut emitted = vec![false; plan.odd.len()];
-    for j in (0..plan.rows).rev() {
-        for i in 0..cols {
-            match plan.odd_of[j * cols + i] {
-                None => {
-                    let ring = grid.union_ring(&[(i, j)]);
-                    let poly = Poly {
-                        ext: ring,
-                        holes: vec![],
-                    };
-                    out.push(spec(
-                        plan.modes[j * cols + i],
-                        vec![poly],
-                        theta_of((i, j)),
-                        false,
-                    ));
+    let mut plans: Vec<&VillagePlan> = layout.villages.iter().collect();
+    plans.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.0.total_cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    let mut out = Vec::with_capacity(plans.len());
+    for vp in plans {
+        let polys = components(&vp.cells)
+            .iter()
+            .map(|comp| {
+                let (mut ext, holes): (Vec<Vec<P>>, Vec<Vec<P>>) = grid
+                    .union_rings(comp)
+                    .into_iter()
+                    .partition(|r| ring_area(r) > 0.0);
+                debug_assert_eq!(ext.len(), 1, "one outer ring per piece");
+                Poly {
+                    ext: ext.swap_remove(0),
+                    holes,
                 }
-                Some(g) if !emitted[g] => {
-                    emitted[g] = true;
-                    match &plan.odd[g] {
-                        OddGroup::Merge(cells) => {
-                            let poly = Poly {
-                                ext: grid.union_ring(cells),
-                                holes: vec![],
-                            };
-                            out.push(spec(Mode::Rural, vec![poly], 0.0, false));
-                        }
-                        OddGroup::Multi(cells) => {
-                            let polys = cells
-                                .iter()
-                                .map(|&c| Poly {
-                                    ext: grid.union_ring(&[c]),
-                                    holes: vec![],
-                                })
-                                .collect();
-                            out.push(spec(Mode::Rural, polys, 0.0, false));
-                        }
-                        OddGroup::Hole(cell) => {
-                            let (u0, u1) = (
-                                0.32 + rng.random_range(-0.03..0.03),
-                                0.68 + rng.random_range(-0.03..0.03),
-                            );
-                            let (v0, v1) = (
-                                0.32 + rng.random_range(-0.03..0.03),
-                                0.68 + rng.random_range(-0.03..0.03),
-                            );
-                            let q = [
-                                grid.bilinear(*cell, u0, v0),
-                                grid.bilinear(*cell, u1, v0),
-                                grid.bilinear(*cell, u1, v1),
-                                grid.bilinear(*cell, u0, v1),
-                            ];
-                            let amp = 0.02 * grid.w[cell.0].min(grid.h[cell.1]);
-                            let mut ring = Vec::new();
-                            for k in 0..4 {
-                                let e = wiggle(q[k], q[(k + 1) % 4], amp, rng);
-                                ring.extend_from_slice(&e[..e.len() - 1]);
-                            }
-                            let hole: Vec<P> = ring.iter().rev().copied().collect();
-                            let parent = Poly {
-                                ext: grid.union_ring(&[*cell]),
-                                holes: vec![hole],
-                            };
-                            out.push(spec(Mode::Rural, vec![parent], theta_of(*cell), false));
-                            let enclave = Poly {
-                                ext: ring,
-                                holes: vec![],
-                            };
-                            out.push(spec(Mode::Town, vec![enclave], theta_of(*cell), true));
-                        }
-                    }
-                }
-                Some(_) => {}
-            }
-        }
+            })
+            .collect();
+        let anchor = *vp
+            .cells
+            .iter()
+            .min_by_key(|c| (c.1, c.0))
+            .expect("a village has cells");
+        out.push(VillageSpec {
+            mode: vp.mode,
+            polys,
+            theta: theta_of(anchor),
+            enclave: vp.enclave,
+            center: false,
+            weight: 0.0,
+            households: 0,
+            base: String::new(),
+            name: String::new(),
+            code: String::new(),
+        });
     }
     for v in &mut out {
         let km2 = v.polys.iter().map(Poly::area).sum::<f64>() / 1e6;
@@ -1383,6 +1406,38 @@ fn make_villages(plan: &Plan, grid: &Grid, rng: &mut ChaCha8Rng) -> Vec<VillageS
         used[m] += 1;
     }
     out.sort_by(|a, b| a.code.cmp(&b.code));
+    out
+}
+
+/// Edge-connected components of a set of cells, each sorted.
+fn components(cells: &[Cell]) -> Vec<Vec<Cell>> {
+    let set: BTreeSet<Cell> = cells.iter().copied().collect();
+    let mut seen: BTreeSet<Cell> = BTreeSet::new();
+    let mut out = Vec::new();
+    for &start in &set {
+        if !seen.insert(start) {
+            continue;
+        }
+        let mut comp = vec![start];
+        let mut stack = vec![start];
+        while let Some((x, y)) = stack.pop() {
+            let mut next = vec![(x + 1, y), (x, y + 1)];
+            if x > 0 {
+                next.push((x - 1, y));
+            }
+            if y > 0 {
+                next.push((x, y - 1));
+            }
+            for n in next {
+                if set.contains(&n) && seen.insert(n) {
+                    comp.push(n);
+                    stack.push(n);
+                }
+            }
+        }
+        comp.sort_unstable();
+        out.push(comp);
+    }
     out
 }
 
@@ -2333,10 +2388,10 @@ fn barrier_feature(l: &Line) -> Feature {
 /// Deterministic: the same config always gives identical collections.
 pub fn synth_town(cfg: &SynthConfig) -> SynthTown {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let plan = Plan::choose(cfg.households, cfg.odd_shapes);
-    let grid = Grid::build(&plan, &mut rng);
-    let mut villages = make_villages(&plan, &grid, &mut rng);
-    let barriers = Barriers::build(&plan, &grid, &mut rng);
+    let layout = Layout::choose(cfg.households, cfg.odd_shapes);
+    let grid = Grid::build(&layout, &mut rng);
+    let mut villages = make_villages(&layout, &grid, &mut rng);
+    let barriers = Barriers::build(&layout, &grid, &mut rng);
     let weights: Vec<f64> = villages.iter().map(|v| v.weight).collect();
     for (v, hh) in villages.iter_mut().zip(apportion(cfg.households, &weights)) {
         v.households = hh;

@@ -316,30 +316,50 @@ fn villages_do_not_overlap_and_all_polygons_are_valid() {
 
 #[test]
 fn neighbouring_villages_share_exact_vertices() {
-    let t = town(30_000, 2, false);
-    let mut seen: BTreeMap<(i64, i64), usize> = BTreeMap::new();
-    for f in &t.villages.features {
-        let mut mine = BTreeSet::new();
-        for p in &multipolygon(f).0 {
-            for c in p
-                .exterior()
-                .0
-                .iter()
-                .chain(p.interiors().iter().flat_map(|r| r.0.iter()))
-            {
-                mine.insert(((c.x * 1e7).round() as i64, (c.y * 1e7).round() as i64));
+    let t = town(30_000, 2, true);
+    let vs = villages(&t);
+    let key = |c: &Coord<f64>| ((c.x * 1e7).round() as i64, (c.y * 1e7).round() as i64);
+    let rings = |v: &Village| -> Vec<LineString<f64>> {
+        v.shape
+            .0
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
+            })
+            .collect()
+    };
+    let vertex_sets: Vec<BTreeSet<(i64, i64)>> = vs
+        .iter()
+        .map(|v| rings(v).iter().flat_map(|r| r.0.iter().map(key)).collect())
+        .collect();
+    let mut shared = 0;
+    for (a, va) in vs.iter().enumerate() {
+        for (b, vb) in vs.iter().enumerate() {
+            if a == b || !rects_overlap(&va.bbox, &vb.bbox) {
+                continue;
+            }
+            let rb = rings(vb);
+            for ring in rings(va) {
+                for c in &ring.0 {
+                    let on_b = rb.iter().any(|r| {
+                        r.0.windows(2)
+                            .any(|w| metres_to_segment(*c, w[0], w[1]) < 0.01)
+                    });
+                    if on_b {
+                        assert!(
+                            vertex_sets[b].contains(&key(c)),
+                            "{} has a vertex on the border of {} that {} lacks",
+                            va.code,
+                            vb.code,
+                            vb.code
+                        );
+                        shared += 1;
+                    }
+                }
             }
         }
-        for key in mine {
-            *seen.entry(key).or_default() += 1;
-        }
     }
-    let shared = seen.values().filter(|&&n| n >= 2).count();
-    assert!(
-        shared * 2 > seen.len(),
-        "{shared} of {} vertices shared",
-        seen.len()
-    );
+    assert!(shared > 100, "{shared} shared vertices");
 }
 
 #[test]
