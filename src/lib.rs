@@ -20,5 +20,6 @@ pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod partition;
+pub mod spatial;
 pub mod synth;
 pub mod topology;

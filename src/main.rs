@@ -147,10 +147,11 @@ fn run(cli: Cli) -> Result<()> {
             pb.set_message("partitioning");
             let plan = partition::partition(&ds, &opts, &|| pb.inc(1));
             pb.finish_and_clear();
-            wangge::output::write_plan(&out, &plan, &opts)
+            let report = wangge::output::report_json(&plan, &opts);
+            wangge::output::write_plan(&out, &plan, &opts, &report)
                 .with_context(|| format!("{}: cannot write the plan", out.display()))?;
             if !quiet {
-                print!("{}", wangge::output::summary_table(&plan, &opts));
+                print!("{}", wangge::output::summary_table(&plan, &opts, &report));
                 println!(
                     "wrote {} in {:.2} s",
                     out.display(),
@@ -223,9 +224,9 @@ fn bench(households: u64, seed: u64) -> Result<()> {
     let t_part = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let out = dir.join("plan");
-    wangge::output::write_plan(&out, &plan, &opts)?;
-    let t_write = t.elapsed().as_secs_f64();
     let report = wangge::output::report_json(&plan, &opts);
+    wangge::output::write_plan(&out, &plan, &opts, &report)?;
+    let t_write = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let tot = &report["totals"];
     let q = &report["quality"];

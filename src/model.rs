@@ -64,17 +64,39 @@ pub enum BuildingKind {
 }
 
 impl BuildingKind {
+    /// Every kind.
+    pub const ALL: [BuildingKind; 6] = [
+        BuildingKind::Residential,
+        BuildingKind::School,
+        BuildingKind::Hospital,
+        BuildingKind::Factory,
+        BuildingKind::Commercial,
+        BuildingKind::Office,
+    ];
+
+    /// The `kind` field's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildingKind::Residential => "residential",
+            BuildingKind::School => "school",
+            BuildingKind::Hospital => "hospital",
+            BuildingKind::Factory => "factory",
+            BuildingKind::Commercial => "commercial",
+            BuildingKind::Office => "office",
+        }
+    }
+
     /// Parses the `kind` field.
+    ///
+    /// ```
+    /// use wangge::model::BuildingKind;
+    /// for k in BuildingKind::ALL {
+    ///     assert_eq!(BuildingKind::parse(k.as_str()), Some(k));
+    /// }
+    /// assert_eq!(BuildingKind::parse("farm"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<BuildingKind> {
-        Some(match s {
-            "residential" => BuildingKind::Residential,
-            "school" => BuildingKind::School,
-            "hospital" => BuildingKind::Hospital,
-            "factory" => BuildingKind::Factory,
-            "commercial" => BuildingKind::Commercial,
-            "office" => BuildingKind::Office,
-            _ => return None,
-        })
+        BuildingKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
     /// Whether the building gets a dedicated micro-grid of its own.
     pub fn is_dedicated(self) -> bool {

@@ -84,6 +84,7 @@
 //! output is byte-identical for the same config. 1 500 000 households generate in a few seconds in
 //! release mode.
 
+use crate::model::BuildingKind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::f64::consts::PI;
 use std::fs::File;
@@ -1519,29 +1520,6 @@ fn split(
 // ---------------------------------------------------------------------------------------------
 // Buildings
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Residential,
-    School,
-    Hospital,
-    Factory,
-    Commercial,
-    Office,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Residential => "residential",
-            Kind::School => "school",
-            Kind::Hospital => "hospital",
-            Kind::Factory => "factory",
-            Kind::Commercial => "commercial",
-            Kind::Office => "office",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 enum BGeom {
     Point(P),
@@ -1551,7 +1529,7 @@ enum BGeom {
 #[derive(Debug, Clone)]
 struct RawBuilding {
     geom: BGeom,
-    kind: Kind,
+    kind: BuildingKind,
     households: u64,
     residents: u64,
     address: String,
@@ -1567,7 +1545,7 @@ impl RawBuilding {
     fn home(geom: BGeom, households: u64, residents: u64, address: String) -> RawBuilding {
         RawBuilding {
             geom,
-            kind: Kind::Residential,
+            kind: BuildingKind::Residential,
             households,
             residents,
             address,
@@ -1582,7 +1560,7 @@ impl RawBuilding {
 
     fn dedicated(
         geom: BGeom,
-        kind: Kind,
+        kind: BuildingKind,
         staff: u64,
         name: String,
         address: String,
@@ -1773,9 +1751,9 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     let order = compound_order(&slots, &Frame::new(c, v.theta), 200.0, rng);
     let base = &v.base;
     // Dedicated buildings: (kind, length, depth, staff, name, extra).
-    let mut specials: Vec<(Kind, f64, f64, u64, String, Option<u64>)> = Vec::new();
+    let mut specials: Vec<(BuildingKind, f64, f64, u64, String, Option<u64>)> = Vec::new();
     specials.push((
-        Kind::Office,
+        BuildingKind::Office,
         30.0,
         15.0,
         rng.random_range(10..=30),
@@ -1785,7 +1763,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     if hh >= 1500 || rng.random_bool(0.4) {
         let students = rng.random_range(400..=2000);
         specials.push((
-            Kind::School,
+            BuildingKind::School,
             60.0,
             30.0,
             students / 15 + rng.random_range(5..=20),
@@ -1796,7 +1774,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     if hh > 4500 {
         let students = rng.random_range(800..=2500);
         specials.push((
-            Kind::School,
+            BuildingKind::School,
             60.0,
             30.0,
             students / 13,
@@ -1806,7 +1784,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     }
     if v.center {
         specials.push((
-            Kind::Hospital,
+            BuildingKind::Hospital,
             62.0,
             34.0,
             rng.random_range(300..=900),
@@ -1815,7 +1793,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
         ));
     } else if rng.random_bool(0.25) {
         specials.push((
-            Kind::Hospital,
+            BuildingKind::Hospital,
             50.0,
             28.0,
             rng.random_range(40..=200),
@@ -1824,7 +1802,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
         ));
     }
     specials.push((
-        Kind::Commercial,
+        BuildingKind::Commercial,
         62.0,
         34.0,
         rng.random_range(200..=1500),
@@ -1833,7 +1811,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     ));
     if rng.random_bool(0.5) {
         specials.push((
-            Kind::Commercial,
+            BuildingKind::Commercial,
             50.0,
             30.0,
             rng.random_range(60..=300),
@@ -1843,7 +1821,7 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
     }
     if rng.random_bool(0.4) {
         specials.push((
-            Kind::Office,
+            BuildingKind::Office,
             40.0,
             24.0,
             rng.random_range(100..=600),
@@ -1876,8 +1854,8 @@ fn gen_town(v: &VillageSpec, shape: &Shape, local: &Local, rng: &mut ChaCha8Rng)
             address,
         );
         match kind {
-            Kind::School => b.students = extra,
-            Kind::Hospital => b.beds = extra,
+            BuildingKind::School => b.students = extra,
+            BuildingKind::Hospital => b.beds = extra,
             _ => {}
         }
         out.buildings.push(b);
@@ -1924,7 +1902,7 @@ fn gen_industrial(
     let (road, no, _) = addr.next(s);
     out.buildings.push(RawBuilding::dedicated(
         BGeom::Rect(rect(s, v.theta + rng.random_range(-0.03..0.03), 40.0, 20.0)),
-        Kind::Office,
+        BuildingKind::Office,
         rng.random_range(50..=150),
         format!("{}工业园管理委员会", v.base),
         format!("{}{road}{no}号", v.name),
@@ -1972,7 +1950,7 @@ fn gen_industrial(
         );
         let mut b = RawBuilding::dedicated(
             BGeom::Rect(rect(s, angle, l, d)),
-            Kind::Factory,
+            BuildingKind::Factory,
             staff,
             name,
             address,
@@ -1991,7 +1969,7 @@ enum Item {
         ring: Vec<P>,
     },
     Facility {
-        kind: Kind,
+        kind: BuildingKind,
         l: f64,
         d: f64,
         staff: u64,
@@ -2106,7 +2084,7 @@ fn gen_rural(v: &VillageSpec, local: &Local, rng: &mut ChaCha8Rng) -> VillageOut
         items.sort_by(|a, b| b.radius().total_cmp(&a.radius()));
         if pi == 0 {
             items.push(Item::Facility {
-                kind: Kind::Office,
+                kind: BuildingKind::Office,
                 l: 30.0,
                 d: 15.0,
                 staff: rng.random_range(8..=20),
@@ -2116,7 +2094,7 @@ fn gen_rural(v: &VillageSpec, local: &Local, rng: &mut ChaCha8Rng) -> VillageOut
             if rng.random_bool(0.35) {
                 let students = rng.random_range(200..=800);
                 items.push(Item::Facility {
-                    kind: Kind::School,
+                    kind: BuildingKind::School,
                     l: 50.0,
                     d: 25.0,
                     staff: students / 15 + 5,
@@ -2127,7 +2105,7 @@ fn gen_rural(v: &VillageSpec, local: &Local, rng: &mut ChaCha8Rng) -> VillageOut
             for _ in 0..rng.random_range(0..=2) {
                 let staff = factory_staff(rng, 50.0, 400.0);
                 items.push(Item::Facility {
-                    kind: Kind::Factory,
+                    kind: BuildingKind::Factory,
                     l: rng.random_range(40.0..70.0),
                     d: rng.random_range(25.0..45.0),
                     staff,
@@ -2256,8 +2234,8 @@ fn gen_rural(v: &VillageSpec, local: &Local, rng: &mut ChaCha8Rng) -> VillageOut
             address,
         );
         match kind {
-            Kind::School => b.students = extra,
-            Kind::Factory => b.workshops = workshops_for(staff),
+            BuildingKind::School => b.students = extra,
+            BuildingKind::Factory => b.workshops = workshops_for(staff),
             _ => {}
         }
         out.buildings.push(b);

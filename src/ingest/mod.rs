@@ -8,11 +8,8 @@ use crate::model::{
     Barrier, BarrierClass, Building, BuildingKind, Dataset, Group, Mode, Unit, Village,
     VillageCode, Weight,
 };
-use geo::{
-    BoundingRect, Contains, Geometry, InteriorPoint, LineString, MultiPolygon, Orient, Point,
-    Validation,
-};
-use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree};
+use crate::spatial::{box_tree, BoxTree};
+use geo::{Contains, Geometry, InteriorPoint, LineString, MultiPolygon, Orient, Point, Validation};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fmt;
@@ -330,25 +327,14 @@ fn read_villages(path: &Path) -> Result<Vec<Village>, IngestError> {
 /// Finds the village a point lies in.
 struct VillageIndex<'a> {
     villages: &'a [Village],
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    tree: BoxTree<usize>,
 }
 
 impl<'a> VillageIndex<'a> {
     fn new(villages: &'a [Village]) -> Self {
-        let boxes = villages
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| {
-                let r = v.boundary.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    i,
-                ))
-            })
-            .collect();
         VillageIndex {
             villages,
-            tree: RTree::bulk_load(boxes),
+            tree: box_tree(villages.iter().enumerate().map(|(i, v)| (i, &v.boundary))),
         }
     }
     /// The first village (in file order) that contains `p`.

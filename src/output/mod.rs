@@ -214,8 +214,9 @@ pub fn report_json(plan: &Plan, opts: &Options) -> Value {
     })
 }
 
-/// A readable table of the plan, one line per village, then totals.
-pub fn summary_table(plan: &Plan, opts: &Options) -> String {
+/// A readable table of the plan, one line per village, then the totals of `report`
+/// (from [`report_json`]).
+pub fn summary_table(plan: &Plan, opts: &Options, report: &Value) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -259,7 +260,6 @@ pub fn summary_table(plan: &Plan, opts: &Options) -> String {
             w = 16 - name.chars().filter(|c| !c.is_ascii()).count().min(8)
         );
     }
-    let report = report_json(plan, opts);
     let t = &report["totals"];
     let q = &report["quality"];
     let _ = writeln!(
@@ -271,9 +271,9 @@ pub fn summary_table(plan: &Plan, opts: &Options) -> String {
     s
 }
 
-/// Writes all four files into `out`, atomically per file set: nothing in `out` changes unless all
-/// were written.
-pub fn write_plan(out: &Path, plan: &Plan, opts: &Options) -> io::Result<()> {
+/// Writes all four files into `out` (`report` from [`report_json`]), atomically per file set:
+/// nothing in `out` changes unless all were written.
+pub fn write_plan(out: &Path, plan: &Plan, opts: &Options, report: &Value) -> io::Result<()> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -285,7 +285,7 @@ pub fn write_plan(out: &Path, plan: &Plan, opts: &Options) -> io::Result<()> {
         ("micro_grids.geojson", to_bytes(&micro_geojson(plan))?),
         ("assignment.csv", assignment_csv(plan).into_bytes()),
         ("report.json", {
-            let mut b = serde_json::to_vec_pretty(&report_json(plan, opts))?;
+            let mut b = serde_json::to_vec_pretty(report)?;
             b.push(b'\n');
             b
         }),

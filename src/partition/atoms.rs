@@ -117,7 +117,7 @@ pub fn build(
         for &f in fs {
             for &arc in &arcs_of[f as usize] {
                 let ar = &cells.topo.arcs[arc as usize];
-                let len = cells.frame.length(&ar.points);
+                let len = cells.arc_len[arc as usize];
                 let cost = len * ar.class.border_cost();
                 match other(arc, f) {
                     Some(h) if atom_of[h as usize] as usize != a => {

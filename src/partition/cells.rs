@@ -5,9 +5,9 @@
 //! and an *atom key*: faces with the same key (one unit, one villager group) move together.
 
 use crate::model::{BarrierClass, Dataset, Mode, Village, Weight};
+use crate::spatial::box_tree;
 use crate::topology::{Builder, EdgeClass, FaceId, Frame, Pt, Topology};
 use geo::{BoundingRect, Contains, InteriorPoint, LineString, Polygon};
-use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree};
 use spade::{DelaunayTriangulation, Point2, Triangulation};
 
 /// The faces of one village with their figures.
@@ -30,6 +30,8 @@ pub struct Cells {
     pub buildings: Vec<Vec<u32>>,
     /// Per face: indices of the units it belongs to (into `Dataset::units`).
     pub unit: Vec<Option<u32>>,
+    /// Per arc: its length in metres.
+    pub arc_len: Vec<f64>,
     /// Per face: the atom key (unit or villager group) that keeps faces together, if any.
     pub key: Vec<Option<u32>>,
     /// Names of the villager groups, indexed by key (rural villages without units).
@@ -109,19 +111,7 @@ pub fn build(
             b.add_ring(&to_pts(poly.exterior()), EdgeClass::GROUP, false);
         }
     }
-    let group_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
-        groups
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| {
-                let r = g.area.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    i,
-                ))
-            })
-            .collect(),
-    );
+    let group_tree = box_tree(groups.iter().enumerate().map(|(i, g)| (i, &g.area)));
     if !unit_ids.is_empty() {
         for &u in unit_ids {
             for poly in &ds.units[u as usize].area.0 {
@@ -169,19 +159,7 @@ pub fn build(
             rings[1..].iter().map(ls).collect(),
         ));
     }
-    let tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> = RTree::bulk_load(
-        polys
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                let r = p.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    i as u32,
-                ))
-            })
-            .collect(),
-    );
+    let tree = box_tree(polys.iter().enumerate().map(|(i, p)| (i as u32, p)));
     let locate = |p: geo::Point<f64>| -> Option<u32> {
         let mut first = None;
         for c in tree.locate_all_at_point(&[p.x(), p.y()]) {
@@ -218,18 +196,7 @@ pub fn build(
     let probes: Vec<Option<geo::Point<f64>>> = polys.iter().map(|p| p.interior_point()).collect();
     let mut unit = vec![None; nf];
     if !unit_ids.is_empty() {
-        let utree = RTree::bulk_load(
-            unit_ids
-                .iter()
-                .filter_map(|&u| {
-                    let r = ds.units[u as usize].area.bounding_rect()?;
-                    Some(GeomWithData::new(
-                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                        u,
-                    ))
-                })
-                .collect(),
-        );
+        let utree = box_tree(unit_ids.iter().map(|&u| (u, &ds.units[u as usize].area)));
         for f in 0..nf {
             if let Some(p) = probes[f] {
                 unit[f] = utree
@@ -317,7 +284,9 @@ pub fn build(
         }
     }
 
+    let arc_len = topo.arcs.iter().map(|a| frame.length(&a.points)).collect();
     Cells {
+        arc_len,
         topo,
         frame,
         households,

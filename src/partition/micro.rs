@@ -339,7 +339,7 @@ fn most_shared(
             let o = if a.left == Some(f) { a.right } else { a.left };
             if let Some(id) = o.and_then(|o| area_of_face[o as usize]) {
                 if candidates.contains(&id) {
-                    *shared.entry(id).or_default() += cells.frame.length(&a.points);
+                    *shared.entry(id).or_default() += cells.arc_len[arc as usize];
                 }
             }
         }

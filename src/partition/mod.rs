@@ -14,7 +14,7 @@ pub mod quality;
 pub mod regions;
 
 use crate::model::{Dataset, GridCode, MicroGridCode, Mode, VillageCode, Weight};
-use crate::topology::{EdgeClass, RingSet};
+use crate::topology::RingSet;
 use rayon::prelude::*;
 pub use regions::Band;
 use regions::Target;
@@ -313,7 +313,7 @@ fn village(
             let l = &g.adj[a as usize][li];
             at.hard[a as usize][li] < l.len * 0.999
         });
-        merge_small_banks(g, &at, &mut banks, opts.band, &mut crossings);
+        merge_small_banks(g, &mut banks, opts.band, &mut crossings);
         for (bi, bank) in banks.iter().enumerate() {
             let w: f64 = bank.iter().map(|&a| g.w[a as usize]).sum();
             let positive = bank.iter().filter(|&&a| g.w[a as usize] > 0.0).count();
@@ -374,7 +374,7 @@ fn village(
         });
     }
     // Band issues.
-    for gp in &grids {
+    for (gi, gp) in grids.iter().enumerate() {
         let w = gp.figures.weight;
         let why_small = |gp: &GridPlan| {
             if pieces.len() > 1 && grids.iter().filter(|o| o.piece == gp.piece).count() == 1 {
@@ -394,7 +394,7 @@ fn village(
                 reason: format!("{} {} {}", why_small(gp), w, opts.weight.name()),
             });
         } else if w > opts.band.max {
-            let heaviest = quality::heaviest_atom(&cells, &grid_of_face, gp, &grids);
+            let heaviest = quality::heaviest_face(&cells, &grid_of_face, gi);
             let reason = if heaviest > opts.band.max {
                 format!(
                     "one building or unit alone holds {heaviest} {}, over the maximum",
@@ -456,7 +456,6 @@ fn village(
 /// each such join is recorded as a forced barrier crossing.
 fn merge_small_banks(
     g: &regions::Graph,
-    at: &atoms::Atoms,
     banks: &mut Vec<Vec<u32>>,
     band: Band,
     crossings: &mut Vec<(u32, String)>,
@@ -504,7 +503,6 @@ fn merge_small_banks(
                 ),
             ));
         }
-        let _ = at;
         banks[nb].extend(small);
         banks[nb].sort_unstable();
         banks.remove(b);
@@ -556,6 +554,3 @@ fn report_split_groups(
         });
     }
 }
-
-/// Border classes a grid border may follow, for reports.
-pub const FOLLOWED: EdgeClass = EdgeClass::FOLLOWABLE;

@@ -1,7 +1,7 @@
 //! Quality figures of a plan: weights, Polsby–Popper compactness, borders on barriers.
 
 use super::cells::Cells;
-use super::{Figures, GridPlan};
+use super::Figures;
 use crate::topology::{EdgeClass, RingSet};
 use geo::{InteriorPoint, LineString, MultiPolygon, Polygon};
 
@@ -89,18 +89,12 @@ pub fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// The heaviest single face of grid `gp`.
-pub fn heaviest_atom(
-    cells: &Cells,
-    grid_of_face: &[Option<u32>],
-    gp: &GridPlan,
-    grids: &[GridPlan],
-) -> f64 {
-    let gi = grids.iter().position(|g| g.code == gp.code).unwrap_or(0) as u32;
+/// The heaviest single face of grid `gi`.
+pub fn heaviest_face(cells: &Cells, grid_of_face: &[Option<u32>], gi: usize) -> f64 {
     grid_of_face
         .iter()
         .enumerate()
-        .filter(|(_, g)| **g == Some(gi))
+        .filter(|(_, g)| **g == Some(gi as u32))
         .map(|(f, _)| cells.weight[f])
         .fold(0.0, f64::max)
 }
@@ -108,13 +102,12 @@ pub fn heaviest_atom(
 /// Length of borders between different regions, and how much of it lies on a barrier or group line.
 pub fn border_share(cells: &Cells, region_of_face: &[Option<u32>]) -> (f64, f64) {
     let (mut all, mut on) = (0.0, 0.0);
-    for a in &cells.topo.arcs {
+    for (a, &len) in cells.topo.arcs.iter().zip(&cells.arc_len) {
         let (Some(l), Some(r)) = (a.left, a.right) else {
             continue;
         };
         let (gl, gr) = (region_of_face[l as usize], region_of_face[r as usize]);
         if gl.is_some() && gr.is_some() && gl != gr {
-            let len = cells.frame.length(&a.points);
             all += len;
             if a.class.intersects(EdgeClass::FOLLOWABLE) {
                 on += len;
