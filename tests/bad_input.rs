@@ -281,23 +281,11 @@ fn good_input_is_accepted() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let (ok, _, stderr) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(ok, "{stderr}");
-    let bad = check_plan(
-        dir.path(),
-        &out,
-        &Rules {
-            band: (300.0, 500.0),
-            weight: "households",
-        },
-    );
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let rules = Rules {
+        band: (300.0, 500.0),
+        weight: "households",
+    };
+    partition_checked(dir.path(), &out, &[], &rules);
     // 22 households: one grid, reported under the band
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["totals"]["grids"], 1);

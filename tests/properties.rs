@@ -155,6 +155,10 @@ proptest! {
         prop_assert!(ok, "{}{}", o, e);
         let bad = check_plan(dir.path(), &out, &Rules { band: (300.0, 500.0), weight: "households" });
         prop_assert!(bad.is_empty(), "{}", bad.join("\n"));
+        // a village in several pieces: the report says so
+        let report = read_json(&out.join("report.json"));
+        let pieces_reported = report["villages"][0]["issues"].as_array().unwrap().iter().any(|i| i["kind"] == "village_pieces");
+        prop_assert_eq!(pieces_reported, s.second_piece, "village_pieces issue present: {}", pieces_reported);
         // villager groups are never split unless one alone exceeds the maximum
         if s.rural {
             let report = read_json(&out.join("report.json"));
@@ -203,16 +207,7 @@ fn same_input_and_seed_give_identical_bytes() {
     build_inputs(&s, dir.path());
     let run = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        let (ok, _, e) = wangge(&[
-            "partition",
-            dir.path().to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--seed",
-            seed,
-        ]);
-        assert!(ok, "{e}");
+        partition_ok(dir.path(), &out, &["--seed", seed]);
         [
             "grids.geojson",
             "micro_grids.geojson",
@@ -249,14 +244,7 @@ fn a_river_is_not_crossed_when_both_banks_are_big_enough() {
     let dir = tmp();
     build_inputs(&s, dir.path());
     let out = dir.path().join("out");
-    let (ok, _, e) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(ok, "{e}");
+    partition_ok(dir.path(), &out, &[]);
     // the river runs through (LON-1.2R, LAT), (LON, LAT+0.2R), (LON+1.2R, LAT-0.1R): north of it is one bank
     let river = LineString::from(vec![
         (LON - 1.2 * R, LAT),

@@ -10,23 +10,11 @@ use std::path::Path;
 fn shanghai_plan_obeys_every_rule() {
     let out = tmp();
     let o = out.path().join("plan");
-    let (ok, stdout, stderr) = wangge(&[
-        "partition",
-        "fixtures/shanghai",
-        "--out",
-        o.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(ok, "{stdout}{stderr}");
-    let bad = check_plan(
-        Path::new("fixtures/shanghai"),
-        &o,
-        &Rules {
-            band: (300.0, 500.0),
-            weight: "households",
-        },
-    );
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let rules = Rules {
+        band: (300.0, 500.0),
+        weight: "households",
+    };
+    partition_checked(Path::new("fixtures/shanghai"), &o, &[], &rules);
 }
 
 /// Polsby–Popper of a lon/lat multipolygon in a local equirectangular frame.
@@ -51,29 +39,19 @@ fn pp(mp: &MultiPolygon<f64>, lat0: f64) -> f64 {
 fn providence_matches_the_real_wards() {
     let out = tmp();
     let o = out.path().join("plan");
-    let (ok, stdout, stderr) = wangge(&[
-        "partition",
-        "fixtures/providence",
-        "--out",
-        o.to_str().unwrap(),
-        "--quiet",
+    let args = [
         "--weight",
         "residents",
         "--band",
         "11300..12500",
         "--micro",
         "1000..1600",
-    ]);
-    assert!(ok, "{stdout}{stderr}");
-    let bad = check_plan(
-        Path::new("fixtures/providence"),
-        &o,
-        &Rules {
-            band: (11300.0, 12500.0),
-            weight: "residents",
-        },
-    );
-    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    ];
+    let rules = Rules {
+        band: (11300.0, 12500.0),
+        weight: "residents",
+    };
+    partition_checked(Path::new("fixtures/providence"), &o, &args, &rules);
 
     let grids = read_json(&o.join("grids.geojson"));
     let wards = read_json(Path::new("fixtures/providence/wards.geojson"));

@@ -22,6 +22,28 @@ pub fn wangge(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `wangge partition <input> --out <out> --quiet <extra…>`; panics with its output unless it
+/// succeeds.
+pub fn partition_ok(input: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "partition",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = wangge(&args);
+    assert!(ok, "wangge {args:?} failed:\n{stdout}{stderr}");
+}
+
+/// [`partition_ok`], then [`check_plan`]; panics listing every rule broken.
+pub fn partition_checked(input: &Path, out: &Path, extra: &[&str], rules: &Rules) {
+    partition_ok(input, out, extra);
+    let bad = check_plan(input, out, rules);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
 pub fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
