@@ -11,15 +11,31 @@
 //! - [`topology`]: the planar topology of shared borders that grids (and map tiles) are cut from;
 //! - [`partition`]: cells → grids → micro-grids, codes and quality figures;
 //! - [`output`]: writes a plan as GeoJSON, CSV and a JSON report, atomically;
-//! - [`synth`]: a seeded generator of realistic towns for tests and benchmarks.
+//! - [`synth`]: a seeded generator of realistic towns for tests and benchmarks;
+//! - [`snapshot`]: what the map shows, the active plans of a town;
+//! - [`tiles`]: vector tiles of a snapshot's layers, simplified on shared borders;
+//! - [`patrol`]: grid workers' GPS tracks → patrols, coverage and heatmaps;
+//! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions;
+//! - [`address`]: loosely written addresses matched to buildings.
 //!
-//! The engine knows nothing of HTTP or databases.
+//! The engine (everything above) knows nothing of HTTP or databases. On top of it, and never the
+//! other way round:
+//!
+//! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
+//! - [`serve`]: the HTTP map service and its pages.
 #![warn(missing_docs)]
 
+pub mod address;
+pub mod crs;
 pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod partition;
+pub mod patrol;
+pub mod serve;
+pub mod snapshot;
 pub mod spatial;
+pub mod store;
 pub mod synth;
+pub mod tiles;
 pub mod topology;

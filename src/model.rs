@@ -111,6 +111,8 @@ pub struct Building {
     pub id: String,
     /// A point inside the building (its footprint's interior point, or the address point).
     pub point: Point<f64>,
+    /// The footprint, when the input gave one (the basemap draws it; the partition uses `point`).
+    pub footprint: Option<MultiPolygon<f64>>,
     /// Households living here.
     pub households: u64,
     /// Residents living here.

@@ -378,14 +378,21 @@ fn read_buildings(
             ),
             _ => None,
         };
-        let point = match f.geometry()? {
-            Geometry::Point(p) => p,
+        let (point, footprint) = match f.geometry()? {
+            Geometry::Point(p) => (p, None),
             g @ (Geometry::Polygon(_) | Geometry::MultiPolygon(_)) => {
                 if let Err(e) = g.check_validation() {
                     return Err(f.err(Some("geometry"), format!("is not a valid polygon: {e}")));
                 }
-                g.interior_point()
-                    .ok_or_else(|| f.err(Some("geometry"), "is empty"))?
+                let p = g
+                    .interior_point()
+                    .ok_or_else(|| f.err(Some("geometry"), "is empty"))?;
+                let fp = match g {
+                    Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
+                    Geometry::MultiPolygon(m) => m,
+                    _ => unreachable!("matched above"),
+                };
+                (p, Some(fp))
             }
             other => {
                 return Err(f.err(
@@ -407,6 +414,7 @@ fn read_buildings(
         Ok(Building {
             id,
             point,
+            footprint,
             households,
             residents,
             kind,
