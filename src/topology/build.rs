@@ -263,7 +263,7 @@ impl Graph {
 
     fn head(&self, h: usize) -> u32 {
         let (u, v, _) = self.edges[h / 2];
-        if h % 2 == 0 {
+        if h.is_multiple_of(2) {
             v
         } else {
             u
