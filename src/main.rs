@@ -3,9 +3,12 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use wangge::model::Weight;
+use wangge::model::{GridCode, Weight};
 use wangge::partition::{self, Band, Options};
+use wangge::snapshot::{Person, Role};
+use wangge::store::{PlanMeta, Store};
 
 #[derive(Parser)]
 #[command(
@@ -25,8 +28,18 @@ enum Command {
         /// Folder with villages.geojson, buildings.geojson and optional units, groups, barriers.
         input: PathBuf,
         /// Folder to write grids.geojson, micro_grids.geojson, assignment.csv and report.json to.
+        #[arg(long, required_unless_present = "db")]
+        out: Option<PathBuf>,
+        /// Also save the town's data and the plan (a new active version per village) in this store:
+        /// a GeoPackage file or postgres://… URL.
         #[arg(long)]
-        out: PathBuf,
+        db: Option<String>,
+        /// Who saves the plan (kept with the version).
+        #[arg(long, default_value_t = default_author())]
+        author: String,
+        /// Why the plan is made (kept with the version).
+        #[arg(long, default_value = "partition run")]
+        reason: String,
         /// Band of the grid weight, MIN..MAX.
         #[arg(long, default_value = "300..500", value_parser = parse_band)]
         band: Band,
@@ -45,6 +58,81 @@ enum Command {
         /// No progress bar or table.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Import a town's villages, buildings and barriers into a store, in one transaction:
+    /// a folder in the partition input format, or another wangge GeoPackage.
+    Import {
+        /// A folder (villages.geojson, buildings.geojson, barriers.geojson…) or a .gpkg file.
+        input: PathBuf,
+        /// The store: a GeoPackage file (created if missing) or postgres://… URL.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Export plans and the town's data: a folder of GeoJSON + CSV, or a standalone GeoPackage
+    /// (when OUT ends in .gpkg).
+    Export {
+        /// Folder (GeoJSON, CSV) or file.gpkg to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this village (12-digit code).
+        #[arg(long)]
+        village: Option<String>,
+        /// This plan version of --village instead of the active one.
+        #[arg(long)]
+        plan: Option<i64>,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// List plan versions (who, when, why, which is active).
+    Plans {
+        /// Only this village.
+        #[arg(long)]
+        village: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Make a plan version the village's active one (e.g. roll back to an earlier version).
+    Activate {
+        /// Village code.
+        #[arg(long)]
+        village: String,
+        /// Version to activate.
+        #[arg(long)]
+        version: i64,
+        /// The version you expect to be active now; the command fails if someone changed it.
+        #[arg(long)]
+        expect: Option<i64>,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// What changed between two plan versions of a village: grids added, removed, changed, and
+    /// buildings that moved grid (JSON).
+    Diff {
+        /// Village code.
+        #[arg(long)]
+        village: String,
+        /// The earlier version.
+        from: i64,
+        /// The later version.
+        to: i64,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+    },
+    /// Set the people responsible for grids from a CSV `grid_code,role,name,phone`
+    /// (role: grid_leader | grid_worker); each listed grid's people are replaced.
+    People {
+        /// The CSV file.
+        csv: PathBuf,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
     },
     /// Benchmark: generate a town, partition it, print wall times, peak memory and quality.
     Bench {
@@ -81,6 +169,20 @@ enum FixtureCommand {
     },
 }
 
+/// The store used when `--db` is not given: a GeoPackage in the working directory.
+const DEFAULT_DB: &str = "wangge.gpkg";
+
+fn default_author() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "wangge".into())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 fn parse_band(s: &str) -> Result<Band, String> {
     let (a, b) = s
         .split_once("..")
@@ -115,6 +217,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Partition {
             input,
             out,
+            db,
+            author,
+            reason,
             band,
             micro,
             weight,
@@ -133,6 +238,16 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
             };
             let t0 = std::time::Instant::now();
+            let rt = runtime()?;
+            // The active versions before partitioning: saving fails if someone changes them meanwhile.
+            let store = match &db {
+                Some(db) => {
+                    let s = rt.block_on(Store::open(db))?;
+                    let base = rt.block_on(s.active_versions())?;
+                    Some((s, base))
+                }
+                None => None,
+            };
             let ds = wangge::ingest::read_dir(&input, &opts.weight)?;
             let pb = if quiet {
                 ProgressBar::hidden()
@@ -148,16 +263,163 @@ fn run(cli: Cli) -> Result<()> {
             let plan = partition::partition(&ds, &opts, &|| pb.inc(1));
             pb.finish_and_clear();
             let report = wangge::output::report_json(&plan, &opts);
-            wangge::output::write_plan(&out, &plan, &opts, &report)
-                .with_context(|| format!("{}: cannot write the plan", out.display()))?;
+            if let Some(out) = &out {
+                wangge::output::write_plan(out, &plan, &opts, &report)
+                    .with_context(|| format!("{}: cannot write the plan", out.display()))?;
+            }
+            let mut saved = Vec::new();
+            if let Some((store, base)) = &store {
+                let meta = PlanMeta {
+                    author,
+                    reason,
+                    params: serde_json::to_string(&report["settings"]).unwrap_or_default(),
+                };
+                let pb = spinner(quiet, "saving");
+                saved = rt.block_on(store.save_run(&ds, &plan, &meta, base, &mut |t, n| {
+                    pb.set_message(format!("saving {t}: {n}"))
+                }))?;
+                pb.finish_and_clear();
+            }
             if !quiet {
                 print!("{}", wangge::output::summary_table(&plan, &opts, &report));
+                for s in &saved {
+                    println!(
+                        "village {}: saved plan version {} (grid codes kept {}, new {}, retired {})",
+                        s.village, s.version, s.kept, s.issued, s.retired
+                    );
+                }
+                let dest: Vec<String> = out
+                    .iter()
+                    .map(|o| o.display().to_string())
+                    .chain(store.iter().map(|(s, _)| s.target().to_string()))
+                    .collect();
                 println!(
                     "wrote {} in {:.2} s",
-                    out.display(),
+                    dest.join(" and "),
                     t0.elapsed().as_secs_f64()
                 );
             }
+            Ok(())
+        }
+        Command::Import { input, db } => {
+            let rt = runtime()?;
+            let ds = if input.extension().is_some_and(|e| e == "gpkg") {
+                let src = input.to_str().context("path is not UTF-8")?;
+                if !input.is_file() {
+                    bail!("{}: no such GeoPackage", input.display());
+                }
+                rt.block_on(async { Store::open(src).await?.dataset().await })?
+            } else {
+                if !input.is_dir() {
+                    bail!("{}: is not a folder or a .gpkg file", input.display());
+                }
+                wangge::ingest::read_dir(&input, &Weight::Households)?
+            };
+            let store = rt.block_on(Store::open(&db))?;
+            let pb = spinner(false, "importing");
+            let t0 = std::time::Instant::now();
+            let n = rt.block_on(store.import(&ds, &mut |t, n| {
+                tracing::info!(table = t, rows = n, "imported");
+                pb.set_message(format!("importing {t}: {n}"));
+            }))?;
+            pb.finish_and_clear();
+            println!(
+                "imported {} villages, {} buildings, {} barriers into {} in {:.2} s",
+                n.villages,
+                n.buildings,
+                n.barriers,
+                store.target(),
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Export {
+            out,
+            village,
+            plan,
+            db,
+        } => {
+            let rt = runtime()?;
+            let store = rt.block_on(Store::open(&db))?;
+            let e = if out.extension().is_some_and(|e| e == "gpkg") {
+                rt.block_on(wangge::store::export::export_gpkg(
+                    &store,
+                    &out,
+                    village.as_deref(),
+                    plan,
+                ))?
+            } else {
+                rt.block_on(wangge::store::export::export_dir(
+                    &store,
+                    &out,
+                    village.as_deref(),
+                    plan,
+                ))?
+            };
+            println!(
+                "exported {} plans, {} grids, {} buildings to {}",
+                e.plans,
+                e.grids,
+                e.buildings,
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Plans { village, json, db } => {
+            let rt = runtime()?;
+            let store = rt.block_on(Store::open(&db))?;
+            let plans = rt.block_on(store.plans(village.as_deref()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plans)?);
+            } else {
+                println!(
+                    "{:<13} {:>7} {:<6} {:<20} {:<12} reason",
+                    "village", "version", "active", "saved (UTC)", "author"
+                );
+                for p in plans {
+                    println!(
+                        "{:<13} {:>7} {:<6} {:<20} {:<12} {}",
+                        p.village,
+                        p.version,
+                        if p.active { "yes" } else { "" },
+                        p.created_at,
+                        p.author,
+                        p.reason
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Activate {
+            village,
+            version,
+            expect,
+            db,
+        } => {
+            let rt = runtime()?;
+            let store = rt.block_on(Store::open(&db))?;
+            rt.block_on(store.activate(&village, version, expect.map(Some)))?;
+            println!("village {village}: plan version {version} is active");
+            Ok(())
+        }
+        Command::Diff {
+            village,
+            from,
+            to,
+            db,
+        } => {
+            let rt = runtime()?;
+            let store = rt.block_on(Store::open(&db))?;
+            let d = rt.block_on(store.diff(&village, from, to))?;
+            println!("{}", serde_json::to_string_pretty(&d)?);
+            Ok(())
+        }
+        Command::People { csv, db } => {
+            let people = read_people(&csv)?;
+            let rt = runtime()?;
+            let store = rt.block_on(Store::open(&db))?;
+            rt.block_on(store.set_people_many(&people))?;
+            println!("set the people of {} grids", people.len());
             Ok(())
         }
         Command::Bench { households, seed } => bench(households, seed),
@@ -188,6 +450,66 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    pb.set_message(msg);
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    pb
+}
+
+/// Reads `grid_code,role,name,phone` rows; errors name the file, the line and the field.
+fn read_people(path: &std::path::Path) -> Result<BTreeMap<String, Vec<Person>>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let headers = r
+        .headers()
+        .with_context(|| format!("{}: no header line", path.display()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| {
+                format!(
+                    "{}: header has no `{name}` column (want grid_code,role,name,phone)",
+                    path.display()
+                )
+            })
+    };
+    let (c_code, c_role, c_name) = (col("grid_code")?, col("role")?, col("name")?);
+    let c_phone = headers.iter().position(|h| h.trim() == "phone");
+    let mut out: BTreeMap<String, Vec<Person>> = BTreeMap::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.with_context(|| format!("{}: line {line}: not valid CSV", path.display()))?;
+        let field = |c: usize| rec.get(c).unwrap_or("").trim().to_string();
+        let code = field(c_code);
+        GridCode::parse(&code).map_err(|e| {
+            anyhow::anyhow!("{}: line {line}: field `grid_code`: {e}", path.display())
+        })?;
+        let role = field(c_role);
+        let role = Role::parse(&role).with_context(|| {
+            format!(
+                "{}: line {line}: field `role`: must be grid_leader or grid_worker, got {role:?}",
+                path.display()
+            )
+        })?;
+        let name = field(c_name);
+        if name.is_empty() {
+            bail!("{}: line {line}: field `name`: is empty", path.display());
+        }
+        let phone = c_phone.map(field).filter(|p| !p.is_empty());
+        out.entry(code)
+            .or_default()
+            .push(Person { role, name, phone });
+    }
+    Ok(out)
 }
 
 /// Peak resident memory of this process in MiB (Linux), if known.

@@ -215,6 +215,17 @@ pub struct CodeError {
     pub want: usize,
 }
 
+fn digits(s: &str, want: usize) -> Result<String, CodeError> {
+    if s.len() == want && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_string())
+    } else {
+        Err(CodeError {
+            got: s.to_string(),
+            want,
+        })
+    }
+}
+
 impl VillageCode {
     /// Checks that `s` is exactly 12 ASCII digits.
     ///
@@ -224,14 +235,7 @@ impl VillageCode {
     /// assert!(VillageCode::parse("11010100100").is_err());
     /// ```
     pub fn parse(s: &str) -> Result<VillageCode, CodeError> {
-        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(VillageCode(s.to_string()))
-        } else {
-            Err(CodeError {
-                got: s.to_string(),
-                want: 12,
-            })
-        }
+        digits(s, 12).map(VillageCode)
     }
     /// The code as text.
     pub fn as_str(&self) -> &str {
@@ -255,6 +259,20 @@ impl fmt::Display for VillageCode {
 pub struct GridCode(String);
 
 impl GridCode {
+    /// Checks that `s` is exactly 15 ASCII digits.
+    ///
+    /// ```
+    /// use wangge::model::GridCode;
+    /// assert!(GridCode::parse("110101001001003").is_ok());
+    /// assert!(GridCode::parse("11010100100100").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<GridCode, CodeError> {
+        digits(s, 15).map(GridCode)
+    }
+    /// The code of the village it belongs to (its first 12 digits).
+    pub fn village(&self) -> VillageCode {
+        VillageCode(self.0[..12].to_string())
+    }
     /// The code as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -277,6 +295,14 @@ impl fmt::Display for GridCode {
 pub struct MicroGridCode(String);
 
 impl MicroGridCode {
+    /// Checks that `s` is exactly 18 ASCII digits.
+    pub fn parse(s: &str) -> Result<MicroGridCode, CodeError> {
+        digits(s, 18).map(MicroGridCode)
+    }
+    /// The code of the grid it belongs to (its first 15 digits).
+    pub fn grid(&self) -> GridCode {
+        GridCode(self.0[..15].to_string())
+    }
     /// The code as text.
     pub fn as_str(&self) -> &str {
         &self.0

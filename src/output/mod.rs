@@ -274,12 +274,6 @@ pub fn summary_table(plan: &Plan, opts: &Options, report: &Value) -> String {
 /// Writes all four files into `out` (`report` from [`report_json`]), atomically per file set:
 /// nothing in `out` changes unless all were written.
 pub fn write_plan(out: &Path, plan: &Plan, opts: &Options, report: &Value) -> io::Result<()> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)?;
-    let tmp = tempdir_in(&parent)?;
     let files: [(&str, Vec<u8>); 4] = [
         ("grids.geojson", to_bytes(&grids_geojson(plan, opts))?),
         ("micro_grids.geojson", to_bytes(&micro_geojson(plan))?),
@@ -290,14 +284,26 @@ pub fn write_plan(out: &Path, plan: &Plan, opts: &Options, report: &Value) -> io
             b
         }),
     ];
+    write_files(out, &files)
+}
+
+/// Writes `files` (name, bytes) into folder `out` atomically as a set: they are written and synced
+/// in a temporary folder beside `out`, then moved in; on any failure `out` is left as it was.
+pub fn write_files(out: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)?;
+    let tmp = tempdir_in(&parent)?;
     let result = (|| {
-        for (name, bytes) in &files {
+        for (name, bytes) in files {
             let mut f = std::fs::File::create(tmp.join(name))?;
             f.write_all(bytes)?;
             f.sync_all()?;
         }
         std::fs::create_dir_all(out)?;
-        for (name, _) in &files {
+        for (name, _) in files {
             std::fs::rename(tmp.join(name), out.join(name))?;
         }
         Ok(())
@@ -306,7 +312,8 @@ pub fn write_plan(out: &Path, plan: &Plan, opts: &Options, report: &Value) -> io
     result
 }
 
-fn to_bytes(v: &Value) -> io::Result<Vec<u8>> {
+/// A JSON value as compact bytes with a final newline.
+pub fn to_bytes(v: &Value) -> io::Result<Vec<u8>> {
     let mut b = serde_json::to_vec(v)?;
     b.push(b'\n');
     Ok(b)

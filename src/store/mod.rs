@@ -1,2 +1,344 @@
-//! Storage (存储): GeoPackage (embedded default) and PostGIS, one model, versioned plans.
-//! STUB: being written.
+//! Storage (存储): a town's data and its plan versions, in an embedded GeoPackage file (the default,
+//! no set-up, opens in QGIS) or in PostGIS (for shared deployments), behind one interface.
+//!
+//! - [`Store::open`] takes `town.gpkg` (a file path, created if missing) or `postgres://…`;
+//! - [`Store::import`] loads villages, buildings and barriers; [`Store::save_plan`] saves a
+//!   partition run as a new plan version per village and activates it; both are one transaction:
+//!   a failure leaves the store exactly as it was;
+//! - [`Store::activate`] re-activates an earlier version, [`Store::diff`] compares two;
+//! - [`Store::snapshot`] loads what the map shows (the active plans) for the server.
+//!
+//! Writers say which active version they started from ([`Base`]); if another writer activated a
+//! plan of the same village meanwhile, the write fails with [`StoreError::Conflict`] instead of
+//! silently replacing it. The schema and its migrations are in [`schema`]; the rules for codes
+//! across versions in [`versioning`].
+
+pub mod export;
+pub mod geom;
+mod read;
+pub mod schema;
+mod sql;
+pub mod versioning;
+mod write;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use read::{AssignmentRecord, GridRecord, MicroRecord, PlanData, PlanInfo, VillagePlanRecord};
+pub use versioning::PlanDiff;
+pub use write::Imported;
+
+/// Which database a store lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An OGC GeoPackage file (SQLite).
+    Gpkg,
+    /// PostgreSQL with PostGIS.
+    Postgis,
+}
+
+/// Something went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or answered with an error.
+    #[error("{target}: {source}")]
+    Db {
+        /// The store (file or URL without password).
+        target: String,
+        /// The database error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Another writer changed the village's active plan since this change was prepared.
+    #[error(
+        "village {village}: conflict: version {found} is active now, but this change was based on {base}; \
+         someone else saved or activated a plan meanwhile; reload and try again"
+    )]
+    Conflict {
+        /// Village code.
+        village: String,
+        /// The active version the writer started from (`none` for no plan).
+        base: String,
+        /// The active version found at commit time.
+        found: String,
+    },
+    /// A record does not fit (a duplicate id, a village missing, a code out of numbers).
+    #[error("{what}: {why}")]
+    Invalid {
+        /// The record: `villages.geojson feature #3 (id 110…)`, `plan of village 110…`.
+        what: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// Not found.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Who saves a plan, and why (kept with every version).
+#[derive(Clone, Debug, Default)]
+pub struct PlanMeta {
+    /// Who (a login or a name).
+    pub author: String,
+    /// Why: "initial partition", "split grid 007 after new estate", ….
+    pub reason: String,
+    /// The options the plan was made with, as JSON text.
+    pub params: String,
+}
+
+/// The active plan versions a writer started from, per village code. A village absent from the
+/// map is not checked.
+#[derive(Clone, Debug, Default)]
+pub struct Base(pub BTreeMap<String, Option<i64>>);
+
+/// One village's newly saved plan version.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Saved {
+    /// Village code.
+    pub village: String,
+    /// New version number.
+    pub version: i64,
+    /// Grid codes kept from the previous active version.
+    pub kept: usize,
+    /// Grid codes newly issued.
+    pub issued: usize,
+    /// Grid codes retired.
+    pub retired: usize,
+}
+
+/// A data store: a GeoPackage file or a PostGIS database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    target: String,
+}
+
+/// The GeoPackage `application_id` ("GPKG") and `user_version` (1.3.0).
+const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
+const GPKG_USER_VERSION: i64 = 10300;
+
+impl Store {
+    /// Opens (and creates or migrates) a store: a `postgres://` / `postgresql://` URL, or a file path
+    /// for a GeoPackage (created if missing).
+    pub async fn open(target: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url, shown) =
+            if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+                (Backend::Postgis, target.to_string(), redact(target))
+            } else {
+                let path = Path::new(target);
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if !dir.is_dir() {
+                        return Err(StoreError::Io {
+                            path: path.to_path_buf(),
+                            source: std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                "its folder does not exist",
+                            ),
+                        });
+                    }
+                }
+                (
+                    Backend::Gpkg,
+                    format!("sqlite://{target}?mode=rwc"),
+                    target.to_string(),
+                )
+            };
+        let db = |source| StoreError::Db {
+            target: shown.clone(),
+            source,
+        };
+        let mut opts = AnyPoolOptions::new().max_connections(4);
+        if backend == Backend::Gpkg {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await.map_err(db)?;
+        let store = Store {
+            pool,
+            backend,
+            target: shown,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The store's name (file path, or URL without its password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub(crate) fn db(&self, source: sqlx::Error) -> StoreError {
+        StoreError::Db {
+            target: self.target.clone(),
+            source,
+        }
+    }
+
+    /// Applies the migrations not yet applied, each in one transaction.
+    async fn migrate(&self) -> Result<()> {
+        use sqlx::{Executor, Row};
+        let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
+        if self.backend == Backend::Gpkg {
+            // A GeoPackage: its application id and version, then its core tables.
+            let id: i64 = sqlx::query("PRAGMA application_id")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.db(e))?
+                .try_get(0)
+                .map_err(|e| self.db(e))?;
+            let tables: i64 = sqlx::query("SELECT count(*) FROM sqlite_master")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.db(e))?
+                .try_get(0)
+                .map_err(|e| self.db(e))?;
+            if id != GPKG_APPLICATION_ID && tables > 0 {
+                return Err(StoreError::Invalid {
+                    what: self.target.clone(),
+                    why: "is an SQLite file but not a GeoPackage (application_id is not GPKG)"
+                        .into(),
+                });
+            }
+            conn.execute("PRAGMA journal_mode = WAL")
+                .await
+                .map_err(|e| self.db(e))?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(|e| self.db(e))?;
+            tx.execute(sqlx::AssertSqlSafe(format!(
+                "PRAGMA application_id = {GPKG_APPLICATION_ID}"
+            )))
+            .await
+            .map_err(|e| self.db(e))?;
+            tx.execute(sqlx::AssertSqlSafe(format!(
+                "PRAGMA user_version = {GPKG_USER_VERSION}"
+            )))
+            .await
+            .map_err(|e| self.db(e))?;
+            for s in schema::gpkg_core() {
+                tx.execute(sqlx::AssertSqlSafe(s))
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+            tx.commit().await.map_err(|e| self.db(e))?;
+        } else {
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                .await
+                .map_err(|e| self.db(e))?;
+        }
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS wangge_migrations (version BIGINT PRIMARY KEY, \
+             name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .await
+        .map_err(|e| self.db(e))?;
+        for (version, name, stmts) in schema::migrations(self.backend) {
+            let mut tx = self.begin_write(&mut conn).await?;
+            let done = sqlx::query("SELECT count(*) FROM wangge_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?
+                .try_get::<i64, _>(0)
+                .map_err(|e| self.db(e))?;
+            if done > 0 {
+                continue;
+            }
+            for s in stmts {
+                tx.execute(sqlx::AssertSqlSafe(s))
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+            sqlx::query(
+                "INSERT INTO wangge_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+            tx.commit().await.map_err(|e| self.db(e))?;
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction. On a GeoPackage it takes SQLite's write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of failing half-way; on PostGIS, writers to
+    /// one village queue on its row lock (see `lock_village`).
+    pub(crate) async fn begin_write<'c>(
+        &self,
+        conn: &'c mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>> {
+        let stmt = match self.backend {
+            Backend::Gpkg => "BEGIN IMMEDIATE",
+            Backend::Postgis => "BEGIN",
+        };
+        sqlx::Connection::begin_with(&mut **conn, stmt)
+            .await
+            .map_err(|e| self.db(e))
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The time now, RFC 3339 in UTC to the second.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A URL with its password replaced by `***`, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            super::redact("postgres://u:secret@127.0.0.1:5432/db"),
+            "postgres://u:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(super::redact("town.gpkg"), "town.gpkg");
+    }
+}

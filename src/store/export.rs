@@ -1,0 +1,281 @@
+//! Export from a store: a folder of GeoJSON and CSV (the plans, and the town's data in the
+//! partition input format, so an export can be partitioned again), or a standalone GeoPackage.
+//! Both are written atomically: a temporary folder or file beside the target, then a rename.
+
+use super::read::{PlanInfo, VillagePlanRecord};
+use super::write::{barrier_class_str, mode_str};
+use super::{Base, PlanMeta, Result, Store, StoreError};
+use crate::model::Dataset;
+use geo::Geometry;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Exported {
+    /// Plans written.
+    pub plans: usize,
+    /// Grids written.
+    pub grids: usize,
+    /// Buildings written.
+    pub buildings: usize,
+}
+
+fn geometry(g: &Geometry<f64>) -> Value {
+    serde_json::to_value(geojson::Geometry::new(geojson::GeometryValue::from(g)))
+        .expect("a geometry serialises")
+}
+
+fn collection(features: Vec<Value>) -> Value {
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The plans to export: one version of one village, or every (or one) village's active plan.
+async fn chosen(
+    store: &Store,
+    village: Option<&str>,
+    version: Option<i64>,
+) -> Result<Vec<(PlanInfo, VillagePlanRecord)>> {
+    match (village, version) {
+        (Some(v), Some(n)) => Ok(vec![store.load_plan(v, n).await?]),
+        (None, Some(_)) => Err(StoreError::Invalid {
+            what: "export".into(),
+            why: "--plan needs --village: versions are numbered per village".into(),
+        }),
+        (_, None) => {
+            let mut out = Vec::new();
+            for p in store.plans(village).await?.into_iter().filter(|p| p.active) {
+                out.push(store.load_plan(&p.village, p.version).await?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Writes `grids.geojson`, `micro_grids.geojson`, `assignment.csv`, `plans.json` and the input
+/// files `villages.geojson`, `buildings.geojson`, `barriers.geojson` into folder `out`.
+pub async fn export_dir(
+    store: &Store,
+    out: &Path,
+    village: Option<&str>,
+    version: Option<i64>,
+) -> Result<Exported> {
+    let plans = chosen(store, village, version).await?;
+    let ds = store.dataset().await?;
+    let snap_people = store.snapshot().await?;
+    let people: std::collections::HashMap<&str, &Vec<crate::snapshot::Person>> = snap_people
+        .grids
+        .iter()
+        .map(|g| (g.code.as_str(), &g.people))
+        .collect();
+    let mut grids = Vec::new();
+    let mut micro = Vec::new();
+    let mut csv = String::from("kind,id,village_code,plan_version,grid_code,micro_grid_code\n");
+    let mut infos = Vec::new();
+    for (info, p) in &plans {
+        for g in &p.grids {
+            let f = &g.figures;
+            grids.push(json!({
+                "type": "Feature",
+                "properties": {
+                    "code": g.code, "village_code": p.village, "plan_version": info.version,
+                    "weight": f.weight, "households": f.households, "residents": f.residents,
+                    "area_m2": f.area_m2, "perimeter_m": f.perimeter_m,
+                    "polsby_popper": f.polsby_popper, "buildings": f.buildings,
+                    "label": [g.label.x(), g.label.y()],
+                    "people": people.get(g.code.as_str()).map(|p| p.as_slice()).unwrap_or(&[]),
+                },
+                "geometry": geometry(&Geometry::MultiPolygon(g.geometry.clone())),
+            }));
+        }
+        for m in &p.micro_grids {
+            let f = &m.figures;
+            micro.push(json!({
+                "type": "Feature",
+                "properties": {
+                    "code": m.code, "grid_code": m.grid_code, "village_code": p.village,
+                    "plan_version": info.version, "kind": m.kind, "households": f.households,
+                    "residents": f.residents, "buildings": f.buildings,
+                    "stack_building": m.stack.as_ref().map(|s| &s.building),
+                    "stack_units": m.stack.as_ref().map(|s| &s.units),
+                },
+                "geometry": geometry(&Geometry::MultiPolygon(m.geometry.clone())),
+            }));
+        }
+        for a in &p.assignment {
+            let row = [
+                a.kind.as_str(),
+                a.id.as_str(),
+                p.village.as_str(),
+                &info.version.to_string(),
+                a.grid.as_deref().unwrap_or(""),
+                &a.micro.join(";"),
+            ]
+            .map(csv_field)
+            .join(",");
+            csv.push_str(&row);
+            csv.push('\n');
+        }
+        infos.push(info.clone());
+    }
+    let wanted = |code: &str| village.is_none_or(|v| v == code);
+    let villages: Vec<Value> = ds
+        .villages
+        .iter()
+        .filter(|v| wanted(v.code.as_str()))
+        .map(|v| {
+            json!({"type": "Feature",
+                "properties": {"code": v.code, "name": v.name, "mode": mode_str(v.mode)},
+                "geometry": geometry(&Geometry::MultiPolygon(v.boundary.clone()))})
+        })
+        .collect();
+    let buildings: Vec<Value> = ds
+        .buildings
+        .iter()
+        .filter(|b| wanted(ds.villages[b.village].code.as_str()))
+        .map(|b| {
+            let g = match &b.footprint {
+                Some(fp) => Geometry::MultiPolygon(fp.clone()),
+                None => Geometry::Point(b.point),
+            };
+            json!({"type": "Feature",
+                "properties": {"id": b.id, "households": b.households, "residents": b.residents,
+                    "kind": b.kind.as_str(), "address": b.address, "group": b.group,
+                    "staff": b.staff, "workshops": b.workshops},
+                "geometry": geometry(&g)})
+        })
+        .collect();
+    let barriers: Vec<Value> = ds
+        .barriers
+        .iter()
+        .map(|b| {
+            json!({"type": "Feature",
+                "properties": {"class": barrier_class_str(b.class), "name": b.name},
+                "geometry": geometry(&Geometry::MultiLineString(geo::MultiLineString::new(b.lines.clone())))})
+        })
+        .collect();
+    let summary = Exported {
+        plans: plans.len(),
+        grids: grids.len(),
+        buildings: buildings.len(),
+    };
+    let b = |v: &Value| crate::output::to_bytes(v).map_err(io_err(out));
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("grids.geojson", b(&collection(grids))?),
+        ("micro_grids.geojson", b(&collection(micro))?),
+        ("assignment.csv", csv.into_bytes()),
+        ("plans.json", b(&json!(infos))?),
+        ("villages.geojson", b(&collection(villages))?),
+        ("buildings.geojson", b(&collection(buildings))?),
+        ("barriers.geojson", b(&collection(barriers))?),
+    ];
+    crate::output::write_files(out, &files).map_err(io_err(out))?;
+    Ok(summary)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes a standalone GeoPackage at `out` with the town's data, the chosen plans (each saved as
+/// version 1 there, with its codes) and the people of their grids.
+pub async fn export_gpkg(
+    store: &Store,
+    out: &Path,
+    village: Option<&str>,
+    version: Option<i64>,
+) -> Result<Exported> {
+    let plans = chosen(store, village, version).await?;
+    let mut ds: Dataset = store.dataset().await?;
+    if let Some(v) = village {
+        let keep: Vec<bool> = ds.villages.iter().map(|x| x.code.as_str() == v).collect();
+        let mut new_index = vec![usize::MAX; ds.villages.len()];
+        let mut n = 0;
+        for (i, k) in keep.iter().enumerate() {
+            if *k {
+                new_index[i] = n;
+                n += 1;
+            }
+        }
+        ds.buildings.retain(|b| keep[b.village]);
+        for b in &mut ds.buildings {
+            b.village = new_index[b.village];
+        }
+        let mut i = 0;
+        ds.villages.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
+    let tmp = out.with_extension(format!("gpkg.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let result = async {
+        let target = Store::open(tmp.to_str().ok_or_else(|| StoreError::Invalid {
+            what: out.display().to_string(),
+            why: "path is not UTF-8".into(),
+        })?)
+        .await?;
+        target.import(&ds, &mut |_, _| {}).await?;
+        let meta = PlanMeta {
+            author: "wangge export".into(),
+            reason: format!("exported from {}", store.target()),
+            params: String::new(),
+        };
+        let recs: Vec<VillagePlanRecord> = plans.iter().map(|(_, p)| p.clone()).collect();
+        target.save_plans(&recs, &meta, &Base::default()).await?;
+        let snap = store.snapshot().await?;
+        let people: std::collections::BTreeMap<String, Vec<crate::snapshot::Person>> = snap
+            .grids
+            .iter()
+            .filter(|g| !g.people.is_empty())
+            .filter(|g| {
+                recs.iter()
+                    .any(|r| r.grids.iter().any(|x| x.code == g.code.as_str()))
+            })
+            .map(|g| (g.code.to_string(), g.people.clone()))
+            .collect();
+        target.set_people_many(&people).await?;
+        target.close().await;
+        // Fold the write-ahead log back into the file, so it is one self-contained file; leaving
+        // WAL mode takes the only connection.
+        {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::AnyConnection::connect(&format!("sqlite://{}", tmp.display()))
+                .await
+                .map_err(|e| target.db(e))?;
+            c.execute("PRAGMA journal_mode = DELETE")
+                .await
+                .map_err(|e| target.db(e))?;
+            c.close().await.map_err(|e| target.db(e))?;
+        }
+        Ok::<_, StoreError>(Exported {
+            plans: recs.len(),
+            grids: recs.iter().map(|r| r.grids.len()).sum(),
+            buildings: ds.buildings.len(),
+        })
+    }
+    .await;
+    match result {
+        Ok(s) => {
+            std::fs::rename(&tmp, out).map_err(io_err(out))?;
+            Ok(s)
+        }
+        Err(e) => {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", tmp.display()));
+            }
+            Err(e)
+        }
+    }
+}

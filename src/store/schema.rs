@@ -1,0 +1,304 @@
+//! The schema, the same tables on both backends, and its migrations.
+//!
+//! One DDL template is rendered for each backend: `{pk}`, `{int}`, `{real}` become SQLite or
+//! PostgreSQL types, and `{geom:TYPE}` becomes a GeoPackage geometry column (`geom MULTIPOLYGON`,
+//! registered in `gpkg_geometry_columns`) or a PostGIS one (`geometry(MultiPolygon, 4326)` with a
+//! GiST index). Migrations are numbered and applied once each, in a transaction, recorded in
+//! `wangge_migrations`.
+
+use super::Backend;
+
+/// A table and how it is registered in a GeoPackage.
+pub(crate) struct TableDef {
+    /// Table name.
+    pub name: &'static str,
+    /// Geometry type (`MULTIPOLYGON`, `POINT`, …) if it is a feature table.
+    pub geometry: Option<&'static str>,
+    /// What it holds (gpkg_contents.description).
+    pub description: &'static str,
+}
+
+/// Every table and view a planner may open, in the order QGIS lists them.
+pub(crate) const LAYERS: &[TableDef] = &[
+    TableDef {
+        name: "villages",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Villages and communities (村/社区) with their 12-digit codes",
+    },
+    TableDef {
+        name: "active_grids",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Grids (网格) of every village's active plan",
+    },
+    TableDef {
+        name: "active_micro_grids",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Micro-grids (微网格) of every village's active plan",
+    },
+    TableDef {
+        name: "grids",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Grids of every plan version",
+    },
+    TableDef {
+        name: "micro_grids",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Micro-grids of every plan version",
+    },
+    TableDef {
+        name: "buildings",
+        geometry: Some("POINT"),
+        description: "Buildings (楼幢) with households and residents",
+    },
+    TableDef {
+        name: "building_footprints",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Building footprints, where known",
+    },
+    TableDef {
+        name: "barriers",
+        geometry: Some("MULTILINESTRING"),
+        description: "Roads, rivers and railways",
+    },
+    TableDef {
+        name: "patrol_points",
+        geometry: Some("POINT"),
+        description: "Grid workers' patrol points (巡查轨迹点)",
+    },
+    TableDef {
+        name: "towns",
+        geometry: None,
+        description: "Towns and subdistricts (镇/街道)",
+    },
+    TableDef {
+        name: "plans",
+        geometry: None,
+        description: "Plan versions: who, when, why, which is active",
+    },
+    TableDef {
+        name: "assignments",
+        geometry: None,
+        description: "Building or unit → grid → micro-grids, per plan",
+    },
+    TableDef {
+        name: "codes",
+        geometry: None,
+        description:
+            "Every grid and micro-grid code ever issued, with the dates it started and ended",
+    },
+    TableDef {
+        name: "grid_people",
+        geometry: None,
+        description: "Grid leaders (网格长) and grid workers (网格员)",
+    },
+];
+
+const V1: &str = r#"
+CREATE TABLE towns (fid {pk}, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+CREATE TABLE villages (fid {pk}, {geom:MULTIPOLYGON}, code TEXT NOT NULL UNIQUE, town_code TEXT NOT NULL,
+  name TEXT NOT NULL, mode TEXT NOT NULL);
+CREATE TABLE buildings (fid {pk}, {geom:POINT}, id TEXT NOT NULL UNIQUE, village_code TEXT NOT NULL,
+  households {int} NOT NULL, residents {int} NOT NULL, kind TEXT NOT NULL, address TEXT, grp TEXT,
+  staff {int}, workshops {int}, custom {real});
+CREATE INDEX buildings_village ON buildings (village_code);
+CREATE TABLE building_footprints (fid {pk}, {geom:MULTIPOLYGON}, building_id TEXT NOT NULL UNIQUE);
+CREATE TABLE barriers (fid {pk}, {geom:MULTILINESTRING}, class TEXT NOT NULL, name TEXT);
+CREATE TABLE plans (fid {pk}, village_code TEXT NOT NULL, version {int} NOT NULL, created_at TEXT NOT NULL,
+  author TEXT NOT NULL, reason TEXT NOT NULL, params TEXT NOT NULL, active {int} NOT NULL DEFAULT 0,
+  UNIQUE (village_code, version));
+CREATE TABLE grids (fid {pk}, {geom:MULTIPOLYGON}, plan_fid {int} NOT NULL, code TEXT NOT NULL,
+  village_code TEXT NOT NULL, weight {real}, households {real}, residents {real}, area_m2 {real},
+  perimeter_m {real}, polsby_popper {real}, buildings {int}, units {int}, label_lon {real},
+  label_lat {real}, UNIQUE (plan_fid, code));
+CREATE TABLE micro_grids (fid {pk}, {geom:MULTIPOLYGON}, plan_fid {int} NOT NULL, code TEXT NOT NULL,
+  grid_code TEXT NOT NULL, kind TEXT NOT NULL, weight {real}, households {real}, residents {real},
+  area_m2 {real}, perimeter_m {real}, polsby_popper {real}, buildings {int}, units {int},
+  label_lon {real}, label_lat {real}, stack_building TEXT, stack_part {int}, stack_of {int},
+  stack_units TEXT, UNIQUE (plan_fid, code));
+CREATE TABLE assignments (fid {pk}, plan_fid {int} NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL,
+  grid_code TEXT, micro_codes TEXT NOT NULL, UNIQUE (plan_fid, kind, item_id));
+CREATE TABLE codes (fid {pk}, code TEXT NOT NULL UNIQUE, level TEXT NOT NULL, village_code TEXT NOT NULL,
+  started TEXT, ended TEXT);
+CREATE TABLE grid_people (fid {pk}, grid_code TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
+  phone TEXT, UNIQUE (grid_code, role, name));
+CREATE TABLE patrol_points (fid {pk}, {geom:POINT}, worker TEXT NOT NULL, time TEXT NOT NULL,
+  epoch_ms {int} NOT NULL, lon {real} NOT NULL, lat {real} NOT NULL, crs TEXT NOT NULL,
+  accuracy_m {real}, flag TEXT, UNIQUE (worker, epoch_ms, lon, lat));
+CREATE INDEX patrol_points_time ON patrol_points (epoch_ms);
+CREATE TABLE store_state (key TEXT PRIMARY KEY, value {int} NOT NULL);
+INSERT INTO store_state (key, value) VALUES ('revision', 0);
+CREATE VIEW active_grids AS SELECT g.fid AS fid, g.geom AS geom, g.code AS code,
+  g.village_code AS village_code, p.version AS plan_version, g.weight AS weight,
+  g.households AS households, g.residents AS residents, g.area_m2 AS area_m2,
+  g.polsby_popper AS polsby_popper, g.buildings AS buildings
+  FROM grids g JOIN plans p ON p.fid = g.plan_fid WHERE p.active = 1;
+CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS code,
+  m.grid_code AS grid_code, p.village_code AS village_code, p.version AS plan_version, m.kind AS kind,
+  m.households AS households, m.residents AS residents, m.stack_units AS stack_units
+  FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
+"#;
+
+/// The migrations, in order: (version, name, DDL template).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "plans, grids, people, patrols", V1)];
+
+/// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
+const GPKG_CORE: &str = r#"
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
+  organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
+  description TEXT);
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined',
+  'undefined cartesian coordinate reference system');
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined',
+  'undefined geographic coordinate reference system');
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic', 4326, 'EPSG', 4326,
+  'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]',
+  'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
+  identifier TEXT UNIQUE, description TEXT DEFAULT '',
+  last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
+  geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+"#;
+
+/// Renders a DDL template for a backend, one statement per item.
+pub(crate) fn render(backend: Backend, template: &str) -> Vec<String> {
+    let (pk, int, real) = match backend {
+        Backend::Gpkg => ("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", "REAL"),
+        Backend::Postgis => ("BIGSERIAL PRIMARY KEY", "BIGINT", "DOUBLE PRECISION"),
+    };
+    let mut s = template
+        .replace("{pk}", pk)
+        .replace("{int}", int)
+        .replace("{real}", real);
+    while let Some(i) = s.find("{geom:") {
+        let j = i + s[i..].find('}').expect("closed {geom:TYPE}");
+        let ty = &s[i + 6..j];
+        let col = match backend {
+            Backend::Gpkg => format!("geom {ty}"),
+            Backend::Postgis => format!("geom geometry({}, 4326)", pg_type(ty)),
+        };
+        s.replace_range(i..=j, &col);
+    }
+    s.split(';')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn pg_type(gpkg: &str) -> &'static str {
+    match gpkg {
+        "POINT" => "Point",
+        "MULTIPOLYGON" => "MultiPolygon",
+        "MULTILINESTRING" => "MultiLineString",
+        other => panic!("no PostGIS type for {other}"),
+    }
+}
+
+/// Statements that bring a fresh database to the newest schema, per migration.
+pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String>)> {
+    MIGRATIONS
+        .iter()
+        .map(|(v, name, ddl)| {
+            let mut stmts = render(backend, ddl);
+            if *v == 1 {
+                stmts.extend(after_v1(backend));
+            }
+            (*v, *name, stmts)
+        })
+        .collect()
+}
+
+/// Backend-specific set-up after the first migration: GeoPackage registration, or PostGIS indexes.
+fn after_v1(backend: Backend) -> Vec<String> {
+    let mut out = Vec::new();
+    match backend {
+        Backend::Gpkg => {
+            for t in LAYERS {
+                let kind = if t.geometry.is_some() {
+                    "features"
+                } else {
+                    "attributes"
+                };
+                let srs = if t.geometry.is_some() { "4326" } else { "NULL" };
+                out.push(format!(
+                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) \
+                     VALUES ('{}', '{kind}', '{}', '{}', {srs})",
+                    t.name,
+                    t.name,
+                    t.description.replace('\'', "''")
+                ));
+                if let Some(g) = t.geometry {
+                    out.push(format!(
+                        "INSERT INTO gpkg_geometry_columns VALUES ('{}', 'geom', '{g}', 4326, 0, 0)",
+                        t.name
+                    ));
+                }
+            }
+        }
+        Backend::Postgis => {
+            for t in LAYERS {
+                if t.geometry.is_some() && !t.name.starts_with("active_") {
+                    out.push(format!(
+                        "CREATE INDEX {0}_geom ON {0} USING GIST (geom)",
+                        t.name
+                    ));
+                }
+            }
+            out.push("CREATE INDEX grids_plan ON grids (plan_fid)".into());
+            out.push("CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into());
+        }
+    }
+    out
+}
+
+/// GeoPackage core tables, created before any migration.
+pub(crate) fn gpkg_core() -> Vec<String> {
+    render(Backend::Gpkg, GPKG_CORE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_columns_render_per_backend() {
+        let g = render(
+            Backend::Gpkg,
+            "CREATE TABLE t (fid {pk}, {geom:POINT}, n {int})",
+        );
+        assert_eq!(
+            g,
+            ["CREATE TABLE t (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POINT, n INTEGER)"]
+        );
+        let p = render(
+            Backend::Postgis,
+            "CREATE TABLE t (fid {pk}, {geom:POINT}, n {int})",
+        );
+        assert_eq!(
+            p,
+            ["CREATE TABLE t (fid BIGSERIAL PRIMARY KEY, geom geometry(Point, 4326), n BIGINT)"]
+        );
+    }
+
+    #[test]
+    fn every_feature_layer_is_registered() {
+        let stmts = migrations(Backend::Gpkg).remove(0).2;
+        for t in LAYERS.iter().filter(|t| t.geometry.is_some()) {
+            assert!(
+                stmts
+                    .iter()
+                    .any(|s| s.starts_with("INSERT INTO gpkg_geometry_columns")
+                        && s.contains(&format!("'{}'", t.name))),
+                "{} not registered",
+                t.name
+            );
+        }
+    }
+}

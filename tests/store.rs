@@ -1,0 +1,636 @@
+//! One test suite, run against both backends: a GeoPackage file, and a real PostgreSQL + PostGIS
+//! when `WANGGE_TEST_PG` names an admin URL (scripts/test starts a throwaway cluster and sets it,
+//! and sets `WANGGE_REQUIRE_PG=1` so CI cannot skip it silently). Each test makes fresh databases.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wangge::model::{Dataset, Weight};
+use wangge::partition::{self, Band, Options, Plan};
+use wangge::snapshot::{Person, Role};
+use wangge::store::{Backend, Base, PlanMeta, Store, StoreError};
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// Where each backend's fresh databases come from.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Gpkg,
+    Postgis,
+}
+
+fn kinds() -> Vec<Kind> {
+    let mut k = vec![Kind::Gpkg];
+    match std::env::var("WANGGE_TEST_PG") {
+        Ok(_) => k.push(Kind::Postgis),
+        Err(_) if std::env::var("WANGGE_REQUIRE_PG").is_ok() => {
+            panic!("WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG (a PostgreSQL admin URL) is not")
+        }
+        Err(_) => {
+            eprintln!("NOTE: WANGGE_TEST_PG not set: PostGIS half of the store suite skipped")
+        }
+    }
+    k
+}
+
+/// A fresh, empty store of this kind; returns its target string.
+async fn fresh_target(kind: Kind, dir: &Path) -> String {
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    match kind {
+        Kind::Gpkg => dir
+            .join(format!("store{n}.gpkg"))
+            .to_str()
+            .unwrap()
+            .to_string(),
+        Kind::Postgis => {
+            use sqlx::{Connection, Executor};
+            let admin = std::env::var("WANGGE_TEST_PG").unwrap();
+            let name = format!("wangge_t{}_{n}", std::process::id());
+            let mut c = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("admin connection");
+            c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create database");
+            let base = admin.rsplit_once('/').unwrap().0;
+            format!("{base}/{name}")
+        }
+    }
+}
+
+async fn fresh(kind: Kind, dir: &Path) -> Store {
+    Store::open(&fresh_target(kind, dir).await)
+        .await
+        .expect("open store")
+}
+
+/// A generated town, read as the partitioner reads it.
+fn town(households: u64, seed: u64, dir: &Path) -> Dataset {
+    let t = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    });
+    t.write_dir(dir).unwrap();
+    wangge::ingest::read_dir(dir, &Weight::Households).unwrap()
+}
+
+fn plan(ds: &Dataset, band: (f64, f64)) -> Plan {
+    let opts = Options {
+        band: Band {
+            min: band.0,
+            max: band.1,
+        },
+        ..Options::default()
+    };
+    partition::partition(ds, &opts, &|| {})
+}
+
+fn meta(reason: &str) -> PlanMeta {
+    PlanMeta {
+        author: "test".into(),
+        reason: reason.into(),
+        params: "{}".into(),
+    }
+}
+
+/// Everything a user could see of a store, to prove a failed write changed nothing.
+async fn fingerprint(s: &Store) -> String {
+    let snap = s.snapshot().await.unwrap();
+    let ds = s.dataset().await.unwrap();
+    let plans = s.plans(None).await.unwrap();
+    format!(
+        "rev {} plans {:?} villages {} buildings {} ids {:?} barriers {} grids {:?} people {:?}",
+        s.revision().await.unwrap(),
+        plans
+            .iter()
+            .map(|p| (&p.village, p.version, p.active))
+            .collect::<Vec<_>>(),
+        ds.villages.len(),
+        ds.buildings.len(),
+        ds.buildings
+            .iter()
+            .map(|b| (&b.id, b.households))
+            .collect::<Vec<_>>(),
+        ds.barriers.len(),
+        snap.grids
+            .iter()
+            .map(|g| g.code.to_string())
+            .collect::<Vec<_>>(),
+        snap.grids.iter().map(|g| g.people.len()).sum::<usize>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_then_snapshot_and_dataset_round_trip() {
+    let dir = common::tmp();
+    let ds = town(3000, 11, &dir.path().join("in"));
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        let n = s.import(&ds, &mut |_, _| {}).await.unwrap();
+        assert_eq!(n.villages, ds.villages.len(), "{kind:?}");
+        assert_eq!(n.buildings, ds.buildings.len(), "{kind:?}");
+        let back = s.dataset().await.unwrap();
+        assert_eq!(back.villages.len(), ds.villages.len(), "{kind:?}");
+        let mut a: Vec<_> = ds
+            .buildings
+            .iter()
+            .map(|b| {
+                (
+                    b.id.clone(),
+                    b.households,
+                    b.residents,
+                    b.point,
+                    b.address.clone(),
+                )
+            })
+            .collect();
+        let mut b: Vec<_> = back
+            .buildings
+            .iter()
+            .map(|b| {
+                (
+                    b.id.clone(),
+                    b.households,
+                    b.residents,
+                    b.point,
+                    b.address.clone(),
+                )
+            })
+            .collect();
+        a.sort_by(|x, y| x.0.cmp(&y.0));
+        b.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            a, b,
+            "{kind:?}: buildings come back exactly (coordinates bit for bit)"
+        );
+        let fp = ds
+            .buildings
+            .iter()
+            .filter(|b| b.footprint.is_some())
+            .count();
+        assert_eq!(
+            back.buildings
+                .iter()
+                .filter(|b| b.footprint.is_some())
+                .count(),
+            fp,
+            "{kind:?}: footprints"
+        );
+        for (v, w) in ds.villages.iter().zip(&back.villages) {
+            assert_eq!(v.boundary, w.boundary, "{kind:?}: village {}", v.code);
+        }
+        // Importing again replaces, never duplicates.
+        s.import(&ds, &mut |_, _| {}).await.unwrap();
+        assert_eq!(
+            s.dataset().await.unwrap().buildings.len(),
+            ds.buildings.len()
+        );
+        let snap = s.snapshot().await.unwrap();
+        assert!(snap.grids.is_empty(), "no plan yet");
+        assert_eq!(snap.buildings.len(), ds.buildings.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
+    let dir = common::tmp();
+    let ds = town(4000, 12, &dir.path().join("in"));
+    let p1 = plan(&ds, (300.0, 500.0));
+    let p2 = plan(&ds, (200.0, 330.0));
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        let saved = s
+            .save_run(&ds, &p1, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        assert!(saved
+            .iter()
+            .all(|x| x.version == 1 && x.kept == 0 && x.retired == 0));
+        // The first plan keeps the partitioner's codes.
+        let snap = s.snapshot().await.unwrap();
+        let want: Vec<String> = p1
+            .villages
+            .iter()
+            .flat_map(|v| v.grids.iter().map(|g| g.code.to_string()))
+            .collect();
+        let got: Vec<String> = snap.grids.iter().map(|g| g.code.to_string()).collect();
+        assert_eq!(got, want, "{kind:?}");
+        // The same plan saved again is the same grids: every code kept, none issued or retired.
+        let again = s
+            .save_run(
+                &ds,
+                &p1,
+                &meta("same again"),
+                &s.active_versions().await.unwrap(),
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|x| x.version == 2 && x.issued == 0 && x.retired == 0),
+            "{kind:?}: {again:?}"
+        );
+        let v0 = p1.villages[0].code.to_string();
+        let d = s.diff(&v0, 1, 2).await.unwrap();
+        assert!(
+            d.added.is_empty()
+                && d.removed.is_empty()
+                && d.changed.is_empty()
+                && d.moved.is_empty(),
+            "{d:?}"
+        );
+        // A different plan (smaller grids): new codes are never ones issued before.
+        let issued_before: BTreeSet<String> = want.iter().cloned().collect();
+        let third = s
+            .save_run(
+                &ds,
+                &p2,
+                &meta("smaller grids"),
+                &s.active_versions().await.unwrap(),
+                &mut |_, _| {},
+            )
+            .await
+            .unwrap();
+        assert!(third.iter().all(|x| x.version == 3));
+        let snap3 = s.snapshot().await.unwrap();
+        let codes3: BTreeSet<String> = snap3.grids.iter().map(|g| g.code.to_string()).collect();
+        assert!(
+            codes3.len() > issued_before.len(),
+            "smaller band, more grids"
+        );
+        let d = s.diff(&v0, 2, 3).await.unwrap();
+        assert!(
+            !d.added.is_empty() && !d.moved.is_empty(),
+            "{kind:?}: {d:?}"
+        );
+        for c in &d.added {
+            assert!(!issued_before.contains(c), "{kind:?}: code {c} reissued");
+        }
+        for m in &d.moved {
+            assert_ne!(m.from, m.to);
+        }
+        // Roll back to version 1: its codes are live again and the map shows them.
+        s.activate(&v0, 1, Some(Some(3))).await.unwrap();
+        let plans = s.plans(Some(&v0)).await.unwrap();
+        assert_eq!(
+            plans
+                .iter()
+                .map(|p| (p.version, p.active))
+                .collect::<Vec<_>>(),
+            [(1, true), (2, false), (3, false)]
+        );
+        let back = s.snapshot().await.unwrap();
+        let v0_codes: Vec<String> = back
+            .grids
+            .iter()
+            .filter(|g| g.code.as_str().starts_with(&v0))
+            .map(|g| g.code.to_string())
+            .collect();
+        let want_v0: Vec<String> = p1.villages[0]
+            .grids
+            .iter()
+            .map(|g| g.code.to_string())
+            .collect();
+        assert_eq!(v0_codes, want_v0, "{kind:?}");
+        // Every building is in exactly one grid of the snapshot, and micro-grids nest in it.
+        for b in &back.buildings {
+            let g = b.grid.expect("every building has a grid");
+            for &m in &b.micro {
+                assert_eq!(back.micro_grids[m].grid, g);
+            }
+        }
+        // Unknown versions are errors that say what is missing.
+        let e = s.activate(&v0, 9, None).await.unwrap_err();
+        assert!(e.to_string().contains("plan version 9"), "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_writer_gets_a_conflict_and_changes_nothing() {
+    let dir = common::tmp();
+    let ds = town(2000, 13, &dir.path().join("in"));
+    let p = plan(&ds, (300.0, 500.0));
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        s.save_run(&ds, &p, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let base = s.active_versions().await.unwrap();
+        // Writer A saves; writer B still holds the old base.
+        s.save_run(&ds, &p, &meta("A"), &base, &mut |_, _| {})
+            .await
+            .unwrap();
+        let before = fingerprint(&s).await;
+        let e = s
+            .save_run(&ds, &p, &meta("B"), &base, &mut |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict { .. }), "{kind:?}: {e}");
+        assert!(e.to_string().contains("version 2 is active now"), "{e}");
+        assert_eq!(fingerprint(&s).await, before, "{kind:?}: nothing written");
+        // Two writers at once from the same base: exactly one wins.
+        let base = s.active_versions().await.unwrap();
+        let recs: Vec<_> = p
+            .villages
+            .iter()
+            .map(wangge::store::VillagePlanRecord::from_partition)
+            .collect();
+        let (s1, s2) = (s.clone(), s.clone());
+        let (r1, b1, m1) = (recs.clone(), base.clone(), meta("racer 1"));
+        let (r2, b2, m2) = (recs.clone(), base.clone(), meta("racer 2"));
+        let t1 = tokio::spawn(async move { s1.save_plans(&r1, &m1, &b1).await });
+        let t2 = tokio::spawn(async move { s2.save_plans(&r2, &m2, &b2).await });
+        let (a, b) = (t1.await.unwrap(), t2.await.unwrap());
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "{kind:?}: one must win: {a:?} / {b:?}"
+        );
+        let loser = a.err().or(b.err()).unwrap();
+        assert!(
+            matches!(loser, StoreError::Conflict { .. }),
+            "{kind:?}: {loser}"
+        );
+        // Versions: 1 first, 2 by A, B refused, 3 by the racer that won.
+        let plans = s.plans(None).await.unwrap();
+        assert_eq!(
+            plans.iter().filter(|p| p.version == 3 && p.active).count(),
+            p.villages.len()
+        );
+        assert!(
+            plans.iter().all(|p| p.version <= 3),
+            "{kind:?}: the loser wrote nothing"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_import_names_the_feature_and_rolls_back() {
+    let dir = common::tmp();
+    let ds = town(8000, 14, &dir.path().join("in"));
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        // Only the first village first; then a dataset whose other village reuses one of its ids.
+        assert!(ds.villages.len() >= 2, "the test town has several villages");
+        let v0 = ds.buildings[0].village;
+        let mut first = ds.clone();
+        first.villages = vec![ds.villages[v0].clone()];
+        first.buildings.retain(|b| b.village == v0);
+        for b in &mut first.buildings {
+            b.village = 0;
+        }
+        s.import(&first, &mut |_, _| {}).await.unwrap();
+        let before = fingerprint(&s).await;
+        let mut bad = ds.clone();
+        bad.villages.remove(v0);
+        bad.buildings.retain(|b| b.village != v0);
+        for b in &mut bad.buildings {
+            if b.village > v0 {
+                b.village -= 1;
+            }
+        }
+        assert!(!bad.buildings.is_empty());
+        let i = bad.buildings.len() / 2;
+        bad.buildings[i].id = first.buildings[0].id.clone();
+        let e = s.import(&bad, &mut |_, _| {}).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("feature #{i}")), "{kind:?}: {msg}");
+        assert!(
+            msg.contains("field `id`") && msg.contains(&first.buildings[0].id),
+            "{msg}"
+        );
+        assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
+        // A plan for a village the store does not hold is refused whole.
+        let p = plan(&ds, (300.0, 500.0));
+        let recs: Vec<_> = p
+            .villages
+            .iter()
+            .map(wangge::store::VillagePlanRecord::from_partition)
+            .collect();
+        let e = s
+            .save_plans(&recs, &meta("x"), &Base::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("not in the store"), "{e}");
+        assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_belong_to_live_grids() {
+    let dir = common::tmp();
+    let ds = town(2000, 15, &dir.path().join("in"));
+    let p1 = plan(&ds, (300.0, 500.0));
+    let p2 = plan(&ds, (150.0, 250.0));
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        s.save_run(&ds, &p1, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let code = p1.villages[0].grids[0].code.to_string();
+        let people = vec![
+            Person {
+                role: Role::GridLeader,
+                name: "王建国".into(),
+                phone: Some("13800000001".into()),
+            },
+            Person {
+                role: Role::GridWorker,
+                name: "李梅".into(),
+                phone: None,
+            },
+        ];
+        s.set_people(&code, &people).await.unwrap();
+        let snap = s.snapshot().await.unwrap();
+        let g = snap.grids.iter().find(|g| g.code.as_str() == code).unwrap();
+        assert_eq!(g.people.len(), 2);
+        assert!(g.people.contains(&people[0]) && g.people.contains(&people[1]));
+        let e = s.set_people("999999999999001", &people).await.unwrap_err();
+        assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        // After a re-plan that retires codes, a retired code takes no people.
+        s.save_run(
+            &ds,
+            &p2,
+            &meta("smaller"),
+            &s.active_versions().await.unwrap(),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+        let live: BTreeSet<String> = s
+            .snapshot()
+            .await
+            .unwrap()
+            .grids
+            .iter()
+            .map(|g| g.code.to_string())
+            .collect();
+        let d = s.diff(p1.villages[0].code.as_str(), 1, 2).await.unwrap();
+        if let Some(retired) = d.removed.first() {
+            assert!(!live.contains(retired));
+            let e = s.set_people(retired, &people).await.unwrap_err();
+            assert!(e.to_string().contains("retired"), "{kind:?}: {e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_read_back_and_gdal_reads_the_geopackage() {
+    let dir = common::tmp();
+    let ds = town(3000, 16, &dir.path().join("in"));
+    let p = plan(&ds, (300.0, 500.0));
+    let grids: usize = p.villages.iter().map(|v| v.grids.len()).sum();
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        s.save_run(&ds, &p, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let out = dir.path().join(format!("export-{kind:?}"));
+        let e = wangge::store::export::export_dir(&s, &out, None, None)
+            .await
+            .unwrap();
+        assert_eq!(e.grids, grids);
+        let g = common::read_json(&out.join("grids.geojson"));
+        assert_eq!(g["features"].as_array().unwrap().len(), grids);
+        // The exported input files partition again to the same plan.
+        let back = wangge::ingest::read_dir(&out, &Weight::Households).unwrap();
+        assert_eq!(back.buildings.len(), ds.buildings.len());
+        let p_again = plan(&back, (300.0, 500.0));
+        assert_eq!(
+            p_again
+                .villages
+                .iter()
+                .map(|v| v.grids.len())
+                .sum::<usize>(),
+            grids,
+            "{kind:?}"
+        );
+        // A standalone GeoPackage that GDAL reads, with the right types and SRS.
+        let gpkg = dir.path().join(format!("export-{kind:?}.gpkg"));
+        wangge::store::export::export_gpkg(&s, &gpkg, None, None)
+            .await
+            .unwrap();
+        ogrinfo_checks(&gpkg, grids, ds.buildings.len());
+        if s.backend() == Backend::Gpkg {
+            ogrinfo_checks(Path::new(s.target()), grids, ds.buildings.len());
+        }
+    }
+}
+
+/// GDAL's own reader must list every layer with its geometry type, EPSG:4326, and the counts.
+fn ogrinfo_checks(gpkg: &Path, grids: usize, buildings: usize) {
+    let run = |args: &[&str]| {
+        let o = Command::new("ogrinfo")
+            .args(args)
+            .output()
+            .expect("ogrinfo (gdal-bin) is installed by scripts/test");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "ogrinfo {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let p = gpkg.to_str().unwrap();
+    let list = run(&["-ro", "-q", p]);
+    for (layer, ty) in [
+        ("villages", "Multi Polygon"),
+        ("active_grids", "Multi Polygon"),
+        ("active_micro_grids", "Multi Polygon"),
+        ("grids", "Multi Polygon"),
+        ("buildings", "Point"),
+        ("barriers", "Multi Line String"),
+        ("patrol_points", "Point"),
+    ] {
+        assert!(
+            list.lines()
+                .any(|l| l.contains(&format!(": {layer} ({ty})"))),
+            "{p}: layer {layer} ({ty}) not listed:\n{list}"
+        );
+    }
+    for t in ["plans", "codes", "grid_people", "assignments"] {
+        assert!(
+            list.lines().any(|l| l.contains(&format!(": {t} (None)"))),
+            "{t}:\n{list}"
+        );
+    }
+    let info = run(&["-ro", "-so", p, "active_grids"]);
+    assert!(info.contains(&format!("Feature Count: {grids}")), "{info}");
+    assert!(
+        info.contains("ID[\"EPSG\",4326]") || info.contains("AUTHORITY[\"EPSG\",\"4326\"]"),
+        "{info}"
+    );
+    let info = run(&["-ro", "-so", p, "buildings"]);
+    assert!(
+        info.contains(&format!("Feature Count: {buildings}")),
+        "{info}"
+    );
+    // GDAL reads every geometry blob: the full dump of grids has one MULTIPOLYGON per feature.
+    let dump = run(&["-ro", "-q", p, "active_grids"]);
+    assert_eq!(
+        dump.matches("MULTIPOLYGON (((").count(),
+        grids,
+        "geometries GDAL could decode"
+    );
+}
+
+#[test]
+fn a_killed_import_leaves_the_store_as_it_was() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = common::tmp();
+    let small = dir.path().join("small");
+    let big = dir.path().join("big");
+    let ds_small = town(1500, 21, &small);
+    // A bigger town (other village codes): its import runs long enough to be killed mid-way.
+    let t = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households: 120_000,
+        seed: 22,
+        odd_shapes: false,
+    });
+    t.write_dir(&big).unwrap();
+    for kind in kinds() {
+        let target = rt.block_on(fresh_target(kind, dir.path()));
+        let before = rt.block_on(async {
+            let s = Store::open(&target).await.unwrap();
+            s.import(&ds_small, &mut |_, _| {}).await.unwrap();
+            let f = fingerprint(&s).await;
+            s.close().await;
+            f
+        });
+        let mut child = Command::new(common::bin())
+            .args(["import", big.to_str().unwrap(), "--db", &target])
+            .env("WANGGE_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until rows are being written inside the transaction, then kill -9.
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+            assert!(n > 0, "{kind:?}: import ended before writing any rows");
+            if line.contains("imported") && line.contains("buildings") {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "{kind:?}: the import finished before it was killed"
+        );
+        let after = rt.block_on(async {
+            let s = Store::open(&target).await.unwrap();
+            fingerprint(&s).await
+        });
+        assert_eq!(after, before, "{kind:?}: a killed import changed the store");
+    }
+}
