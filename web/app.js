@@ -197,7 +197,10 @@ export function peopleOf(obj) {
   return out;
 }
 
-const ROLE_NAMES = {leader: '网格长', worker: '网格员', micro_leader: '微网格长', police: '社区民警'};
+const ROLE_NAMES = {
+  grid_leader: '网格长', grid_worker: '网格员', leader: '网格长', worker: '网格员',
+  micro_leader: '微网格长', police: '社区民警',
+};
 
 function peopleHtml(people) {
   if (!people.length) return '<p class="muted">暂无人员信息 No people on record</p>';
@@ -334,37 +337,59 @@ function nameOf(x) {
   return [x.name, x.code].filter(Boolean).join(' ');
 }
 
-/** HTML of a locate answer (inside a grid, ambiguous near a border, or outside every grid). */
+/** Codes of the micro-grids of a locate answer (`micro_grids` list or one `micro_grid`). */
+function microCodes(a) {
+  const list = Array.isArray(a.micro_grids) ? a.micro_grids : a.micro_grid ? [a.micro_grid] : [];
+  return list.map((m) => (typeof m === 'string' ? m : m.code)).filter(Boolean);
+}
+
+/**
+ * HTML of a locate answer: inside a grid, ambiguous near a border (with the nearby grids), or
+ * outside every grid; for an address, the matched building and the other candidates.
+ */
 export function locateAnswerHtml(a) {
   const grid = a.grid;
-  if (!grid) {
-    const cands = a.candidates || [];
-    return `<p class="outside" data-testid="locate-result">不在任何网格内 Outside every grid${
-      a.village ? ` (${esc(nameOf(a.village))})` : ''}</p>${candidatesHtml(cands)}`;
+  const code = grid ? (typeof grid === 'string' ? grid : grid.code) : null;
+  const parts = [];
+  if (a.building && a.building.address) {
+    parts.push(`<p>地址 Address: ${esc(a.building.address)}${a.sure === false ? ' <span class="warn">(不确定 unsure)</span>' : ''}</p>`);
   }
-  const code = typeof grid === 'string' ? grid : grid.code;
-  const dist = Number(a.distance_to_border_m);
-  const parts = [
-    `<p data-testid="locate-result">网格 Grid <span class="code" data-code="${esc(code)}">${esc(code)}</span></p>`,
-  ];
-  if (a.village) parts.push(`<p>村/社区 ${esc(nameOf(a.village))}</p>`);
-  if (a.micro_grid) parts.push(`<p>微网格 Micro-grid <span class="code">${esc(nameOf(a.micro_grid))}</span></p>`);
-  if (Number.isFinite(dist)) parts.push(`<p>距网格边界 To border: ${number(dist, 1)} m</p>`);
+  if (code) {
+    const name = typeof grid === 'object' && grid.name ? ` ${esc(grid.name)}` : '';
+    parts.push(`<p data-testid="locate-result">网格 Grid <span class="code" data-code="${esc(code)}">${esc(code)}</span>${name}</p>`);
+  } else {
+    parts.push(`<p class="outside" data-testid="locate-result">不在任何网格内 Outside every grid</p>`);
+  }
+  if (a.village) parts.push(`<p>村/社区 Village: ${esc(nameOf(a.village))}</p>`);
+  const micro = microCodes(a);
+  if (micro.length) {
+    parts.push(`<p>微网格 Micro-grid: ${micro.map((m) => `<span class="code">${esc(m)}</span>`).join(', ')}</p>`);
+  }
+  const dist = Number(a.border_distance_m ?? a.distance_to_border_m);
+  if (code && Number.isFinite(dist)) parts.push(`<p>距网格边界 To the border: ${number(dist, 1)} m</p>`);
   if (a.ambiguous) {
-    parts.push(`<p class="warn">靠近边界，结果可能有歧义 Near a border: ambiguous</p>`);
+    parts.push(`<p class="warn">靠近边界，结果可能有歧义 Near a border: the answer may be ambiguous</p>`);
   }
-  parts.push(peopleHtml(peopleOf(typeof grid === 'object' ? grid : {}).length
-    ? peopleOf(grid) : peopleOf(a)));
-  parts.push(candidatesHtml(a.candidates || []));
+  if (a.message) parts.push(`<p class="muted">${esc(a.message)}</p>`);
+  if (code) {
+    const people = peopleOf(a).length ? peopleOf(a) : peopleOf(typeof grid === 'object' ? grid : {});
+    parts.push(peopleHtml(people));
+  }
+  const near = (a.grids || []).filter((g) => (g.code || g) !== code);
+  if (a.ambiguous || !code) parts.push(candidatesHtml('附近网格 Nearby grids', near));
+  parts.push(candidatesHtml('其他候选地址 Other matches', (a.candidates || []).slice(1)));
   return parts.join('');
 }
 
-function candidatesHtml(cands) {
+function candidatesHtml(title, cands) {
   if (!cands.length) return '';
-  return `<p>候选 Candidates:</p><ul class="candidates">${cands.map((c) => {
-    const code = typeof c === 'string' ? c : c.code || c.grid?.code || c.grid;
-    const label = typeof c === 'string' ? c : [c.address, c.name, code].filter(Boolean).join(' · ');
-    return `<li><button type="button" data-grid="${esc(code)}">${esc(label)}</button></li>`;
+  return `<p>${title}:</p><ul class="candidates">${cands.map((c) => {
+    const code = typeof c === 'string' ? c : c.grid_code || c.code || c.grid?.code || c.grid || '';
+    const dist = Number.isFinite(c.distance_m) ? `${number(c.distance_m, 1)} m` : '';
+    const label = typeof c === 'string' ? c : [c.address, c.name, code, dist].filter(Boolean).join(' · ');
+    return code
+      ? `<li><button type="button" data-grid="${esc(code)}">${esc(label)}</button></li>`
+      : `<li>${esc(label)}</li>`;
   }).join('')}</ul>`;
 }
 

@@ -4,7 +4,8 @@
 //
 // Opens `/` and checks: the style loaded; the `grids` layer drew features; clicking a grid shows its
 // code in the panel (and /api/grids/{code} answered); the locate box answers for a point inside that
-// grid; glyph PBFs loaded (none failed); NO request went to a host other than the server; no console
+// grid, for the address of a drawn building (its grid) and for a point outside the town (outside);
+// glyph PBFs loaded (none failed); NO request went to a host other than the server; no console
 // errors. Saves out/browser/overview.png and out/browser/viewer.png. Exits 1 with the reasons on any
 // failure. Environment: CHROMIUM (default /usr/bin/chromium), OUT_DIR (default <repo>/out/browser).
 
@@ -138,17 +139,7 @@ try {
   check(!panelError, `grid panel shows no error${panelError ? `: ${panelError}` : ''}`);
 
   // The locate box: the same point must fall in the same grid.
-  await page.fill('#locate input[name="lon"]', spot.lon.toFixed(7));
-  await page.fill('#locate input[name="lat"]', spot.lat.toFixed(7));
-  await page.selectOption('#locate select[name="crs"]', 'wgs84');
-  await page.click('#locate button[type="submit"]');
-  const answer = await page
-    .waitForFunction(() => {
-      const el = document.querySelector('#locate [data-testid="locate-result"]');
-      return el ? document.querySelector('#locate .answer').innerText : null;
-    }, null, {timeout: STEP_MS})
-    .then((h) => h.jsonValue())
-    .catch(() => null);
+  const answer = await locateBy(page, {lon: spot.lon.toFixed(7), lat: spot.lat.toFixed(7), crs: 'wgs84'});
   check(answer !== null, `locate box answered: ${JSON.stringify(answer)}`);
   check(answer !== null && answer.includes(spot.code), `locate answer names grid ${spot.code}`);
   const apiLocate = await waitRequest(page, (r) => new URL(r.url).pathname === '/api/locate');
@@ -165,6 +156,23 @@ try {
   check(badGlyphs.length === 0, `every glyph range loaded with 200${badGlyphs.map((r) => ` ${r.url} → ${r.status ?? r.failure}`).join('')}`);
   const tiles = requests.filter((r) => /\.mvt$/.test(new URL(r.url).pathname) || /\/tiles\/[^/]+\/\d+\/\d+\/\d+/.test(r.url));
   check(tiles.length > 0, `vector tiles requested (${tiles.length})`);
+
+  // An address: a building drawn on the map, located by its address, falls in its own grid.
+  const building = await page.evaluate(() => {
+    const fs = window.map.queryRenderedFeatures({layers: ['buildings', 'buildings-point']});
+    const f = fs.find((x) => x.properties.address && x.properties.grid_code);
+    return f ? {address: f.properties.address, grid: String(f.properties.grid_code)} : null;
+  });
+  if (check(building !== null, `a drawn building has an address and grid_code${building ? ` (${building.address})` : ''}`)) {
+    const byAddress = await locateBy(page, {address: building.address});
+    check(byAddress !== null && byAddress.includes(building.grid),
+      `locating address ${building.address} names its grid ${building.grid}: ${JSON.stringify(byAddress)}`);
+  }
+
+  // A point just west of the town: the answer says it is outside every grid.
+  const bounds = await page.evaluate(() => fetch('/tiles/grids.json').then((r) => r.json()).then((t) => t.bounds));
+  const outside = await locateBy(page, {lon: (bounds[0] - 0.02).toFixed(6), lat: ((bounds[1] + bounds[3]) / 2).toFixed(6)});
+  check(outside !== null && outside.includes('不在任何网格内'), `a point outside the town is answered as outside: ${JSON.stringify(outside)}`);
 } catch (e) {
   check(false, `test stopped: ${e.message}`);
 } finally {
@@ -209,6 +217,24 @@ async function waitIdle(page) {
     if (map.loaded() && map.areTilesLoaded() && !map.isMoving()) done();
     else map.once('idle', done);
   }), STEP_MS);
+}
+
+// Fills the locate box with `{lon, lat, crs}` or `{address}`, submits, and returns the answer's text
+// (null if no answer came).
+async function locateBy(page, q) {
+  await page.evaluate(() => { document.querySelector('#locate .answer').innerHTML = ''; });
+  await page.fill('#locate input[name="lon"]', q.lon ?? '');
+  await page.fill('#locate input[name="lat"]', q.lat ?? '');
+  await page.selectOption('#locate select[name="crs"]', q.crs ?? 'wgs84');
+  await page.fill('#locate input[name="address"]', q.address ?? '');
+  await page.click('#locate button[type="submit"]');
+  return page
+    .waitForFunction(() => {
+      const el = document.querySelector('#locate [data-testid="locate-result"]');
+      return el ? document.querySelector('#locate .answer').innerText : null;
+    }, null, {timeout: STEP_MS})
+    .then((h) => h.jsonValue())
+    .catch(() => null);
 }
 
 async function waitRequest(page, pred) {
