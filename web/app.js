@@ -77,7 +77,7 @@ export async function createMap(container, options = {}) {
     zoom: 1,
     attributionControl: false,
     localIdeographFontFamily: CJK_FONTS,
-    hash: false,
+    hash: true, // #zoom/lat/lon in the address bar: a view can be bookmarked or sent
     ...options,
   });
   map.addControl(new maplibregl.NavigationControl({visualizePitch: false}), 'top-right');
@@ -232,12 +232,16 @@ export function gridPanelHtml(g) {
     ['面积 Area', areaText],
     ['紧凑度 Polsby–Popper', number(g.polsby_popper, 3)],
   ];
+  if (g.perimeter_m !== undefined) rows.splice(5, 0, ['周长 Perimeter', `${number(g.perimeter_m)} m`]);
+  if (g.buildings !== undefined) rows.push(['建筑 Buildings', number(g.buildings)]);
+  if (g.plan_version !== undefined && g.plan_version !== null) rows.push(['方案版本 Plan version', esc(g.plan_version)]);
   if (g.micro_grids !== undefined) {
     const n = Array.isArray(g.micro_grids) ? g.micro_grids.length : g.micro_grids;
     rows.push(['微网格 Micro-grids', number(n)]);
   }
   return `
     <h2>网格 Grid <span class="code" data-testid="grid-code">${esc(g.code)}</span></h2>
+    ${g.name ? `<p class="name">${esc(g.name)}</p>` : ''}
     <table class="figures">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>
     <h3>人员 People</h3>
     ${peopleHtml(peopleOf(g))}`;
@@ -460,6 +464,7 @@ export function locateBox(map, form, {onGrid} = {}) {
 export async function startViewer() {
   const status = document.getElementById('status');
   const panel = document.getElementById('panel');
+  const sharedView = /^#\d/.test(location.hash); // a view from the address bar wins over the town
   try {
     const map = await createMap('map');
     map.on('error', (e) => {
@@ -469,7 +474,7 @@ export async function startViewer() {
       console.error(msg);
     });
     await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
-    await fitToTown(map);
+    if (!sharedView) await fitToTown(map);
     layerSwitcher(map, document.getElementById('layers'));
     let selection = null;
     const show = (code, feature) => {
