@@ -96,6 +96,15 @@ try {
   check(drawn > 0, `grids layer rendered features (${drawn})`);
   await page.screenshot({path: path.join(outDir, 'overview.png')});
 
+  // The layer switcher: unticking Grids hides them, ticking shows them again.
+  await page.uncheck('#layers input[data-source="grids"]');
+  await waitIdle(page);
+  const hidden = await page.evaluate(() => window.map.queryRenderedFeatures({layers: ['grids-fill']}).length);
+  await page.check('#layers input[data-source="grids"]');
+  await waitIdle(page);
+  const again = await page.evaluate(() => window.map.queryRenderedFeatures({layers: ['grids-fill']}).length);
+  check(hidden === 0 && again === drawn, `layer switcher hides and shows grids (${drawn} → ${hidden} → ${again})`);
+
   // A point well inside one grid, on the map canvas and not under a floating box.
   const spot = await page.evaluate(() => {
     const map = window.map;
@@ -132,6 +141,11 @@ try {
     .then(() => true)
     .catch(() => false);
   check(shown, `clicking a grid shows its code ${spot.code} in the panel`);
+  const selectedState = await page.evaluate((code) => {
+    const f = window.map.queryRenderedFeatures({layers: ['grids-fill']}).find((x) => String(x.properties.code ?? x.id) === code);
+    return f && f.id !== undefined ? window.map.getFeatureState({source: 'grids', sourceLayer: 'grids', id: f.id}) : null;
+  }, spot.code);
+  check(selectedState?.selected === true, `the clicked grid is highlighted (feature-state ${JSON.stringify(selectedState)})`);
   const apiGrid = await waitRequest(page, (r) => new URL(r.url).pathname === `/api/grids/${spot.code}`);
   check(apiGrid && apiGrid.status === 200, `/api/grids/${spot.code} answered 200 (${apiGrid?.status ?? 'no request'})`);
   await page.waitForTimeout(200);
