@@ -407,6 +407,7 @@ export function locateBox(map, form, {onGrid} = {}) {
   let picking = false;
   const pick = form.querySelector('[data-action="pick"]');
   async function run(query) {
+    form.querySelector('details')?.setAttribute('open', '');
     out.innerHTML = '<p class="muted">查询中… Locating…</p>';
     try {
       const a = await locate(query);
@@ -475,14 +476,21 @@ export async function startViewer() {
     });
     await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
     if (!sharedView) await fitToTown(map);
+    const c = map.getCenter();
+    const locateForm = document.getElementById('locate');
+    locateForm.elements.lon.placeholder = c.lng.toFixed(4);
+    locateForm.elements.lat.placeholder = c.lat.toFixed(4);
     layerSwitcher(map, document.getElementById('layers'));
+    if (window.matchMedia('(max-width: 640px)').matches) {
+      for (const d of document.querySelectorAll('#title details, #locate details')) d.open = false;
+    }
     let selection = null;
     const show = (code, feature) => {
       selection.select(code);
       return showGrid(panel, code, feature?.properties || {});
     };
     selection = gridSelection(map, {onSelect: (code, f) => showGrid(panel, code, f.properties || {})});
-    locateBox(map, document.getElementById('locate'), {onGrid: (code) => show(code)});
+    locateBox(map, locateForm, {onGrid: (code) => show(code)});
     document.getElementById('panel-close')?.addEventListener('click', () => {
       panel.hidden = true;
       selection.clear();
