@@ -468,10 +468,13 @@ export async function startViewer() {
   const sharedView = /^#\d/.test(location.hash); // a view from the address bar wins over the town
   try {
     const map = await createMap('map');
+    let hideStatus = null;
     map.on('error', (e) => {
       const msg = e.error?.message || String(e.error || e);
       status.textContent = `地图错误 Map error: ${msg}`;
       status.hidden = false;
+      clearTimeout(hideStatus);
+      hideStatus = setTimeout(() => (status.hidden = true), 8000);
       console.error(msg);
     });
     await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
