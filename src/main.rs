@@ -142,6 +142,10 @@ enum Command {
         /// Seed of the generator and the partition.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Also load the town and its plan into this store (emptied first: a scratch file or
+        /// database) and time the load and reading one village's active plan back.
+        #[arg(long)]
+        db: Option<String>,
     },
     /// Test data.
     Fixture {
@@ -422,7 +426,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("set the people of {} grids", people.len());
             Ok(())
         }
-        Command::Bench { households, seed } => bench(households, seed),
+        Command::Bench {
+            households,
+            seed,
+            db,
+        } => bench(households, seed, db.as_deref()),
         Command::Fixture {
             command:
                 FixtureCommand::Synth {
@@ -461,6 +469,70 @@ fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     pb.set_message(msg);
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     pb
+}
+
+/// Loads a partitioned town into a store and reads it back, printing rates.
+fn bench_store(db: &str, ds: &wangge::model::Dataset, plan: &partition::Plan) -> Result<()> {
+    use std::time::Instant;
+    if !db.contains("://") && std::path::Path::new(db).exists() {
+        bail!("{db}: exists; the store benchmark wants a new file");
+    }
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(db))?;
+    if !rt.block_on(store.plans(None))?.is_empty() {
+        bail!("{db}: holds plans already; the store benchmark wants an empty store");
+    }
+    let rows_b = ds.buildings.len();
+    let grids: usize = plan.villages.iter().map(|v| v.grids.len()).sum();
+    let micro: usize = plan.villages.iter().map(|v| v.micro_grids.len()).sum();
+    let assigned: usize = plan.villages.iter().map(|v| v.assignment.len()).sum();
+    let t = Instant::now();
+    rt.block_on(store.import(ds, &mut |_, _| {}))?;
+    let t_import = t.elapsed().as_secs_f64();
+    let recs: Vec<_> = plan
+        .villages
+        .iter()
+        .map(wangge::store::VillagePlanRecord::from_partition)
+        .collect();
+    let meta = PlanMeta {
+        author: "bench".into(),
+        reason: "bench".into(),
+        params: "{}".into(),
+    };
+    let t = Instant::now();
+    rt.block_on(store.save_plans(&recs, &meta, &wangge::store::Base::default()))?;
+    let t_save = t.elapsed().as_secs_f64();
+    // One village's active plan, read 30 times (a village of median size).
+    let mut sizes: Vec<(usize, &str)> = plan
+        .villages
+        .iter()
+        .map(|v| (v.assignment.len(), v.code.as_str()))
+        .collect();
+    sizes.sort();
+    let (n_items, village) = sizes[sizes.len() / 2];
+    let mut reads = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let p = rt.block_on(store.active_plan(village))?;
+        reads.push(t.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(p.is_some(), "village {village} has no active plan");
+    }
+    reads.sort_by(f64::total_cmp);
+    let t = Instant::now();
+    let snap = rt.block_on(store.snapshot())?;
+    let t_snap = t.elapsed().as_secs_f64();
+    println!(
+        "store {} ({:?}): import {} buildings in {:.2} s = {:.0} buildings/s; save plans ({} grids, {} micro-grids, {} assignments) in {:.2} s = {:.0} rows/s",
+        store.target(), store.backend(), rows_b, t_import, rows_b as f64 / t_import,
+        grids, micro, assigned, t_save, (grids + micro + assigned) as f64 / t_save
+    );
+    println!(
+        "store read: one village's active plan ({village}, {} grids, {n_items} buildings) median {:.2} ms, max {:.2} ms over 30 reads; whole-town snapshot {:.2} s ({} grids); peak memory {:.0} MiB",
+        snap.grids.iter().filter(|g| g.code.as_str().starts_with(village)).count(),
+        reads[reads.len() / 2], reads[reads.len() - 1], t_snap, snap.grids.len(),
+        peak_mib().unwrap_or(f64::NAN)
+    );
+    Ok(())
 }
 
 /// Reads `grid_code,role,name,phone` rows; errors name the file, the line and the field.
@@ -520,7 +592,7 @@ fn peak_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn bench(households: u64, seed: u64) -> Result<()> {
+fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
     use std::time::Instant;
     let dir =
         std::env::temp_dir().join(format!("wangge-bench-{}-{households}", std::process::id()));
@@ -550,6 +622,9 @@ fn bench(households: u64, seed: u64) -> Result<()> {
     wangge::output::write_plan(&out, &plan, &opts, &report)?;
     let t_write = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some(db) = db {
+        bench_store(db, &ds, &plan)?;
+    }
     let tot = &report["totals"];
     let q = &report["quality"];
     println!(

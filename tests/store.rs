@@ -634,3 +634,130 @@ fn a_killed_import_leaves_the_store_as_it_was() {
         assert_eq!(after, before, "{kind:?}: a killed import changed the store");
     }
 }
+
+/// The command line a script uses: partition into a store, list, export, import elsewhere, people.
+#[test]
+fn the_store_commands_work_end_to_end() {
+    let dir = common::tmp();
+    let d = dir.path();
+    let input = d.join("in");
+    wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households: 3000,
+        seed: 31,
+        odd_shapes: false,
+    })
+    .write_dir(&input)
+    .unwrap();
+    let a = d.join("a.gpkg");
+    let (a_s, b_s) = (a.to_str().unwrap(), d.join("b.gpkg"));
+    let run = |args: &[&str]| {
+        let (ok, out, err) = common::wangge(args);
+        assert!(ok, "wangge {args:?} failed:\n{err}");
+        out
+    };
+    let out = run(&["partition", input.to_str().unwrap(), "--db", a_s, "--quiet"]);
+    assert!(out.is_empty(), "quiet: {out}");
+    let plans: serde_json::Value =
+        serde_json::from_str(&run(&["plans", "--db", a_s, "--json"])).unwrap();
+    let plans = plans.as_array().unwrap();
+    assert!(
+        !plans.is_empty()
+            && plans
+                .iter()
+                .all(|p| p["version"] == 1 && p["active"] == true)
+    );
+    let village = plans[0]["village"].as_str().unwrap().to_string();
+    // Re-running saves version 2 with the same codes; diff says nothing changed.
+    run(&["partition", input.to_str().unwrap(), "--db", a_s, "--quiet"]);
+    let diff: serde_json::Value = serde_json::from_str(&run(&[
+        "diff",
+        "--db",
+        a_s,
+        "--village",
+        &village,
+        "1",
+        "2",
+    ]))
+    .unwrap();
+    assert_eq!(diff["added"].as_array().unwrap().len(), 0, "{diff}");
+    assert!(!diff["unchanged"].as_array().unwrap().is_empty());
+    // Activate with a stale expectation: a clear conflict, exit non-zero.
+    let (ok, _, err) = common::wangge(&[
+        "activate",
+        "--db",
+        a_s,
+        "--village",
+        &village,
+        "--version",
+        "1",
+        "--expect",
+        "1",
+    ]);
+    assert!(
+        !ok && err.contains("conflict") && err.contains(&village),
+        "{err}"
+    );
+    run(&[
+        "activate",
+        "--db",
+        a_s,
+        "--village",
+        &village,
+        "--version",
+        "1",
+        "--expect",
+        "2",
+    ]);
+    // People from a CSV; a bad role names the file, line and field.
+    let grid = format!("{village}001");
+    let csv = d.join("people.csv");
+    std::fs::write(
+        &csv,
+        format!("grid_code,role,name,phone\n{grid},grid_leader,张伟,13900000000\n"),
+    )
+    .unwrap();
+    run(&["people", csv.to_str().unwrap(), "--db", a_s]);
+    std::fs::write(
+        &csv,
+        format!("grid_code,role,name,phone\n{grid},boss,张伟,1\n"),
+    )
+    .unwrap();
+    let (ok, _, err) = common::wangge(&["people", csv.to_str().unwrap(), "--db", a_s]);
+    assert!(
+        !ok && err.contains("line 2") && err.contains("field `role`"),
+        "{err}"
+    );
+    // Export to a GeoPackage, import that into a new store.
+    let x = d.join("x.gpkg");
+    run(&["export", "--db", a_s, "--out", x.to_str().unwrap()]);
+    let out = run(&["import", x.to_str().unwrap(), "--db", b_s.to_str().unwrap()]);
+    assert!(out.contains("imported"), "{out}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (src, dst, exported) = rt.block_on(async {
+        let src = Store::open(a_s).await.unwrap().dataset().await.unwrap();
+        let dst = Store::open(b_s.to_str().unwrap())
+            .await
+            .unwrap()
+            .dataset()
+            .await
+            .unwrap();
+        let snap = Store::open(x.to_str().unwrap())
+            .await
+            .unwrap()
+            .snapshot()
+            .await
+            .unwrap();
+        (src, dst, snap)
+    });
+    assert_eq!(src.buildings.len(), dst.buildings.len());
+    assert_eq!(src.villages.len(), dst.villages.len());
+    let g = exported
+        .grids
+        .iter()
+        .find(|g| g.code.as_str() == grid)
+        .expect("grid exported");
+    assert_eq!(g.people.len(), 1, "people travel with the export");
+    // A store path in a folder that does not exist: a clear error.
+    let (ok, _, err) = common::wangge(&["plans", "--db", "/no/such/dir/x.gpkg"]);
+    assert!(!ok && err.contains("/no/such/dir/x.gpkg"), "{err}");
+}
