@@ -15,6 +15,7 @@
 
 pub mod export;
 pub mod geom;
+pub mod patrol;
 mod read;
 pub mod schema;
 mod sql;

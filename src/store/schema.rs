@@ -122,8 +122,9 @@ CREATE TABLE codes (fid {pk}, code TEXT NOT NULL UNIQUE, level TEXT NOT NULL, vi
 CREATE TABLE grid_people (fid {pk}, grid_code TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
   phone TEXT, UNIQUE (grid_code, role, name));
 CREATE TABLE patrol_points (fid {pk}, {geom:POINT}, worker TEXT NOT NULL, time TEXT NOT NULL,
-  epoch_ms {int} NOT NULL, lon {real} NOT NULL, lat {real} NOT NULL, crs TEXT NOT NULL,
-  accuracy_m {real}, flag TEXT, UNIQUE (worker, epoch_ms, lon, lat));
+  epoch_ms {int} NOT NULL, lon {real} NOT NULL, lat {real} NOT NULL, lon_e7 {int} NOT NULL,
+  lat_e7 {int} NOT NULL, crs TEXT NOT NULL, accuracy_m {real}, flag TEXT,
+  UNIQUE (worker, epoch_ms, lon_e7, lat_e7));
 CREATE INDEX patrol_points_time ON patrol_points (epoch_ms);
 CREATE TABLE store_state (key TEXT PRIMARY KEY, value {int} NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('revision', 0);

@@ -1,4 +1,5 @@
-//! SQL helpers shared by both backends: batched multi-row inserts and geometry in/out expressions.
+//! SQL helpers shared by both backends: batched inserts (a batch is one JSON parameter) and
+//! geometry in/out expressions.
 //!
 //! Both backends take the same SQL with `$1`-style parameters. Only geometry differs: a GeoPackage
 //! stores its own blob (`$n`), PostGIS parses WKB (`ST_GeomFromWKB($n, 4326)`) and hands it back
@@ -64,40 +65,45 @@ impl Store {
         })
     }
 
-    /// Inserts rows in batches of multi-row `INSERT … VALUES (…), (…)` (one prepared statement per
-    /// batch size, so the database parses it once). `on_row` is called with the count so far.
+    /// Inserts rows in batches. Each batch travels as ONE parameter, a JSON array of rows, which
+    /// the database unpacks itself (`json_each` in SQLite, `json_array_elements` in PostgreSQL):
+    /// binding every value separately costs more than the insert. Geometry goes as hex of the
+    /// backend's bytes. `on_conflict` is appended (e.g. `ON CONFLICT (…) DO NOTHING`);
+    /// `on_rows` is called with the count so far. Returns the rows inserted.
     pub(crate) async fn insert_many(
         &self,
         conn: &mut AnyConnection,
         table: &str,
         cols: &[&str],
+        on_conflict: Option<&str>,
         rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
         on_rows: &mut (dyn FnMut(usize) + Send),
     ) -> super::Result<usize> {
-        // SQLite allows 32,766 parameters, PostgreSQL 65,535; stay well under both.
-        let per = (4000 / cols.len()).clamp(1, 500);
-        let mut batch: Vec<Vec<Val>> = Vec::with_capacity(per);
+        const PER_BATCH: usize = 2000;
         let mut total = 0;
         let mut rows = rows.peekable();
+        let mut sql: Option<String> = None;
         while rows.peek().is_some() {
-            batch.clear();
-            batch.extend(rows.by_ref().take(per));
-            let sql = self.insert_sql(table, cols, &batch[0], batch.len());
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for row in batch.drain(..) {
-                for v in row {
-                    q = match v {
-                        Val::Int(i) => q.bind(i),
-                        Val::Real(f) => q.bind(f),
-                        Val::Text(s) => q.bind(s),
-                        Val::OptText(s) => q.bind(s),
-                        Val::OptInt(i) => q.bind(i),
-                        Val::OptReal(f) => q.bind(f),
-                        Val::Geom(g) => q.bind(self.encode_geom(&g)),
-                    };
+            let mut json = String::with_capacity(PER_BATCH * 64);
+            json.push('[');
+            for (i, row) in rows.by_ref().take(PER_BATCH).enumerate() {
+                if sql.is_none() {
+                    let mut s = self.insert_sql(table, cols, &row);
+                    if let Some(c) = on_conflict {
+                        s.push(' ');
+                        s.push_str(c);
+                    }
+                    sql = Some(s);
                 }
+                if i > 0 {
+                    json.push(',');
+                }
+                self.push_json_row(&mut json, row);
             }
+            json.push(']');
+            let q = sqlx::query(AssertSqlSafe(sql.clone().expect("set on the first row")));
             let n = q
+                .bind(json)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| self.db(e))?
@@ -108,28 +114,67 @@ impl Store {
         Ok(total)
     }
 
-    fn insert_sql(&self, table: &str, cols: &[&str], first: &[Val], n: usize) -> String {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-        let mut p = 0;
-        for r in 0..n {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for (c, v) in first.iter().enumerate() {
-                if c > 0 {
-                    sql.push_str(", ");
+    /// `INSERT INTO table (cols) SELECT <each column from the JSON row> FROM <rows of $1>`.
+    fn insert_sql(&self, table: &str, cols: &[&str], first: &[Val]) -> String {
+        let exprs: Vec<String> = first
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match (self.backend, v) {
+                (Backend::Gpkg, Val::Geom(_)) => format!("unhex(value ->> {i})"),
+                (Backend::Gpkg, _) => format!("value ->> {i}"),
+                (Backend::Postgis, Val::Geom(_)) => {
+                    format!("ST_GeomFromWKB(decode(v ->> {i}, 'hex'), 4326)")
                 }
-                p += 1;
-                if matches!(v, Val::Geom(_)) {
-                    sql.push_str(&self.geom_param(p));
-                } else {
-                    sql.push('$');
-                    sql.push_str(&p.to_string());
+                (Backend::Postgis, Val::Int(_) | Val::OptInt(_)) => format!("(v ->> {i})::bigint"),
+                (Backend::Postgis, Val::Real(_) | Val::OptReal(_)) => {
+                    format!("(v ->> {i})::double precision")
+                }
+                (Backend::Postgis, Val::Text(_) | Val::OptText(_)) => format!("v ->> {i}"),
+            })
+            .collect();
+        let from = match self.backend {
+            Backend::Gpkg => "json_each($1)",
+            Backend::Postgis => "json_array_elements($1::json) AS r(v)",
+        };
+        format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM {from}",
+            cols.join(", "),
+            exprs.join(", ")
+        )
+    }
+
+    fn push_json_row(&self, out: &mut String, row: Vec<Val>) {
+        use std::fmt::Write as _;
+        out.push('[');
+        for (i, v) in row.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match v {
+                Val::Int(n) | Val::OptInt(Some(n)) => {
+                    let _ = write!(out, "{n}");
+                }
+                Val::Real(f) | Val::OptReal(Some(f)) if f.is_finite() => {
+                    // Rust's shortest round-trip form: parsed back to the same f64.
+                    let _ = write!(out, "{f:?}");
+                }
+                Val::Text(s) | Val::OptText(Some(s)) => {
+                    out.push_str(&serde_json::to_string(&s).expect("a string serialises"))
+                }
+                Val::Real(_) | Val::OptReal(_) | Val::OptInt(None) | Val::OptText(None) => {
+                    out.push_str("null")
+                }
+                Val::Geom(g) => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.push('"');
+                    for b in self.encode_geom(&g) {
+                        out.push(HEX[(b >> 4) as usize] as char);
+                        out.push(HEX[(b & 15) as usize] as char);
+                    }
+                    out.push('"');
                 }
             }
-            sql.push(')');
         }
-        sql
+        out.push(']');
     }
 }

@@ -211,6 +211,7 @@ impl Store {
                     "workshops",
                     "custom",
                 ],
+                None,
                 &mut ds.buildings.iter().map(|b| {
                     vec![
                         Val::Geom(Geometry::Point(b.point)),
@@ -233,6 +234,7 @@ impl Store {
             tx,
             "building_footprints",
             &["geom", "building_id"],
+            None,
             &mut ds.buildings.iter().filter_map(|b| {
                 let fp = b.footprint.as_ref()?;
                 Some(vec![
@@ -254,6 +256,7 @@ impl Store {
                     tx,
                     "barriers",
                     &["geom", "class", "name"],
+                    None,
                     &mut ds.barriers.iter().map(|b| {
                         vec![
                             Val::Geom(Geometry::MultiLineString(MultiLineString::new(
@@ -533,6 +536,7 @@ impl Store {
             tx,
             "grids",
             &cols,
+            None,
             &mut rec.grids.iter().map(|g| {
                 let mut v = vec![
                     Val::Geom(Geometry::MultiPolygon(g.geometry.clone())),
@@ -561,6 +565,7 @@ impl Store {
             tx,
             "micro_grids",
             &cols,
+            None,
             &mut rec.micro_grids.iter().map(|m| {
                 let mut v = vec![
                     Val::Geom(Geometry::MultiPolygon(m.geometry.clone())),
@@ -587,6 +592,7 @@ impl Store {
             tx,
             "assignments",
             &["plan_fid", "kind", "item_id", "grid_code", "micro_codes"],
+            None,
             &mut rec.assignment.iter().map(|a| {
                 vec![
                     Val::Int(plan_fid),
