@@ -17,7 +17,7 @@ mod encode;
 mod tilemath;
 
 pub use encode::IPt;
-pub use tilemath::{BUFFER, EXTENT};
+pub use tilemath::{tiles_covering, BUFFER, EXTENT};
 
 use crate::spatial::{box_tree, BoxTree};
 use crate::topology::{Coverage, Topology};

@@ -70,6 +70,27 @@ impl TileId {
     }
 }
 
+/// The tiles of zoom `z` that meet a lon/lat box, row by row from the north-west.
+pub fn tiles_covering(bounds: &Rect<f64>, z: u8) -> Vec<TileId> {
+    let n = 1u64 << z.min(super::MAX_ZOOM);
+    // a box ending exactly on a tile edge does not reach into the next tile
+    let first = |v: f64| ((v * n as f64).floor().max(0.0) as u64).min(n - 1) as u32;
+    let last = |v: f64| ((v * n as f64).ceil().max(1.0) as u64 - 1).min(n - 1) as u32;
+    let nw = to_world(bounds.min().x, bounds.max().y);
+    let se = to_world(bounds.max().x, bounds.min().y);
+    let mut out = Vec::new();
+    for y in first(nw[1])..=last(se[1]).max(first(nw[1])) {
+        for x in first(nw[0])..=last(se[0]).max(first(nw[0])) {
+            out.push(TileId {
+                z: z.min(super::MAX_ZOOM),
+                x,
+                y,
+            });
+        }
+    }
+    out
+}
+
 /// The size of one tile pixel at zoom `z`, in degrees of longitude.
 pub fn pixel_deg(z: u8) -> f64 {
     360.0 / (1u64 << z) as f64 / EXTENT as f64
@@ -97,5 +118,18 @@ mod tests {
         let nw = f.px(to_world(bb.min().x, bb.max().y));
         assert!((nw[0] + 64.0).abs() < 1e-6 && (nw[1] + 64.0).abs() < 1e-6);
         assert!((pixel_deg(0) - 360.0 / 4096.0).abs() < 1e-15);
+        // the tile's own box is covered by itself alone; a box around a corner by four tiles
+        let inner = Rect::new(
+            (b.min().x + 1e-9, b.min().y + 1e-9),
+            (b.max().x - 1e-9, b.max().y - 1e-9),
+        );
+        assert_eq!(tiles_covering(&inner, 13), vec![t]);
+        let c = Rect::new(
+            (b.max().x - 1e-4, b.max().y - 1e-4),
+            (b.max().x + 1e-4, b.max().y + 1e-4),
+        );
+        let ts = tiles_covering(&c, 13);
+        assert_eq!(ts.len(), 4);
+        assert_eq!((ts[0].x, ts[0].y), (6826, 3384));
     }
 }
