@@ -177,7 +177,8 @@ mod tests {
             })
             .collect();
         // side between two corners: k wiggly points strictly between them, keyed by corner pair
-        let mut sides: HashMap<((usize, usize), (usize, usize)), Vec<(f64, f64)>> = HashMap::new();
+        type Corner = (usize, usize);
+        let mut sides: HashMap<(Corner, Corner), Vec<(f64, f64)>> = HashMap::new();
         let mut side = |a: (usize, usize), b: (usize, usize), rng: &mut rand_chacha::ChaCha8Rng| {
             let (key, rev) = if a < b {
                 ((a, b), false)
