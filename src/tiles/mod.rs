@@ -35,6 +35,9 @@ pub const MAX_SIMPLIFY_ZOOM: u8 = 16;
 /// Simplification tolerance in tile pixels: a shared border moves by at most this much.
 const TOLERANCE_PX: f64 = 0.5;
 
+/// Share of [`TOLERANCE_PX`] for arcs with a face on one side only.
+const OUTLINE_TOLERANCE: f64 = 0.25;
+
 /// A tile address (z/x/y, XYZ scheme as in the URL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TileId {
@@ -370,7 +373,17 @@ impl Layer {
                 .bounds()
                 .map(|b| b.center().y.to_radians().cos())
                 .unwrap_or(1.0);
-            let topo = cov.topology.simplified(TOLERANCE_PX * pixel_deg(z) * lat);
+            let tol = TOLERANCE_PX * pixel_deg(z) * lat;
+            // An arc with a face on one side only is on the layer's outline or against a
+            // neighbour that does not share its vertices (grids of two villages): simplified
+            // finely, so the two sides cannot open a visible crack.
+            let topo = cov.topology.simplified_by(|a| {
+                if a.right.is_some() {
+                    tol
+                } else {
+                    tol * OUTLINE_TOLERANCE
+                }
+            });
             (0..features.len())
                 .map(|f| {
                     cov.faces_of_feature[f]

@@ -12,13 +12,23 @@ impl Topology {
     /// The same arcs and faces with fewer points: every arc simplified once (Douglas–Peucker) to
     /// within `tolerance_deg` degrees, its end points kept; no ring collapses to zero area.
     pub fn simplified(&self, tolerance_deg: f64) -> Topology {
-        let tol0 = (tolerance_deg * SCALE).max(0.0);
-        let mut tol = vec![tol0; self.arcs.len()];
+        self.simplified_by(|_| tolerance_deg)
+    }
+
+    /// [`simplified`](Topology::simplified) with a tolerance per arc, in degrees (say, a finer one
+    /// for arcs with a face on one side only, whose neighbour across may not share its vertices).
+    pub fn simplified_by(&self, tolerance_deg: impl Fn(&Arc) -> f64) -> Topology {
+        let mut tol: Vec<f64> = self
+            .arcs
+            .iter()
+            .map(|a| (tolerance_deg(a) * SCALE).max(0.0))
+            .collect();
         let mut arcs: Vec<Arc> = self
             .arcs
             .iter()
-            .map(|a| Arc {
-                points: simplify_arc(&a.points, tol0),
+            .zip(&tol)
+            .map(|(a, &t)| Arc {
+                points: simplify_arc(&a.points, t),
                 ..a.clone()
             })
             .collect();
