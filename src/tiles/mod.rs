@@ -9,8 +9,8 @@
 //!
 //! Rendering a tile: the R-tree of feature boxes picks the features meeting the tile grown by
 //! [`BUFFER`] pixels; their geometry, already in world Web Mercator coordinates (and, for polygons,
-//! simplified for the zoom), is moved to tile pixels, [clipped](clip) to the buffered tile with
-//! identical cuts of identical edges, rounded to the integer grid and [encoded](encode).
+//! simplified for the zoom), is moved to tile pixels, clipped to the buffered tile with
+//! identical cuts of identical edges, rounded to the integer grid and encoded.
 
 mod clip;
 mod encode;
