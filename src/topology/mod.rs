@@ -27,10 +27,13 @@
 //! ```
 
 mod build;
+mod coverage;
 mod dissolve;
 mod frame;
+mod simplify;
 
 pub use build::Builder;
+pub use coverage::Coverage;
 pub use dissolve::RingSet;
 pub use frame::Frame;
 
