@@ -17,17 +17,7 @@ use wangge::synth::{synth_town, SynthConfig};
 fn town() -> &'static Snapshot {
     static TOWN: OnceLock<Snapshot> = OnceLock::new();
     TOWN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        synth_town(&SynthConfig {
-            households: 6000,
-            seed: 7,
-            odd_shapes: false,
-        })
-        .write_dir(dir.path())
-        .unwrap();
-        let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households).unwrap();
-        let plan = partition(&ds, &Options::default(), &|| {});
-        let mut s = Snapshot::from_plan(&ds, &plan, 1);
+        let mut s = build_town(6000, 7);
         s.grids[0].people = vec![
             Person {
                 role: Role::GridLeader,
@@ -42,6 +32,21 @@ fn town() -> &'static Snapshot {
         ];
         s
     })
+}
+
+/// Generates, ingests and partitions a town of about `households` households.
+fn build_town(households: u64, seed: u64) -> Snapshot {
+    let dir = tempfile::tempdir().unwrap();
+    synth_town(&SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    })
+    .write_dir(dir.path())
+    .unwrap();
+    let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households).unwrap();
+    let plan = partition(&ds, &Options::default(), &|| {});
+    Snapshot::from_plan(&ds, &plan, 1)
 }
 
 struct Server {
@@ -632,7 +637,70 @@ async fn a_new_revision_is_served_within_a_second() {
 /// Prints (never asserts) the in-process locate rate.
 #[test]
 fn locate_throughput() {
-    let t = town();
+    locate_rate(town());
+}
+
+/// The same on a bigger town, plus HTTP latency over loopback (prints only):
+/// `WANGGE_BENCH_HOUSEHOLDS=300000 cargo test --test serve -- --ignored --nocapture big_town`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn big_town_locate_rates() {
+    let hh: u64 = std::env::var("WANGGE_BENCH_HOUSEHOLDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
+    let t0 = Instant::now();
+    let t = tokio::task::spawn_blocking(move || build_town(hh, 11))
+        .await
+        .unwrap();
+    eprintln!(
+        "town of {hh} households: {} villages, {} grids, {} micro-grids, {} buildings, built in {:?}",
+        t.villages.len(),
+        t.grids.len(),
+        t.micro_grids.len(),
+        t.buildings.len(),
+        t0.elapsed()
+    );
+    let t2 = t.clone();
+    tokio::task::spawn_blocking(move || locate_rate(&t2))
+        .await
+        .unwrap();
+    // HTTP: sequential requests on one keep-alive connection, latency percentiles
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let labels: Vec<(f64, f64)> = t.grids.iter().map(|g| (g.label.x(), g.label.y())).collect();
+    tokio::spawn(serve_with(
+        listener,
+        Arc::new(StaticSource::new(t)),
+        Config::default(),
+    ));
+    let client = reqwest::Client::new();
+    let mut lat = Vec::new();
+    let started = Instant::now();
+    for i in 0..5000 {
+        let (x, y) = labels[i % labels.len()];
+        let q = Instant::now();
+        let r = client
+            .get(format!("{base}/api/locate?lon={x}&lat={y}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+        lat.push(q.elapsed());
+    }
+    let total = started.elapsed();
+    lat.sort();
+    eprintln!(
+        "HTTP locate, 1 connection, 5000 sequential: {:.0}/s, p50 {:?}, p99 {:?}, max {:?}",
+        5000.0 / total.as_secs_f64(),
+        lat[2500],
+        lat[4950],
+        lat[4999]
+    );
+}
+
+fn locate_rate(t: &Snapshot) {
     let st = State::new(t.clone());
     let pts: Vec<(f64, f64)> = {
         let b = st.bounds.unwrap();
