@@ -675,6 +675,9 @@ async fn big_town_locate_rates() {
         Config::default(),
     ));
     let client = reqwest::Client::new();
+    // the first request waits for the server to load the town
+    let r = client.get(format!("{base}/api/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     let mut lat = Vec::new();
     let started = Instant::now();
     for i in 0..5000 {

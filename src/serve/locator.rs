@@ -79,6 +79,26 @@ impl Shape {
         }
         inside
     }
+    /// Squared distance to the nearest ring segment.
+    fn border_distance_2(&self, p: [f64; 2]) -> f64 {
+        let mut best = f64::INFINITY;
+        for r in &self.rings {
+            for w in r.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+                let (px, py) = (p[0] - a[0], p[1] - a[1]);
+                let len2 = dx * dx + dy * dy;
+                let t = if len2 > 0.0 {
+                    ((px * dx + py * dy) / len2).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let (ex, ey) = (px - t * dx, py - t * dy);
+                best = best.min(ex * ex + ey * ey);
+            }
+        }
+        best
+    }
 }
 
 type BoxItem = GeomWithData<Rectangle<[f64; 2]>, usize>;
@@ -218,10 +238,15 @@ impl Locator {
             None => Vec::new(),
         };
         micro_grids.sort_unstable();
-        let border_m = self
-            .segments
-            .nearest_neighbor(&p)
-            .map(|s| rstar::PointDistance::distance_2(s, &p).sqrt());
+        // inside a grid the nearest border is its own (the way out crosses it first): scan its
+        // rings; outside every grid ask the tree of all border segments
+        let border_m = match grid {
+            Some(g) => Some(self.grids[g].border_distance_2(p).sqrt()),
+            None => self
+                .segments
+                .nearest_neighbor(&p)
+                .map(|s| rstar::PointDistance::distance_2(s, &p).sqrt()),
+        };
         let mut near: Vec<(usize, f64)> = Vec::new();
         if border_m.is_some_and(|d| d <= tolerance_m) {
             for s in self
