@@ -795,3 +795,46 @@ async fn served_tiles_decode_in_gdal() {
         }
     }
 }
+
+/// Serves a generated town for an outside load generator (wrk), then stops:
+/// `WANGGE_BENCH_HOUSEHOLDS=300000 WANGGE_BENCH_LISTEN=127.0.0.1:8088 WANGGE_BENCH_SECONDS=120
+/// cargo test --test serve -- --ignored --nocapture serve_for_wrk`. Writes the z10–z16 grid-tile
+/// paths around the town's grid labels to `$WANGGE_BENCH_LISTEN.tiles.txt` in the temp dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn serve_for_wrk() {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let hh: u64 = env("WANGGE_BENCH_HOUSEHOLDS", "300000").parse().unwrap();
+    let listen = env("WANGGE_BENCH_LISTEN", "127.0.0.1:8088");
+    let secs: u64 = env("WANGGE_BENCH_SECONDS", "120").parse().unwrap();
+    let t = tokio::task::spawn_blocking(move || build_town(hh, 11))
+        .await
+        .unwrap();
+    let mut paths = std::collections::BTreeSet::new();
+    for g in &t.grids {
+        for z in 10..=16 {
+            let (x, y) = tile_of(g.label.x(), g.label.y(), z);
+            paths.insert((z, x, y));
+        }
+    }
+    let list: String = paths
+        .iter()
+        .map(|(z, x, y)| format!("/tiles/grids/{z}/{x}/{y}.mvt\n"))
+        .collect();
+    let file = std::env::temp_dir().join(format!("{}.tiles.txt", listen.replace(':', "_")));
+    std::fs::write(&file, list).unwrap();
+    eprintln!(
+        "{} grids; {} tile paths in {}; serving on {listen} for {secs} s",
+        t.grids.len(),
+        paths.len(),
+        file.display()
+    );
+    let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
+    let server = tokio::spawn(serve_with(
+        listener,
+        Arc::new(StaticSource::new(t)),
+        Config::default(),
+    ));
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    server.abort();
+}
