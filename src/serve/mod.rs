@@ -1,2 +1,54 @@
 //! The map service (地图服务): GeoJSON, vector tiles, TileJSON, the MapLibre style and pages, and
-//! "which grid am I in?" over HTTP (axum). STUB: being written.
+//! "which grid am I in?" over HTTP (axum), on an intranet with no internet at all: every page,
+//! script, style and glyph is embedded in the binary.
+//!
+//! Built like a small tile server: [`config`] holds the knobs, a [`source::Source`] is what the
+//! server reads (the store, or a [`source::StaticSource`] in tests), [`state`] holds the loaded
+//! snapshot with its indexes and tile layers and swaps in a new one when the source's revision
+//! changes, and [`routes`] answers requests from it. The routes (see `/api/openapi.json`):
+//!
+//! - `GET /`, `GET /<file>`: the viewer under `web/`; `GET /tiles/<file>`: the style and glyphs
+//!   under `tiles/`;
+//! - `GET /api/villages|grids|micro_grids|buildings` (`village=`, `bbox=`, `plan=`),
+//!   `GET /api/grids/{code}`, `GET /api/micro_grids/{code}`: GeoJSON (RFC 7946);
+//! - `GET /tiles/{layer}.json` (TileJSON 3.0.0), `GET /tiles/{layer}/{z}/{x}/{y}.mvt`;
+//! - `GET /api/locate?lon=&lat=&crs=` and `GET /api/locate?address=`;
+//! - `GET /api/health`, `GET /api/openapi.json`.
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod locator;
+pub mod routes;
+pub mod source;
+pub mod state;
+
+pub use config::Config;
+pub use routes::router;
+pub use source::{PlanGrids, Source, SourceError, StaticSource};
+pub use state::{Service, State};
+
+use std::io;
+use std::sync::Arc;
+
+/// Serves `source` on `listener` with the default [`Config`] until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, source: impl Source) -> io::Result<()> {
+    serve_with(listener, Arc::new(source), Config::default()).await
+}
+
+/// Serves `source` on `listener` with `config`: loads the first snapshot (an error if the source
+/// fails), starts polling for new revisions and answers requests until the process ends.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    source: Arc<dyn Source>,
+    config: Config,
+) -> io::Result<()> {
+    let service = Arc::new(
+        Service::load(source, config)
+            .await
+            .map_err(io::Error::other)?,
+    );
+    tokio::spawn(Service::poll(Arc::downgrade(&service)));
+    axum::serve(listener, router(service)).await
+}

@@ -1,0 +1,37 @@
+//! Settings of the map service (服务配置): where to listen is the caller's business (it hands over a
+//! bound listener); these are the knobs of the server itself.
+
+use std::time::Duration;
+
+/// Settings of the map service.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How often the source's revision is polled for a newly activated plan (500 ms: a new plan
+    /// shows in tiles within a second).
+    pub poll_interval: Duration,
+    /// Memory the cache of rendered (gzipped) tiles may hold, in bytes.
+    pub tile_cache_bytes: usize,
+    /// Zoom levels advertised in TileJSON (tiles are served at any zoom up to
+    /// [`crate::tiles::MAX_ZOOM`]).
+    pub min_zoom: u8,
+    /// Deepest zoom advertised in TileJSON; clients over-zoom beyond it.
+    pub max_zoom: u8,
+    /// Metres added to a converted point's uncertainty before a point near a border is called
+    /// ambiguous (GPS error of a phone).
+    pub gps_margin_m: f64,
+    /// The same margin for raw WGS84 input.
+    pub wgs84_margin_m: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            poll_interval: Duration::from_millis(500),
+            tile_cache_bytes: 48 << 20,
+            min_zoom: 0,
+            max_zoom: 16,
+            gps_margin_m: 3.0,
+            wgs84_margin_m: 1.0,
+        }
+    }
+}

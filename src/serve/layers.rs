@@ -1,0 +1,268 @@
+//! The tile layers of a snapshot (矢量切片图层): which features each layer of `/tiles/{layer}` holds,
+//! their stable ids and properties, and the fields TileJSON advertises for them.
+
+use crate::model::BarrierClass;
+use crate::snapshot::Snapshot;
+use crate::tiles::{Feature, Layer, PropValue};
+use geo::{LineString, MultiLineString, MultiPolygon, Point, Polygon};
+
+/// The layers served, in the order of [`build_layers`].
+pub const LAYERS: [&str; 7] = [
+    "villages",
+    "grids",
+    "micro_grids",
+    "buildings",
+    "roads",
+    "rivers",
+    "labels",
+];
+
+/// The fields (name, TileJSON type) of the features of `layer`.
+pub fn fields(layer: &str) -> &'static [(&'static str, &'static str)] {
+    match layer {
+        "villages" => &[
+            ("code", "String"),
+            ("name", "String"),
+            ("mode", "String"),
+            ("plan_version", "Number"),
+        ],
+        "grids" => &[
+            ("code", "String"),
+            ("name", "String"),
+            ("village_code", "String"),
+            ("households", "Number"),
+            ("residents", "Number"),
+            ("area_m2", "Number"),
+            ("polsby_popper", "Number"),
+            ("leader", "String"),
+        ],
+        "micro_grids" => &[
+            ("code", "String"),
+            ("grid_code", "String"),
+            ("kind", "String"),
+            ("households", "Number"),
+            ("residents", "Number"),
+        ],
+        "buildings" => &[
+            ("id", "String"),
+            ("kind", "String"),
+            ("households", "Number"),
+            ("residents", "Number"),
+            ("address", "String"),
+            ("grid_code", "String"),
+        ],
+        "roads" | "rivers" => &[("class", "String"), ("name", "String")],
+        "labels" => &[("code", "String"), ("name", "String")],
+        _ => &[],
+    }
+}
+
+/// A code's digits as a feature id (grid codes are 15 digits, micro-grid codes 18: both fit).
+pub fn code_id(code: &str, fallback: usize) -> u64 {
+    code.parse::<u64>().unwrap_or(fallback as u64 + 1)
+}
+
+/// The display name of grid `code` of village `village`: 东风村第3网格.
+pub fn grid_name(village: &str, code: &str) -> String {
+    let seq = code.get(12..).unwrap_or("").trim_start_matches('0');
+    format!("{village}第{seq}网格")
+}
+
+fn s(k: &str, v: impl Into<String>) -> (String, PropValue) {
+    (k.to_string(), PropValue::Str(v.into()))
+}
+fn f(k: &str, v: f64) -> (String, PropValue) {
+    (k.to_string(), PropValue::Float(v))
+}
+fn i(k: &str, v: i64) -> (String, PropValue) {
+    (k.to_string(), PropValue::Int(v))
+}
+
+/// Side of the square drawn for a building known only by its point, in degrees (about 8 m).
+const POINT_BUILDING_DEG: f64 = 0.00004;
+
+/// Builds the layers of [`LAYERS`] from `snap` (geometry already oriented).
+pub fn build_layers(snap: &Snapshot) -> Vec<Layer> {
+    let villages = snap
+        .villages
+        .iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let mut props = vec![
+                s("code", v.code.as_str()),
+                s("name", v.name.as_str()),
+                s("mode", mode_str(v.mode)),
+            ];
+            if let Some(p) = v.plan_version {
+                props.push(i("plan_version", p));
+            }
+            Feature {
+                id: code_id(v.code.as_str(), k),
+                geometry: v.boundary.clone(),
+                props,
+            }
+        })
+        .collect();
+    let vname = |vi: usize| snap.villages.get(vi).map(|v| v.name.as_str()).unwrap_or("");
+    let vcode = |vi: usize| snap.villages.get(vi).map(|v| v.code.as_str()).unwrap_or("");
+    let grids = snap
+        .grids
+        .iter()
+        .enumerate()
+        .map(|(k, g)| {
+            let mut props = vec![
+                s("code", g.code.as_str()),
+                s("name", grid_name(vname(g.village), g.code.as_str())),
+                s("village_code", vcode(g.village)),
+                f("households", g.figures.households),
+                f("residents", g.figures.residents),
+                f("area_m2", g.figures.area_m2.round()),
+                f(
+                    "polsby_popper",
+                    (g.figures.polsby_popper * 1000.0).round() / 1000.0,
+                ),
+            ];
+            if let Some(l) = g
+                .people
+                .iter()
+                .find(|p| p.role == crate::snapshot::Role::GridLeader)
+            {
+                props.push(s("leader", l.name.as_str()));
+            }
+            Feature {
+                id: code_id(g.code.as_str(), k),
+                geometry: g.geometry.clone(),
+                props,
+            }
+        })
+        .collect();
+    let micro = snap
+        .micro_grids
+        .iter()
+        .enumerate()
+        .map(|(k, m)| Feature {
+            id: code_id(m.code.as_str(), k),
+            geometry: m.geometry.clone(),
+            props: vec![
+                s("code", m.code.as_str()),
+                s(
+                    "grid_code",
+                    snap.grids
+                        .get(m.grid)
+                        .map(|g| g.code.as_str())
+                        .unwrap_or(""),
+                ),
+                s("kind", micro_kind_str(m.kind)),
+                f("households", m.figures.households),
+                f("residents", m.figures.residents),
+            ],
+        })
+        .collect();
+    let buildings = snap
+        .buildings
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let bd = &b.building;
+            let geometry = bd.footprint.clone().unwrap_or_else(|| {
+                let (x, y, h) = (bd.point.x(), bd.point.y(), POINT_BUILDING_DEG / 2.0);
+                MultiPolygon(vec![Polygon::new(
+                    LineString::from(vec![
+                        (x - h, y - h),
+                        (x + h, y - h),
+                        (x + h, y + h),
+                        (x - h, y + h),
+                        (x - h, y - h),
+                    ]),
+                    vec![],
+                )])
+            });
+            let mut props = vec![
+                s("id", bd.id.as_str()),
+                s("kind", bd.kind.as_str()),
+                i("households", bd.households as i64),
+                i("residents", bd.residents as i64),
+            ];
+            if let Some(a) = &bd.address {
+                props.push(s("address", a.as_str()));
+            }
+            if let Some(g) = b.grid.and_then(|g| snap.grids.get(g)) {
+                props.push(s("grid_code", g.code.as_str()));
+            }
+            Feature {
+                id: k as u64 + 1,
+                geometry,
+                props,
+            }
+        })
+        .collect();
+    let lines = |river: bool| -> Vec<Feature<MultiLineString<f64>>> {
+        snap.barriers
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| (b.class == BarrierClass::River) == river)
+            .map(|(k, b)| {
+                let mut props = vec![s("class", barrier_class_str(b.class))];
+                if let Some(n) = &b.name {
+                    props.push(s("name", n.as_str()));
+                }
+                Feature {
+                    id: k as u64 + 1,
+                    geometry: MultiLineString(b.lines.clone()),
+                    props,
+                }
+            })
+            .collect()
+    };
+    let labels = snap
+        .grids
+        .iter()
+        .enumerate()
+        .map(|(k, g)| Feature {
+            id: code_id(g.code.as_str(), k),
+            geometry: Point::new(g.label.x(), g.label.y()),
+            props: vec![
+                s("code", g.code.as_str()),
+                s("name", grid_name(vname(g.village), g.code.as_str())),
+            ],
+        })
+        .collect();
+    vec![
+        Layer::polygons("villages", villages),
+        Layer::polygons("grids", grids),
+        Layer::polygons("micro_grids", micro),
+        Layer::polygons("buildings", buildings),
+        Layer::lines("roads", lines(false)),
+        Layer::lines("rivers", lines(true)),
+        Layer::points("labels", labels),
+    ]
+}
+
+/// `town`, `industrial` or `rural`.
+pub fn mode_str(m: crate::model::Mode) -> &'static str {
+    match m {
+        crate::model::Mode::Town => "town",
+        crate::model::Mode::Industrial => "industrial",
+        crate::model::Mode::Rural => "rural",
+    }
+}
+
+/// `residential`, `dedicated` or `building_part`.
+pub fn micro_kind_str(k: crate::partition::MicroKind) -> &'static str {
+    match k {
+        crate::partition::MicroKind::Residential => "residential",
+        crate::partition::MicroKind::Dedicated => "dedicated",
+        crate::partition::MicroKind::BuildingPart => "building_part",
+    }
+}
+
+/// `river`, `rail`, `expressway`, `major_road` or `minor_road`.
+pub fn barrier_class_str(c: BarrierClass) -> &'static str {
+    match c {
+        BarrierClass::River => "river",
+        BarrierClass::Rail => "rail",
+        BarrierClass::Expressway => "expressway",
+        BarrierClass::MajorRoad => "major_road",
+        BarrierClass::MinorRoad => "minor_road",
+    }
+}

@@ -1,0 +1,516 @@
+//! GeoJSON (RFC 7946) of villages, grids, micro-grids and buildings, filtered by village, bounding
+//! box and plan version; one grid or micro-grid by its code; and the health check.
+//!
+//! Coordinates are lon/lat, exterior rings counter-clockwise and holes clockwise (the state
+//! orients every polygon), and features carry only `type`, `id`, `geometry` and `properties`.
+
+use crate::serve::error::{ApiError, ApiResult};
+use crate::serve::layers::{grid_name, micro_kind_str, mode_str};
+use crate::serve::state::{Service, State};
+use crate::snapshot::{GridView, MicroView, Person};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use geo::{BoundingRect, Intersects, LineString, MultiPolygon, Point, Rect};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+
+/// The filters of a collection request.
+struct Filter {
+    village: Option<usize>,
+    bbox: Option<Rect<f64>>,
+    plan: Option<i64>,
+}
+
+fn parse_filter(st: &State, q: &BTreeMap<String, String>) -> ApiResult<Filter> {
+    let village = match q.get("village") {
+        None => None,
+        Some(v) => {
+            crate::model::VillageCode::parse(v)
+                .map_err(|e| ApiError::bad_request(format!("village: {e}")))?;
+            Some(
+                *st.village_by_code
+                    .get(v)
+                    .ok_or_else(|| ApiError::not_found(format!("no village with code {v}")))?,
+            )
+        }
+    };
+    let bbox = match q.get("bbox") {
+        None => None,
+        Some(b) => Some(parse_bbox(b)?),
+    };
+    let plan = match q.get("plan") {
+        None => None,
+        Some(p) => Some(p.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("plan: `{p}` is not a plan version number"))
+        })?),
+    };
+    Ok(Filter {
+        village,
+        bbox,
+        plan,
+    })
+}
+
+/// Parses `minLon,minLat,maxLon,maxLat`.
+pub fn parse_bbox(b: &str) -> ApiResult<Rect<f64>> {
+    let v: Vec<f64> = b
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "bbox: `{b}` is not four numbers minLon,minLat,maxLon,maxLat"
+            ))
+        })?;
+    let [x0, y0, x1, y1] = v.as_slice() else {
+        return Err(ApiError::bad_request(format!(
+            "bbox: `{b}` has {} numbers, want 4 (minLon,minLat,maxLon,maxLat)",
+            v.len()
+        )));
+    };
+    let lon_ok = |x: f64| (-180.0..=180.0).contains(&x);
+    let lat_ok = |y: f64| (-90.0..=90.0).contains(&y);
+    if !(lon_ok(*x0) && lon_ok(*x1) && lat_ok(*y0) && lat_ok(*y1)) {
+        return Err(ApiError::bad_request(format!(
+            "bbox: `{b}` is outside lon -180..180, lat -90..90"
+        )));
+    }
+    if x0 > x1 || y0 > y1 {
+        return Err(ApiError::bad_request(format!(
+            "bbox: `{b}` has min above max (want minLon,minLat,maxLon,maxLat)"
+        )));
+    }
+    Ok(Rect::new((*x0, *y0), (*x1, *y1)))
+}
+
+fn ring(ls: &LineString<f64>) -> Value {
+    Value::Array(ls.0.iter().map(|c| json!([c.x, c.y])).collect())
+}
+
+/// A (Multi)Polygon as a GeoJSON geometry (a Polygon when it has one part).
+pub fn polygon_json(mp: &MultiPolygon<f64>) -> Value {
+    let poly = |p: &geo::Polygon<f64>| -> Value {
+        Value::Array(
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(ring)
+                .collect(),
+        )
+    };
+    if mp.0.len() == 1 {
+        json!({"type": "Polygon", "coordinates": poly(&mp.0[0])})
+    } else {
+        json!({"type": "MultiPolygon", "coordinates": mp.0.iter().map(poly).collect::<Vec<_>>()})
+    }
+}
+
+fn point_json(p: &Point<f64>) -> Value {
+    json!({"type": "Point", "coordinates": [p.x(), p.y()]})
+}
+
+fn feature(id: &str, geometry: Value, properties: Map<String, Value>) -> Value {
+    json!({"type": "Feature", "id": id, "geometry": geometry, "properties": properties})
+}
+
+fn collection(features: Vec<Value>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+        .into_response()
+}
+
+fn one(f: Value) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        f.to_string(),
+    )
+        .into_response()
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (x * k).round() / k
+}
+
+/// The people of a grid as JSON.
+pub fn people_json(people: &[Person]) -> Value {
+    Value::Array(
+        people
+            .iter()
+            .map(|p| json!({"role": p.role.as_str(), "name": p.name, "phone": p.phone}))
+            .collect(),
+    )
+}
+
+/// Properties of a grid.
+pub fn grid_props(st: &State, g: &GridView, plan_version: Option<i64>) -> Map<String, Value> {
+    let v = st.snapshot.villages.get(g.village);
+    let vname = v.map(|v| v.name.as_str()).unwrap_or("");
+    let f = &g.figures;
+    let mut m = Map::new();
+    m.insert("code".into(), g.code.as_str().into());
+    m.insert("name".into(), grid_name(vname, g.code.as_str()).into());
+    m.insert(
+        "village_code".into(),
+        v.map(|v| v.code.as_str()).unwrap_or("").into(),
+    );
+    m.insert("village_name".into(), vname.into());
+    m.insert(
+        "plan_version".into(),
+        plan_version
+            .or(v.and_then(|v| v.plan_version))
+            .map_or(Value::Null, Value::from),
+    );
+    m.insert("households".into(), f.households.into());
+    m.insert("residents".into(), f.residents.into());
+    m.insert("weight".into(), f.weight.into());
+    m.insert("area_m2".into(), round(f.area_m2, 1).into());
+    m.insert("perimeter_m".into(), round(f.perimeter_m, 1).into());
+    m.insert("polsby_popper".into(), round(f.polsby_popper, 4).into());
+    m.insert("buildings".into(), f.buildings.into());
+    m.insert("label".into(), json!([g.label.x(), g.label.y()]));
+    m.insert("people".into(), people_json(&g.people));
+    m
+}
+
+fn micro_props(st: &State, m: &MicroView, grids: &[GridView]) -> Map<String, Value> {
+    let g = grids.get(m.grid);
+    let v = g.and_then(|g| st.snapshot.villages.get(g.village));
+    let f = &m.figures;
+    let mut p = Map::new();
+    p.insert("code".into(), m.code.as_str().into());
+    p.insert(
+        "grid_code".into(),
+        g.map(|g| g.code.as_str()).unwrap_or("").into(),
+    );
+    p.insert(
+        "village_code".into(),
+        v.map(|v| v.code.as_str()).unwrap_or("").into(),
+    );
+    p.insert("kind".into(), micro_kind_str(m.kind).into());
+    p.insert("households".into(), f.households.into());
+    p.insert("residents".into(), f.residents.into());
+    p.insert("area_m2".into(), round(f.area_m2, 1).into());
+    p.insert("polsby_popper".into(), round(f.polsby_popper, 4).into());
+    p.insert("buildings".into(), f.buildings.into());
+    p.insert("label".into(), json!([m.label.x(), m.label.y()]));
+    p.insert(
+        "stack".into(),
+        serde_json::to_value(&m.stack).unwrap_or(Value::Null),
+    );
+    p
+}
+
+fn in_bbox(bbox: Option<Rect<f64>>, mp: &MultiPolygon<f64>) -> bool {
+    match (bbox, mp.bounding_rect()) {
+        (None, _) => true,
+        (Some(b), Some(r)) => b.intersects(&r),
+        (Some(_), None) => false,
+    }
+}
+
+/// `GET /api/health`.
+pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
+    let st = svc.state();
+    let s = &st.snapshot;
+    let (tiles, bytes) = svc.cache.usage();
+    axum::Json(json!({
+        "status": "ok",
+        "revision": s.revision,
+        "villages": s.villages.len(),
+        "grids": s.grids.len(),
+        "micro_grids": s.micro_grids.len(),
+        "buildings": s.buildings.len(),
+        "tile_cache": {"tiles": tiles, "bytes": bytes},
+    }))
+    .into_response()
+}
+
+/// `GET /api/villages`.
+pub async fn villages(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let st = svc.state();
+    let f = parse_filter(&st, &q)?;
+    if f.plan.is_some() {
+        return Err(ApiError::bad_request(
+            "plan= filters grids and micro-grids, not villages",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, v) in st.snapshot.villages.iter().enumerate() {
+        if f.village.is_some_and(|fv| fv != i) || !in_bbox(f.bbox, &v.boundary) {
+            continue;
+        }
+        let grids: Vec<&GridView> = st
+            .snapshot
+            .grids
+            .iter()
+            .filter(|g| g.village == i)
+            .collect();
+        let mut p = Map::new();
+        p.insert("code".into(), v.code.as_str().into());
+        p.insert("name".into(), v.name.as_str().into());
+        p.insert("mode".into(), mode_str(v.mode).into());
+        p.insert(
+            "plan_version".into(),
+            v.plan_version.map_or(Value::Null, Value::from),
+        );
+        p.insert("grids".into(), grids.len().into());
+        p.insert(
+            "households".into(),
+            grids
+                .iter()
+                .map(|g| g.figures.households)
+                .sum::<f64>()
+                .into(),
+        );
+        p.insert(
+            "residents".into(),
+            grids
+                .iter()
+                .map(|g| g.figures.residents)
+                .sum::<f64>()
+                .into(),
+        );
+        out.push(feature(v.code.as_str(), polygon_json(&v.boundary), p));
+    }
+    Ok(collection(out))
+}
+
+/// The grids and micro-grids a request asks for: the active plans, or plan `version` of the
+/// villages in scope that have it.
+async fn plan_scope(
+    svc: &Service,
+    st: &State,
+    f: &Filter,
+) -> ApiResult<Option<(Vec<GridView>, Vec<MicroView>)>> {
+    let Some(version) = f.plan else {
+        return Ok(None);
+    };
+    let mut grids = Vec::new();
+    let mut micro = Vec::new();
+    for (i, v) in st.snapshot.villages.iter().enumerate() {
+        if f.village.is_some_and(|fv| fv != i) {
+            continue;
+        }
+        let pg = svc
+            .source
+            .plan_grids(&v.code, i, version)
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        if let Some(pg) = pg {
+            let g0 = grids.len();
+            grids.extend(pg.grids);
+            micro.extend(pg.micro_grids.into_iter().map(|mut m| {
+                m.grid += g0;
+                m
+            }));
+        }
+    }
+    if grids.is_empty() {
+        return Err(ApiError::not_found(match f.village {
+            Some(vi) => format!(
+                "village {} has no plan version {version}",
+                st.snapshot.villages[vi].code
+            ),
+            None => format!("no village has a plan version {version}"),
+        }));
+    }
+    use geo::orient::{Direction, Orient};
+    for g in &mut grids {
+        g.geometry = g.geometry.orient(Direction::Default);
+    }
+    for m in &mut micro {
+        m.geometry = m.geometry.orient(Direction::Default);
+    }
+    Ok(Some((grids, micro)))
+}
+
+/// `GET /api/grids`.
+pub async fn grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let st = svc.state();
+    let f = parse_filter(&st, &q)?;
+    let scoped = plan_scope(&svc, &st, &f).await?;
+    let grids: &[GridView] = match &scoped {
+        Some((g, _)) => g,
+        None => &st.snapshot.grids,
+    };
+    let out = grids
+        .iter()
+        .filter(|g| f.village.is_none_or(|v| v == g.village) && in_bbox(f.bbox, &g.geometry))
+        .map(|g| {
+            feature(
+                g.code.as_str(),
+                polygon_json(&g.geometry),
+                grid_props(&st, g, f.plan),
+            )
+        })
+        .collect();
+    Ok(collection(out))
+}
+
+/// `GET /api/micro_grids`.
+pub async fn micro_grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let st = svc.state();
+    let f = parse_filter(&st, &q)?;
+    let scoped = plan_scope(&svc, &st, &f).await?;
+    let (grids, micro): (&[GridView], &[MicroView]) = match &scoped {
+        Some((g, m)) => (g, m),
+        None => (&st.snapshot.grids, &st.snapshot.micro_grids),
+    };
+    let out = micro
+        .iter()
+        .filter(|m| {
+            f.village
+                .is_none_or(|v| grids.get(m.grid).is_some_and(|g| g.village == v))
+                && in_bbox(f.bbox, &m.geometry)
+        })
+        .map(|m| {
+            feature(
+                m.code.as_str(),
+                polygon_json(&m.geometry),
+                micro_props(&st, m, grids),
+            )
+        })
+        .collect();
+    Ok(collection(out))
+}
+
+/// `GET /api/buildings`.
+pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let st = svc.state();
+    let f = parse_filter(&st, &q)?;
+    if f.plan.is_some() {
+        return Err(ApiError::bad_request(
+            "plan= filters grids and micro-grids; buildings follow the active plan",
+        ));
+    }
+    let s = &st.snapshot;
+    let mut out = Vec::new();
+    for b in &s.buildings {
+        let bd = &b.building;
+        if f.village.is_some_and(|v| v != bd.village) {
+            continue;
+        }
+        if let Some(bb) = f.bbox {
+            let hit = match &bd.footprint {
+                Some(fp) => in_bbox(Some(bb), fp),
+                None => bb.intersects(&bd.point),
+            };
+            if !hit {
+                continue;
+            }
+        }
+        let geometry = match &bd.footprint {
+            Some(fp) => polygon_json(fp),
+            None => point_json(&bd.point),
+        };
+        let mut p = Map::new();
+        p.insert("id".into(), bd.id.as_str().into());
+        p.insert("kind".into(), bd.kind.as_str().into());
+        p.insert("households".into(), bd.households.into());
+        p.insert("residents".into(), bd.residents.into());
+        p.insert(
+            "address".into(),
+            bd.address.as_deref().map_or(Value::Null, Value::from),
+        );
+        p.insert(
+            "group".into(),
+            bd.group.as_deref().map_or(Value::Null, Value::from),
+        );
+        p.insert("staff".into(), bd.staff.map_or(Value::Null, Value::from));
+        p.insert(
+            "workshops".into(),
+            bd.workshops.map_or(Value::Null, Value::from),
+        );
+        p.insert(
+            "village_code".into(),
+            s.villages
+                .get(bd.village)
+                .map_or(Value::Null, |v| v.code.as_str().into()),
+        );
+        p.insert(
+            "grid_code".into(),
+            b.grid
+                .and_then(|g| s.grids.get(g))
+                .map_or(Value::Null, |g| g.code.as_str().into()),
+        );
+        p.insert(
+            "micro_grid_codes".into(),
+            Value::Array(
+                b.micro
+                    .iter()
+                    .filter_map(|&m| s.micro_grids.get(m))
+                    .map(|m| m.code.as_str().into())
+                    .collect(),
+            ),
+        );
+        out.push(feature(bd.id.as_str(), geometry, p));
+    }
+    Ok(collection(out))
+}
+
+fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
+    if code.len() == digits && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`{code}` is not a {what} code ({digits} digits)"
+        )))
+    }
+}
+
+/// `GET /api/grids/{code}`.
+pub async fn grid(
+    AxState(svc): AxState<Arc<Service>>,
+    code: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path(code) = code?;
+    check_code(&code, 15, "grid")?;
+    let st = svc.state();
+    let gi = *st.grid_by_code.get(&code).ok_or_else(|| {
+        ApiError::not_found(format!("no grid with code {code} in the active plans"))
+    })?;
+    let g = &st.snapshot.grids[gi];
+    Ok(one(feature(
+        g.code.as_str(),
+        polygon_json(&g.geometry),
+        grid_props(&st, g, None),
+    )))
+}
+
+/// `GET /api/micro_grids/{code}`.
+pub async fn micro_grid(
+    AxState(svc): AxState<Arc<Service>>,
+    code: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path(code) = code?;
+    check_code(&code, 18, "micro-grid")?;
+    let st = svc.state();
+    let mi = *st.micro_by_code.get(&code).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no micro-grid with code {code} in the active plans"
+        ))
+    })?;
+    let m = &st.snapshot.micro_grids[mi];
+    Ok(one(feature(
+        m.code.as_str(),
+        polygon_json(&m.geometry),
+        micro_props(&st, m, &st.snapshot.grids),
+    )))
+}

@@ -1,0 +1,51 @@
+//! The routes of the map service and the router that joins them.
+
+pub mod geojson;
+pub mod locate;
+pub mod openapi;
+pub mod static_files;
+pub mod tiles;
+
+use super::state::Service;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+
+/// The documented routes (OpenAPI paths), each `GET`. `/api/openapi.json` documents exactly these.
+pub const ROUTES: &[&str] = &[
+    "/",
+    "/api/health",
+    "/api/openapi.json",
+    "/api/villages",
+    "/api/grids",
+    "/api/grids/{code}",
+    "/api/micro_grids",
+    "/api/micro_grids/{code}",
+    "/api/buildings",
+    "/api/locate",
+    "/tiles/{layer}.json",
+    "/tiles/{layer}/{z}/{x}/{y}.mvt",
+    "/tiles/style.json",
+    "/tiles/fonts/{fontstack}/{range}.pbf",
+];
+
+/// The router of every route, answering from `service`. Responses are gzipped when the client
+/// accepts it, except tiles, which are stored gzipped and sent with their own `Content-Encoding`.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/api/health", get(geojson::health))
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/villages", get(geojson::villages))
+        .route("/api/grids", get(geojson::grids))
+        .route("/api/grids/{code}", get(geojson::grid))
+        .route("/api/micro_grids", get(geojson::micro_grids))
+        .route("/api/micro_grids/{code}", get(geojson::micro_grid))
+        .route("/api/buildings", get(geojson::buildings))
+        .route("/api/locate", get(locate::locate))
+        .route("/tiles/{*path}", get(tiles::dispatch))
+        .route("/", get(static_files::index))
+        .fallback(static_files::web_file)
+        .layer(CompressionLayer::new())
+        .with_state(service)
+}
