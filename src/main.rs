@@ -59,6 +59,16 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Serve the map: GeoJSON, vector tiles, "which grid am I in?", and the map pages, from a
+    /// store. A newly activated plan shows within a second.
+    Serve {
+        /// The store: a GeoPackage file or postgres://… URL.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Import a town's villages, buildings and barriers into a store, in one transaction:
     /// a folder in the partition input format, or another wangge GeoPackage.
     Import {
@@ -304,6 +314,23 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Serve { db, listen } => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                if !db.contains("://") && !std::path::Path::new(&db).is_file() {
+                    bail!("{db}: no such store; make one with `wangge partition <input> --db {db}`");
+                }
+                let store = Store::open(&db).await?;
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                let addr = listener.local_addr()?;
+                eprintln!("serving {} on http://{addr}", store.target());
+                wangge::serve::serve(listener, wangge::serve::StoreSource(store))
+                    .await
+                    .context("the map service stopped")
+            })
         }
         Command::Import { input, db } => {
             let rt = runtime()?;

@@ -23,11 +23,13 @@ pub mod locator;
 pub mod routes;
 pub mod source;
 pub mod state;
+pub mod store_source;
 
 pub use config::Config;
 pub use routes::router;
 pub use source::{PlanGrids, Source, SourceError, StaticSource};
 pub use state::{Service, State};
+pub use store_source::StoreSource;
 
 use std::io;
 use std::sync::Arc;

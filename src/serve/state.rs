@@ -77,10 +77,16 @@ impl State {
                     .unwrap_or("");
                 Some((i, a, v))
             }));
+        // Indexes and shared-border topologies now, in parallel, not on the first tile.
+        let layers = build_layers(&snapshot);
+        rayon::prelude::ParallelIterator::for_each(
+            rayon::prelude::IntoParallelRefIterator::par_iter(&layers),
+            Layer::prepare,
+        );
         State {
             locator: Locator::new(&snapshot),
             addresses,
-            layers: build_layers(&snapshot),
+            layers,
             bounds,
             village_by_code: snapshot
                 .villages

@@ -1,0 +1,68 @@
+//! The store as the map service's [`Source`]: the revision is one small query, the snapshot the
+//! store's own consistent read, and `plan=` views load one stored version.
+
+use super::source::{PlanGrids, Source, SourceError};
+use crate::model::{GridCode, MicroGridCode, VillageCode};
+use crate::snapshot::{GridView, MicroView, Snapshot};
+use crate::store::{Store, StoreError};
+use futures_util::future::BoxFuture;
+use std::collections::HashMap;
+
+/// Serves what a [`Store`] holds.
+pub struct StoreSource(pub Store);
+
+impl Source for StoreSource {
+    fn revision(&self) -> BoxFuture<'_, Result<i64, SourceError>> {
+        Box::pin(async move { self.0.revision().await.map_err(SourceError::new) })
+    }
+
+    fn snapshot(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>> {
+        Box::pin(async move { self.0.snapshot().await.map_err(SourceError::new) })
+    }
+
+    fn plan_grids<'a>(
+        &'a self,
+        village: &'a VillageCode,
+        village_index: usize,
+        version: i64,
+    ) -> BoxFuture<'a, Result<Option<PlanGrids>, SourceError>> {
+        Box::pin(async move {
+            let (_, p) = match self.0.load_plan(village.as_str(), version).await {
+                Ok(p) => p,
+                Err(StoreError::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(SourceError::new(e)),
+            };
+            let bad = |e: crate::model::CodeError| SourceError::new(e);
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            let mut grids = Vec::with_capacity(p.grids.len());
+            for (i, g) in p.grids.iter().enumerate() {
+                index.insert(g.code.as_str(), i);
+                grids.push(GridView {
+                    code: GridCode::parse(&g.code).map_err(bad)?,
+                    village: village_index,
+                    geometry: g.geometry.clone(),
+                    label: g.label,
+                    figures: g.figures.clone(),
+                    // People are kept per live code; a past version is shown without them.
+                    people: Vec::new(),
+                });
+            }
+            let mut micro_grids = Vec::with_capacity(p.micro_grids.len());
+            for m in &p.micro_grids {
+                let Some(&grid) = index.get(m.grid_code.as_str()) else {
+                    continue;
+                };
+                micro_grids.push(MicroView {
+                    code: MicroGridCode::parse(&m.code).map_err(bad)?,
+                    grid,
+                    geometry: m.geometry.clone(),
+                    label: m.label,
+                    figures: m.figures.clone(),
+                    kind: m.kind,
+                    stack: m.stack.clone(),
+                });
+            }
+            Ok(Some(PlanGrids { grids, micro_grids }))
+        })
+    }
+}
