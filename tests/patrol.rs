@@ -774,3 +774,118 @@ fn generated_tracks_cover_their_grids_twice_a_day() {
     sliced.extend(gen.day_grids(0, half..snap.grids.len()));
     assert_eq!(sliced, pts);
 }
+
+// ---------------------------------------------------------------- H3 against the reference library
+
+#[test]
+fn h3_cells_match_the_reference_library() {
+    use rand::{Rng, SeedableRng};
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_reference.py");
+    let importable = Command::new("python3")
+        .args(["-c", "import h3"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !importable {
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! SKIPPED h3_cells_match_the_reference_library: python3 cannot import h3 !!!\n\
+             !!! install it with `pip install h3` to run this check                     !!!\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return;
+    }
+    // 1,000 seeded points: most over China (where patrols happen), some anywhere on Earth, a few
+    // near the poles and the antimeridian; each at one of several resolutions.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let resolutions = [0u8, 3, 5, 7, 9, 10, 11, 12, 13, 15];
+    let mut sample: Vec<(f64, f64, u8)> = Vec::new();
+    for k in 0..1000 {
+        let (lat, lng) = match k % 10 {
+            0 => (
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..180.0),
+            ),
+            1 => (rng.random_range(80.0..90.0), rng.random_range(175.0..180.0)),
+            _ => (rng.random_range(18.0..53.0), rng.random_range(73.0..135.0)),
+        };
+        sample.push((lat, lng, resolutions[k % resolutions.len()]));
+    }
+    // And the generated-track style: points a few metres apart around one place, all at res 10.
+    for _ in 0..100 {
+        sample.push((
+            39.9 + rng.random_range(-0.01..0.01),
+            116.4 + rng.random_range(-0.01..0.01),
+            10,
+        ));
+    }
+    let input: String = sample
+        .iter()
+        .map(|(lat, lng, r)| format!("{lat} {lng} {r}\n"))
+        .collect();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(want.len(), sample.len());
+    let mut bad = Vec::new();
+    for ((lat, lng, r), w) in sample.iter().zip(&want) {
+        let res = h3o::Resolution::try_from(*r).unwrap();
+        let got = h3o::LatLng::new(*lat, *lng)
+            .unwrap()
+            .to_cell(res)
+            .to_string();
+        if &got != w {
+            bad.push(format!("({lat}, {lng}) res {r}: h3o {got}, h3 {w}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        sample.len(),
+        bad.join("\n")
+    );
+    // The heat map uses the same cells.
+    let pts: Vec<PatrolPoint> = sample
+        .iter()
+        .filter(|s| s.2 == 10)
+        .map(|(lat, lng, _)| pt("w", "2026-11-20T08:00:00+08:00", *lng, *lat))
+        .collect();
+    let mut cells: Vec<String> = heat(&pts, h3o::Resolution::Ten)
+        .iter()
+        .map(|h| h.cell.to_string())
+        .collect();
+    let mut want10: Vec<String> = sample
+        .iter()
+        .zip(&want)
+        .filter(|(s, _)| s.2 == 10)
+        .map(|(_, w)| w.clone())
+        .collect();
+    cells.sort();
+    want10.sort();
+    want10.dedup();
+    assert_eq!(cells, want10);
+}
