@@ -889,3 +889,99 @@ fn h3_cells_match_the_reference_library() {
     want10.dedup();
     assert_eq!(cells, want10);
 }
+
+// ---------------------------------------------------------------- benchmark (run by hand)
+
+/// A district-day: `PATROL_BENCH_HOUSEHOLDS` (default 1,500,000) households, generated tracks for
+/// one day, then checks, coverage, heat and the report, each timed. Prints figures, asserts none
+/// of the timings (shared machine). Run:
+/// `PATROL_BENCH_HOUSEHOLDS=1500000 cargo test --release --test patrol district_day -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn district_day_benchmark() {
+    use std::time::Instant;
+    let hh: u64 = std::env::var("PATROL_BENCH_HOUSEHOLDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_500_000);
+    let t0 = Instant::now();
+    let snap = town_snapshot(hh, 7);
+    println!(
+        "snapshot: {hh} households, {} grids, {} buildings, {} barriers in {:.1} s (generate + read + partition)",
+        snap.grids.len(),
+        snap.buildings.len(),
+        snap.barriers.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let clock = Instant::now();
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let pieces: usize = (0..index.len()).map(|g| index.road_pieces(g).len()).sum();
+    let cells: usize = (0..index.len()).map(|g| index.cells(g).len()).sum();
+    println!(
+        "coverage index: {:.2} s ({pieces} road pieces, {cells} H3 cells)",
+        clock.elapsed().as_secs_f64()
+    );
+    let codes: Vec<_> = snap.grids.iter().map(|g| g.code.clone()).collect();
+    let gen = TrackGen::new(&index, &codes, TrackConfig::new(1, day(20)));
+    let clock = Instant::now();
+    let pts = gen.day(0);
+    println!(
+        "generate: {} points, {} workers in {:.2} s",
+        pts.len(),
+        gen.workers(),
+        clock.elapsed().as_secs_f64()
+    );
+    let rules = CheckRules::new(t("2026-11-21T00:00:00+08:00"));
+    let clock = Instant::now();
+    let n = pts.len();
+    let checked = check(pts, &rules);
+    let dt = clock.elapsed().as_secs_f64();
+    println!(
+        "check: {:.2} s ({:.0} points/s): {} accepted, {} duplicates, {} rejected, {} flagged",
+        dt,
+        n as f64 / dt,
+        checked.accepted.len(),
+        checked.duplicates,
+        checked.rejected.len(),
+        checked.flagged.len()
+    );
+    let clock = Instant::now();
+    let cov = index.coverage(&checked.accepted, &Window::day(day(20), zone()));
+    println!(
+        "coverage of the district-day: {:.2} s for {} grids",
+        clock.elapsed().as_secs_f64(),
+        cov.len()
+    );
+    let twice = cov.iter().filter(|c| c.days_twice > 0).count();
+    let mean = |f: &dyn Fn(&GridCoverage) -> Option<f64>| {
+        let v: Vec<f64> = cov.iter().filter_map(f).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    println!(
+        "  twice patrolled {twice}/{}, mean shares: road {:.3}, targets {:.3}, buildings {:.3}, cells {:.3}",
+        cov.len(),
+        mean(&|c| c.road_share),
+        mean(&|c| c.target_share),
+        mean(&|c| c.building_share),
+        mean(&|c| c.cell_share)
+    );
+    let clock = Instant::now();
+    let hm = HeatMap::new(&checked.accepted, h3o::Resolution::Ten);
+    let h10 = hm.cells().len();
+    let h7 = hm
+        .coarsen(h3o::Resolution::Seven)
+        .map(|h| h.cells().len())
+        .unwrap_or(0);
+    println!(
+        "heat: res 10 {h10} cells, res 7 {h7} cells in {:.2} s",
+        clock.elapsed().as_secs_f64()
+    );
+    let clock = Instant::now();
+    let rep = daily_report(&snap, &cov, day(20));
+    let missed: usize = rep.iter().map(|r| r.missed.len()).sum();
+    println!(
+        "report: {} towns, {missed} grids missed, {:.3} s",
+        rep.len(),
+        clock.elapsed().as_secs_f64()
+    );
+}
