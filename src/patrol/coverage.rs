@@ -641,3 +641,53 @@ impl Buckets {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_find_points_within_the_radius_only() {
+        let pts = [[0.0, 0.0], [29.0, 0.0], [100.0, 100.0], [-61.0, -1.0]];
+        let b = Buckets::new(&pts, 30.0);
+        assert!(b.any_within([0.0, 29.9], 30.0));
+        assert!(b.any_within([58.9, 0.0], 30.0));
+        assert!(!b.any_within([59.1, 0.1], 30.0));
+        assert!(b.any_within([-31.5, -1.0], 30.0));
+        assert!(!b.any_within([50.0, 60.0], 30.0));
+        // A 10 m square footprint at (120..130, 100..110): (100, 100) is 20 m from it.
+        let f = MultiPolygon(vec![geo::Polygon::new(
+            geo::LineString::from(vec![
+                (120.0, 100.0),
+                (130.0, 100.0),
+                (130.0, 110.0),
+                (120.0, 110.0),
+                (120.0, 100.0),
+            ]),
+            vec![],
+        )]);
+        let bb = f.bounding_rect().unwrap();
+        assert!(b.any_near_shape(&f, &bb, 30.0));
+        assert!(!b.any_near_shape(&f, &bb, 19.0));
+    }
+
+    #[test]
+    fn window_of_a_local_day() {
+        let z = FixedOffset::east_opt(8 * 3600).unwrap();
+        let w = Window::day(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), z);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        assert!(w.contains(&at("2026-11-19T16:00:00Z")));
+        assert!(!w.contains(&at("2026-11-20T16:00:00Z")));
+        assert!(w.contains(&at("2026-11-20T23:59:59+08:00")));
+    }
+
+    #[test]
+    fn metric_round_trips() {
+        let m = Metric::new(116.4, 39.9);
+        let xy = m.xy(116.41, 39.89);
+        let (lon, lat) = m.lonlat(xy);
+        assert!((lon - 116.41).abs() < 1e-12 && (lat - 39.89).abs() < 1e-12);
+        // 0.01° of latitude is about 1,112 m.
+        assert!((xy[1] + 1111.95).abs() < 0.1, "{xy:?}");
+    }
+}

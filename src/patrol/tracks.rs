@@ -56,9 +56,7 @@ impl TrackConfig {
         TrackConfig {
             seed,
             first_day,
-            zone: FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| {
-                FixedOffset::east_opt(0).unwrap_or(FixedOffset::west_opt(0).expect("UTC offset"))
-            }),
+            zone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             interval_s: 10,
             patrol_minutes: 60,
             speed_mps: 1.2,
@@ -250,5 +248,24 @@ impl TrackGen {
             rounds.reverse();
         }
         rounds.concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_walks_around_and_wraps() {
+        let r = Route::new(vec![[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]]).unwrap();
+        // 10 + 10 + 14.14 back to the start.
+        assert!((r.len() - (20.0 + 200f64.sqrt())).abs() < 1e-9);
+        assert_eq!(r.at(5.0), [5.0, 0.0]);
+        assert_eq!(r.at(15.0), [10.0, 5.0]);
+        let back = r.at(r.len() + 5.0);
+        assert!((back[0] - 5.0).abs() < 1e-9 && back[1].abs() < 1e-9);
+        let neg = r.at(-5.0);
+        assert!((neg[0] - neg[1]).abs() < 1e-9 && neg[0] > 0.0, "{neg:?}");
+        assert!(Route::new(vec![]).is_none());
     }
 }
