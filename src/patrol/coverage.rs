@@ -282,7 +282,7 @@ impl CoverageIndex {
                     let e = metric.xy(seg.end.x, seg.end.y);
                     let (dx, dy) = (e[0] - a[0], e[1] - a[1]);
                     let len = dx.hypot(dy);
-                    if !(len > 0.0) {
+                    if len.is_nan() || len <= 0.0 {
                         continue;
                     }
                     let n = (len / rules.piece_m).ceil().max(1.0) as usize;
