@@ -7,6 +7,7 @@
 use super::point::PatrolPoint;
 use geojson::{Feature, FeatureCollection, Geometry, GeometryValue, JsonObject, Position};
 use h3o::{CellIndex, LatLng, Resolution};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -36,13 +37,19 @@ pub struct HeatMap {
 
 impl HeatMap {
     /// Counts `points` (e.g. the accepted points of a window) at `res`. Points whose position is
-    /// not a valid latitude/longitude are skipped (the checks reject them before).
+    /// not a valid latitude/longitude are skipped (the checks reject them before). Fastest with
+    /// each worker's points together, as [`super::Checked::accepted`] has them.
     pub fn new<'a>(points: impl IntoIterator<Item = &'a PatrolPoint>, res: Resolution) -> HeatMap {
+        let pts: Vec<&PatrolPoint> = points.into_iter().collect();
+        let cells: Vec<Option<CellIndex>> = pts
+            .par_iter()
+            .map(|p| LatLng::new(p.lat, p.lon).ok().map(|ll| ll.to_cell(res)))
+            .collect();
         let mut names: Vec<Arc<str>> = Vec::new();
-        let mut raw: Vec<(CellIndex, usize)> = Vec::new();
+        let mut raw: Vec<(CellIndex, usize)> = Vec::with_capacity(pts.len());
         let mut last: Option<(Arc<str>, usize)> = None;
-        for p in points {
-            let Ok(ll) = LatLng::new(p.lat, p.lon) else {
+        for (p, cell) in pts.iter().zip(cells) {
+            let Some(cell) = cell else {
                 continue;
             };
             let w = match &last {
@@ -54,7 +61,7 @@ impl HeatMap {
                     i
                 }
             };
-            raw.push((ll.to_cell(res), w));
+            raw.push((cell, w));
         }
         // Number workers by name so the same worker seen in several runs is one.
         let mut order: Vec<usize> = (0..names.len()).collect();
@@ -69,7 +76,7 @@ impl HeatMap {
         }
         let mut keyed: Vec<(CellIndex, u32)> =
             raw.into_iter().map(|(c, w)| (c, number[w])).collect();
-        keyed.sort_unstable();
+        keyed.par_sort_unstable();
         let mut entries: Vec<(CellIndex, u32, u64)> = Vec::new();
         for (c, w) in keyed {
             match entries.last_mut() {

@@ -11,6 +11,12 @@
 //! - [`heat`]: point density per H3 cell, coarser levels, GeoJSON;
 //! - [`report`]: the daily report per town of grids that missed a patrol;
 //! - [`tracks`]: a seeded generator of patrol tracks for tests and benchmarks.
+//!
+//! The flow: read → [`check`] → keep [`Checked::accepted`] (and store the flagged and rejected
+//! points with their reasons) → [`CoverageIndex::coverage`] over a [`Window`] (a day, a week, a
+//! month) → [`report::daily_report`]; [`HeatMap`] for the map. Figures *per worker* are the same
+//! rules applied to one worker's points: [`patrols::worker_days`] for their patrols, and
+//! [`CoverageIndex::coverage`] called with only their points for the shares of their grid.
 
 pub mod check;
 pub mod coverage;
