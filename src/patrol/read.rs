@@ -1,0 +1,473 @@
+//! Readers of patrol points (轨迹导入): CSV, GeoJSON and GPX 1.1.
+//!
+//! A reader returns every point it could read and, separately, every record it could not, each
+//! error naming the file, the record (CSV line, GeoJSON feature index, GPX `trkpt` index) and the
+//! field. Only a file that cannot be read at all (not CSV with the right header, not JSON, not
+//! XML) is an `Err`. Values that parse but are impossible (bad coordinates, unknown CRS, future
+//! time) are left to [`super::check`].
+
+use super::point::PatrolPoint;
+use crate::crs::Crs;
+use chrono::{DateTime, FixedOffset};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Which record of a file an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A CSV line (1-based, the header is line 1).
+    Line(u64),
+    /// A GeoJSON feature (0-based index in `features`).
+    Feature(usize),
+    /// A GPX track point (0-based index among the file's `trkpt`).
+    TrackPoint(usize),
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::Line(n) => write!(f, "line {n}"),
+            Record::Feature(i) => write!(f, "feature {i}"),
+            Record::TrackPoint(i) => write!(f, "trkpt {i}"),
+        }
+    }
+}
+
+/// A file or a record of it that could not be read.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ReadError {
+    /// The file as a whole is unreadable.
+    #[error("{file}: {what}")]
+    File {
+        /// File name as given.
+        file: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// One record is unreadable; the others were read.
+    #[error("{file}: {record}: field `{field}`: {what}")]
+    Record {
+        /// File name as given.
+        file: String,
+        /// Which record.
+        record: Record,
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// What a reader got from a file.
+#[derive(Clone, Debug, Default)]
+pub struct Read {
+    /// Points read, in file order.
+    pub points: Vec<PatrolPoint>,
+    /// Records that could not be read, in file order.
+    pub errors: Vec<ReadError>,
+}
+
+/// Options common to the readers.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// The worker of points that do not name one (GPX always, GeoJSON without `worker`).
+    pub worker: Option<String>,
+    /// Express times in this zone (e.g. +08:00 for GPX files written in UTC), so that days are
+    /// local; `None` keeps each time's own offset.
+    pub zone: Option<FixedOffset>,
+}
+
+/// Interns worker ids so the points of one worker share one allocation.
+#[derive(Default)]
+struct Workers(BTreeMap<String, Arc<str>>);
+
+impl Workers {
+    fn get(&mut self, w: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(w) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(w);
+        self.0.insert(w.to_string(), a.clone());
+        a
+    }
+}
+
+fn parse_time(s: &str, zone: Option<FixedOffset>) -> Result<DateTime<FixedOffset>, String> {
+    let t = DateTime::parse_from_rfc3339(s.trim())
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time with zone ({e})"))?;
+    Ok(match zone {
+        Some(z) => t.with_timezone(&z),
+        None => t,
+    })
+}
+
+fn parse_f64(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("`{s}` is not a number"))
+}
+
+fn parse_crs(s: Option<&str>) -> Result<Crs, crate::crs::UnknownCrs> {
+    match s.map(str::trim) {
+        None | Some("") => Ok(Crs::Wgs84),
+        Some(t) => t.parse(),
+    }
+}
+
+/// Reads CSV with the header `worker,time,lon,lat,crs,accuracy` (columns in any order; `crs` and
+/// `accuracy` may be missing or empty: WGS84, unknown accuracy).
+pub fn read_csv(
+    file: &str,
+    data: impl std::io::Read,
+    opts: &ReadOptions,
+) -> Result<Read, ReadError> {
+    let file_err = |what: String| ReadError::File {
+        file: file.to_string(),
+        what,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(data);
+    let header = rdr
+        .headers()
+        .map_err(|e| file_err(format!("no CSV header: {e}")))?
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let need = |name: &'static str| {
+        col(name).ok_or_else(|| {
+            file_err(format!(
+                "header has no `{name}` column (want worker,time,lon,lat,crs,accuracy)"
+            ))
+        })
+    };
+    let (cw, ct, cx, cy) = (need("worker"), need("time")?, need("lon")?, need("lat")?);
+    let cw = match (cw, &opts.worker) {
+        (Ok(c), _) => Some(c),
+        (Err(_), Some(_)) => None,
+        (Err(e), None) => return Err(e),
+    };
+    let (cc, ca) = (col("crs"), col("accuracy"));
+    let mut out = Read::default();
+    let mut workers = Workers::default();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                out.errors.push(ReadError::Record {
+                    file: file.to_string(),
+                    record: Record::Line(line),
+                    field: "*",
+                    what: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let bad = |field: &'static str, what: String| ReadError::Record {
+            file: file.to_string(),
+            record: Record::Line(line),
+            field,
+            what,
+        };
+        let get = |c: usize| rec.get(c).unwrap_or("");
+        let parsed = (|| {
+            let worker = match cw {
+                Some(c) if !get(c).is_empty() => get(c).to_string(),
+                Some(_) | None => opts
+                    .worker
+                    .clone()
+                    .ok_or_else(|| bad("worker", "empty".into()))?,
+            };
+            let time = parse_time(get(ct), opts.zone).map_err(|w| bad("time", w))?;
+            let lon = parse_f64(get(cx)).map_err(|w| bad("lon", w))?;
+            let lat = parse_f64(get(cy)).map_err(|w| bad("lat", w))?;
+            let crs = parse_crs(cc.map(get));
+            let accuracy = match ca.map(get) {
+                None | Some("") => None,
+                Some(s) => Some(parse_f64(s).map_err(|w| bad("accuracy", w))?),
+            };
+            Ok((worker, time, lon, lat, crs, accuracy))
+        })();
+        match parsed {
+            Ok((w, time, lon, lat, crs, acc)) => {
+                out.points
+                    .push(PatrolPoint::new(workers.get(&w), time, lon, lat, crs, acc))
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a GeoJSON FeatureCollection of Point features with properties `worker` (or
+/// [`ReadOptions::worker`]), `time` (RFC 3339), `crs` (optional, WGS84) and `accuracy` (optional,
+/// metres).
+pub fn read_geojson(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, ReadError> {
+    use serde_json::Value;
+    let file_err = |what: String| ReadError::File {
+        file: file.to_string(),
+        what,
+    };
+    let v: Value = serde_json::from_str(text).map_err(|e| file_err(format!("not JSON: {e}")))?;
+    let feats = match (v.get("type").and_then(Value::as_str), v.get("features")) {
+        (Some("FeatureCollection"), Some(Value::Array(f))) => f,
+        _ => return Err(file_err("not a GeoJSON FeatureCollection".into())),
+    };
+    let mut out = Read::default();
+    let mut workers = Workers::default();
+    for (i, f) in feats.iter().enumerate() {
+        let bad = |field: &'static str, what: String| ReadError::Record {
+            file: file.to_string(),
+            record: Record::Feature(i),
+            field,
+            what,
+        };
+        let props = f.get("properties");
+        let prop = |k: &str| props.and_then(|p| p.get(k)).filter(|x| !x.is_null());
+        let parsed = (|| {
+            let g = f
+                .get("geometry")
+                .filter(|g| !g.is_null())
+                .ok_or_else(|| bad("geometry", "missing".into()))?;
+            if g.get("type").and_then(Value::as_str) != Some("Point") {
+                return Err(bad("geometry", "not a Point".into()));
+            }
+            let c = g
+                .get("coordinates")
+                .and_then(Value::as_array)
+                .filter(|c| c.len() >= 2)
+                .ok_or_else(|| bad("geometry", "coordinates are not [lon, lat]".into()))?;
+            let lon = c[0]
+                .as_f64()
+                .ok_or_else(|| bad("geometry", "longitude is not a number".into()))?;
+            let lat = c[1]
+                .as_f64()
+                .ok_or_else(|| bad("geometry", "latitude is not a number".into()))?;
+            let worker = match prop("worker") {
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(_) => return Err(bad("worker", "not a string".into())),
+                None => opts
+                    .worker
+                    .clone()
+                    .ok_or_else(|| bad("worker", "missing".into()))?,
+            };
+            let time = match prop("time") {
+                Some(Value::String(s)) => parse_time(s, opts.zone).map_err(|w| bad("time", w))?,
+                Some(_) => return Err(bad("time", "not a string".into())),
+                None => return Err(bad("time", "missing".into())),
+            };
+            let crs = match prop("crs") {
+                None => Ok(Crs::Wgs84),
+                Some(Value::String(s)) => parse_crs(Some(s)),
+                Some(_) => return Err(bad("crs", "not a string".into())),
+            };
+            let accuracy = match prop("accuracy") {
+                None => None,
+                Some(x) => Some(
+                    x.as_f64()
+                        .ok_or_else(|| bad("accuracy", "not a number".into()))?,
+                ),
+            };
+            Ok((worker, time, lon, lat, crs, accuracy))
+        })();
+        match parsed {
+            Ok((w, time, lon, lat, crs, acc)) => {
+                out.points
+                    .push(PatrolPoint::new(workers.get(&w), time, lon, lat, crs, acc))
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads GPX 1.1 track points (`trkpt lat=… lon=…` with `<time>`; coordinates WGS84 as GPX
+/// requires). The worker is [`ReadOptions::worker`] if given, else the track's `<name>`, else the
+/// file's `<metadata><name>`; a point with none of them is an error.
+pub fn read_gpx(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, ReadError> {
+    use quick_xml::events::Event;
+    let file_err = |what: String| ReadError::File {
+        file: file.to_string(),
+        what,
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut out = Read::default();
+    let mut workers = Workers::default();
+    // Element path, the text of the element being read, names found so far.
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut text_buf = String::new();
+    let mut file_name: Option<String> = None;
+    let mut trk_name: Option<String> = None;
+    let mut n_trkpt = 0usize;
+    let mut open: Option<OpenTrkpt> = None;
+    let mut saw_gpx = false;
+    let attr = |e: &quick_xml::events::BytesStart, k: &str| -> Option<String> {
+        e.try_get_attribute(k).ok().flatten().and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|c| c.into_owned())
+        })
+    };
+    loop {
+        let ev = reader.read_event().map_err(|e| {
+            file_err(format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            ))
+        })?;
+        let start = |e: &quick_xml::events::BytesStart,
+                     path: &[Vec<u8>],
+                     open: &mut Option<OpenTrkpt>,
+                     n_trkpt: &mut usize| {
+            let name = e.local_name().as_ref().to_vec();
+            if name == b"trkpt" && path.last().map(|p| p.as_slice()) == Some(b"trkseg") {
+                let idx = *n_trkpt;
+                *n_trkpt += 1;
+                let bad = |field: &'static str, what: String| ReadError::Record {
+                    file: file.to_string(),
+                    record: Record::TrackPoint(idx),
+                    field,
+                    what,
+                };
+                let num = |k: &'static str| -> Result<f64, ReadError> {
+                    let s = attr(e, k).ok_or_else(|| bad(k, "missing".into()))?;
+                    parse_f64(&s).map_err(|w| bad(k, w))
+                };
+                let pos = num("lon").and_then(|lon| Ok((lon, num("lat")?)));
+                *open = Some(OpenTrkpt {
+                    idx,
+                    pos,
+                    time: None,
+                });
+            }
+            name
+        };
+        match ev {
+            Event::Start(e) => {
+                let name = start(&e, &path, &mut open, &mut n_trkpt);
+                if name == b"gpx" {
+                    saw_gpx = true;
+                }
+                path.push(name);
+                text_buf.clear();
+            }
+            Event::Empty(e) => {
+                let name = start(&e, &path, &mut open, &mut n_trkpt);
+                if name == b"trkpt" {
+                    close_trkpt(
+                        file,
+                        opts,
+                        &mut open,
+                        &trk_name,
+                        &file_name,
+                        &mut workers,
+                        &mut out,
+                    );
+                }
+            }
+            Event::Text(t) => {
+                if let Ok(s) = t.decode() {
+                    text_buf.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                if let Ok(s) = t.decode() {
+                    text_buf.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    text_buf.push(c);
+                } else if let Ok(name) = r.decode() {
+                    if let Some(s) = quick_xml::escape::resolve_predefined_entity(&name) {
+                        text_buf.push_str(s);
+                    }
+                }
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let parent = path.last().map(|p| p.as_slice());
+                match (name.as_slice(), parent) {
+                    (b"name", Some(b"trk")) => trk_name = Some(text_buf.trim().to_string()),
+                    (b"name", Some(b"metadata")) => file_name = Some(text_buf.trim().to_string()),
+                    (b"time", Some(b"trkpt")) => {
+                        if let Some(o) = open.as_mut() {
+                            o.time = Some(text_buf.trim().to_string());
+                        }
+                    }
+                    (b"trkpt", _) => close_trkpt(
+                        file,
+                        opts,
+                        &mut open,
+                        &trk_name,
+                        &file_name,
+                        &mut workers,
+                        &mut out,
+                    ),
+                    (b"trk", _) => trk_name = None,
+                    _ => {}
+                }
+                text_buf.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !saw_gpx {
+        return Err(file_err("no <gpx> element: not a GPX file".into()));
+    }
+    Ok(out)
+}
+
+/// The track point being read: index, lon/lat (or why not), `<time>` text.
+struct OpenTrkpt {
+    idx: usize,
+    pos: Result<(f64, f64), ReadError>,
+    time: Option<String>,
+}
+
+fn close_trkpt(
+    file: &str,
+    opts: &ReadOptions,
+    open: &mut Option<OpenTrkpt>,
+    trk_name: &Option<String>,
+    file_name: &Option<String>,
+    workers: &mut Workers,
+    out: &mut Read,
+) {
+    let Some(o) = open.take() else { return };
+    let OpenTrkpt { idx, pos, time } = o;
+    let bad = |field: &'static str, what: String| ReadError::Record {
+        file: file.to_string(),
+        record: Record::TrackPoint(idx),
+        field,
+        what,
+    };
+    let parsed = (|| {
+        let (lon, lat) = pos?;
+        let time = time.ok_or_else(|| bad("time", "missing".into()))?;
+        let time = parse_time(&time, opts.zone).map_err(|w| bad("time", w))?;
+        let worker = opts
+            .worker
+            .clone()
+            .or_else(|| trk_name.clone().filter(|s| !s.is_empty()))
+            .or_else(|| file_name.clone().filter(|s| !s.is_empty()))
+            .ok_or_else(|| bad("worker", "no worker given and no <trk><name>".into()))?;
+        Ok((worker, time, lon, lat))
+    })();
+    match parsed {
+        Ok((w, time, lon, lat)) => out.points.push(PatrolPoint::new(
+            workers.get(&w),
+            time,
+            lon,
+            lat,
+            Ok(Crs::Wgs84),
+            None,
+        )),
+        Err(e) => out.errors.push(e),
+    }
+}

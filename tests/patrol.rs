@@ -1,0 +1,987 @@
+//! Patrol coverage: readers, checks, patrols, every coverage figure on a hand-checked grid, heat,
+//! the daily report, the track generator, and H3 cells against the reference `h3` library.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta};
+use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
+use std::sync::Arc;
+use wangge::crs::{wgs84_to_gcj02, Crs, UnknownCrs};
+use wangge::model::{Barrier, BarrierClass, Building, BuildingKind, Mode, VillageCode};
+use wangge::partition::Figures;
+use wangge::patrol::coverage::Metric;
+use wangge::patrol::patrols::{days, runs, worker_days};
+use wangge::patrol::read::Record;
+use wangge::patrol::report::{daily_report, to_csv, Missed};
+use wangge::patrol::tracks::{TrackConfig, TrackGen};
+use wangge::patrol::*;
+use wangge::snapshot::{BuildingView, GridView, Snapshot, VillageView};
+
+fn t(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+fn pt(worker: &str, time: &str, lon: f64, lat: f64) -> PatrolPoint {
+    PatrolPoint::new(
+        Arc::from(worker),
+        t(time),
+        lon,
+        lat,
+        Ok(Crs::Wgs84),
+        Some(5.0),
+    )
+}
+
+fn now() -> DateTime<FixedOffset> {
+    t("2026-11-22T12:00:00+08:00")
+}
+
+// ---------------------------------------------------------------- readers
+
+#[test]
+fn csv_reads_points_and_names_bad_records() {
+    let csv = "worker,time,lon,lat,crs,accuracy\n\
+               w1,2026-11-20T08:00:00+08:00,116.40,39.90,wgs84,5\n\
+               w1,2026-11-20T08:00:10+08:00,116.4001,39.9001,,\n\
+               w1,yesterday,116.40,39.90,wgs84,5\n\
+               w2,2026-11-20T08:00:00+08:00,east,39.90,wgs84,5\n\
+               w2,2026-11-20T08:00:00+08:00,116.40,39.90,gcj02,x\n\
+               w2,2026-11-20T08:00:20Z,116.40,39.90,utm,5\n";
+    let r = read_csv("a.csv", csv.as_bytes(), &ReadOptions::default()).unwrap();
+    assert_eq!(r.points.len(), 3, "{:?}", r.errors);
+    assert_eq!(r.points[1].accuracy_m, None);
+    assert_eq!(r.points[1].crs, Ok(Crs::Wgs84));
+    // An unknown CRS is read; the checks reject it.
+    assert_eq!(r.points[2].crs, Err(UnknownCrs("utm".into())));
+    let got: Vec<(Record, &str)> = r
+        .errors
+        .iter()
+        .map(|e| match e {
+            ReadError::Record { record, field, .. } => (*record, *field),
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Record::Line(4), "time"),
+            (Record::Line(5), "lon"),
+            (Record::Line(6), "accuracy")
+        ]
+    );
+    let msg = r.errors[0].to_string();
+    assert!(
+        msg.contains("a.csv") && msg.contains("line 4") && msg.contains("`time`"),
+        "{msg}"
+    );
+    // A header without lat is a file error.
+    let e = read_csv(
+        "b.csv",
+        "worker,time,lon\n".as_bytes(),
+        &ReadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("b.csv") && e.to_string().contains("`lat`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn csv_gcj02_is_converted_to_wgs84() {
+    let (glon, glat) = wgs84_to_gcj02(116.4, 39.9);
+    let csv = format!(
+        "worker,time,lon,lat,crs,accuracy\nw,2026-11-20T08:00:00+08:00,{glon},{glat},GCJ-02,3\n"
+    );
+    let r = read_csv("g.csv", csv.as_bytes(), &ReadOptions::default()).unwrap();
+    let p = &r.points[0];
+    assert_eq!(p.crs, Ok(Crs::Gcj02));
+    assert!(
+        (p.lon - 116.4).abs() < 1e-7 && (p.lat - 39.9).abs() < 1e-7,
+        "{p:?}"
+    );
+}
+
+#[test]
+fn geojson_reads_points_and_names_bad_features() {
+    let text = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[116.4,39.9]},
+       "properties":{"worker":"w1","time":"2026-11-20T08:00:00+08:00","accuracy":4.5}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[116.4,39.9]},
+       "properties":{"time":"2026-11-20T08:00:10+08:00","crs":"bd09"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[116.4,39.9]},
+       "properties":{"worker":"w1","time":"08:00"}},
+      {"type":"Feature","geometry":{"type":"LineString","coordinates":[[116.4,39.9],[116.5,39.9]]},
+       "properties":{"worker":"w1","time":"2026-11-20T08:00:00+08:00"}}
+    ]}"#;
+    let opts = ReadOptions {
+        worker: Some("phone-7".into()),
+        zone: None,
+    };
+    let r = read_geojson("p.geojson", text, &opts).unwrap();
+    assert_eq!(r.points.len(), 2);
+    assert_eq!(&*r.points[0].worker, "w1");
+    assert_eq!(r.points[0].accuracy_m, Some(4.5));
+    assert_eq!(&*r.points[1].worker, "phone-7");
+    assert_eq!(r.points[1].crs, Ok(Crs::Bd09));
+    assert_eq!(r.errors.len(), 2);
+    match &r.errors[0] {
+        ReadError::Record { record, field, .. } => {
+            assert_eq!((*record, *field), (Record::Feature(2), "time"))
+        }
+        e => panic!("{e}"),
+    }
+    match &r.errors[1] {
+        ReadError::Record { record, field, .. } => {
+            assert_eq!((*record, *field), (Record::Feature(3), "geometry"))
+        }
+        e => panic!("{e}"),
+    }
+    assert!(read_geojson("x.geojson", "{oops", &opts).is_err());
+    assert!(read_geojson("x.geojson", r#"{"type":"Feature"}"#, &opts).is_err());
+}
+
+#[test]
+fn gpx_reads_track_points_and_names_bad_ones() {
+    let text = r#"<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1">
+  <metadata><name>file name</name></metadata>
+  <trk><name>Li &amp; Wang</name><trkseg>
+    <trkpt lat="39.9" lon="116.4"><ele>50</ele><time>2026-11-20T00:00:00Z</time></trkpt>
+    <trkpt lat="39.9001" lon="116.4001"><time>2026-11-20T00:00:10Z</time></trkpt>
+    <trkpt lat="39.9002" lon="116.4002"></trkpt>
+    <trkpt lat="north" lon="116.4003"><time>2026-11-20T00:00:30Z</time></trkpt>
+  </trkseg></trk>
+</gpx>"#;
+    let zone = FixedOffset::east_opt(8 * 3600);
+    let r = read_gpx("t.gpx", text, &ReadOptions { worker: None, zone }).unwrap();
+    assert_eq!(r.points.len(), 2, "{:?}", r.errors);
+    assert_eq!(&*r.points[0].worker, "Li & Wang");
+    assert_eq!((r.points[0].lon, r.points[0].lat), (116.4, 39.9));
+    // Expressed in +08:00: the local day is the 20th, 08:00.
+    assert_eq!(r.points[0].time.to_rfc3339(), "2026-11-20T08:00:00+08:00");
+    let got: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[0].contains("t.gpx") && got[0].contains("trkpt 2") && got[0].contains("`time`"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].contains("trkpt 3") && got[1].contains("`lat`"),
+        "{got:?}"
+    );
+    let opts = ReadOptions {
+        worker: Some("w9".into()),
+        zone: None,
+    };
+    assert_eq!(
+        &*read_gpx("t.gpx", text, &opts).unwrap().points[0].worker,
+        "w9"
+    );
+    assert!(read_gpx("bad.gpx", "<gpx><trk></gpx>", &opts).is_err());
+    assert!(read_gpx("bad.gpx", "<kml></kml>", &opts).is_err());
+}
+
+// ---------------------------------------------------------------- checks
+
+#[test]
+fn duplicates_are_kept_once_and_counted() {
+    let a = pt("w1", "2026-11-20T08:00:00+08:00", 116.4, 39.9);
+    // The same instant written in UTC, re-sent twice: one point.
+    let b = pt("w1", "2026-11-20T00:00:00Z", 116.4, 39.9);
+    let c = a.clone();
+    // Same time, another worker: not a duplicate. Same worker, 1 m away: not a duplicate.
+    let d = pt("w2", "2026-11-20T08:00:00+08:00", 116.4, 39.9);
+    let e = pt("w1", "2026-11-20T08:00:00+08:00", 116.40001, 39.9);
+    assert_eq!(a.dedupe_key(), b.dedupe_key());
+    assert_ne!(a.dedupe_key(), e.dedupe_key());
+    let out = check(vec![a.clone(), b, c, d, e], &CheckRules::new(now()));
+    assert_eq!(out.duplicates, 2);
+    assert_eq!(out.accepted.len(), 3);
+    assert!(out.rejected.is_empty() && out.flagged.is_empty());
+    // The first received is the one kept.
+    assert_eq!(out.accepted[0].time.offset(), a.time.offset());
+}
+
+#[test]
+fn out_of_order_input_gives_the_same_result() {
+    let mut pts: Vec<PatrolPoint> = (0..40)
+        .map(|k| {
+            let time = t("2026-11-20T08:00:00+08:00") + TimeDelta::minutes(3 * k);
+            PatrolPoint::new(
+                Arc::from("w1"),
+                time,
+                116.4 + k as f64 * 1e-4,
+                39.9,
+                Ok(Crs::Wgs84),
+                None,
+            )
+        })
+        .collect();
+    let rules = CheckRules::new(now());
+    let sorted = check(pts.clone(), &rules);
+    pts.reverse();
+    pts.swap(3, 17);
+    let shuffled = check(pts, &rules);
+    assert_eq!(sorted.accepted, shuffled.accepted);
+    assert!(shuffled.accepted.windows(2).all(|w| w[0].time < w[1].time));
+    assert_eq!(
+        worker_days(&sorted.accepted, &PatrolRules::default()),
+        worker_days(&shuffled.accepted, &PatrolRules::default())
+    );
+}
+
+#[test]
+fn every_kind_of_bad_point_has_its_reason() {
+    let base = |min: i64, lon: f64, lat: f64| {
+        let time = t("2026-11-20T08:00:00+08:00") + TimeDelta::minutes(min);
+        PatrolPoint::new(Arc::from("w1"), time, lon, lat, Ok(Crs::Wgs84), Some(5.0))
+    };
+    let mut unknown = base(1, 116.4, 39.9);
+    unknown.crs = Err(UnknownCrs("utm50n".into()));
+    let mut future = base(2, 116.4, 39.9);
+    future.time = now() + TimeDelta::hours(1);
+    let mut skewed = base(3, 116.4, 39.9);
+    skewed.time = now() + TimeDelta::minutes(4); // within the 5-minute clock skew: fine
+    let mut negative = base(4, 116.4, 39.9);
+    negative.accuracy_m = Some(-3.0);
+    let mut poor = base(5, 116.4, 39.9);
+    poor.accuracy_m = Some(500.0);
+    let pts = vec![
+        base(0, 116.4, 39.9),
+        unknown,
+        future,
+        negative,
+        poor,
+        base(6, f64::NAN, 39.9),
+        base(7, 116.4, 95.0),
+        base(8, 0.0, 0.0),
+        // 1.1 km in one minute after the point at minute 0 (last accepted): 68 km/h, fine.
+        base(9, 116.4129, 39.9),
+        // Then 8.5 km in one minute: 510 km/h, flagged.
+        base(10, 116.5129, 39.9),
+        // Back near the last accepted point: accepted (compared with it, not the flagged one).
+        base(11, 116.4130, 39.9),
+        skewed,
+    ];
+    let out = check(pts, &CheckRules::new(now()));
+    let codes = |v: &[Issue]| v.iter().map(|i| i.reason.code()).collect::<Vec<_>>();
+    assert_eq!(
+        codes(&out.rejected),
+        vec![
+            "unknown_crs",
+            "bad_accuracy",
+            "bad_coordinates",
+            "bad_coordinates",
+            "null_island",
+            "future"
+        ]
+    );
+    assert_eq!(codes(&out.flagged), vec!["inaccurate", "too_fast"]);
+    match &out.flagged[1].reason {
+        Reason::TooFast { kmh, .. } => assert!(*kmh > 400.0 && *kmh < 600.0, "{kmh}"),
+        r => panic!("{r}"),
+    }
+    assert_eq!(out.accepted.len(), 4);
+    assert_eq!(
+        out.accepted.len() + out.rejected.len() + out.flagged.len(),
+        12
+    );
+    assert!(out.rejected[0].reason.to_string().contains("utm50n"));
+}
+
+// ---------------------------------------------------------------- patrols
+
+fn walk(worker: &str, from: &str, minutes: &[i64]) -> Vec<PatrolPoint> {
+    minutes
+        .iter()
+        .map(|m| {
+            let time = t(from) + TimeDelta::minutes(*m);
+            PatrolPoint::new(
+                Arc::from(worker),
+                time,
+                116.4,
+                39.9 + *m as f64 * 1e-5,
+                Ok(Crs::Wgs84),
+                None,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn patrols_split_at_the_gap() {
+    let rules = PatrolRules::default();
+    // Gaps of 30 min (kept) then 31 min (cut).
+    let pts = walk("w", "2026-11-20T08:00:00+08:00", &[0, 10, 40, 71, 80, 95]);
+    let r = runs(&pts, &rules);
+    assert_eq!(r.len(), 2);
+    assert_eq!((r[0].points, r[1].points), (3, 3));
+    assert_eq!(r[0].duration(), TimeDelta::minutes(40));
+    assert_eq!(r[1].start, t("2026-11-20T09:11:00+08:00"));
+    // A 5-minute run is not a patrol.
+    let short = walk("w", "2026-11-20T08:00:00+08:00", &[0, 5, 120, 130]);
+    let d = days(&short, &rules);
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].patrols.len(), d[0].short), (1, 1));
+    assert!(!d[0].twice);
+}
+
+#[test]
+fn two_patrols_a_day_must_be_two_hours_apart() {
+    let rules = PatrolRules::default();
+    // 08:00–09:00 and 10:30–11:00: 1.5 h apart, one round.
+    let mut close = walk("w", "2026-11-20T08:00:00+08:00", &[0, 20, 40, 60]);
+    close.extend(walk("w", "2026-11-20T10:30:00+08:00", &[0, 15, 30]));
+    let d = days(&close, &rules);
+    assert_eq!(d[0].patrols.len(), 2);
+    assert!(!d[0].twice);
+    // 08:00–09:00 and 11:00–11:30: exactly 2 h apart, twice.
+    let mut far = walk("w", "2026-11-20T08:00:00+08:00", &[0, 20, 40, 60]);
+    far.extend(walk("w", "2026-11-20T11:00:00+08:00", &[0, 15, 30]));
+    // And the next day one round only.
+    far.extend(walk("w", "2026-11-21T08:00:00+08:00", &[0, 15, 30]));
+    let d = days(&far, &rules);
+    assert_eq!(d.len(), 2);
+    assert!(d[0].twice && !d[1].twice);
+    assert_eq!(d[1].day, NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+}
+
+// ---------------------------------------------------------------- coverage (hand-checked)
+
+const LON0: f64 = 116.4;
+const LAT0: f64 = 39.9;
+
+fn m() -> Metric {
+    Metric::new(LON0, LAT0)
+}
+
+fn ll(x: f64, y: f64) -> Coord<f64> {
+    let (lon, lat) = m().lonlat([x, y]);
+    Coord { x: lon, y: lat }
+}
+
+fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![Polygon::new(
+        LineString::new(vec![
+            ll(x0, y0),
+            ll(x1, y0),
+            ll(x1, y1),
+            ll(x0, y1),
+            ll(x0, y0),
+        ]),
+        vec![],
+    )])
+}
+
+fn building(
+    id: &str,
+    kind: BuildingKind,
+    x: f64,
+    y: f64,
+    footprint: Option<MultiPolygon<f64>>,
+    grid: usize,
+) -> BuildingView {
+    let c = ll(x, y);
+    BuildingView {
+        building: Building {
+            id: id.into(),
+            point: Point::new(c.x, c.y),
+            footprint,
+            households: 1,
+            residents: 3,
+            kind,
+            address: None,
+            group: None,
+            staff: None,
+            workshops: None,
+            custom: None,
+            village: 0,
+        },
+        grid: Some(grid),
+        micro: vec![],
+    }
+}
+
+/// Grid A: the square (-100..100 m)², a minor road along y = 0 from x = -99.95 to 99.95
+/// (199.9 m: 40 pieces of 4.9975 m). Grid B: (100..300) × (-100..100), no road, no building.
+/// Plus an expressway through A (not walked) and a road far away (in no grid).
+fn hand_snapshot() -> Snapshot {
+    let code = VillageCode::parse("110101001001").unwrap();
+    let grid = |i: u32, geometry: MultiPolygon<f64>| GridView {
+        code: code.grid(i),
+        village: 0,
+        label: Point::new(
+            geometry.0[0].exterior().0[0].x,
+            geometry.0[0].exterior().0[0].y,
+        ),
+        geometry,
+        figures: Figures::default(),
+        people: vec![],
+    };
+    let a = square(-100.0, -100.0, 100.0, 100.0);
+    let b = square(100.0, -100.0, 300.0, 100.0);
+    let line = |x0: f64, y0: f64, x1: f64, y1: f64| LineString::new(vec![ll(x0, y0), ll(x1, y1)]);
+    Snapshot {
+        villages: vec![VillageView {
+            code: code.clone(),
+            name: "东风村".into(),
+            mode: Mode::Town,
+            boundary: square(-100.0, -100.0, 300.0, 100.0),
+            plan_version: Some(1),
+        }],
+        grids: vec![grid(1, a), grid(2, b)],
+        micro_grids: vec![],
+        buildings: vec![
+            building("B1", BuildingKind::Residential, -50.0, 20.0, None, 0),
+            building(
+                "B2",
+                BuildingKind::School,
+                50.0,
+                50.0,
+                Some(square(40.0, 40.0, 60.0, 60.0)),
+                0,
+            ),
+            building("B3", BuildingKind::Hospital, 90.0, -90.0, None, 0),
+            building("B4", BuildingKind::Residential, -90.0, -90.0, None, 0),
+        ],
+        barriers: vec![
+            Barrier {
+                class: BarrierClass::MinorRoad,
+                name: None,
+                lines: vec![line(-99.95, 0.0, 99.95, 0.0)],
+            },
+            Barrier {
+                class: BarrierClass::Expressway,
+                name: None,
+                lines: vec![line(-60.0, -100.0, -60.0, 100.0)],
+            },
+            Barrier {
+                class: BarrierClass::MajorRoad,
+                name: None,
+                lines: vec![line(-100.0, 500.0, 100.0, 500.0)],
+            },
+        ],
+        revision: 1,
+    }
+}
+
+fn at(worker: &str, time: &str, x: f64, y: f64) -> PatrolPoint {
+    let c = ll(x, y);
+    pt(worker, time, c.x, c.y)
+}
+
+/// Day 1 in grid A: morning along the road, x = -100..-40 at y = 0, 08:00–08:30, then a point
+/// at (75, 75) at 08:50 (same patrol); a lone point at 11:00 (a short run); afternoon 14:00–14:20
+/// at y = -50. Day 2: only the morning walk.
+fn hand_points() -> Vec<PatrolPoint> {
+    let mut v = Vec::new();
+    for day in ["2026-11-20", "2026-11-21"] {
+        for (k, x) in [-100.0, -90.0, -80.0, -70.0, -60.0, -50.0, -40.0]
+            .into_iter()
+            .enumerate()
+        {
+            v.push(at("w1", &format!("{day}T08:{:02}:00+08:00", k * 5), x, 0.0));
+        }
+    }
+    v.push(at("w1", "2026-11-20T08:50:00+08:00", 75.0, 75.0));
+    v.push(at("w1", "2026-11-20T11:00:00+08:00", 0.0, -50.0));
+    for (k, x) in [0.0, 10.0, 20.0].into_iter().enumerate() {
+        v.push(at(
+            "w1",
+            &format!("2026-11-20T14:{:02}:00+08:00", k * 10),
+            x,
+            -50.0,
+        ));
+    }
+    v
+}
+
+fn zone() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+#[test]
+fn every_coverage_figure_on_a_hand_checked_grid() {
+    let snap = hand_snapshot();
+    let rules = CoverageRules {
+        resolution: h3o::Resolution::Eleven,
+        ..CoverageRules::default()
+    };
+    let index = CoverageIndex::new(&snap, rules);
+    let checked = check(hand_points(), &CheckRules::new(now()));
+    assert_eq!(checked.accepted.len(), 19);
+    let cov = index.coverage(&checked.accepted, &Window::day(day(20), zone()));
+    let a = &cov[0];
+    assert_eq!(a.code.as_str(), "110101001001001");
+    assert_eq!(a.points, 12);
+    // Morning (08:00–08:50) and afternoon (14:00–14:20); the 11:00 point is a short run.
+    assert_eq!(a.patrols, 2);
+    assert_eq!(a.days.len(), 1);
+    assert!(a.days[0].twice);
+    assert_eq!((a.days[0].workers, a.days_twice), (1, 1));
+    // Road: 40 pieces of 4.9975 m; walked up to x = -40 + 30 = -10: the first 18 pieces
+    // (midpoints up to -12.46 m; the 19th is at -7.49 m). Expressway and the far road excluded.
+    assert!((a.road_m - 199.9).abs() < 0.01, "{}", a.road_m);
+    assert!(
+        (a.road_walked_m - 18.0 * 4.9975).abs() < 0.01,
+        "{}",
+        a.road_walked_m
+    );
+    assert!((a.road_share.unwrap() - 0.45).abs() < 1e-4);
+    // Buildings: B1 (20 m from (-50, 0)) and B2 (its footprint corner (60, 60) is 21 m from
+    // (75, 75), though its point (50, 50) is 35 m away) passed; B3 and B4 not.
+    assert_eq!((a.buildings, a.buildings_passed), (4, 2));
+    assert_eq!(a.building_share, Some(0.5));
+    // Targets: the school (passed) and the hospital (not).
+    assert_eq!((a.targets, a.targets_passed), (2, 1));
+    assert_eq!(a.target_share, Some(0.5));
+    // H3 cells at res 11 whose centre is in the square, and those holding a point.
+    let cells = expected_cells(h3o::Resolution::Eleven, -100.0, -100.0, 100.0, 100.0);
+    assert!(cells.len() >= 10, "{}", cells.len());
+    assert_eq!(index.cells(0), &cells[..]);
+    let day_pts: Vec<&PatrolPoint> = checked
+        .accepted
+        .iter()
+        .filter(|p| p.time.date_naive() == day(20))
+        .collect();
+    let hit = cells
+        .iter()
+        .filter(|c| {
+            day_pts.iter().any(|p| {
+                h3o::LatLng::new(p.lat, p.lon)
+                    .unwrap()
+                    .to_cell(h3o::Resolution::Eleven)
+                    == **c
+            })
+        })
+        .count();
+    assert!(hit > 0 && hit < cells.len());
+    assert_eq!((a.cells, a.cells_visited), (cells.len(), hit));
+    // Grid B: nothing to cover but cells; no patrol.
+    let b = &cov[1];
+    assert_eq!((b.points, b.patrols, b.days_twice), (0, 0, 0));
+    assert_eq!(
+        (b.road_share, b.target_share, b.building_share),
+        (None, None, None)
+    );
+    assert_eq!(b.cells_visited, 0);
+
+    // Two days: two days patrolled, one of them twice.
+    let two = index.coverage(&checked.accepted, &Window::days(day(20), 2, zone()));
+    assert_eq!(
+        (two[0].patrols, two[0].days.len(), two[0].days_twice),
+        (3, 2, 1)
+    );
+}
+
+/// Cells whose centre lies strictly inside the square (metres), found by walking a disk.
+fn expected_cells(res: h3o::Resolution, x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<h3o::CellIndex> {
+    let c = ll(0.0, 0.0);
+    let centre = h3o::LatLng::new(c.y, c.x).unwrap().to_cell(res);
+    let mut v: Vec<h3o::CellIndex> = centre
+        .grid_disk::<Vec<_>>(20)
+        .into_iter()
+        .filter(|cell| {
+            let ll = h3o::LatLng::from(*cell);
+            let [x, y] = m().xy(ll.lng(), ll.lat());
+            x > x0 && x < x1 && y > y0 && y < y1
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn road_on_a_border_counts_for_both_grids() {
+    let mut snap = hand_snapshot();
+    snap.barriers = vec![Barrier {
+        class: BarrierClass::MinorRoad,
+        name: None,
+        lines: vec![LineString::new(vec![ll(100.0, -50.0), ll(100.0, 50.0)])],
+    }];
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let a: f64 = index.road_pieces(0).iter().map(|p| p.len).sum();
+    let b: f64 = index.road_pieces(1).iter().map(|p| p.len).sum();
+    assert!(
+        (a - 100.0).abs() < 0.01 && (b - 100.0).abs() < 0.01,
+        "{a} {b}"
+    );
+}
+
+// ---------------------------------------------------------------- report
+
+#[test]
+fn daily_report_ranks_grids_that_missed() {
+    let mut snap = hand_snapshot();
+    // A third grid C (to the west), with a road: patrolled once on the 20th.
+    snap.grids.push(GridView {
+        code: snap.villages[0].code.grid(3),
+        village: 0,
+        geometry: square(-300.0, -100.0, -100.0, 100.0),
+        label: Point::new(0.0, 0.0),
+        figures: Figures::default(),
+        people: vec![],
+    });
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let mut pts = hand_points();
+    for k in 0..4 {
+        pts.push(at(
+            "w3",
+            &format!("2026-11-20T09:{:02}:00+08:00", k * 10),
+            -200.0,
+            k as f64 * 10.0,
+        ));
+    }
+    let checked = check(pts, &CheckRules::new(now()));
+    let cov = index.coverage(&checked.accepted, &Window::day(day(20), zone()));
+    let rep = daily_report(&snap, &cov, day(20));
+    assert_eq!(rep.len(), 1);
+    assert_eq!(rep[0].town, "110101001");
+    assert_eq!((rep[0].grids, rep[0].grids_twice), (3, 1));
+    let rows: Vec<(usize, &str, Missed, usize)> = rep[0]
+        .missed
+        .iter()
+        .map(|m| (m.rank, m.grid.as_str(), m.missed, m.patrols))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, "110101001001002", Missed::Patrol, 0),
+            (2, "110101001001003", Missed::SecondPatrol, 1)
+        ]
+    );
+    let json = serde_json::to_value(&rep).unwrap();
+    assert_eq!(json[0]["missed"][1]["missed"], "second_patrol");
+    let csv = to_csv(&rep);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "town,day,rank,grid,village,missed,patrols,road_share,target_share,cell_share"
+    );
+    assert!(
+        lines[1].starts_with("110101001,2026-11-20,1,110101001001002,东风村,patrol,0,,,"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines.len(), 3);
+}
+
+// ---------------------------------------------------------------- heat
+
+#[test]
+fn heat_counts_points_and_workers_and_coarsens_exactly() {
+    use h3o::Resolution;
+    let res = Resolution::Twelve;
+    let a = ll(0.0, 0.0);
+    let cell = h3o::LatLng::new(a.y, a.x).unwrap().to_cell(res);
+    // Two children of one res-9 parent.
+    let parent = cell.parent(Resolution::Nine).unwrap();
+    let other = parent.children(res).find(|c| *c != cell).unwrap();
+    let oc = h3o::LatLng::from(other);
+    let p = |w: &str, lon: f64, lat: f64| pt(w, "2026-11-20T08:00:00+08:00", lon, lat);
+    let pts = vec![
+        p("w1", a.x, a.y),
+        p("w1", a.x, a.y),
+        p("w2", a.x, a.y),
+        p("w1", oc.lng(), oc.lat()),
+    ];
+    let h = heat(&pts, res);
+    assert_eq!(h.len(), 2);
+    assert!(h[0].cell < h[1].cell);
+    let hc = h.iter().find(|c| c.cell == cell).unwrap();
+    assert_eq!((hc.points, hc.workers), (3, 2));
+    let ho = h.iter().find(|c| c.cell == other).unwrap();
+    assert_eq!((ho.points, ho.workers), (1, 1));
+    // Coarser: one parent cell, 4 points, 2 distinct workers (w1 counted once).
+    let coarse = HeatMap::new(&pts, res)
+        .coarsen(Resolution::Nine)
+        .unwrap()
+        .cells();
+    assert_eq!(coarse.len(), 1);
+    assert_eq!(
+        (coarse[0].cell, coarse[0].points, coarse[0].workers),
+        (parent, 4, 2)
+    );
+    assert!(HeatMap::new(&pts, Resolution::Nine).coarsen(res).is_none());
+    let fc = heat_geojson(&h);
+    assert_eq!(fc.features.len(), 2);
+    let v = serde_json::to_value(&fc).unwrap();
+    let f0 = &v["features"][0];
+    assert_eq!(f0["properties"]["h3"], h[0].cell.to_string());
+    assert_eq!(f0["properties"]["res"], 12);
+    let ring = f0["geometry"]["coordinates"][0].as_array().unwrap();
+    assert_eq!(ring.len(), 7);
+    assert_eq!(ring[0], ring[6]);
+}
+
+// ---------------------------------------------------------------- generator
+
+fn town_snapshot(households: u64, seed: u64) -> Snapshot {
+    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    town.write_dir(dir.path()).unwrap();
+    let ds = wangge::ingest::read_dir(dir.path(), &wangge::model::Weight::Households).unwrap();
+    let plan = wangge::partition::partition(&ds, &wangge::partition::Options::default(), &|| {});
+    Snapshot::from_plan(&ds, &plan, 1)
+}
+
+#[test]
+fn generated_tracks_cover_their_grids_twice_a_day() {
+    let snap = town_snapshot(4000, 3);
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let codes: Vec<_> = snap.grids.iter().map(|g| g.code.clone()).collect();
+    let cfg = TrackConfig::new(11, day(20));
+    let gen = TrackGen::new(&index, &codes, cfg);
+    assert_eq!(gen.workers(), snap.grids.len());
+    let pts = gen.day(0);
+    assert_eq!(pts, gen.day(0), "deterministic");
+    assert_ne!(
+        pts,
+        TrackGen::new(&index, &codes, TrackConfig::new(12, day(20))).day(0)
+    );
+    let per = gen.fixes_per_day();
+    assert_eq!(per, 722);
+    assert!(pts.len() >= per * gen.workers(), "{}", pts.len());
+    let checked = check(
+        pts.clone(),
+        &CheckRules::new(t("2026-11-21T00:00:00+08:00")),
+    );
+    assert_eq!(
+        checked.accepted.len()
+            + checked.flagged.len()
+            + checked.rejected.len()
+            + checked.duplicates,
+        pts.len()
+    );
+    assert!(checked.duplicates > 0);
+    assert!(!checked.rejected.is_empty());
+    let cov = index.coverage(&checked.accepted, &Window::day(day(20), zone()));
+    let twice = cov.iter().filter(|c| c.days_twice == 1).count();
+    assert!(twice * 10 >= cov.len() * 9, "{twice} of {}", cov.len());
+    let mean_road: f64 = cov.iter().filter_map(|c| c.road_share).sum::<f64>()
+        / cov.iter().filter(|c| c.road_share.is_some()).count().max(1) as f64;
+    assert!(mean_road > 0.3, "{mean_road}");
+    // Slices of a day add up to the day.
+    let half = snap.grids.len() / 2;
+    let mut sliced = gen.day_grids(0, 0..half);
+    sliced.extend(gen.day_grids(0, half..snap.grids.len()));
+    assert_eq!(sliced, pts);
+}
+
+// ---------------------------------------------------------------- H3 against the reference library
+
+#[test]
+fn h3_cells_match_the_reference_library() {
+    use rand::{Rng, SeedableRng};
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_reference.py");
+    let importable = Command::new("python3")
+        .args(["-c", "import h3"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !importable {
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! SKIPPED h3_cells_match_the_reference_library: python3 cannot import h3 !!!\n\
+             !!! install it with `pip install h3` to run this check                     !!!\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return;
+    }
+    // 1,000 seeded points: most over China (where patrols happen), some anywhere on Earth, a few
+    // near the poles and the antimeridian; each at one of several resolutions.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let resolutions = [0u8, 3, 5, 7, 9, 10, 11, 12, 13, 15];
+    let mut sample: Vec<(f64, f64, u8)> = Vec::new();
+    for k in 0..1000 {
+        let (lat, lng) = match k % 10 {
+            0 => (
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..180.0),
+            ),
+            1 => (rng.random_range(80.0..90.0), rng.random_range(175.0..180.0)),
+            _ => (rng.random_range(18.0..53.0), rng.random_range(73.0..135.0)),
+        };
+        sample.push((lat, lng, resolutions[k % resolutions.len()]));
+    }
+    // And the generated-track style: points a few metres apart around one place, all at res 10.
+    for _ in 0..100 {
+        sample.push((
+            39.9 + rng.random_range(-0.01..0.01),
+            116.4 + rng.random_range(-0.01..0.01),
+            10,
+        ));
+    }
+    let input: String = sample
+        .iter()
+        .map(|(lat, lng, r)| format!("{lat} {lng} {r}\n"))
+        .collect();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(want.len(), sample.len());
+    let mut bad = Vec::new();
+    for ((lat, lng, r), w) in sample.iter().zip(&want) {
+        let res = h3o::Resolution::try_from(*r).unwrap();
+        let got = h3o::LatLng::new(*lat, *lng)
+            .unwrap()
+            .to_cell(res)
+            .to_string();
+        if &got != w {
+            bad.push(format!("({lat}, {lng}) res {r}: h3o {got}, h3 {w}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        sample.len(),
+        bad.join("\n")
+    );
+    // The heat map uses the same cells.
+    let pts: Vec<PatrolPoint> = sample
+        .iter()
+        .filter(|s| s.2 == 10)
+        .map(|(lat, lng, _)| pt("w", "2026-11-20T08:00:00+08:00", *lng, *lat))
+        .collect();
+    let mut cells: Vec<String> = heat(&pts, h3o::Resolution::Ten)
+        .iter()
+        .map(|h| h.cell.to_string())
+        .collect();
+    let mut want10: Vec<String> = sample
+        .iter()
+        .zip(&want)
+        .filter(|(s, _)| s.2 == 10)
+        .map(|(_, w)| w.clone())
+        .collect();
+    cells.sort();
+    want10.sort();
+    want10.dedup();
+    assert_eq!(cells, want10);
+}
+
+// ---------------------------------------------------------------- benchmark (run by hand)
+
+/// A district-day: `PATROL_BENCH_HOUSEHOLDS` (default 1,500,000) households, generated tracks for
+/// one day, then checks, coverage, heat and the report, each timed. Prints figures, asserts none
+/// of the timings (shared machine). Run:
+/// `PATROL_BENCH_HOUSEHOLDS=1500000 cargo test --release --test patrol district_day -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn district_day_benchmark() {
+    use std::time::Instant;
+    let hh: u64 = std::env::var("PATROL_BENCH_HOUSEHOLDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_500_000);
+    let t0 = Instant::now();
+    let snap = town_snapshot(hh, 7);
+    println!(
+        "snapshot: {hh} households, {} grids, {} buildings, {} barriers in {:.1} s (generate + read + partition)",
+        snap.grids.len(),
+        snap.buildings.len(),
+        snap.barriers.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let clock = Instant::now();
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let pieces: usize = (0..index.len()).map(|g| index.road_pieces(g).len()).sum();
+    let cells: usize = (0..index.len()).map(|g| index.cells(g).len()).sum();
+    println!(
+        "coverage index: {:.2} s ({pieces} road pieces, {cells} H3 cells)",
+        clock.elapsed().as_secs_f64()
+    );
+    let codes: Vec<_> = snap.grids.iter().map(|g| g.code.clone()).collect();
+    let gen = TrackGen::new(&index, &codes, TrackConfig::new(1, day(20)));
+    let clock = Instant::now();
+    let pts = gen.day(0);
+    println!(
+        "generate: {} points, {} workers in {:.2} s",
+        pts.len(),
+        gen.workers(),
+        clock.elapsed().as_secs_f64()
+    );
+    let rules = CheckRules::new(t("2026-11-21T00:00:00+08:00"));
+    let clock = Instant::now();
+    let n = pts.len();
+    let checked = check(pts, &rules);
+    let dt = clock.elapsed().as_secs_f64();
+    println!(
+        "check: {:.2} s ({:.0} points/s): {} accepted, {} duplicates, {} rejected, {} flagged",
+        dt,
+        n as f64 / dt,
+        checked.accepted.len(),
+        checked.duplicates,
+        checked.rejected.len(),
+        checked.flagged.len()
+    );
+    let clock = Instant::now();
+    let cov = index.coverage(&checked.accepted, &Window::day(day(20), zone()));
+    println!(
+        "coverage of the district-day: {:.2} s for {} grids",
+        clock.elapsed().as_secs_f64(),
+        cov.len()
+    );
+    let twice = cov.iter().filter(|c| c.days_twice > 0).count();
+    let mean = |f: &dyn Fn(&GridCoverage) -> Option<f64>| {
+        let v: Vec<f64> = cov.iter().filter_map(f).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    println!(
+        "  twice patrolled {twice}/{}, mean shares: road {:.3}, targets {:.3}, buildings {:.3}, cells {:.3}",
+        cov.len(),
+        mean(&|c| c.road_share),
+        mean(&|c| c.target_share),
+        mean(&|c| c.building_share),
+        mean(&|c| c.cell_share)
+    );
+    let clock = Instant::now();
+    let hm = HeatMap::new(&checked.accepted, h3o::Resolution::Ten);
+    let h10 = hm.cells().len();
+    let h7 = hm
+        .coarsen(h3o::Resolution::Seven)
+        .map(|h| h.cells().len())
+        .unwrap_or(0);
+    println!(
+        "heat: res 10 {h10} cells, res 7 {h7} cells in {:.2} s",
+        clock.elapsed().as_secs_f64()
+    );
+    let clock = Instant::now();
+    let rep = daily_report(&snap, &cov, day(20));
+    let missed: usize = rep.iter().map(|r| r.missed.len()).sum();
+    println!(
+        "report: {} towns, {missed} grids missed, {:.3} s",
+        rep.len(),
+        clock.elapsed().as_secs_f64()
+    );
+}
