@@ -329,7 +329,7 @@ fn run(cli: Cli) -> Result<()> {
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 let addr = listener.local_addr()?;
                 eprintln!("serving {} on http://{addr}", store.target());
-                wangge::serve::serve(listener, wangge::serve::StoreSource(store))
+                wangge::serve::serve(listener, wangge::serve::StoreSource::new(store))
                     .await
                     .context("the map service stopped")
             })

@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub barriers: Vec<Barrier>,
     /// Changes whenever anything the map shows changes (a plan saved or activated, people edited).
     pub revision: i64,
+    /// Changes only when the base data (villages, buildings, barriers) is imported again, so a
+    /// reload after a plan change can keep them.
+    pub data_revision: i64,
 }
 
 /// A village with its boundary and active plan.

@@ -276,7 +276,48 @@ async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
             assert_ne!(m.from, m.to);
         }
         // Roll back to version 1: its codes are live again and the map shows them.
+        let before_rollback = s.snapshot().await.unwrap();
         s.activate(&v0, 1, Some(Some(3))).await.unwrap();
+        // A reload that reuses the unchanged villages gives exactly the full reload.
+        let full = s.snapshot().await.unwrap();
+        let incremental = s.snapshot_after(Some(&before_rollback)).await.unwrap();
+        let key = |sn: &wangge::snapshot::Snapshot| {
+            (
+                sn.revision,
+                sn.grids
+                    .iter()
+                    .map(|g| {
+                        (
+                            g.code.to_string(),
+                            g.village,
+                            g.geometry.clone(),
+                            g.people.clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                sn.micro_grids
+                    .iter()
+                    .map(|m| (m.code.to_string(), m.grid))
+                    .collect::<Vec<_>>(),
+                sn.buildings
+                    .iter()
+                    .map(|b| (b.building.id.clone(), b.grid, b.micro.clone()))
+                    .collect::<Vec<_>>(),
+                sn.villages
+                    .iter()
+                    .map(|v| (v.code.to_string(), v.plan_version))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert!(
+            key(&full) == key(&incremental),
+            "{kind:?}: incremental snapshot differs"
+        );
+        assert_ne!(
+            key(&full).1,
+            key(&before_rollback).1,
+            "the rollback changed the map"
+        );
         let plans = s.plans(Some(&v0)).await.unwrap();
         assert_eq!(
             plans

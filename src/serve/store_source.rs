@@ -8,16 +8,39 @@ use crate::store::{Store, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
 
-/// Serves what a [`Store`] holds.
-pub struct StoreSource(pub Store);
+/// Serves what a [`Store`] holds. Keeps the last snapshot, so a reload after a plan change reads
+/// only the villages whose active plan changed ([`Store::snapshot_after`]).
+pub struct StoreSource {
+    store: Store,
+    last: tokio::sync::Mutex<Option<Snapshot>>,
+}
+
+impl StoreSource {
+    /// Serves `store`.
+    pub fn new(store: Store) -> StoreSource {
+        StoreSource {
+            store,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+}
 
 impl Source for StoreSource {
     fn revision(&self) -> BoxFuture<'_, Result<i64, SourceError>> {
-        Box::pin(async move { self.0.revision().await.map_err(SourceError::new) })
+        Box::pin(async move { self.store.revision().await.map_err(SourceError::new) })
     }
 
     fn snapshot(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>> {
-        Box::pin(async move { self.0.snapshot().await.map_err(SourceError::new) })
+        Box::pin(async move {
+            let mut last = self.last.lock().await;
+            let snap = self
+                .store
+                .snapshot_after(last.as_ref())
+                .await
+                .map_err(SourceError::new)?;
+            *last = Some(snap.clone());
+            Ok(snap)
+        })
     }
 
     fn plan_grids<'a>(
@@ -27,7 +50,7 @@ impl Source for StoreSource {
         version: i64,
     ) -> BoxFuture<'a, Result<Option<PlanGrids>, SourceError>> {
         Box::pin(async move {
-            let (_, p) = match self.0.load_plan(village.as_str(), version).await {
+            let (_, p) = match self.store.load_plan(village.as_str(), version).await {
                 Ok(p) => p,
                 Err(StoreError::NotFound(_)) => return Ok(None),
                 Err(e) => return Err(SourceError::new(e)),

@@ -446,19 +446,51 @@ impl Store {
     /// What the map shows: every village's active plan, the people of each grid, buildings and
     /// barriers. Read in one transaction, so it is consistent.
     pub async fn snapshot(&self) -> Result<Snapshot> {
+        self.snapshot_after(None).await
+    }
+
+    /// The snapshot now, reusing what has not changed since `prev`: the villages, buildings and
+    /// barriers unless they were imported again, and each village's plan unless its active version
+    /// changed. Activating one village's plan then reads that one plan, not the whole town.
+    pub async fn snapshot_after(&self, prev: Option<&Snapshot>) -> Result<Snapshot> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(|e| self.db(e))?;
-        let revision: i64 = sqlx::query("SELECT value FROM store_state WHERE key = 'revision'")
-            .fetch_one(&mut *tx)
+        let mut state: HashMap<String, i64> = HashMap::new();
+        for r in sqlx::query("SELECT key, value FROM store_state")
+            .fetch_all(&mut *tx)
             .await
-            .and_then(|r| r.try_get(0))
-            .map_err(|e| self.db(e))?;
-        let (villages, buildings, barriers) = self.base_layers(&mut tx).await?;
+            .map_err(|e| self.db(e))?
+        {
+            state.insert(
+                r.try_get(0).map_err(|e| self.db(e))?,
+                r.try_get(1).map_err(|e| self.db(e))?,
+            );
+        }
+        let revision = state.get("revision").copied().unwrap_or(0);
+        let data_revision = state.get("data_revision").copied().unwrap_or(0);
+        let prev = prev.filter(|p| p.data_revision == data_revision && data_revision > 0);
+        let (villages, buildings, barriers) = match prev {
+            Some(p) => (
+                p.villages
+                    .iter()
+                    .map(|v| Village {
+                        code: v.code.clone(),
+                        name: v.name.clone(),
+                        mode: v.mode,
+                        boundary: v.boundary.clone(),
+                    })
+                    .collect(),
+                p.buildings.iter().map(|b| b.building.clone()).collect(),
+                p.barriers.clone(),
+            ),
+            None => self.base_layers(&mut tx).await?,
+        };
         let mut snap = Snapshot {
             barriers,
             revision,
+            data_revision,
             ..Snapshot::default()
         };
         let mut people: HashMap<String, Vec<Person>> = HashMap::new();
@@ -479,20 +511,98 @@ impl Store {
                     phone: r.try_get("phone").map_err(|e| self.db(e))?,
                 });
         }
+        let mut active: HashMap<String, i64> = HashMap::new();
+        for r in sqlx::query("SELECT village_code, version FROM plans WHERE active = 1")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?
+        {
+            active.insert(
+                r.try_get(0).map_err(|e| self.db(e))?,
+                r.try_get(1).map_err(|e| self.db(e))?,
+            );
+        }
+        // The previous snapshot's plans, per village code, as records to reuse.
+        let mut reuse: HashMap<&str, (i64, VillagePlanRecord)> = HashMap::new();
+        if let Some(p) = prev {
+            for v in &p.villages {
+                if let Some(ver) = v.plan_version {
+                    reuse.insert(
+                        v.code.as_str(),
+                        (
+                            ver,
+                            VillagePlanRecord {
+                                village: v.code.to_string(),
+                                grids: Vec::new(),
+                                micro_grids: Vec::new(),
+                                assignment: Vec::new(),
+                            },
+                        ),
+                    );
+                }
+            }
+            for g in &p.grids {
+                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
+                    r.grids.push(GridRecord {
+                        code: g.code.to_string(),
+                        geometry: g.geometry.clone(),
+                        label: g.label,
+                        figures: g.figures.clone(),
+                    });
+                }
+            }
+            for m in &p.micro_grids {
+                let g = &p.grids[m.grid];
+                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
+                    r.micro_grids.push(MicroRecord {
+                        code: m.code.to_string(),
+                        grid_code: g.code.to_string(),
+                        geometry: m.geometry.clone(),
+                        label: m.label,
+                        figures: m.figures.clone(),
+                        kind: m.kind,
+                        stack: m.stack.clone(),
+                    });
+                }
+            }
+            for b in &p.buildings {
+                let Some(gi) = b.grid else { continue };
+                let g = &p.grids[gi];
+                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
+                    r.assignment.push(AssignmentRecord {
+                        kind: "building".into(),
+                        id: b.building.id.clone(),
+                        grid: Some(g.code.to_string()),
+                        micro: b
+                            .micro
+                            .iter()
+                            .map(|&m| p.micro_grids[m].code.to_string())
+                            .collect(),
+                    });
+                }
+            }
+        }
         let mut grid_idx: HashMap<String, usize> = HashMap::new();
         let mut micro_idx: HashMap<String, usize> = HashMap::new();
         let mut assigned: HashMap<String, (Option<String>, Vec<String>)> = HashMap::new();
         for (vi, v) in villages.into_iter().enumerate() {
-            let active = self.active_version_in(&mut tx, v.code.as_str()).await?;
+            let version = active.get(v.code.as_str()).copied();
             snap.villages.push(VillageView {
                 code: v.code.clone(),
                 name: v.name,
                 mode: v.mode,
                 boundary: v.boundary,
-                plan_version: active,
+                plan_version: version,
             });
-            let Some(version) = active else { continue };
-            let (_, p) = self.load_plan_in(&mut tx, v.code.as_str(), version).await?;
+            let Some(version) = version else { continue };
+            let p = match reuse.remove(v.code.as_str()) {
+                Some((ver, rec)) if ver == version => rec,
+                _ => {
+                    self.load_plan_in(&mut tx, v.code.as_str(), version)
+                        .await?
+                        .1
+                }
+            };
             for g in p.grids {
                 grid_idx.insert(g.code.clone(), snap.grids.len());
                 snap.grids.push(GridView {

@@ -128,6 +128,7 @@ CREATE TABLE patrol_points (fid {pk}, {geom:POINT}, worker TEXT NOT NULL, time T
 CREATE INDEX patrol_points_time ON patrol_points (epoch_ms);
 CREATE TABLE store_state (key TEXT PRIMARY KEY, value {int} NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('revision', 0);
+INSERT INTO store_state (key, value) VALUES ('data_revision', 0);
 CREATE VIEW active_grids AS SELECT g.fid AS fid, g.geom AS geom, g.code AS code,
   g.village_code AS village_code, p.version AS plan_version, g.weight AS weight,
   g.households AS households, g.residents AS residents, g.area_m2 AS area_m2,

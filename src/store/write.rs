@@ -273,6 +273,10 @@ impl Store {
         if self.backend == Backend::Gpkg {
             self.update_gpkg_extents(tx).await?;
         }
+        sqlx::query("UPDATE store_state SET value = value + 1 WHERE key = 'data_revision'")
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
         Ok(Imported {
             villages: ds.villages.len(),
             buildings,
