@@ -461,6 +461,7 @@ fn hand_snapshot() -> Snapshot {
             },
         ],
         revision: 1,
+        data_revision: 0,
     }
 }
 
