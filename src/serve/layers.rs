@@ -17,6 +17,14 @@ pub const LAYERS: [&str; 7] = [
     "labels",
 ];
 
+/// The first zoom a layer has anything at: building footprints only from street level.
+pub fn min_zoom(layer: &str) -> u8 {
+    match layer {
+        "buildings" => 13,
+        _ => 0,
+    }
+}
+
 /// The fields (name, TileJSON type) of the features of `layer`.
 pub fn fields(layer: &str) -> &'static [(&'static str, &'static str)] {
     match layer {
@@ -231,7 +239,7 @@ pub fn build_layers(snap: &Snapshot) -> Vec<Layer> {
         Layer::polygons("villages", villages),
         Layer::polygons("grids", grids),
         Layer::polygons("micro_grids", micro),
-        Layer::polygons("buildings", buildings),
+        Layer::footprints("buildings", buildings),
         Layer::lines("roads", lines(false)),
         Layer::lines("rivers", lines(true)),
         Layer::points("labels", labels),

@@ -165,6 +165,18 @@ impl Layer {
             cache: LayerCache::default(),
         }
     }
+    /// A polygon layer whose polygons do not share borders (building footprints): drawn as given
+    /// at every zoom, so it needs no topology (cheap to build for a million footprints).
+    pub fn footprints(name: &str, features: Vec<Feature<MultiPolygon<f64>>>) -> Layer {
+        Layer::Polygons {
+            name: name.to_string(),
+            features,
+            cache: LayerCache {
+                as_given: true,
+                ..LayerCache::default()
+            },
+        }
+    }
     /// A line layer.
     pub fn lines(name: &str, features: Vec<Feature<MultiLineString<f64>>>) -> Layer {
         Layer::Lines {
@@ -207,8 +219,10 @@ impl Layer {
     /// the first tile (they are built once either way).
     pub fn prepare(&self) {
         self.tree();
-        if let Layer::Polygons { .. } = self {
-            self.world_polygons(0);
+        if let Layer::Polygons { cache, .. } = self {
+            if !cache.as_given {
+                self.world_polygons(0);
+            }
         }
     }
 
@@ -342,7 +356,7 @@ impl Layer {
         else {
             return &[];
         };
-        if z > MAX_SIMPLIFY_ZOOM {
+        if z > MAX_SIMPLIFY_ZOOM || cache.as_given {
             return cache.raw_polygons.get_or_init(|| {
                 features
                     .iter()
@@ -445,6 +459,9 @@ type WorldPolygons = Vec<Vec<Vec<World>>>;
 /// Thread-safe: tiles of one layer may be rendered from many threads.
 #[derive(Default)]
 pub struct LayerCache {
+    /// Polygons that do not tile the ground (building footprints) are drawn as given: no
+    /// shared-border topology, no simplification.
+    as_given: bool,
     tree: OnceLock<BoxTree<usize>>,
     coverage: OnceLock<Coverage>,
     zooms: [OnceLock<Vec<WorldPolygons>>; MAX_SIMPLIFY_ZOOM as usize + 1],

@@ -3,7 +3,7 @@
 
 use super::static_files::{file, TILES};
 use crate::serve::error::{ApiError, ApiResult};
-use crate::serve::layers::{fields, LAYERS};
+use crate::serve::layers::{fields, min_zoom, LAYERS};
 use crate::serve::state::{Service, State};
 use crate::tiles::TileId;
 use axum::body::Bytes;
@@ -82,7 +82,7 @@ fn tilejson(svc: &Service, layer: &str, headers: &HeaderMap) -> Response {
         "vector_layers": [{
             "id": layer,
             "fields": fields,
-            "minzoom": svc.config.min_zoom,
+            "minzoom": min_zoom(layer).max(svc.config.min_zoom),
             "maxzoom": svc.config.max_zoom,
         }],
     });
@@ -164,6 +164,10 @@ async fn tile(
         });
     if matches {
         return Ok(common(StatusCode::NOT_MODIFIED.into_response()));
+    }
+    // Below a layer's first zoom (buildings: a million footprints) there is nothing to draw.
+    if id.z < min_zoom(layer).max(svc.config.min_zoom) {
+        return Ok(common(StatusCode::NO_CONTENT.into_response()));
     }
     let cached = match svc.cache.get(rev, li as u8, id) {
         Some(c) => c,
