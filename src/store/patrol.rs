@@ -134,7 +134,9 @@ impl Store {
                     "accuracy_m",
                     "flag",
                 ],
-                Some("ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
+                // `WHERE true`: SQLite cannot tell `ON CONFLICT` after `INSERT … SELECT … FROM`
+                // from a join constraint without it (a parsing ambiguity it documents).
+                Some("WHERE true ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
                 &mut rows.iter().map(|r| {
                     vec![
                         Val::Geom(Geometry::Point(Point::new(r.lon, r.lat))),
