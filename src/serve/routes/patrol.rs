@@ -427,7 +427,7 @@ pub fn render_heat_tile(points: &[PatrolPoint], id: TileId) -> Option<Vec<u8>> {
     if near.is_empty() {
         return None;
     }
-    let features = heat(near.into_iter(), res)
+    let features = heat(near, res)
         .into_iter()
         .map(|h| {
             let mut ring: Vec<Coord> = h
