@@ -941,7 +941,7 @@ fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Resu
         rows.len(),
         cov.len()
     );
-    // The heat tile at zoom 14 around the busiest place: the first accepted point of day 0.
+    // One heat tile at zoom 14: the one holding the first accepted point of day 0.
     if let Some(p) = day0.first() {
         let z = 14u8;
         let n = (1u64 << z) as f64;
