@@ -376,7 +376,9 @@ fn run(cli: Cli) -> Result<()> {
             let rt = runtime()?;
             rt.block_on(async {
                 if !db.contains("://") && !std::path::Path::new(&db).is_file() {
-                    bail!("{db}: no such store; make one with `wangge partition <input> --db {db}`");
+                    bail!(
+                        "{db}: no such store; make one with `wangge partition <input> --db {db}`"
+                    );
                 }
                 let store = Store::open(&db).await?;
                 let listener = tokio::net::TcpListener::bind(&listen)
