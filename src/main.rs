@@ -162,6 +162,62 @@ enum Command {
         #[command(subcommand)]
         command: FixtureCommand,
     },
+    /// Patrols (巡查): import grid workers' GPS points, report a day's coverage, benchmark.
+    Patrol {
+        #[command(subcommand)]
+        command: PatrolCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PatrolCommand {
+    /// Import GPS points (CSV worker,time,lon,lat,crs,accuracy; GeoJSON; GPX, by extension):
+    /// all or nothing if a record is unreadable; checked points stored once, rejected ones listed.
+    Import {
+        /// The file: .csv, .geojson/.json or .gpx.
+        file: PathBuf,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+        /// The worker of points that do not name one (GPX, GeoJSON without `worker`).
+        #[arg(long)]
+        worker: Option<String>,
+        /// Express times in this zone, e.g. +08:00 (so local days are right for UTC files).
+        #[arg(long)]
+        zone: Option<String>,
+    },
+    /// Coverage of one local day for every grid, and the daily report of grids that missed a
+    /// patrol or the second one (worst first), to stdout.
+    Report {
+        /// The local day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        /// The zone of local days.
+        #[arg(long, default_value = "+08:00")]
+        zone: String,
+        /// The store.
+        #[arg(long, default_value = DEFAULT_DB)]
+        db: String,
+        /// `json` (coverage per grid and the report) or `csv` (the report).
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
+    },
+    /// Benchmark: generate a district and patrol tracks, time ingest into a store, one day's
+    /// coverage and one heat tile. Prints figures.
+    Bench {
+        /// Households in the generated district.
+        #[arg(long, default_value_t = 50_000)]
+        households: u64,
+        /// Days of tracks.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Seed of the district and the tracks.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Store to ingest into (a scratch file or database); a temporary GeoPackage if not given.
+        #[arg(long)]
+        db: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -315,6 +371,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Patrol { command } => patrol(command),
         Command::Serve { db, listen } => {
             let rt = runtime()?;
             rt.block_on(async {
@@ -668,5 +725,243 @@ fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
         "quality: weight per grid {}, Polsby–Popper {}, grid borders on roads/rivers/group lines {}",
         q["weight"], q["polsby_popper"], q["border_on_lines_share"]
     );
+    Ok(())
+}
+
+/// `wangge patrol …`.
+fn patrol(cmd: PatrolCommand) -> Result<()> {
+    use wangge::patrol::{self as pt, report};
+    use wangge::serve::routes::patrol::{day_coverage, parse_zone, window_ms};
+    match cmd {
+        PatrolCommand::Import {
+            file,
+            db,
+            worker,
+            zone,
+        } => {
+            let zone = zone
+                .map(|z| parse_zone(&z))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let name = file.display().to_string();
+            let opts = pt::ReadOptions { worker, zone };
+            let ext = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let text =
+                || std::fs::read_to_string(&file).with_context(|| format!("cannot read {name}"));
+            let read = match ext.as_str() {
+                "csv" => pt::read_csv(
+                    &name,
+                    std::fs::File::open(&file).with_context(|| format!("cannot open {name}"))?,
+                    &opts,
+                )?,
+                "geojson" | "json" => pt::read_geojson(&name, &text()?, &opts)?,
+                "gpx" => pt::read_gpx(&name, &text()?, &opts)?,
+                _ => bail!("{name}: unknown kind of file; use .csv, .geojson (or .json) or .gpx"),
+            };
+            if !read.errors.is_empty() {
+                for e in &read.errors {
+                    eprintln!("{e}");
+                }
+                bail!(
+                    "{name}: {} unreadable record(s); nothing stored",
+                    read.errors.len()
+                );
+            }
+            let n = read.points.len();
+            let checked = pt::check(
+                read.points,
+                &pt::CheckRules::new(chrono::Utc::now().fixed_offset()),
+            );
+            for is in &checked.rejected {
+                eprintln!(
+                    "{name}: rejected {} at {} ({}, {}): {}",
+                    is.point.worker,
+                    is.point.time.to_rfc3339(),
+                    is.point.lon,
+                    is.point.lat,
+                    is.reason
+                );
+            }
+            let rows: Vec<wangge::store::patrol::PatrolRow> = checked
+                .accepted
+                .iter()
+                .map(|p| wangge::store::patrol::PatrolRow::from_point(p, None))
+                .chain(checked.flagged.iter().map(|is| {
+                    wangge::store::patrol::PatrolRow::from_point(&is.point, Some(&is.reason))
+                }))
+                .collect();
+            let rt = runtime()?;
+            let ins = rt.block_on(async {
+                let store = Store::open(&db).await?;
+                store.insert_patrol(&rows, &mut |_| {}).await
+            })?;
+            println!(
+                "read {n}, stored {} (flagged {}), duplicates {} (in file {}, already stored {}), rejected {}",
+                ins.inserted,
+                checked.flagged.len(),
+                checked.duplicates + ins.duplicates,
+                checked.duplicates,
+                ins.duplicates,
+                checked.rejected.len()
+            );
+            Ok(())
+        }
+        PatrolCommand::Report {
+            day,
+            zone,
+            db,
+            format,
+        } => {
+            let zone = parse_zone(&zone).map_err(anyhow::Error::msg)?;
+            let day = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+                .with_context(|| format!("--day {day}: not a date like 2024-05-01"))?;
+            if !db.contains("://") && !std::path::Path::new(&db).is_file() {
+                bail!("{db}: no such store");
+            }
+            let rt = runtime()?;
+            let w = pt::Window::day(day, zone);
+            let (from, to) = window_ms(&w);
+            let (snap, rows) = rt.block_on(async {
+                let store = Store::open(&db).await?;
+                let snap = store.snapshot().await?;
+                let rows = store.patrol_points(from, to).await?;
+                anyhow::Ok((snap, rows))
+            })?;
+            let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
+            let cov = day_coverage(&index, &rows, day, zone);
+            let rep = report::daily_report(&snap, &cov, day);
+            if format == "csv" {
+                print!("{}", report::to_csv(&rep));
+            } else {
+                let doc = serde_json::json!({
+                    "day": day.to_string(),
+                    "zone": zone.to_string(),
+                    "grids": cov,
+                    "towns": rep,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            Ok(())
+        }
+        PatrolCommand::Bench {
+            households,
+            days,
+            seed,
+            db,
+        } => patrol_bench(households, days, seed, db.as_deref()),
+    }
+}
+
+/// `wangge patrol bench`: figures, no assertions.
+fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Result<()> {
+    use std::time::Instant;
+    use wangge::patrol::{self as pt, tracks};
+    let dir = std::env::temp_dir().join(format!(
+        "wangge-patrol-bench-{}-{households}",
+        std::process::id()
+    ));
+    let t = Instant::now();
+    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    });
+    std::fs::create_dir_all(&dir)?;
+    town.write_dir(&dir)?;
+    drop(town);
+    let ds = wangge::ingest::read_dir(&dir, &Weight::Households)?;
+    let plan = partition::partition(
+        &ds,
+        &Options {
+            seed,
+            ..Options::default()
+        },
+        &|| {},
+    );
+    let snap = wangge::snapshot::Snapshot::from_plan(&ds, &plan, 1);
+    println!(
+        "district: {households} households, {} grids in {:.1} s (generate + partition)",
+        snap.grids.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
+    println!("coverage index: {:.2} s", t.elapsed().as_secs_f64());
+    let zone = wangge::serve::routes::patrol::default_zone();
+    let first_day =
+        chrono::Utc::now().with_timezone(&zone).date_naive() - chrono::Days::new(days as u64);
+    let codes: Vec<GridCode> = snap.grids.iter().map(|g| g.code.clone()).collect();
+    let gen = tracks::TrackGen::new(&index, &codes, tracks::TrackConfig::new(seed, first_day));
+    let target = match db {
+        Some(d) => d.to_string(),
+        None => dir.join("patrol.gpkg").display().to_string(),
+    };
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&target))?;
+    let rules = pt::CheckRules::new(chrono::Utc::now().fixed_offset());
+    let (mut n_points, mut n_stored, mut t_ingest) = (0usize, 0usize, 0.0f64);
+    let mut day0 = Vec::new();
+    for d in 0..days {
+        let pts = gen.day(d);
+        n_points += pts.len();
+        let t = Instant::now();
+        let checked = pt::check(pts, &rules);
+        let rows: Vec<wangge::store::patrol::PatrolRow> = checked
+            .accepted
+            .iter()
+            .map(|p| wangge::store::patrol::PatrolRow::from_point(p, None))
+            .chain(checked.flagged.iter().map(|is| {
+                wangge::store::patrol::PatrolRow::from_point(&is.point, Some(&is.reason))
+            }))
+            .collect();
+        let ins = rt.block_on(store.insert_patrol(&rows, &mut |_| {}))?;
+        t_ingest += t.elapsed().as_secs_f64();
+        n_stored += ins.inserted;
+        if d == 0 {
+            day0 = checked.accepted;
+        }
+    }
+    println!(
+        "ingest into {}: {n_points} points ({n_stored} stored) over {days} day(s) in {t_ingest:.2} s: {:.0} points/s (check + insert)",
+        store.target(),
+        n_points as f64 / t_ingest.max(1e-9)
+    );
+    let t = Instant::now();
+    let w = pt::Window::day(first_day, zone);
+    let (from, to) = wangge::serve::routes::patrol::window_ms(&w);
+    let rows = rt.block_on(store.patrol_points(from, to))?;
+    let t_read = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let cov = wangge::serve::routes::patrol::day_coverage(&index, &rows, first_day, zone);
+    let t_cov = t.elapsed().as_secs_f64();
+    println!(
+        "one district-day: read {} points in {t_read:.2} s, coverage of {} grids in {t_cov:.2} s",
+        rows.len(),
+        cov.len()
+    );
+    // One heat tile at zoom 14: the one holding the first accepted point of day 0.
+    if let Some(p) = day0.first() {
+        let z = 14u8;
+        let n = (1u64 << z) as f64;
+        let x = ((p.lon + 180.0) / 360.0 * n).floor() as u32;
+        let lat = p.lat.to_radians();
+        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
+            .floor() as u32;
+        let id = wangge::tiles::TileId::new(z as u32, x, y)?;
+        let t = Instant::now();
+        let tile = wangge::serve::routes::patrol::render_heat_tile(&day0, id);
+        println!(
+            "heat tile {z}/{x}/{y}: {} bytes in {:.1} ms (from {} points of the day)",
+            tile.map(|t| t.len()).unwrap_or(0),
+            t.elapsed().as_secs_f64() * 1000.0,
+            day0.len()
+        );
+    }
+    rt.block_on(store.close());
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

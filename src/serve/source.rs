@@ -4,7 +4,10 @@
 
 use crate::model::VillageCode;
 use crate::snapshot::{GridView, MicroView, Snapshot};
+use crate::store::patrol::{Inserted, PatrolRow};
 use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// The source could not answer (the database is down, a file is unreadable).
 #[derive(Debug, thiserror::Error)]
@@ -43,12 +46,36 @@ pub trait Source: Send + Sync + 'static {
         village_index: usize,
         version: i64,
     ) -> BoxFuture<'a, Result<Option<PlanGrids>, SourceError>>;
+    /// Stores patrol points (巡查轨迹点) all or nothing; a point already stored (same worker,
+    /// instant and position to 1e-7°) is counted as a duplicate, not repeated. Patrol points do
+    /// not change the revision: the map of grids stays as it is.
+    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>>;
+    /// Patrol points with `from_ms <= epoch_ms < to_ms` (UTC milliseconds), by worker then time.
+    fn patrol_points(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>>;
+}
+
+/// The key a stored patrol point is unique on: worker, UTC ms, lon and lat in 1e-7°.
+type PatrolKey = (String, i64, i64, i64);
+
+fn patrol_key(r: &PatrolRow) -> PatrolKey {
+    (
+        r.worker.clone(),
+        r.epoch_ms,
+        (r.lon * 1e7).round() as i64,
+        (r.lat * 1e7).round() as i64,
+    )
 }
 
 /// A fixed snapshot (tests, one-off serving of a partition run). Its revision never changes
 /// unless replaced with [`StaticSource::replace`].
+/// Patrol points are kept in memory, unique on the store's key, in the store's order.
 pub struct StaticSource {
     snapshot: std::sync::RwLock<Snapshot>,
+    patrol: Mutex<BTreeMap<PatrolKey, PatrolRow>>,
 }
 
 impl StaticSource {
@@ -56,6 +83,7 @@ impl StaticSource {
     pub fn new(snapshot: Snapshot) -> StaticSource {
         StaticSource {
             snapshot: std::sync::RwLock::new(snapshot),
+            patrol: Mutex::new(BTreeMap::new()),
         }
     }
     /// Replaces the snapshot (as activating a plan would); the server picks it up at its next
@@ -112,5 +140,32 @@ impl Source for StaticSource {
                 pg
             });
         Box::pin(async move { Ok(found) })
+    }
+    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>> {
+        let mut stored = self.patrol.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Inserted::default();
+        for r in rows {
+            match stored.entry(patrol_key(&r)) {
+                std::collections::btree_map::Entry::Occupied(_) => out.duplicates += 1,
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(r);
+                    out.inserted += 1;
+                }
+            }
+        }
+        Box::pin(async move { Ok(out) })
+    }
+    fn patrol_points(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>> {
+        let stored = self.patrol.lock().unwrap_or_else(|p| p.into_inner());
+        let rows: Vec<PatrolRow> = stored
+            .values()
+            .filter(|r| r.epoch_ms >= from_ms && r.epoch_ms < to_ms)
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(rows) })
     }
 }

@@ -9,6 +9,7 @@ use super::layers::{build_layers, LAYERS};
 use super::locator::Locator;
 use super::source::{Source, SourceError};
 use crate::address::AddressIndex;
+use crate::patrol::{CoverageIndex, CoverageRules};
 use crate::snapshot::Snapshot;
 use crate::tiles::Layer;
 use geo::orient::{Direction, Orient};
@@ -34,6 +35,9 @@ pub struct State {
     pub grid_by_code: BTreeMap<String, usize>,
     /// Micro-grid code → index.
     pub micro_by_code: BTreeMap<String, usize>,
+    /// What patrol coverage is computed against, built on first use (most revisions never need
+    /// it) and dropped with the state.
+    coverage: std::sync::OnceLock<CoverageIndex>,
 }
 
 impl State {
@@ -107,7 +111,15 @@ impl State {
                 .map(|(i, m)| (m.code.as_str().to_string(), i))
                 .collect(),
             snapshot,
+            coverage: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The patrol coverage index of this revision (默认规则), built on the first call (CPU-heavy:
+    /// call it off the async threads); later calls return the same index.
+    pub fn coverage_index(&self) -> &CoverageIndex {
+        self.coverage
+            .get_or_init(|| CoverageIndex::new(&self.snapshot, CoverageRules::default()))
     }
 
     /// The revision this state shows.

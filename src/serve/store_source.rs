@@ -4,6 +4,7 @@
 use super::source::{PlanGrids, Source, SourceError};
 use crate::model::{GridCode, MicroGridCode, VillageCode};
 use crate::snapshot::{GridView, MicroView, Snapshot};
+use crate::store::patrol::{Inserted, PatrolRow};
 use crate::store::{Store, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
@@ -86,6 +87,28 @@ impl Source for StoreSource {
                 });
             }
             Ok(Some(PlanGrids { grids, micro_grids }))
+        })
+    }
+
+    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>> {
+        Box::pin(async move {
+            self.0
+                .insert_patrol(&rows, &mut |_| {})
+                .await
+                .map_err(SourceError::new)
+        })
+    }
+
+    fn patrol_points(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>> {
+        Box::pin(async move {
+            self.0
+                .patrol_points(from_ms, to_ms)
+                .await
+                .map_err(SourceError::new)
         })
     }
 }

@@ -3,8 +3,12 @@
 
 use super::sql::Val;
 use super::{Result, Store};
+use crate::crs::{Crs, UnknownCrs};
+use crate::patrol::{PatrolPoint, Reason};
+use chrono::DateTime;
 use geo::{Geometry, Point};
 use sqlx::Row;
+use std::sync::Arc;
 
 /// A patrol point as stored: WGS84 position, the CRS it arrived in, and a flag when a check
 /// questioned it (kept, not dropped).
@@ -26,6 +30,73 @@ pub struct PatrolRow {
     pub accuracy_m: Option<f64>,
     /// Why a check flagged it, if one did.
     pub flag: Option<String>,
+}
+
+impl PatrolRow {
+    /// The row of `point`, flagged with `flag`'s text (its [`Reason`] code and words, e.g.
+    /// `inaccurate: accuracy 250 m is too poor`) when a check questioned it.
+    pub fn from_point(point: &PatrolPoint, flag: Option<&Reason>) -> PatrolRow {
+        PatrolRow {
+            worker: point.worker.to_string(),
+            time: point.time.to_rfc3339(),
+            epoch_ms: point.time.timestamp_millis(),
+            lon: point.lon,
+            lat: point.lat,
+            crs: match &point.crs {
+                Ok(c) => c.to_string(),
+                Err(e) => e.0.clone(),
+            },
+            accuracy_m: point.accuracy_m,
+            flag: flag.map(flag_text),
+        }
+    }
+
+    /// The point back (WGS84, as stored). A time that no longer parses (edited by hand) falls
+    /// back to `epoch_ms` in UTC; an unknown CRS text stays unknown.
+    pub fn to_point(&self) -> PatrolPoint {
+        let time = DateTime::parse_from_rfc3339(&self.time).unwrap_or_else(|_| {
+            DateTime::from_timestamp_millis(self.epoch_ms)
+                .unwrap_or_default()
+                .fixed_offset()
+        });
+        PatrolPoint {
+            worker: Arc::from(self.worker.as_str()),
+            time,
+            lon: self.lon,
+            lat: self.lat,
+            crs: self
+                .crs
+                .parse::<Crs>()
+                .map_err(|_| UnknownCrs(self.crs.clone())),
+            accuracy_m: self.accuracy_m,
+        }
+    }
+
+    /// Whether a check flagged the point (flagged points are kept but not used for coverage).
+    pub fn is_flagged(&self) -> bool {
+        self.flag.is_some()
+    }
+}
+
+/// The text stored in `flag`: `code: words`.
+pub fn flag_text(reason: &Reason) -> String {
+    format!("{}: {reason}", reason.code())
+}
+
+/// The points of `rows` (see [`PatrolRow::to_point`]), the points of one worker sharing one
+/// `Arc<str>` id.
+pub fn rows_to_points<'a>(rows: impl IntoIterator<Item = &'a PatrolRow>) -> Vec<PatrolPoint> {
+    let mut ids: std::collections::BTreeMap<&str, Arc<str>> = std::collections::BTreeMap::new();
+    rows.into_iter()
+        .map(|r| {
+            let mut p = r.to_point();
+            p.worker = ids
+                .entry(r.worker.as_str())
+                .or_insert_with(|| p.worker.clone())
+                .clone();
+            p
+        })
+        .collect()
 }
 
 /// What an insert did.
@@ -63,7 +134,9 @@ impl Store {
                     "accuracy_m",
                     "flag",
                 ],
-                Some("ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
+                // `WHERE true`: SQLite cannot tell `ON CONFLICT` after `INSERT … SELECT … FROM`
+                // from a join constraint without it (a parsing ambiguity it documents).
+                Some("WHERE true ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
                 &mut rows.iter().map(|r| {
                     vec![
                         Val::Geom(Geometry::Point(Point::new(r.lon, r.lat))),

@@ -3,16 +3,18 @@
 pub mod geojson;
 pub mod locate;
 pub mod openapi;
+pub mod patrol;
 pub mod static_files;
 pub mod tiles;
 
 use super::state::Service;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 
-/// The documented routes (OpenAPI paths), each `GET`. `/api/openapi.json` documents exactly these.
+/// The documented routes (OpenAPI paths), each `GET` (`/api/patrol/points` also `POST`). `/api/openapi.json` documents exactly these.
 pub const ROUTES: &[&str] = &[
     "/",
     "/api/health",
@@ -24,6 +26,12 @@ pub const ROUTES: &[&str] = &[
     "/api/micro_grids/{code}",
     "/api/buildings",
     "/api/locate",
+    "/api/patrol/points",
+    "/api/patrol/coverage",
+    "/api/patrol/report",
+    "/api/heat",
+    "/tiles/heat.json",
+    "/tiles/heat/{z}/{x}/{y}.mvt",
     "/tiles/{layer}.json",
     "/tiles/{layer}/{z}/{x}/{y}.mvt",
     "/tiles/style.json",
@@ -43,6 +51,17 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/micro_grids/{code}", get(geojson::micro_grid))
         .route("/api/buildings", get(geojson::buildings))
         .route("/api/locate", get(locate::locate))
+        .route(
+            "/api/patrol/points",
+            get(patrol::get_points)
+                .post(patrol::post_points)
+                .layer(DefaultBodyLimit::max(patrol::MAX_BODY_BYTES)),
+        )
+        .route("/api/patrol/coverage", get(patrol::coverage))
+        .route("/api/patrol/report", get(patrol::report))
+        .route("/api/heat", get(patrol::heat_geojson_route))
+        .route("/tiles/heat.json", get(patrol::heat_tilejson))
+        .route("/tiles/heat/{z}/{x}/{y}", get(patrol::heat_tile))
         .route("/tiles/{*path}", get(tiles::dispatch))
         .route("/", get(static_files::index))
         .fallback(static_files::web_file)
