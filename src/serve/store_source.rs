@@ -92,7 +92,7 @@ impl Source for StoreSource {
 
     fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>> {
         Box::pin(async move {
-            self.0
+            self.store
                 .insert_patrol(&rows, &mut |_| {})
                 .await
                 .map_err(SourceError::new)
@@ -105,7 +105,7 @@ impl Source for StoreSource {
         to_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>> {
         Box::pin(async move {
-            self.0
+            self.store
                 .patrol_points(from_ms, to_ms)
                 .await
                 .map_err(SourceError::new)
