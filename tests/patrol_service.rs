@@ -31,6 +31,8 @@ fn kinds() -> Vec<Kind> {
     let mut k = vec![Kind::Gpkg];
     if std::env::var("WANGGE_TEST_PG").is_ok() {
         k.push(Kind::Postgis);
+    } else if std::env::var("WANGGE_REQUIRE_PG").is_ok() {
+        panic!("WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG (a PostgreSQL admin URL) is not");
     } else {
         eprintln!("NOTE: WANGGE_TEST_PG not set: PostGIS half skipped");
     }
