@@ -6,9 +6,7 @@ mod common;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use wangge::model::Weight;
 use wangge::partition::{partition, Options};
@@ -19,50 +17,7 @@ use wangge::store::patrol::PatrolRow;
 use wangge::store::Store;
 use wangge::tiles::TileId;
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Gpkg,
-    Postgis,
-}
-
-fn kinds() -> Vec<Kind> {
-    let mut k = vec![Kind::Gpkg];
-    if std::env::var("WANGGE_TEST_PG").is_ok() {
-        k.push(Kind::Postgis);
-    } else if std::env::var("WANGGE_REQUIRE_PG").is_ok() {
-        panic!("WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG (a PostgreSQL admin URL) is not");
-    } else {
-        eprintln!("NOTE: WANGGE_TEST_PG not set: PostGIS half skipped");
-    }
-    k
-}
-
-/// A fresh, empty store of this kind; returns its target string (as in tests/store.rs).
-async fn fresh_target(kind: Kind, dir: &Path) -> String {
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    match kind {
-        Kind::Gpkg => dir
-            .join(format!("store{n}.gpkg"))
-            .to_str()
-            .unwrap()
-            .to_string(),
-        Kind::Postgis => {
-            use sqlx::{Connection, Executor};
-            let admin = std::env::var("WANGGE_TEST_PG").unwrap();
-            let name = format!("wangge_p{}_{n}", std::process::id());
-            let mut c = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("admin connection");
-            c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create database");
-            let base = admin.rsplit_once('/').unwrap().0;
-            format!("{base}/{name}")
-        }
-    }
-}
+use common::stores::{fresh_target, kinds};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -7,59 +7,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use wangge::model::{Dataset, Weight};
 use wangge::partition::{self, Band, Options, Plan};
 use wangge::snapshot::{Person, Role};
 use wangge::store::{Backend, Base, PlanMeta, Store, StoreError};
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// Where each backend's fresh databases come from.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Gpkg,
-    Postgis,
-}
-
-fn kinds() -> Vec<Kind> {
-    let mut k = vec![Kind::Gpkg];
-    match std::env::var("WANGGE_TEST_PG") {
-        Ok(_) => k.push(Kind::Postgis),
-        Err(_) if std::env::var("WANGGE_REQUIRE_PG").is_ok() => {
-            panic!("WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG (a PostgreSQL admin URL) is not")
-        }
-        Err(_) => {
-            eprintln!("NOTE: WANGGE_TEST_PG not set: PostGIS half of the store suite skipped")
-        }
-    }
-    k
-}
-
-/// A fresh, empty store of this kind; returns its target string.
-async fn fresh_target(kind: Kind, dir: &Path) -> String {
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    match kind {
-        Kind::Gpkg => dir
-            .join(format!("store{n}.gpkg"))
-            .to_str()
-            .unwrap()
-            .to_string(),
-        Kind::Postgis => {
-            use sqlx::{Connection, Executor};
-            let admin = std::env::var("WANGGE_TEST_PG").unwrap();
-            let name = format!("wangge_t{}_{n}", std::process::id());
-            let mut c = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("admin connection");
-            c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create database");
-            let base = admin.rsplit_once('/').unwrap().0;
-            format!("{base}/{name}")
-        }
-    }
-}
+use common::stores::{fresh_target, kinds, Kind};
 
 async fn fresh(kind: Kind, dir: &Path) -> Store {
     Store::open(&fresh_target(kind, dir).await)
