@@ -212,6 +212,7 @@ fn cli_import_is_idempotent_all_or_nothing_and_reports() {
         let (ok, out, err) =
             common::wangge(&["patrol", "report", "--day", "2024-05-01", "--db", &target]);
         assert!(ok, "{kind:?}: {err}");
+        assert!(!out.contains("-0.0"), "negative zero in the report: {out}");
         let doc: Value = serde_json::from_str(&out).unwrap();
         let grids = doc["grids"].as_array().unwrap();
         assert_eq!(grids.len(), snap.grids.len());

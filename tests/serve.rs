@@ -158,6 +158,26 @@ async fn geojson_collections_are_rfc7946_with_figures_and_people() {
         let fs = check_rfc7946(path, &r.text().await.unwrap());
         assert_eq!(fs.len(), n, "{path}");
     }
+    // Towns: one per 9-digit prefix, their villages, grids and households add up to the whole.
+    let r = s.get("/api/towns").await;
+    assert_eq!(r.status(), 200);
+    let towns = check_rfc7946("/api/towns", &r.text().await.unwrap());
+    let prefixes: std::collections::BTreeSet<&str> =
+        t.villages.iter().map(|v| &v.code.as_str()[..9]).collect();
+    assert_eq!(towns.len(), prefixes.len());
+    let (_, tv) = s.json("/api/towns").await;
+    let sum = |k: &str| -> f64 {
+        tv["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"][k].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("villages") as usize, t.villages.len());
+    assert_eq!(sum("grids") as usize, t.grids.len());
+    let hh: f64 = t.grids.iter().map(|g| g.figures.households).sum();
+    assert!((sum("households") - hh).abs() < 1e-6);
     let (_, v) = s.json("/api/grids").await;
     let g0 = &v["features"][0]["properties"];
     assert_eq!(g0["code"], t.grids[0].code.as_str());

@@ -466,13 +466,15 @@ impl CoverageIndex {
                     .collect();
                 mine.sort_by(|a, b| a.worker.cmp(&b.worker).then(a.time.cmp(&b.time)));
                 let (days, patrols) = grid_days(&mine, &self.rules.patrol);
-                let road_m: f64 = g.pieces.iter().map(|p| p.len).sum();
+                // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0.0".
+                let road_m: f64 = g.pieces.iter().map(|p| p.len).sum::<f64>() + 0.0;
                 let road_walked_m: f64 = g
                     .pieces
                     .iter()
                     .filter(|p| near.any_within(p.mid, r))
                     .map(|p| p.len)
-                    .sum();
+                    .sum::<f64>()
+                    + 0.0;
                 let (mut targets, mut targets_passed, mut passed) = (0, 0, 0);
                 for (shape, target) in &g.buildings {
                     let hit = match shape {

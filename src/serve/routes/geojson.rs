@@ -238,6 +238,54 @@ pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
     .into_response()
 }
 
+/// `GET /api/towns`: towns and subdistricts (镇/街道), each the union of its villages (grouped by the
+/// first 9 digits of their codes), with counts and totals.
+pub async fn towns(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
+    use geo::{orient::Direction, Orient};
+    let st = svc.state();
+    let snap = &st.snapshot;
+    let mut by_town: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, v) in snap.villages.iter().enumerate() {
+        by_town.entry(&v.code.as_str()[..9]).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (code, vs) in by_town {
+        let parts: Vec<geo::Polygon<f64>> = vs
+            .iter()
+            .flat_map(|&i| snap.villages[i].boundary.0.iter())
+            .map(|p| p.orient(Direction::Default))
+            .collect();
+        let outline = geo::unary_union(&parts);
+        let grids: Vec<&GridView> = snap
+            .grids
+            .iter()
+            .filter(|g| vs.contains(&g.village))
+            .collect();
+        let mut p = Map::new();
+        p.insert("code".into(), code.into());
+        p.insert("villages".into(), vs.len().into());
+        p.insert("grids".into(), grids.len().into());
+        p.insert(
+            "households".into(),
+            grids
+                .iter()
+                .map(|g| g.figures.households)
+                .sum::<f64>()
+                .into(),
+        );
+        p.insert(
+            "residents".into(),
+            grids
+                .iter()
+                .map(|g| g.figures.residents)
+                .sum::<f64>()
+                .into(),
+        );
+        out.push(feature(code, polygon_json(&outline), p));
+    }
+    Ok(collection(out))
+}
+
 /// `GET /api/villages`.
 pub async fn villages(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;

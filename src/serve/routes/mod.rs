@@ -19,6 +19,7 @@ pub const ROUTES: &[&str] = &[
     "/",
     "/api/health",
     "/api/openapi.json",
+    "/api/towns",
     "/api/villages",
     "/api/grids",
     "/api/grids/{code}",
@@ -44,6 +45,7 @@ pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/api/health", get(geojson::health))
         .route("/api/openapi.json", get(openapi::document))
+        .route("/api/towns", get(geojson::towns))
         .route("/api/villages", get(geojson::villages))
         .route("/api/grids", get(geojson::grids))
         .route("/api/grids/{code}", get(geojson::grid))
