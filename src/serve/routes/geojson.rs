@@ -238,6 +238,14 @@ pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
     .into_response()
 }
 
+/// Grid count, households and residents of an area's grids, as properties.
+fn grid_totals(p: &mut Map<String, Value>, grids: &[&GridView]) {
+    let sum = |f: fn(&GridView) -> f64| grids.iter().map(|g| f(g)).sum::<f64>() + 0.0;
+    p.insert("grids".into(), grids.len().into());
+    p.insert("households".into(), sum(|g| g.figures.households).into());
+    p.insert("residents".into(), sum(|g| g.figures.residents).into());
+}
+
 /// `GET /api/towns`: towns and subdistricts (镇/街道), each the union of its villages (grouped by the
 /// first 9 digits of their codes), with counts and totals.
 pub async fn towns(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
@@ -264,23 +272,7 @@ pub async fn towns(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
         let mut p = Map::new();
         p.insert("code".into(), code.into());
         p.insert("villages".into(), vs.len().into());
-        p.insert("grids".into(), grids.len().into());
-        p.insert(
-            "households".into(),
-            grids
-                .iter()
-                .map(|g| g.figures.households)
-                .sum::<f64>()
-                .into(),
-        );
-        p.insert(
-            "residents".into(),
-            grids
-                .iter()
-                .map(|g| g.figures.residents)
-                .sum::<f64>()
-                .into(),
-        );
+        grid_totals(&mut p, &grids);
         out.push(feature(code, polygon_json(&outline), p));
     }
     Ok(collection(out))
@@ -315,23 +307,7 @@ pub async fn villages(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResu
             "plan_version".into(),
             v.plan_version.map_or(Value::Null, Value::from),
         );
-        p.insert("grids".into(), grids.len().into());
-        p.insert(
-            "households".into(),
-            grids
-                .iter()
-                .map(|g| g.figures.households)
-                .sum::<f64>()
-                .into(),
-        );
-        p.insert(
-            "residents".into(),
-            grids
-                .iter()
-                .map(|g| g.figures.residents)
-                .sum::<f64>()
-                .into(),
-        );
+        grid_totals(&mut p, &grids);
         out.push(feature(v.code.as_str(), polygon_json(&v.boundary), p));
     }
     Ok(collection(out))
