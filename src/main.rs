@@ -786,14 +786,7 @@ fn patrol(cmd: PatrolCommand) -> Result<()> {
                     is.reason
                 );
             }
-            let rows: Vec<wangge::store::patrol::PatrolRow> = checked
-                .accepted
-                .iter()
-                .map(|p| wangge::store::patrol::PatrolRow::from_point(p, None))
-                .chain(checked.flagged.iter().map(|is| {
-                    wangge::store::patrol::PatrolRow::from_point(&is.point, Some(&is.reason))
-                }))
-                .collect();
+            let rows = wangge::store::patrol::PatrolRow::from_checked(&checked);
             let rt = runtime()?;
             let ins = rt.block_on(async {
                 let store = Store::open(&db).await?;
@@ -910,14 +903,7 @@ fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Resu
         n_points += pts.len();
         let t = Instant::now();
         let checked = pt::check(pts, &rules);
-        let rows: Vec<wangge::store::patrol::PatrolRow> = checked
-            .accepted
-            .iter()
-            .map(|p| wangge::store::patrol::PatrolRow::from_point(p, None))
-            .chain(checked.flagged.iter().map(|is| {
-                wangge::store::patrol::PatrolRow::from_point(&is.point, Some(&is.reason))
-            }))
-            .collect();
+        let rows = wangge::store::patrol::PatrolRow::from_checked(&checked);
         let ins = rt.block_on(store.insert_patrol(&rows, &mut |_| {}))?;
         t_ingest += t.elapsed().as_secs_f64();
         n_stored += ins.inserted;

@@ -261,19 +261,7 @@ fn cli_import_is_idempotent_all_or_nothing_and_reports() {
 
 fn town() -> &'static Snapshot {
     static TOWN: OnceLock<Snapshot> = OnceLock::new();
-    TOWN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        wangge::synth::synth_town(&wangge::synth::SynthConfig {
-            households: 3000,
-            seed: 5,
-            odd_shapes: false,
-        })
-        .write_dir(dir.path())
-        .unwrap();
-        let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households).unwrap();
-        let plan = partition(&ds, &Options::default(), &|| {});
-        Snapshot::from_plan(&ds, &plan, 1)
-    })
+    TOWN.get_or_init(|| common::partitioned_town(3000, 5))
 }
 
 struct Server {

@@ -1,23 +1,22 @@
 //! The map service over HTTP: a generated town is partitioned, served in-process on an ephemeral
 //! port from a `StaticSource`, and asked with a real HTTP client.
 
+mod common;
+
 use geo::{Coord, LineString};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wangge::crs::{gcj02_to_bd09, wgs84_to_gcj02};
-use wangge::model::Weight;
-use wangge::partition::{partition, Options};
 use wangge::serve::{serve_with, Config, State, StaticSource};
 use wangge::snapshot::{Person, Role, Snapshot};
-use wangge::synth::{synth_town, SynthConfig};
 
 /// A partitioned small town, built once per test binary; grid 0 has a leader and a worker.
 fn town() -> &'static Snapshot {
     static TOWN: OnceLock<Snapshot> = OnceLock::new();
     TOWN.get_or_init(|| {
-        let mut s = build_town(6000, 7);
+        let mut s = common::partitioned_town(6000, 7);
         s.grids[0].people = vec![
             Person {
                 role: Role::GridLeader,
@@ -32,21 +31,6 @@ fn town() -> &'static Snapshot {
         ];
         s
     })
-}
-
-/// Generates, ingests and partitions a town of about `households` households.
-fn build_town(households: u64, seed: u64) -> Snapshot {
-    let dir = tempfile::tempdir().unwrap();
-    synth_town(&SynthConfig {
-        households,
-        seed,
-        odd_shapes: false,
-    })
-    .write_dir(dir.path())
-    .unwrap();
-    let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households).unwrap();
-    let plan = partition(&ds, &Options::default(), &|| {});
-    Snapshot::from_plan(&ds, &plan, 1)
 }
 
 struct Server {
@@ -667,7 +651,7 @@ async fn big_town_locate_rates() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300_000);
     let t0 = Instant::now();
-    let t = tokio::task::spawn_blocking(move || build_town(hh, 11))
+    let t = tokio::task::spawn_blocking(move || common::partitioned_town(hh, 11))
         .await
         .unwrap();
     eprintln!(
@@ -827,7 +811,7 @@ async fn serve_for_wrk() {
     let hh: u64 = env("WANGGE_BENCH_HOUSEHOLDS", "300000").parse().unwrap();
     let listen = env("WANGGE_BENCH_LISTEN", "127.0.0.1:8088");
     let secs: u64 = env("WANGGE_BENCH_SECONDS", "120").parse().unwrap();
-    let t = tokio::task::spawn_blocking(move || build_town(hh, 11))
+    let t = tokio::task::spawn_blocking(move || common::partitioned_town(hh, 11))
         .await
         .unwrap();
     let mut paths = std::collections::BTreeSet::new();

@@ -69,12 +69,7 @@ pub async fn export_dir(
 ) -> Result<Exported> {
     let plans = chosen(store, village, version).await?;
     let ds = store.dataset().await?;
-    let snap_people = store.snapshot().await?;
-    let people: std::collections::HashMap<&str, &Vec<crate::snapshot::Person>> = snap_people
-        .grids
-        .iter()
-        .map(|g| (g.code.as_str(), &g.people))
-        .collect();
+    let people = store.people().await?;
     let mut grids = Vec::new();
     let mut micro = Vec::new();
     let mut csv = String::from("kind,id,village_code,plan_version,grid_code,micro_grid_code\n");
@@ -90,7 +85,7 @@ pub async fn export_dir(
                     "area_m2": f.area_m2, "perimeter_m": f.perimeter_m,
                     "polsby_popper": f.polsby_popper, "buildings": f.buildings,
                     "label": [g.label.x(), g.label.y()],
-                    "people": people.get(g.code.as_str()).map(|p| p.as_slice()).unwrap_or(&[]),
+                    "people": people.get(&g.code).map(|p| p.as_slice()).unwrap_or(&[]),
                 },
                 "geometry": geometry(&Geometry::MultiPolygon(g.geometry.clone())),
             }));
@@ -234,16 +229,16 @@ pub async fn export_gpkg(
         };
         let recs: Vec<VillagePlanRecord> = plans.iter().map(|(_, p)| p.clone()).collect();
         target.save_plans(&recs, &meta, &Base::default()).await?;
-        let snap = store.snapshot().await?;
-        let people: std::collections::BTreeMap<String, Vec<crate::snapshot::Person>> = snap
-            .grids
+        // The people of the exported grids (their codes are kept: the new store issued none).
+        let exported: std::collections::HashSet<&str> = recs
             .iter()
-            .filter(|g| !g.people.is_empty())
-            .filter(|g| {
-                recs.iter()
-                    .any(|r| r.grids.iter().any(|x| x.code == g.code.as_str()))
-            })
-            .map(|g| (g.code.to_string(), g.people.clone()))
+            .flat_map(|r| r.grids.iter().map(|g| g.code.as_str()))
+            .collect();
+        let people: std::collections::BTreeMap<String, Vec<crate::snapshot::Person>> = store
+            .people()
+            .await?
+            .into_iter()
+            .filter(|(code, p)| !p.is_empty() && exported.contains(code.as_str()))
             .collect();
         target.set_people_many(&people).await?;
         target.close().await;

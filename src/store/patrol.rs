@@ -33,6 +33,22 @@ pub struct PatrolRow {
 }
 
 impl PatrolRow {
+    /// The rows to store from a [`check`](crate::patrol::check)ed batch: the accepted points,
+    /// then the flagged ones with their reasons (rejected points are not stored).
+    pub fn from_checked(checked: &crate::patrol::Checked) -> Vec<PatrolRow> {
+        checked
+            .accepted
+            .iter()
+            .map(|p| PatrolRow::from_point(p, None))
+            .chain(
+                checked
+                    .flagged
+                    .iter()
+                    .map(|is| PatrolRow::from_point(&is.point, Some(&is.reason))),
+            )
+            .collect()
+    }
+
     /// The row of `point`, flagged with `flag`'s text (its [`Reason`] code and words, e.g.
     /// `inaccurate: accuracy 250 m is too poor`) when a check questioned it.
     pub fn from_point(point: &PatrolPoint, flag: Option<&Reason>) -> PatrolRow {
@@ -134,9 +150,7 @@ impl Store {
                     "accuracy_m",
                     "flag",
                 ],
-                // `WHERE true`: SQLite cannot tell `ON CONFLICT` after `INSERT … SELECT … FROM`
-                // from a join constraint without it (a parsing ambiguity it documents).
-                Some("WHERE true ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
+                Some("ON CONFLICT (worker, epoch_ms, lon_e7, lat_e7) DO NOTHING"),
                 &mut rows.iter().map(|r| {
                     vec![
                         Val::Geom(Geometry::Point(Point::new(r.lon, r.lat))),

@@ -205,12 +205,7 @@ impl Store {
             g = self.geom_out("geom")
         );
         let mut grids = Vec::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
-            .bind(fid)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db(e))?
-        {
+        for r in self.plan_rows(conn, sql, fid).await? {
             let code: String = r.try_get("code").map_err(|e| self.db(e))?;
             let (figures, label) = self.figures(&r)?;
             grids.push(GridRecord {
@@ -226,12 +221,7 @@ impl Store {
             g = self.geom_out("geom")
         );
         let mut micro = Vec::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
-            .bind(fid)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db(e))?
-        {
+        for r in self.plan_rows(conn, sql, fid).await? {
             let code: String = r.try_get("code").map_err(|e| self.db(e))?;
             let kind: String = r.try_get("kind").map_err(|e| self.db(e))?;
             let (figures, label) = self.figures(&r)?;
@@ -259,15 +249,9 @@ impl Store {
             });
         }
         let mut assignment = Vec::new();
-        for r in sqlx::query(
-            "SELECT kind, item_id, grid_code, micro_codes FROM assignments WHERE plan_fid = $1 \
-             ORDER BY fid",
-        )
-        .bind(fid)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| self.db(e))?
-        {
+        let sql = "SELECT kind, item_id, grid_code, micro_codes FROM assignments \
+                   WHERE plan_fid = $1 ORDER BY fid";
+        for r in self.plan_rows(conn, sql.to_string(), fid).await? {
             let m: String = r.try_get("micro_codes").map_err(|e| self.db(e))?;
             assignment.push(AssignmentRecord {
                 kind: r.try_get("kind").map_err(|e| self.db(e))?,
@@ -285,6 +269,20 @@ impl Store {
                 assignment,
             },
         ))
+    }
+
+    /// The rows `sql` (with `$1` = the plan's fid) selects.
+    async fn plan_rows(
+        &self,
+        conn: &mut AnyConnection,
+        sql: String,
+        fid: i64,
+    ) -> Result<Vec<AnyRow>> {
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(fid)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))
     }
 
     /// What changed from version `a` to version `b` of a village's plan.
@@ -443,6 +441,34 @@ impl Store {
         Ok((villages, buildings, barriers))
     }
 
+    /// The people responsible for each grid, by grid code.
+    pub async fn people(&self) -> Result<HashMap<String, Vec<Person>>> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
+        self.people_in(&mut conn).await
+    }
+
+    async fn people_in(&self, conn: &mut AnyConnection) -> Result<HashMap<String, Vec<Person>>> {
+        let mut people: HashMap<String, Vec<Person>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT grid_code, role, name, phone FROM grid_people ORDER BY grid_code, role, name",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| self.db(e))?
+        {
+            let role: String = r.try_get("role").map_err(|e| self.db(e))?;
+            people
+                .entry(r.try_get("grid_code").map_err(|e| self.db(e))?)
+                .or_default()
+                .push(Person {
+                    role: Role::parse(&role).unwrap_or(Role::GridWorker),
+                    name: r.try_get("name").map_err(|e| self.db(e))?,
+                    phone: r.try_get("phone").map_err(|e| self.db(e))?,
+                });
+        }
+        Ok(people)
+    }
+
     /// What the map shows: every village's active plan, the people of each grid, buildings and
     /// barriers. Read in one transaction, so it is consistent.
     pub async fn snapshot(&self) -> Result<Snapshot> {
@@ -493,24 +519,7 @@ impl Store {
             data_revision,
             ..Snapshot::default()
         };
-        let mut people: HashMap<String, Vec<Person>> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT grid_code, role, name, phone FROM grid_people ORDER BY grid_code, role, name",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| self.db(e))?
-        {
-            let role: String = r.try_get("role").map_err(|e| self.db(e))?;
-            people
-                .entry(r.try_get("grid_code").map_err(|e| self.db(e))?)
-                .or_default()
-                .push(Person {
-                    role: Role::parse(&role).unwrap_or(Role::GridWorker),
-                    name: r.try_get("name").map_err(|e| self.db(e))?,
-                    phone: r.try_get("phone").map_err(|e| self.db(e))?,
-                });
-        }
+        let mut people = self.people_in(&mut tx).await?;
         let mut active: HashMap<String, i64> = HashMap::new();
         for r in sqlx::query("SELECT village_code, version FROM plans WHERE active = 1")
             .fetch_all(&mut *tx)

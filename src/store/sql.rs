@@ -90,7 +90,10 @@ impl Store {
                 if sql.is_none() {
                     let mut s = self.insert_sql(table, cols, &row);
                     if let Some(c) = on_conflict {
-                        s.push(' ');
+                        // `WHERE true`: after `INSERT … SELECT … FROM json_each(…)`, SQLite reads
+                        // `ON CONFLICT` as a join constraint unless a WHERE clause comes first (a
+                        // parsing ambiguity its documentation names); PostgreSQL accepts it too.
+                        s.push_str(" WHERE true ");
                         s.push_str(c);
                     }
                     sql = Some(s);

@@ -10,6 +10,21 @@ use std::process::Command;
 
 pub mod stores;
 
+/// A generated town, partitioned with the default options, as the map shows it (plan version 1).
+pub fn partitioned_town(households: u64, seed: u64) -> wangge::snapshot::Snapshot {
+    let dir = tmp();
+    wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    })
+    .write_dir(dir.path())
+    .unwrap();
+    let ds = wangge::ingest::read_dir(dir.path(), &wangge::model::Weight::Households).unwrap();
+    let plan = wangge::partition::partition(&ds, &wangge::partition::Options::default(), &|| {});
+    wangge::snapshot::Snapshot::from_plan(&ds, &plan, 1)
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_wangge"))
 }

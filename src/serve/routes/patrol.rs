@@ -208,17 +208,7 @@ pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> Ap
     };
     let flagged = listed(&checked.flagged);
     let rejected = listed(&checked.rejected);
-    let rows: Vec<PatrolRow> = checked
-        .accepted
-        .iter()
-        .map(|p| PatrolRow::from_point(p, None))
-        .chain(
-            checked
-                .flagged
-                .iter()
-                .map(|is| PatrolRow::from_point(&is.point, Some(&is.reason))),
-        )
-        .collect();
+    let rows = PatrolRow::from_checked(&checked);
     let ins = svc
         .source
         .insert_patrol(rows)
@@ -509,15 +499,7 @@ pub async fn heat_tile(
 /// `GET /tiles/heat.json`: TileJSON of the heat layer.
 pub async fn heat_tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderMap) -> Response {
     let st = svc.state();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-        })
-        .unwrap_or("localhost");
+    let host = super::tiles::request_host(&headers);
     let bounds = match st.bounds {
         Some(b) => vec![b.min().x, b.min().y, b.max().x, b.max().y],
         None => vec![-180.0, -85.051_129, 180.0, 85.051_129],

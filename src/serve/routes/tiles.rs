@@ -43,10 +43,9 @@ pub async fn dispatch(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The TileJSON 3.0.0 of `layer`, with absolute tile URLs built from the request's Host.
-fn tilejson(svc: &Service, layer: &str, headers: &HeaderMap) -> Response {
-    let st = svc.state();
-    let host = headers
+/// The request's Host, for absolute tile URLs; `localhost` when missing or not a plain host[:port].
+pub(crate) fn request_host(headers: &HeaderMap) -> &str {
+    headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| {
@@ -54,7 +53,13 @@ fn tilejson(svc: &Service, layer: &str, headers: &HeaderMap) -> Response {
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
         })
-        .unwrap_or("localhost");
+        .unwrap_or("localhost")
+}
+
+/// The TileJSON 3.0.0 of `layer`, with absolute tile URLs built from the request's Host.
+fn tilejson(svc: &Service, layer: &str, headers: &HeaderMap) -> Response {
+    let st = svc.state();
+    let host = request_host(headers);
     let (bounds, center) = match st.bounds {
         Some(b) => (
             vec![b.min().x, b.min().y, b.max().x, b.max().y],
