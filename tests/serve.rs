@@ -126,6 +126,44 @@ fn check_rfc7946(what: &str, text: &str) -> Vec<geojson::Feature> {
     fc.features
 }
 
+/// Labels sit inside their grid, even a concave one (not at the centroid), and `/api/grids` serves
+/// the same point (to 1e-12°: serde_json's default float parsing may be off by one ulp).
+#[tokio::test]
+async fn every_label_is_inside_its_grid() {
+    use geo::{Centroid, Contains, Intersects};
+    let t = town();
+    let mut centroid_outside = 0;
+    for g in &t.grids {
+        assert!(
+            g.geometry.intersects(&g.label),
+            "label of {} outside its grid",
+            g.code
+        );
+        if let Some(c) = g.geometry.centroid() {
+            centroid_outside += usize::from(!g.geometry.contains(&c));
+        }
+    }
+    eprintln!(
+        "grids whose centroid lies outside them: {centroid_outside} of {}",
+        t.grids.len()
+    );
+    let s = start().await;
+    let (_, v) = s.json("/api/grids").await;
+    for (f, g) in v["features"].as_array().unwrap().iter().zip(&t.grids) {
+        let l = f["properties"]["label"].as_array().unwrap();
+        assert!(
+            (l[0].as_f64().unwrap() - g.label.x()).abs() < 1e-12,
+            "{}",
+            g.code
+        );
+        assert!(
+            (l[1].as_f64().unwrap() - g.label.y()).abs() < 1e-12,
+            "{}",
+            g.code
+        );
+    }
+}
+
 #[tokio::test]
 async fn geojson_collections_are_rfc7946_with_figures_and_people() {
     let s = start().await;
