@@ -626,7 +626,36 @@ fn a_killed_import_leaves_the_store_as_it_was() {
             fingerprint(&s).await
         });
         assert_eq!(after, before, "{kind:?}: a killed import changed the store");
+        if matches!(kind, Kind::Postgis) {
+            // A bulk import into PostGIS drops its indexes and builds them again inside the
+            // transaction: killed or finished, they are all there.
+            let want = [
+                "building_footprints_geom",
+                "buildings_geom",
+                "buildings_village",
+            ];
+            assert_eq!(pg_indexes(&rt, &target), want, "after a killed import");
+            let (ok, _, err) = common::wangge(&["import", big.to_str().unwrap(), "--db", &target]);
+            assert!(ok, "import: {err}");
+            assert_eq!(pg_indexes(&rt, &target), want, "after a bulk import");
+        }
     }
+}
+
+/// The non-unique indexes on the buildings tables of a PostGIS store, by name.
+fn pg_indexes(rt: &tokio::runtime::Runtime, url: &str) -> Vec<String> {
+    use sqlx::Connection;
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT indexname::text FROM pg_indexes WHERE tablename IN \
+             ('buildings', 'building_footprints') AND indexdef NOT LIKE '%UNIQUE%' \
+             AND indexname NOT LIKE '%pkey' ORDER BY 1",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    })
 }
 
 /// The command line a script uses: partition into a store, list, export, import elsewhere, people.

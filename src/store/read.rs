@@ -1,7 +1,7 @@
 //! Reads: plan versions and their contents, diffs, the map's snapshot, and the town's data back.
 
 use super::write::parse_micro_kind;
-use super::{versioning, Base, PlanDiff, Result, Store, StoreError};
+use super::{versioning, Backend, Base, PlanDiff, Result, Store, StoreError};
 use crate::model::{
     Barrier, BarrierClass, Building, BuildingKind, Dataset, GridCode, MicroGridCode, Mode, Village,
     VillageCode,
@@ -248,18 +248,39 @@ impl Store {
                 stack,
             });
         }
-        let mut assignment = Vec::new();
-        let sql = "SELECT kind, item_id, grid_code, micro_codes FROM assignments \
-                   WHERE plan_fid = $1 ORDER BY fid";
-        for r in self.plan_rows(conn, sql.to_string(), fid).await? {
-            let m: String = r.try_get("micro_codes").map_err(|e| self.db(e))?;
-            assignment.push(AssignmentRecord {
-                kind: r.try_get("kind").map_err(|e| self.db(e))?,
-                id: r.try_get("item_id").map_err(|e| self.db(e))?,
-                grid: r.try_get("grid_code").map_err(|e| self.db(e))?,
+        // The assignment (thousands of rows) comes back as ONE row: a JSON array the database
+        // builds, which is several times cheaper than a row each through the driver.
+        let sql = match self.backend {
+            Backend::Gpkg => {
+                "SELECT json_group_array(json_array(kind, item_id, grid_code, micro_codes) \
+                 ORDER BY fid) AS j FROM assignments WHERE plan_fid = $1"
+            }
+            Backend::Postgis => {
+                "SELECT json_agg(json_build_array(kind, item_id, grid_code, micro_codes) \
+                 ORDER BY fid)::text AS j FROM assignments WHERE plan_fid = $1"
+            }
+        };
+        let rows = self.plan_rows(conn, sql.to_string(), fid).await?;
+        let json: Option<String> = match rows.first() {
+            Some(r) => r.try_get("j").map_err(|e| self.db(e))?,
+            None => None,
+        };
+        let items: Vec<(String, String, Option<String>, String)> = match json {
+            Some(j) => serde_json::from_str(&j).map_err(|e| StoreError::Invalid {
+                what: format!("assignment of plan version {version} of village {village}"),
+                why: e.to_string(),
+            })?,
+            None => Vec::new(),
+        };
+        let assignment = items
+            .into_iter()
+            .map(|(kind, id, grid, m)| AssignmentRecord {
+                kind,
+                id,
+                grid,
                 micro: m.split_whitespace().map(str::to_string).collect(),
-            });
-        }
+            })
+            .collect();
         Ok((
             info,
             VillagePlanRecord {

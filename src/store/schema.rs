@@ -217,6 +217,26 @@ pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String
         .collect()
 }
 
+/// PostGIS indexes a bulk building import drops and builds again (name, `CREATE` statement):
+/// the same indexes `after_v1`'s PostGIS branch and `V1` create.
+pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
+    (
+        "buildings_geom",
+        "CREATE INDEX buildings_geom ON buildings USING GIST (geom)",
+    ),
+    (
+        "buildings_village",
+        "CREATE INDEX buildings_village ON buildings (village_code)",
+    ),
+    (
+        "building_footprints_geom",
+        "CREATE INDEX building_footprints_geom ON building_footprints USING GIST (geom)",
+    ),
+];
+
+/// Below this many buildings an import keeps its indexes (see [`BULK_INDEXES`]).
+pub(crate) const BULK_ROWS: usize = 10_000;
+
 /// Backend-specific set-up after the first migration: GeoPackage registration, or PostGIS indexes.
 fn after_v1(backend: Backend) -> Vec<String> {
     let mut out = Vec::new();
@@ -300,6 +320,21 @@ mod tests {
                         && s.contains(&format!("'{}'", t.name))),
                 "{} not registered",
                 t.name
+            );
+        }
+    }
+
+    #[test]
+    fn bulk_indexes_are_the_ones_the_migrations_create() {
+        let stmts: Vec<String> = migrations(Backend::Postgis)
+            .into_iter()
+            .flat_map(|(_, _, s)| s)
+            .collect();
+        for (name, create) in BULK_INDEXES {
+            assert!(create.contains(name), "{create} does not create {name}");
+            assert!(
+                stmts.iter().any(|s| s.trim() == *create),
+                "no migration runs {create:?}"
             );
         }
     }
