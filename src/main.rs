@@ -153,7 +153,8 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Also load the town and its plan into this store (emptied first: a scratch file or
-        /// database) and time the load and reading one village's active plan back.
+        /// database) and time the load, reading one village's active plan back, the whole-town
+        /// snapshot the server loads, and "which grid am I in?" in process on 1M random points.
         #[arg(long)]
         db: Option<String>,
     },
@@ -558,7 +559,12 @@ fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
 }
 
 /// Loads a partitioned town into a store and reads it back, printing rates.
-fn bench_store(db: &str, ds: &wangge::model::Dataset, plan: &partition::Plan) -> Result<()> {
+fn bench_store(
+    db: &str,
+    ds: &wangge::model::Dataset,
+    plan: &partition::Plan,
+    seed: u64,
+) -> Result<()> {
     use std::time::Instant;
     if !db.contains("://") && std::path::Path::new(db).exists() {
         bail!("{db}: exists; the store benchmark wants a new file");
@@ -618,7 +624,51 @@ fn bench_store(db: &str, ds: &wangge::model::Dataset, plan: &partition::Plan) ->
         reads[reads.len() / 2], reads[reads.len() - 1], t_snap, snap.grids.len(),
         peak_mib().unwrap_or(f64::NAN)
     );
+    locate_bench(&snap, seed);
     Ok(())
+}
+
+/// "Which grid am I in?" in process: builds the server's locate index of `snap` and answers 1M
+/// seeded points over the villages' extent, on one thread and on all of them.
+fn locate_bench(snap: &wangge::snapshot::Snapshot, seed: u64) {
+    use rand::{Rng, SeedableRng};
+    use rayon::prelude::*;
+    use std::time::Instant;
+    let t = Instant::now();
+    let loc = wangge::serve::locator::Locator::new(snap);
+    let t_index = t.elapsed().as_secs_f64();
+    let (mut w, mut s, mut e, mut n) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for c in snap
+        .villages
+        .iter()
+        .flat_map(|v| v.boundary.0.iter())
+        .flat_map(|p| p.exterior().0.iter())
+    {
+        (w, s, e, n) = (w.min(c.x), s.min(c.y), e.max(c.x), n.max(c.y));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let pts: Vec<(f64, f64)> = (0..1_000_000)
+        .map(|_| (rng.random_range(w..e), rng.random_range(s..n)))
+        .collect();
+    // Margin of a phone's GPS fix, as the HTTP handler adds for WGS84 input.
+    let tol = wangge::serve::Config::default().wgs84_margin_m;
+    let t = Instant::now();
+    let inside = pts
+        .iter()
+        .filter(|(x, y)| loc.locate(*x, *y, tol).grid.is_some())
+        .count();
+    let t_one = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    pts.par_iter().for_each(|(x, y)| {
+        std::hint::black_box(loc.locate(*x, *y, tol));
+    });
+    let t_all = t.elapsed().as_secs_f64();
+    println!(
+        "locate in process: index built in {t_index:.2} s; 1,000,000 random points ({inside} in a grid): {:.0}/s on one thread, {:.0}/s on {} threads",
+        1e6 / t_one,
+        1e6 / t_all,
+        rayon::current_num_threads()
+    );
 }
 
 /// Reads `grid_code,role,name,phone` rows; errors name the file, the line and the field.
@@ -709,7 +759,7 @@ fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
     let t_write = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     if let Some(db) = db {
-        bench_store(db, &ds, &plan)?;
+        bench_store(db, &ds, &plan, seed)?;
     }
     let tot = &report["totals"];
     let q = &report["quality"];
