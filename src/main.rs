@@ -69,14 +69,34 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
-    /// Import a town's villages, buildings and barriers into a store, in one transaction:
-    /// a folder in the partition input format, or another wangge GeoPackage.
+    /// Import into a store, in one transaction: a town's villages, buildings and barriers (a folder
+    /// in the partition input format, or another wangge GeoPackage), or an edited building → grid
+    /// assignment (a .csv file as `wangge export` writes it: kind,id,village_code,plan_version,
+    /// grid_code), saved as a new plan version of every village it touches.
+    ///
+    /// In an assignment, every building of a village the file touches needs a row (a missing one
+    /// is an error, nothing is kept silently); micro_grid_code is ignored (micro-grids are made
+    /// again). Land without buildings keeps the grid it had in the plan the rows were exported
+    /// from, else joins the neighbouring grid it shares the longest border with. A grid in two
+    /// pieces, an unknown or repeated building, or a grid code of another village is refused
+    /// with the line and field at fault, and nothing is saved. The new versions are not active
+    /// unless --activate is given.
     Import {
-        /// A folder (villages.geojson, buildings.geojson, barriers.geojson…) or a .gpkg file.
+        /// A folder (villages.geojson, buildings.geojson, barriers.geojson…), a .gpkg file, or an
+        /// assignment .csv.
         input: PathBuf,
         /// The store: a GeoPackage file (created if missing) or postgres://… URL.
         #[arg(long, default_value = DEFAULT_DB)]
         db: String,
+        /// Assignment only: who saves the new versions (kept with them).
+        #[arg(long)]
+        author: Option<String>,
+        /// Assignment only: why (kept with the versions); by default "edited assignment FILE".
+        #[arg(long)]
+        reason: Option<String>,
+        /// Assignment only: make the new versions the active ones (the map shows them).
+        #[arg(long)]
+        activate: bool,
     },
     /// Export plans and the town's data: a folder of GeoJSON + CSV, or a standalone GeoPackage
     /// (when OUT ends in .gpkg).
@@ -392,7 +412,25 @@ fn run(cli: Cli) -> Result<()> {
                     .context("the map service stopped")
             })
         }
-        Command::Import { input, db } => {
+        Command::Import {
+            input,
+            db,
+            author,
+            reason,
+            activate,
+        } => {
+            if input
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
+                return import_assignment(&input, &db, author, reason, activate);
+            }
+            if author.is_some() || reason.is_some() || activate {
+                bail!(
+                    "--author, --reason and --activate are for an assignment .csv; {} is town data",
+                    input.display()
+                );
+            }
             let rt = runtime()?;
             let ds = if input.extension().is_some_and(|e| e == "gpkg") {
                 let src = input.to_str().context("path is not UTF-8")?;
@@ -545,6 +583,74 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `wangge import edited.csv`: an assignment as new plan versions, with what changed per village.
+fn import_assignment(
+    input: &std::path::Path,
+    db: &str,
+    author: Option<String>,
+    reason: Option<String>,
+    activate: bool,
+) -> Result<()> {
+    let name = input.display().to_string();
+    let file = std::fs::File::open(input).with_context(|| format!("{name}: cannot open"))?;
+    let rows = wangge::partition::assign_csv::read(&name, std::io::BufReader::new(file))?;
+    if !db.contains("://") && !std::path::Path::new(db).is_file() {
+        bail!("{db}: no such store; an assignment is imported into the store it was exported from");
+    }
+    let rt = runtime()?;
+    let t0 = std::time::Instant::now();
+    let store = rt.block_on(Store::open(db))?;
+    let meta = PlanMeta {
+        author: author.unwrap_or_else(default_author),
+        reason: reason.unwrap_or_else(|| format!("edited assignment {name}")),
+        params: String::new(),
+    };
+    let done = rt.block_on(store.import_assignment(&name, &rows, &meta, activate))?;
+    for r in &done {
+        let s = &r.saved;
+        let state = if r.activated {
+            "active".to_string()
+        } else {
+            format!(
+                "not active; `wangge activate --village {} --version {}` makes it so",
+                s.village, s.version
+            )
+        };
+        println!(
+            "village {}: saved plan version {} ({state}); grid codes kept {}, new {}, retired {}",
+            s.village, s.version, s.kept, s.issued, s.retired
+        );
+        match (&r.diff, r.previous_active) {
+            (Some(d), Some(v)) => println!(
+                "  versus active version {v}: grids added {} {:?}, removed {} {:?}, changed {} {:?}; buildings moved {}",
+                d.added.len(),
+                d.added,
+                d.removed.len(),
+                d.removed,
+                d.changed.len(),
+                d.changed,
+                d.moved.len()
+            ),
+            _ => println!("  no active version to compare with"),
+        }
+        if !r.issues.is_empty() {
+            let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+            for k in &r.issues {
+                *kinds.entry(k.as_str()).or_default() += 1;
+            }
+            let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("  issues: {}", list.join(", "));
+        }
+    }
+    println!(
+        "imported {} rows of {name} into {} in {:.2} s",
+        rows.len(),
+        store.target(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {

@@ -5,7 +5,12 @@
 //! railway or expressway); each bank gets its share of grids and [`regions`] divides it. Grids are
 //! then traced from the shared arcs ([`Topology::dissolve`](crate::topology::Topology::dissolve)),
 //! numbered ([`codes`]) and divided again into micro-grids ([`micro`]).
+//!
+//! A planner's own assignment of buildings to grids (an edited `assignment.csv`, read by
+//! [`assign_csv`]) becomes a plan the same way, face by face, in [`assign`].
 
+pub mod assign;
+pub mod assign_csv;
 pub mod atoms;
 pub mod cells;
 pub mod codes;

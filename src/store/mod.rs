@@ -5,6 +5,7 @@
 //! - [`Store::import`] loads villages, buildings and barriers; [`Store::save_plan`] saves a
 //!   partition run as a new plan version per village and activates it; both are one transaction:
 //!   a failure leaves the store exactly as it was;
+//! - [`Store::import_assignment`] saves a planner's edited building → grid CSV as new versions;
 //! - [`Store::activate`] re-activates an earlier version, [`Store::diff`] compares two;
 //! - [`Store::snapshot`] loads what the map shows (the active plans) for the server.
 //!
@@ -17,6 +18,7 @@ pub mod export;
 pub mod geom;
 pub mod patrol;
 mod read;
+pub mod reassign;
 pub mod schema;
 mod sql;
 pub mod versioning;

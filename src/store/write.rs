@@ -329,7 +329,7 @@ impl Store {
         self.import_in(&mut tx, ds, progress).await?;
         let mut saved = Vec::new();
         for r in &recs {
-            saved.push(self.save_in(&mut tx, r, meta, base, progress).await?);
+            saved.push(self.save_in(&mut tx, r, meta, base, true, progress).await?);
         }
         self.bump_revision(&mut tx).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
@@ -348,7 +348,10 @@ impl Store {
         let mut tx = self.begin_write(&mut conn).await?;
         let mut saved = Vec::new();
         for r in plans {
-            saved.push(self.save_in(&mut tx, r, meta, base, &mut |_, _| {}).await?);
+            saved.push(
+                self.save_in(&mut tx, r, meta, base, true, &mut |_, _| {})
+                    .await?,
+            );
         }
         self.bump_revision(&mut tx).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
@@ -409,12 +412,18 @@ impl Store {
             .map_err(|e| self.db(e))
     }
 
-    async fn save_in(
+    /// Saves one village's plan as a new version inside `tx`. With `activate` it becomes the
+    /// active version (codes of the replaced one that it does not carry are retired); without, it
+    /// is saved beside the active one, and its new codes are only reserved (issued, never handed
+    /// out again, started when the version is activated).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn save_in(
         &self,
         tx: &mut AnyConnection,
         rec: &VillagePlanRecord,
         meta: &PlanMeta,
         base: &Base,
+        activate: bool,
         progress: &mut (dyn FnMut(&str, usize) + Send),
     ) -> Result<Saved> {
         let village = rec.village.as_str();
@@ -516,14 +525,16 @@ impl Store {
                 .map_err(|e| self.db(e))?
                 .try_get(0)
                 .map_err(|e| self.db(e))?;
-        sqlx::query("UPDATE plans SET active = 0 WHERE village_code = $1 AND active = 1")
-            .bind(village.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
+        if activate {
+            sqlx::query("UPDATE plans SET active = 0 WHERE village_code = $1 AND active = 1")
+                .bind(village.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
+        }
         let plan_fid: i64 = sqlx::query(
             "INSERT INTO plans (village_code, version, created_at, author, reason, params, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1) RETURNING fid",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING fid",
         )
         .bind(village.to_string())
         .bind(version)
@@ -531,6 +542,7 @@ impl Store {
         .bind(meta.author.clone())
         .bind(meta.reason.clone())
         .bind(meta.params.clone())
+        .bind(i64::from(activate))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.conflict_or_db(e, village))?
@@ -658,9 +670,13 @@ impl Store {
             .iter()
             .filter(|c| issued_grid.contains(c.as_str()))
             .count();
-        let retired = self
-            .switch_codes(tx, village, &old_codes, &new_codes)
-            .await?;
+        let retired = if activate {
+            self.switch_codes(tx, village, &old_codes, &new_codes)
+                .await?
+        } else {
+            self.reserve_codes(tx, village, &new_codes).await?;
+            0
+        };
         Ok(Saved {
             village: village.to_string(),
             version,
@@ -698,7 +714,10 @@ impl Store {
             tx,
             "codes",
             &["code", "level", "village_code", "started"],
-            Some("ON CONFLICT (code) DO UPDATE SET ended = NULL"),
+            Some(
+                "ON CONFLICT (code) DO UPDATE SET ended = NULL, \
+                 started = COALESCE(codes.started, excluded.started)",
+            ),
             &mut sorted.into_iter().map(|(c, level)| {
                 vec![
                     Val::Text(c.clone()),
@@ -711,6 +730,31 @@ impl Store {
         )
         .await?;
         Ok(retired)
+    }
+
+    /// Registers the codes of a version saved without activating it, so that they are never handed
+    /// out to another grid: issued, not yet started (`started` empty). Codes already known are
+    /// left as they are.
+    async fn reserve_codes(
+        &self,
+        tx: &mut AnyConnection,
+        village: &str,
+        new: &[(String, &str)],
+    ) -> Result<()> {
+        let sql = "INSERT INTO codes (code, level, village_code, started, ended) \
+                   VALUES ($1, $2, $3, NULL, NULL) ON CONFLICT (code) DO NOTHING";
+        let mut sorted: Vec<&(String, &str)> = new.iter().collect();
+        sorted.sort();
+        for (c, level) in sorted {
+            sqlx::query(sql)
+                .bind(c.clone())
+                .bind(level.to_string())
+                .bind(village.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
+        }
+        Ok(())
     }
 
     /// Makes an earlier (or later) version of a village's plan the active one. `base` is the active
@@ -790,15 +834,25 @@ impl Store {
         code: &str,
         people: &[Person],
     ) -> Result<()> {
-        let live = sqlx::query("SELECT ended FROM codes WHERE code = $1 AND level = 'grid'")
-            .bind(code.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
+        let live =
+            sqlx::query("SELECT started, ended FROM codes WHERE code = $1 AND level = 'grid'")
+                .bind(code.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
         match live {
             None => return Err(StoreError::NotFound(format!("grid {code}"))),
             Some(r) => {
-                let ended: Option<String> = r.try_get(0).map_err(|e| self.db(e))?;
+                let started: Option<String> = r.try_get(0).map_err(|e| self.db(e))?;
+                if started.is_none() {
+                    return Err(StoreError::Invalid {
+                        what: format!("grid {code}"),
+                        why:
+                            "is only in a plan version that was never activated; activate it first"
+                                .into(),
+                    });
+                }
+                let ended: Option<String> = r.try_get(1).map_err(|e| self.db(e))?;
                 if let Some(e) = ended {
                     return Err(StoreError::Invalid {
                         what: format!("grid {code}"),
