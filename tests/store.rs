@@ -148,6 +148,39 @@ async fn import_then_snapshot_and_dataset_round_trip() {
     }
 }
 
+/// A plan's assignment is read from the copy packed in its `plans` row; a plan saved before that
+/// copy existed (empty column) reads the same from the `assignments` table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_reads_the_same_packed_or_from_its_assignment_rows() {
+    let dir = common::tmp();
+    let ds = town(3000, 12, &dir.path().join("in"));
+    let p = plan(&ds, (300.0, 500.0));
+    for kind in kinds() {
+        let target = fresh_target(kind, dir.path()).await;
+        let s = Store::open(&target).await.unwrap();
+        s.save_run(&ds, &p, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let village = p.villages[0].code.to_string();
+        let (_, packed) = s.active_plan(&village).await.unwrap().unwrap();
+        assert!(!packed.assignment.is_empty(), "{kind:?}");
+        assert!(
+            packed.assignment.iter().any(|a| !a.micro.is_empty()),
+            "{kind:?}: micro-grid codes come back"
+        );
+        s.close().await;
+        common::stores::execute_sql(kind, &target, "UPDATE plans SET assignment_json = NULL").await;
+        let s = Store::open(&target).await.unwrap();
+        let (_, rows) = s.active_plan(&village).await.unwrap().unwrap();
+        assert_eq!(rows.assignment, packed.assignment, "{kind:?}");
+        assert_eq!(
+            rows.assignment.len(),
+            p.villages[0].assignment.len(),
+            "{kind:?}: every building and unit"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
     let dir = common::tmp();

@@ -189,16 +189,19 @@ impl Store {
         version: i64,
     ) -> Result<PlanData> {
         let info = sqlx::query(
-            "SELECT fid, village_code, version, created_at, author, reason, params, active FROM plans \
-             WHERE village_code = $1 AND version = $2",
+            "SELECT fid, village_code, version, created_at, author, reason, params, active, \
+             assignment_json FROM plans WHERE village_code = $1 AND version = $2",
         )
         .bind(village.to_string())
         .bind(version)
         .fetch_optional(&mut *conn)
         .await
         .map_err(|e| self.db(e))?
-        .ok_or_else(|| StoreError::NotFound(format!("plan version {version} of village {village}")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("plan version {version} of village {village}"))
+        })?;
         let fid: i64 = info.try_get("fid").map_err(|e| self.db(e))?;
+        let packed: Option<String> = info.try_get("assignment_json").map_err(|e| self.db(e))?;
         let info = self.plan_info(&info)?;
         let sql = format!(
             "SELECT code, {g} AS g, {FIGS} FROM grids WHERE plan_fid = $1 ORDER BY code",
@@ -248,22 +251,12 @@ impl Store {
                 stack,
             });
         }
-        // The assignment (thousands of rows) comes back as ONE row: a JSON array the database
-        // builds, which is several times cheaper than a row each through the driver.
-        let sql = match self.backend {
-            Backend::Gpkg => {
-                "SELECT json_group_array(json_array(kind, item_id, grid_code, micro_codes) \
-                 ORDER BY fid) AS j FROM assignments WHERE plan_fid = $1"
-            }
-            Backend::Postgis => {
-                "SELECT json_agg(json_build_array(kind, item_id, grid_code, micro_codes) \
-                 ORDER BY fid)::text AS j FROM assignments WHERE plan_fid = $1"
-            }
-        };
-        let rows = self.plan_rows(conn, sql.to_string(), fid).await?;
-        let json: Option<String> = match rows.first() {
-            Some(r) => r.try_get("j").map_err(|e| self.db(e))?,
-            None => None,
+        // The assignment (thousands of rows) comes back as ONE value: packed when the plan was
+        // saved (migration 4), else a JSON array the database builds from `assignments`, which is
+        // several times cheaper than a row each through the driver.
+        let json = match packed {
+            Some(j) => Some(j),
+            None => self.assignment_json(conn, fid).await?,
         };
         let items: Vec<(String, String, Option<String>, String)> = match json {
             Some(j) => serde_json::from_str(&j).map_err(|e| StoreError::Invalid {
@@ -290,6 +283,26 @@ impl Store {
                 assignment,
             },
         ))
+    }
+
+    /// A plan's assignment as one JSON array built by the database from `assignments` (plans saved
+    /// before the packed copy existed).
+    async fn assignment_json(&self, conn: &mut AnyConnection, fid: i64) -> Result<Option<String>> {
+        let sql = match self.backend {
+            Backend::Gpkg => {
+                "SELECT json_group_array(json_array(kind, item_id, grid_code, micro_codes) \
+                 ORDER BY fid) AS j FROM assignments WHERE plan_fid = $1"
+            }
+            Backend::Postgis => {
+                "SELECT json_agg(json_build_array(kind, item_id, grid_code, micro_codes) \
+                 ORDER BY fid)::text AS j FROM assignments WHERE plan_fid = $1"
+            }
+        };
+        let rows = self.plan_rows(conn, sql.to_string(), fid).await?;
+        match rows.first() {
+            Some(r) => r.try_get("j").map_err(|e| self.db(e)),
+            None => Ok(None),
+        }
     }
 
     /// The rows `sql` (with `$1` = the plan's fid) selects.

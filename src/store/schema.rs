@@ -141,7 +141,16 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
 "#;
 
 /// The migrations, in order: (version, name, DDL template).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "plans, grids, people, patrols", V1)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "plans, grids, people, patrols", V1),
+    (4, "each plan's assignment packed in one row", V4),
+];
+
+/// A plan version never changes once saved, so its whole assignment is also kept packed in its
+/// `plans` row (a JSON array `[[kind, item_id, grid_code, micro_codes], …]` in `assignments`
+/// order): reading a village's plan is then one row, not thousands. The `assignments` table
+/// stays the one to query; plans saved before this migration are read from it.
+const V4: &str = "ALTER TABLE plans ADD COLUMN assignment_json TEXT";
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

@@ -652,6 +652,29 @@ impl Store {
             &mut |n| progress("assignments", n),
         )
         .await?;
+        // The same rows packed in the plan's own row (schema migration 4): one row to read back.
+        let packed: Vec<(&str, &str, Option<&str>, String)> = rec
+            .assignment
+            .iter()
+            .map(|a| {
+                (
+                    a.kind.as_str(),
+                    a.id.as_str(),
+                    a.grid.as_ref().map(|g| grid_code[g.as_str()].as_str()),
+                    a.micro
+                        .iter()
+                        .map(|m| micro_code[m.as_str()].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            })
+            .collect();
+        sqlx::query("UPDATE plans SET assignment_json = $1 WHERE fid = $2")
+            .bind(serde_json::to_string(&packed).expect("strings serialise"))
+            .bind(plan_fid)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
         let new_codes: Vec<(String, &str)> = codes
             .iter()
             .map(|c| (c.clone(), "grid"))

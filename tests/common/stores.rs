@@ -51,3 +51,24 @@ pub async fn fresh_target(kind: Kind, dir: &Path) -> String {
         }
     }
 }
+
+/// Runs `sql` on a store's database through its own driver (not wangge's), as another tool
+/// would: to age a store or damage it on purpose.
+pub async fn execute_sql(kind: Kind, target: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match kind {
+        Kind::Gpkg => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{target}"))
+                .await
+                .expect("open the GeoPackage");
+            c.execute(sql).await.expect("run SQL on the GeoPackage");
+        }
+        Kind::Postgis => {
+            let mut c = sqlx::PgConnection::connect(target)
+                .await
+                .expect("connect to the store");
+            c.execute(sql).await.expect("run SQL on PostGIS");
+        }
+    }
+}
