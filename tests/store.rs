@@ -817,3 +817,151 @@ fn the_store_commands_work_end_to_end() {
     let (ok, _, err) = common::wangge(&["plans", "--db", "/no/such/dir/x.gpkg"]);
     assert!(!ok && err.contains("/no/such/dir/x.gpkg"), "{err}");
 }
+
+/// A small tmpfs, mounted for one test and unmounted when dropped (also when the test fails).
+/// Mounting needs root, as CI runs; elsewhere the test says it was skipped, and fails instead when
+/// `WANGGE_REQUIRE_FULL_DISK` is set (scripts/test sets it).
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(size: &str, owner: Option<&str>) -> Option<SmallDisk> {
+        let dir = tempfile::Builder::new()
+            .prefix("wangge-full-")
+            .tempdir_in("/tmp")
+            .unwrap()
+            .keep();
+        // PostgreSQL (running as `postgres`) must reach and own its tablespace folder.
+        Command::new("chmod").arg("755").arg(&dir).status().unwrap();
+        let mut opts = format!("size={size},mode=0755");
+        if let Some(user) = owner {
+            let uid = Command::new("id").args(["-u", user]).output().unwrap();
+            opts.push_str(&format!(
+                ",uid={}",
+                String::from_utf8_lossy(&uid.stdout).trim()
+            ));
+        }
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_dir(&dir);
+            assert!(
+                std::env::var("WANGGE_REQUIRE_FULL_DISK").is_err(),
+                "WANGGE_REQUIRE_FULL_DISK is set but a tmpfs could not be mounted (needs root)"
+            );
+            eprintln!("NOTE: cannot mount a tmpfs (not root?): full-disk test skipped");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A disk that fills up in the middle of an import: the import fails with the database's own
+/// "disk full" error naming the store, and the store is exactly as it was. The GeoPackage lives on
+/// a 3 MB tmpfs; in PostGIS the buildings tables are moved to a tablespace on a 2 MB tmpfs.
+#[test]
+fn a_full_disk_leaves_the_store_as_it_was() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = common::tmp();
+    let small = dir.path().join("small");
+    let big = dir.path().join("big");
+    let ds_small = town(1500, 31, &small);
+    let t = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households: 60_000,
+        seed: 32,
+        odd_shapes: false,
+    });
+    t.write_dir(&big).unwrap();
+    for kind in kinds() {
+        let (disk, target, tablespace) = match kind {
+            Kind::Gpkg => {
+                let Some(disk) = SmallDisk::mount("3m", None) else {
+                    return;
+                };
+                let target = disk.dir.join("town.gpkg").to_str().unwrap().to_string();
+                (disk, target, None)
+            }
+            Kind::Postgis => {
+                let Some(disk) = SmallDisk::mount("2m", Some("postgres")) else {
+                    return;
+                };
+                let target = rt.block_on(fresh_target(kind, dir.path()));
+                let name = disk
+                    .dir
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .replace('-', "_");
+                let admin = std::env::var("WANGGE_TEST_PG").unwrap();
+                rt.block_on(common::stores::execute_sql(
+                    kind,
+                    &admin,
+                    &format!("CREATE TABLESPACE {name} LOCATION '{}'", disk.dir.display()),
+                ));
+                (disk, target, Some((admin, name)))
+            }
+        };
+        let before = rt.block_on(async {
+            let s = Store::open(&target).await.unwrap();
+            if let Some((_, ts)) = &tablespace {
+                s.close().await;
+                for t in ["buildings", "building_footprints"] {
+                    common::stores::execute_sql(
+                        kind,
+                        &target,
+                        &format!("ALTER TABLE {t} SET TABLESPACE {ts}"),
+                    )
+                    .await;
+                }
+            }
+            let s = Store::open(&target).await.unwrap();
+            s.import(&ds_small, &mut |_, _| {}).await.unwrap();
+            let f = fingerprint(&s).await;
+            s.close().await;
+            f
+        });
+        let (ok, _, err) = common::wangge(&["import", big.to_str().unwrap(), "--db", &target]);
+        assert!(!ok, "{kind:?}: an import bigger than the disk succeeded");
+        let full = match kind {
+            Kind::Gpkg => "database or disk is full",
+            Kind::Postgis => "No space left on device",
+        };
+        assert!(err.contains(full), "{kind:?}: {err}");
+        let shown = match kind {
+            Kind::Gpkg => target.clone(),
+            Kind::Postgis => target.rsplit_once('/').unwrap().1.to_string(),
+        };
+        assert!(
+            err.contains(&shown),
+            "{kind:?}: the error names the store: {err}"
+        );
+        let after = rt.block_on(async {
+            let s = Store::open(&target).await.unwrap();
+            let f = fingerprint(&s).await;
+            s.close().await;
+            f
+        });
+        assert_eq!(after, before, "{kind:?}: a failed import changed the store");
+        if let Some((admin, ts)) = tablespace {
+            let db = target.rsplit_once('/').unwrap().1;
+            rt.block_on(async {
+                common::stores::execute_sql(kind, &admin, &format!("DROP DATABASE {db}")).await;
+                common::stores::execute_sql(kind, &admin, &format!("DROP TABLESPACE {ts}")).await;
+            });
+        }
+        drop(disk);
+    }
+}
