@@ -137,12 +137,23 @@ impl Store {
         progress: &mut (dyn FnMut(&str, usize) + Send),
     ) -> Result<Imported> {
         let codes: BTreeSet<&str> = ds.villages.iter().map(|v| v.code.as_str()).collect();
-        // Building ids must stay unique across the store: check against other villages' buildings.
-        let rows = sqlx::query("SELECT id, village_code FROM buildings")
+        // Building ids must stay unique across the store: look up this import's ids (one JSON
+        // parameter, through the unique index on `id`) among other villages' buildings.
+        let ids: Vec<&str> = ds.buildings.iter().map(|b| b.id.as_str()).collect();
+        let sql = match self.backend {
+            Backend::Gpkg => {
+                "SELECT id, village_code FROM buildings WHERE id IN (SELECT value FROM json_each($1))"
+            }
+            Backend::Postgis => {
+                "SELECT id, village_code FROM buildings WHERE id IN \
+                 (SELECT jsonb_array_elements_text($1::jsonb))"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(serde_json::to_string(&ids).expect("strings serialise"))
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| self.db(e))?;
-        let stored = rows.len();
         let mut elsewhere: HashMap<String, String> = HashMap::new();
         for r in rows {
             let v: String = r.try_get(1).map_err(|e| self.db(e))?;
@@ -201,7 +212,7 @@ impl Store {
         // transaction, so a failure or a killed process leaves the indexes as they were.
         let bulk = self.backend == Backend::Postgis
             && ds.buildings.len() >= BULK_ROWS
-            && ds.buildings.len() >= stored;
+            && ds.buildings.len() as i64 >= self.count_rows(tx, "buildings").await?;
         if bulk {
             for (name, _) in BULK_INDEXES {
                 sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
@@ -307,6 +318,15 @@ impl Store {
             buildings,
             barriers,
         })
+    }
+
+    /// The number of rows in `table`.
+    async fn count_rows(&self, tx: &mut AnyConnection, table: &str) -> Result<i64> {
+        sqlx::query(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| self.db(e))
     }
 
     /// Imports the dataset and saves the run's plans, all in one transaction: what
