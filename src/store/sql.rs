@@ -80,42 +80,58 @@ impl Store {
         rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
         on_rows: &mut (dyn FnMut(usize) + Send),
     ) -> super::Result<usize> {
-        const PER_BATCH: usize = 2000;
-        let mut total = 0;
-        let mut rows = rows.peekable();
         let mut sql: Option<String> = None;
-        while rows.peek().is_some() {
-            let mut json = String::with_capacity(PER_BATCH * 64);
-            json.push('[');
-            for (i, row) in rows.by_ref().take(PER_BATCH).enumerate() {
-                if sql.is_none() {
-                    let mut s = self.insert_sql(table, cols, &row);
-                    if let Some(c) = on_conflict {
-                        // `WHERE true`: after `INSERT … SELECT … FROM json_each(…)`, SQLite reads
-                        // `ON CONFLICT` as a join constraint unless a WHERE clause comes first (a
-                        // parsing ambiguity its documentation names); PostgreSQL accepts it too.
-                        s.push_str(" WHERE true ");
-                        s.push_str(c);
-                    }
-                    sql = Some(s);
-                }
-                if i > 0 {
-                    json.push(',');
-                }
-                self.push_json_row(&mut json, row);
+        let mut total = 0;
+        let mut next = self.json_batch(rows, &mut |first| {
+            let mut s = self.insert_sql(table, cols, first);
+            if let Some(c) = on_conflict {
+                // `WHERE true`: after `INSERT … SELECT … FROM json_each(…)`, SQLite reads
+                // `ON CONFLICT` as a join constraint unless a WHERE clause comes first (a
+                // parsing ambiguity its documentation names); PostgreSQL accepts it too.
+                s.push_str(" WHERE true ");
+                s.push_str(c);
             }
-            json.push(']');
-            let q = sqlx::query(AssertSqlSafe(sql.clone().expect("set on the first row")));
-            let n = q
-                .bind(json)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| self.db(e))?
-                .rows_affected();
-            total += n as usize;
+            sql = Some(s);
+        });
+        let Some(sql) = sql else { return Ok(0) };
+        while let Some(json) = next {
+            // The database works on this batch (PostgreSQL in its own process, SQLite on sqlx's
+            // worker thread) while this task encodes the next one.
+            let q = sqlx::query(AssertSqlSafe(sql.clone())).bind(json);
+            let (done, built) = tokio::join!(q.execute(&mut *conn), async {
+                self.json_batch(rows, &mut |_| {})
+            });
+            total += done.map_err(|e| self.db(e))?.rows_affected() as usize;
             on_rows(total);
+            next = built;
         }
         Ok(total)
+    }
+
+    /// The next batch of `rows` as one JSON array, or `None` when they are all sent. `first` sees
+    /// the first row of the batch (its types decide the SQL).
+    fn json_batch(
+        &self,
+        rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
+        first: &mut dyn FnMut(&[Val]),
+    ) -> Option<String> {
+        const PER_BATCH: usize = 2000;
+        let mut json = String::new();
+        for (i, row) in rows.take(PER_BATCH).enumerate() {
+            if i == 0 {
+                first(&row);
+                json.reserve(PER_BATCH * 64);
+                json.push('[');
+            } else {
+                json.push(',');
+            }
+            self.push_json_row(&mut json, row);
+        }
+        if json.is_empty() {
+            return None;
+        }
+        json.push(']');
+        Some(json)
     }
 
     /// `INSERT INTO table (cols) SELECT <each column from the JSON row> FROM <rows of $1>`.

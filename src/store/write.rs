@@ -149,11 +149,20 @@ impl Store {
                  (SELECT jsonb_array_elements_text($1::jsonb))"
             }
         };
-        let rows = sqlx::query(sql)
-            .bind(serde_json::to_string(&ids).expect("strings serialise"))
-            .fetch_all(&mut *tx)
+        let any_stored = sqlx::query("SELECT 1 FROM buildings LIMIT 1")
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(|e| self.db(e))?;
+            .map_err(|e| self.db(e))?
+            .is_some();
+        let rows = if any_stored {
+            sqlx::query(sql)
+                .bind(serde_json::to_string(&ids).expect("strings serialise"))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?
+        } else {
+            Vec::new()
+        };
         let mut elsewhere: HashMap<String, String> = HashMap::new();
         for r in rows {
             let v: String = r.try_get(1).map_err(|e| self.db(e))?;
