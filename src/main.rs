@@ -469,11 +469,18 @@ fn run(cli: Cli) -> Result<()> {
                 pb.set_message(format!("importing {t}: {n}"));
             }))?;
             pb.finish_and_clear();
+            let mut what = format!(
+                "{} villages, {} buildings, {} barriers",
+                n.villages, n.buildings, n.barriers
+            );
+            if n.units > 0 {
+                what.push_str(&format!(", {} units", n.units));
+            }
+            if n.groups > 0 {
+                what.push_str(&format!(", {} villager groups", n.groups));
+            }
             println!(
-                "imported {} villages, {} buildings, {} barriers into {} in {:.2} s",
-                n.villages,
-                n.buildings,
-                n.barriers,
+                "imported {what} into {} in {:.2} s",
                 store.target(),
                 t0.elapsed().as_secs_f64()
             );

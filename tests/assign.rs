@@ -9,23 +9,45 @@ use geo::{Area, BooleanOps, Distance, Euclidean, Intersects, MultiPolygon};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use wangge::model::{Dataset, Weight};
-use wangge::partition::assign_csv;
+use wangge::partition::{assign_csv, Band, Options};
 use wangge::store::reassign::Reassigned;
 use wangge::store::{Base, PlanMeta, Store, StoreError, VillagePlanRecord};
 
 use common::stores::{fresh_target, kinds};
 
-/// A generated town without villager-group polygons (the store keeps none, so the plan saved is
-/// exactly the one its stored data gives), partitioned and saved as version 1.
-async fn stored_town(kind: common::stores::Kind, dir: &Path, ds: &Dataset) -> Store {
+/// A town partitioned with `opts` and saved as version 1, with its options as a partition run
+/// records them (an edited assignment is made into a plan with the same options).
+async fn stored_town_with(
+    kind: common::stores::Kind,
+    dir: &Path,
+    ds: &Dataset,
+    opts: &Options,
+) -> Store {
     let s = Store::open(&fresh_target(kind, dir).await).await.unwrap();
-    let plan = wangge::partition::partition(ds, &Default::default(), &|| {});
-    s.save_run(ds, &plan, &meta("first"), &Base::default(), &mut |_, _| {})
+    let plan = wangge::partition::partition(ds, opts, &|| {});
+    let params = serde_json::json!({
+        "weight": opts.weight.name(),
+        "band": [opts.band.min, opts.band.max],
+        "micro_band": [opts.micro.min, opts.micro.max],
+        "target_residents": opts.target_residents,
+        "seed": opts.seed,
+    });
+    let m = PlanMeta {
+        params: params.to_string(),
+        ..meta("first")
+    };
+    s.save_run(ds, &plan, &m, &Base::default(), &mut |_, _| {})
         .await
         .unwrap();
     s
 }
 
+/// A town partitioned with the default options, saved as version 1.
+async fn stored_town(kind: common::stores::Kind, dir: &Path, ds: &Dataset) -> Store {
+    stored_town_with(kind, dir, ds, &Options::default()).await
+}
+
+/// A generated town (with its villager-group polygons when it has rural villages).
 fn town(households: u64, seed: u64, dir: &Path) -> Dataset {
     wangge::synth::synth_town(&wangge::synth::SynthConfig {
         households,
@@ -34,9 +56,7 @@ fn town(households: u64, seed: u64, dir: &Path) -> Dataset {
     })
     .write_dir(dir)
     .unwrap();
-    let mut ds = wangge::ingest::read_dir(dir, &Weight::Households).unwrap();
-    ds.groups.clear();
-    ds
+    wangge::ingest::read_dir(dir, &Weight::Households).unwrap()
 }
 
 fn meta(reason: &str) -> PlanMeta {
@@ -136,44 +156,172 @@ fn assert_tiles(p: &VillagePlanRecord, village: &MultiPolygon<f64>, what: &str) 
     }
 }
 
+/// The towns the round trip is checked on: a generated urban community, a generated rural village
+/// with villager-group polygons (group lines cut its cells), and Providence's census blocks as
+/// ready-made units (weighted by residents).
+fn round_trip_towns(dir: &Path) -> Vec<(&'static str, Dataset, Options)> {
+    let urban = town(3000, 11, &dir.join("urban"));
+    let rural = town(3000, 5, &dir.join("rural"));
+    assert!(
+        !rural.groups.is_empty()
+            && rural
+                .villages
+                .iter()
+                .any(|v| v.mode == wangge::model::Mode::Rural),
+        "the rural town has villager groups"
+    );
+    let weight = Weight::parse("residents");
+    let providence = wangge::ingest::read_dir(Path::new("fixtures/providence"), &weight).unwrap();
+    assert!(!providence.units.is_empty(), "Providence is made of units");
+    let by_residents = Options {
+        weight,
+        band: Band {
+            min: 11300.0,
+            max: 12500.0,
+        },
+        micro: Band {
+            min: 1000.0,
+            max: 1600.0,
+        },
+        ..Options::default()
+    };
+    vec![
+        ("urban", urban, Options::default()),
+        ("rural", rural, Options::default()),
+        ("units", providence, by_residents),
+    ]
+}
+
+/// Exported and imported unchanged, every village's plan comes back exactly: the same grids with
+/// the same outlines and codes, the same micro-grids, nothing moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_unchanged_assignment_round_trips() {
     let dir = common::tmp();
-    let ds = town(3000, 11, &dir.path().join("in"));
+    for (name, ds, opts) in round_trip_towns(dir.path()) {
+        for kind in kinds() {
+            let s = stored_town_with(kind, dir.path(), &ds, &opts).await;
+            let (header, rows) = exported(&s, dir.path()).await;
+            let done = import(&s, &csv_text(&header, &rows), false).await.unwrap();
+            assert_eq!(done.len(), ds.villages.len(), "{name} {kind:?}");
+            for r in &done {
+                let d = r.diff.as_ref().expect("compared with version 1");
+                assert_eq!(r.saved.version, 2, "{name} {kind:?}");
+                assert_eq!(r.previous_active, Some(1));
+                assert!(
+                    d.added.is_empty()
+                        && d.removed.is_empty()
+                        && d.changed.is_empty()
+                        && d.moved.is_empty(),
+                    "{name} {kind:?}: {d:?}"
+                );
+                assert_eq!(r.saved.issued, 0, "{name} {kind:?}: every code kept");
+                assert_eq!(r.saved.kept, d.unchanged.len());
+                let (_, v1) = s.load_plan(&r.saved.village, 1).await.unwrap();
+                let (_, v2) = s.load_plan(&r.saved.village, 2).await.unwrap();
+                let micro = |p: &VillagePlanRecord| {
+                    p.micro_grids
+                        .iter()
+                        .map(|m| (m.code.clone(), m.geometry.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(micro(&v2), micro(&v1), "{name} {kind:?}: micro-grids");
+                // Saved beside the active version, which stays.
+                let plans = s.plans(Some(&r.saved.village)).await.unwrap();
+                assert_eq!(
+                    plans
+                        .iter()
+                        .map(|p| (p.version, p.active))
+                        .collect::<Vec<_>>(),
+                    [(1, true), (2, false)],
+                    "{name} {kind:?}"
+                );
+                assert!(
+                    plans[1].params.contains("edited.csv"),
+                    "{}",
+                    plans[1].params
+                );
+            }
+        }
+    }
+}
+
+/// A planner splits a grid by giving most of it a new code: that part becomes the new grid, and
+/// the small rest keeps the old code (the planner's codes are their word: matching by content
+/// would have given the old code to the larger part), and no other grid changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_keeps_the_codes_the_planner_wrote() {
+    let dir = common::tmp();
+    let ds = town(3000, 5, &dir.path().join("in"));
     for kind in kinds() {
         let s = stored_town(kind, dir.path(), &ds).await;
         let (header, rows) = exported(&s, dir.path()).await;
-        let done = import(&s, &csv_text(&header, &rows), false).await.unwrap();
-        assert_eq!(done.len(), ds.villages.len(), "{kind:?}");
-        for r in &done {
-            let d = r.diff.as_ref().expect("compared with version 1");
-            assert_eq!(r.saved.version, 2, "{kind:?}");
-            assert_eq!(r.previous_active, Some(1));
-            assert!(
-                d.added.is_empty()
-                    && d.removed.is_empty()
-                    && d.changed.is_empty()
-                    && d.moved.is_empty(),
-                "{kind:?}: {d:?}"
-            );
-            assert_eq!(r.saved.issued, 0, "{kind:?}: every code kept");
-            assert_eq!(r.saved.kept, d.unchanged.len());
-            // Saved beside the active version, which stays.
-            let plans = s.plans(Some(&r.saved.village)).await.unwrap();
-            assert_eq!(
-                plans
-                    .iter()
-                    .map(|p| (p.version, p.active))
-                    .collect::<Vec<_>>(),
-                [(1, true), (2, false)],
-                "{kind:?}"
-            );
-            assert!(
-                plans[1].params.contains("edited.csv"),
-                "{}",
-                plans[1].params
-            );
+        let (gi, mi) = (4, 5);
+        // Each micro-grid of a grid, in turn, as the part that keeps the code, until one leaves
+        // both parts in one piece (the others are refused and change nothing).
+        // Each micro-grid of each grid, in turn, as the part that keeps the grid's code, until
+        // one leaves both parts in one piece (the others are refused and change nothing).
+        let candidates: BTreeSet<(String, String)> = rows
+            .iter()
+            .map(|r| (r[gi].clone(), r[mi].clone()))
+            .collect();
+        let before = fingerprint(&s).await;
+        let mut done = None;
+        for (g, m) in &candidates {
+            let new_code = format!("{}900", &g[..12]);
+            let edited: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if &r[gi] == g && &r[mi] != m {
+                        r[gi] = new_code.clone();
+                    }
+                    r
+                })
+                .collect();
+            match import(&s, &csv_text(&header, &edited), true).await {
+                Ok(d) => {
+                    let n = edited.iter().filter(|r| r[gi] == new_code).count();
+                    done = Some((d, n, g.clone(), new_code));
+                    break;
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("separate pieces"), "{kind:?}: {e}");
+                    assert_eq!(
+                        fingerprint(&s).await,
+                        before,
+                        "{kind:?}: refused, unchanged"
+                    );
+                }
+            }
         }
+        let (done, n, first, new_code) = done.expect("some micro-grid splits off in one piece");
+        let kept = rows.iter().filter(|r| r[gi] == first).count() - n;
+        assert!(
+            kept < n,
+            "{kind:?}: the old code keeps the smaller part ({kept} of {})",
+            kept + n
+        );
+        let d = done[0].diff.as_ref().unwrap();
+        assert_eq!(d.added, std::slice::from_ref(&new_code), "{kind:?}: {d:?}");
+        assert!(d.removed.is_empty(), "{kind:?}: {d:?}");
+        assert_eq!(
+            d.changed,
+            std::slice::from_ref(&first),
+            "{kind:?}: only the split grid changes"
+        );
+        assert_eq!(d.moved.len(), n, "{kind:?}");
+        assert!(d
+            .moved
+            .iter()
+            .all(|m| m.to.as_deref() == Some(new_code.as_str())));
+        let vcode = &first[..12];
+        let (_, v2) = s.active_plan(vcode).await.unwrap().unwrap();
+        let village = ds
+            .villages
+            .iter()
+            .find(|v| v.code.as_str() == vcode)
+            .unwrap();
+        assert_tiles(&v2, &village.boundary, "after the split");
     }
 }
 

@@ -574,6 +574,8 @@ fn ogrinfo_checks(gpkg: &Path, grids: usize, buildings: usize) {
         ("buildings", "Point"),
         ("barriers", "Multi Line String"),
         ("patrol_points", "Point"),
+        ("villager_groups", "Multi Polygon"),
+        ("units", "Multi Polygon"),
     ] {
         assert!(
             list.lines()

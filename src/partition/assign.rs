@@ -11,7 +11,8 @@
 //!    named in an assignment, so it stays); a kept piece of land that no longer touches any
 //!    building of its grid is released again;
 //! 2. the rest join, round by round, the neighbouring grid they share the longest border with
-//!    (ties: the lower code);
+//!    (ties: the lower code), preferring the grids that took over buildings of the grid the land
+//!    lay in before (a split or merged grid's land stays with its heirs);
 //! 3. land that touches no grid at all (a piece of the village without a building) becomes a grid
 //!    of its own, numbered after the highest code.
 //!
@@ -202,20 +203,23 @@ pub fn assign_village(
         .iter()
         .map(|p| p.outline.bounding_rect())
         .collect();
-    for (f, slot) in face_code.iter_mut().enumerate().take(nf) {
+    // The previous grid of every face (where its interior point lay), also of faces with
+    // buildings: it tells which new grids took over from which old ones (rule 2).
+    let prev_of_face: Vec<Option<usize>> = (0..nf)
+        .map(|f| {
+            let rings = cells.topo.face_rings(f as u32);
+            let p = quality::to_multipolygon(&vec![rings]).interior_point()?;
+            edit.previous
+                .iter()
+                .zip(&prev_boxes)
+                .position(|(g, b)| b.is_some_and(|b| b.intersects(&p)) && g.outline.contains(&p))
+        })
+        .collect();
+    for (slot, prev) in face_code.iter_mut().zip(&prev_of_face) {
         if slot.is_some() {
             continue;
         }
-        let rings = cells.topo.face_rings(f as u32);
-        let Some(p) = quality::to_multipolygon(&vec![rings]).interior_point() else {
-            continue;
-        };
-        let hit = edit
-            .previous
-            .iter()
-            .zip(&prev_boxes)
-            .find(|(g, b)| b.is_some_and(|b| b.intersects(&p)) && g.outline.contains(&p));
-        if let Some((g, _)) = hit {
+        if let Some(g) = prev.map(|i| &edit.previous[i]) {
             if codes.contains(&g.code) || !g.held_buildings {
                 codes.insert(g.code.clone());
                 *slot = Some(g.code.clone());
@@ -272,24 +276,39 @@ pub fn assign_village(
             }
         }
     }
-    // Rule 2: the neighbour sharing the longest border, round by round.
+    // Rule 2: the neighbour sharing the longest border, round by round; land of a previous grid
+    // goes first to the grids that took over that grid's buildings (its successors), so a split
+    // or a merge does not hand its empty land to the grids around it.
+    let mut successors: BTreeSet<(usize, u32)> = BTreeSet::new();
+    for f in 0..nf {
+        if let (true, Some(p), Some(g)) = (has_item[f], prev_of_face[f], grid_of_face[f]) {
+            successors.insert((p, g));
+        }
+    }
     loop {
         let mut choice: Vec<(usize, u32)> = Vec::new();
-        for f in 0..nf {
-            if grid_of_face[f].is_some() {
-                continue;
-            }
-            let mut shared: BTreeMap<u32, f64> = BTreeMap::new();
-            for (o, len) in neighbours(f) {
-                if let Some(g) = grid_of_face[o] {
-                    *shared.entry(g).or_default() += len;
+        for only_successors in [true, false] {
+            for f in 0..nf {
+                if grid_of_face[f].is_some() {
+                    continue;
+                }
+                let mut shared: BTreeMap<u32, f64> = BTreeMap::new();
+                for (o, len) in neighbours(f) {
+                    let Some(g) = grid_of_face[o] else { continue };
+                    let heir = prev_of_face[f].is_some_and(|p| successors.contains(&(p, g)));
+                    if heir || !only_successors {
+                        *shared.entry(g).or_default() += len;
+                    }
+                }
+                if let Some((&g, _)) = shared
+                    .iter()
+                    .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+                {
+                    choice.push((f, g));
                 }
             }
-            if let Some((&g, _)) = shared
-                .iter()
-                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-            {
-                choice.push((f, g));
+            if !choice.is_empty() {
+                break;
             }
         }
         if choice.is_empty() {

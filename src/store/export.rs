@@ -60,7 +60,8 @@ async fn chosen(
 }
 
 /// Writes `grids.geojson`, `micro_grids.geojson`, `assignment.csv`, `plans.json` and the input
-/// files `villages.geojson`, `buildings.geojson`, `barriers.geojson` into folder `out`.
+/// files `villages.geojson`, `buildings.geojson`, `barriers.geojson` (and `units.geojson`,
+/// `groups.geojson` when the town has them) into folder `out`.
 pub async fn export_dir(
     store: &Store,
     out: &Path,
@@ -156,13 +157,31 @@ pub async fn export_dir(
                 "geometry": geometry(&Geometry::MultiLineString(geo::MultiLineString::new(b.lines.clone())))})
         })
         .collect();
+    let units: Vec<Value> = ds
+        .units
+        .iter()
+        .filter(|u| wanted(ds.villages[u.village].code.as_str()))
+        .map(|u| {
+            json!({"type": "Feature",
+                "properties": {"id": u.id, "households": u.households, "residents": u.residents},
+                "geometry": geometry(&Geometry::MultiPolygon(u.area.clone()))})
+        })
+        .collect();
+    let groups: Vec<Value> = ds
+        .groups
+        .iter()
+        .map(|g| {
+            json!({"type": "Feature", "properties": {"id": g.id},
+                "geometry": geometry(&Geometry::MultiPolygon(g.area.clone()))})
+        })
+        .collect();
     let summary = Exported {
         plans: plans.len(),
         grids: grids.len(),
         buildings: buildings.len(),
     };
     let b = |v: &Value| crate::output::to_bytes(v).map_err(io_err(out));
-    let files: Vec<(&str, Vec<u8>)> = vec![
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
         ("grids.geojson", b(&collection(grids))?),
         ("micro_grids.geojson", b(&collection(micro))?),
         ("assignment.csv", csv.into_bytes()),
@@ -171,6 +190,13 @@ pub async fn export_dir(
         ("buildings.geojson", b(&collection(buildings))?),
         ("barriers.geojson", b(&collection(barriers))?),
     ];
+    // Optional inputs, written when the town has them (a partition run reads them if present).
+    if !units.is_empty() {
+        files.push(("units.geojson", b(&collection(units))?));
+    }
+    if !groups.is_empty() {
+        files.push(("groups.geojson", b(&collection(groups))?));
+    }
     crate::output::write_files(out, &files).map_err(io_err(out))?;
     Ok(summary)
 }
@@ -206,6 +232,10 @@ pub async fn export_gpkg(
         ds.buildings.retain(|b| keep[b.village]);
         for b in &mut ds.buildings {
             b.village = new_index[b.village];
+        }
+        ds.units.retain(|u| keep[u.village]);
+        for u in &mut ds.units {
+            u.village = new_index[u.village];
         }
         let mut i = 0;
         ds.villages.retain(|_| {

@@ -3,8 +3,8 @@
 use super::write::parse_micro_kind;
 use super::{versioning, Backend, Base, PlanDiff, Result, Store, StoreError};
 use crate::model::{
-    Barrier, BarrierClass, Building, BuildingKind, Dataset, GridCode, MicroGridCode, Mode, Village,
-    VillageCode,
+    Barrier, BarrierClass, Building, BuildingKind, Dataset, GridCode, Group, MicroGridCode, Mode,
+    Unit, Village, VillageCode,
 };
 use crate::partition::{Figures, MicroKind, Stack};
 use crate::snapshot::{BuildingView, GridView, MicroView, Person, Role, Snapshot, VillageView};
@@ -360,13 +360,68 @@ impl Store {
     pub async fn dataset(&self) -> Result<Dataset> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let (villages, buildings, barriers) = self.base_layers(&mut conn).await?;
+        let (units, groups) = self.units_and_groups(&mut conn, &villages).await?;
         Ok(Dataset {
             villages,
             buildings,
-            units: Vec::new(),
-            groups: Vec::new(),
+            units,
+            groups,
             barriers,
         })
+    }
+
+    /// The stored units (their village an index into `villages`) and villager groups.
+    async fn units_and_groups(
+        &self,
+        conn: &mut AnyConnection,
+        villages: &[Village],
+    ) -> Result<(Vec<Unit>, Vec<Group>)> {
+        let vidx: HashMap<&str, usize> = villages
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.code.as_str(), i))
+            .collect();
+        let sql = format!(
+            "SELECT id, village_code, households, residents, custom, {} AS g FROM units ORDER BY fid",
+            self.geom_out("geom")
+        );
+        let mut units = Vec::new();
+        for r in sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?
+        {
+            let id: String = r.try_get("id").map_err(|e| self.db(e))?;
+            let v: String = r.try_get("village_code").map_err(|e| self.db(e))?;
+            units.push(Unit {
+                area: self.multipolygon(&r, &format!("unit {id}"))?,
+                village: *vidx.get(v.as_str()).ok_or_else(|| StoreError::Invalid {
+                    what: format!("unit {id}: field `village_code`"),
+                    why: format!("village {v} is not in the store"),
+                })?,
+                households: r.try_get("households").map_err(|e| self.db(e))?,
+                residents: r.try_get("residents").map_err(|e| self.db(e))?,
+                custom: r.try_get("custom").map_err(|e| self.db(e))?,
+                id,
+            });
+        }
+        let sql = format!(
+            "SELECT name, {} AS g FROM villager_groups ORDER BY fid",
+            self.geom_out("geom")
+        );
+        let mut groups = Vec::new();
+        for r in sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?
+        {
+            let id: String = r.try_get("name").map_err(|e| self.db(e))?;
+            groups.push(Group {
+                area: self.multipolygon(&r, &format!("villager group {id}"))?,
+                id,
+            });
+        }
+        Ok((units, groups))
     }
 
     async fn base_layers(

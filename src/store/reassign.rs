@@ -8,6 +8,7 @@
 //! beside the active one unless asked to activate them; codes follow [`super::versioning`].
 
 use super::read::VillagePlanRecord;
+use super::versioning::CodeRule;
 use super::{Base, PlanDiff, PlanMeta, Result, Saved, Store, StoreError};
 use crate::model::{GridCode, Weight};
 use crate::partition::assign::{assign_village, PreviousGrid};
@@ -148,8 +149,16 @@ impl Store {
         let mut saved = Vec::new();
         for (rec, m, _) in &work {
             saved.push(
-                self.save_in(&mut tx, rec, m, &base, activate, &mut |_, _| {})
-                    .await?,
+                self.save_in(
+                    &mut tx,
+                    rec,
+                    m,
+                    &base,
+                    activate,
+                    CodeRule::Named,
+                    &mut |_, _| {},
+                )
+                .await?,
             );
         }
         self.bump_revision(&mut tx).await?;

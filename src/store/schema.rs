@@ -144,6 +144,31 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "plans, grids, people, patrols", V1),
     (4, "each plan's assignment packed in one row", V4),
+    (5, "villager groups and units", V5),
+];
+
+/// Villager-group polygons (村民小组) and ready-made units (census blocks, parcels): the rest of the
+/// partition input, so that a plan made again from the store (an edited assignment, an export
+/// partitioned again) cuts the village into the same cells as the run that made it.
+const V5: &str = r#"
+CREATE TABLE villager_groups (fid {pk}, {geom:MULTIPOLYGON}, name TEXT NOT NULL);
+CREATE TABLE units (fid {pk}, {geom:MULTIPOLYGON}, id TEXT NOT NULL UNIQUE, village_code TEXT NOT NULL,
+  households {real} NOT NULL, residents {real} NOT NULL, custom {real});
+CREATE INDEX units_village ON units (village_code);
+"#;
+
+/// The feature tables [`V5`] adds.
+pub(crate) const V5_LAYERS: &[TableDef] = &[
+    TableDef {
+        name: "villager_groups",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Villager groups (村民小组), named as in buildings' grp",
+    },
+    TableDef {
+        name: "units",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Ready-made units (census blocks, parcels) with their figures",
+    },
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -218,8 +243,10 @@ pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String
         .iter()
         .map(|(v, name, ddl)| {
             let mut stmts = render(backend, ddl);
-            if *v == 1 {
-                stmts.extend(after_v1(backend));
+            match v {
+                1 => stmts.extend(after_v1(backend)),
+                5 => stmts.extend(register(backend, V5_LAYERS)),
+                _ => {}
             }
             (*v, *name, stmts)
         })
@@ -246,12 +273,24 @@ pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
 /// Below this many buildings an import keeps its indexes (see [`BULK_INDEXES`]).
 pub(crate) const BULK_ROWS: usize = 10_000;
 
-/// Backend-specific set-up after the first migration: GeoPackage registration, or PostGIS indexes.
+/// Backend-specific set-up after the first migration: its layers registered, PostGIS's plan
+/// indexes.
 fn after_v1(backend: Backend) -> Vec<String> {
+    let mut out = register(backend, LAYERS);
+    if backend == Backend::Postgis {
+        out.push("CREATE INDEX grids_plan ON grids (plan_fid)".into());
+        out.push("CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into());
+    }
+    out
+}
+
+/// Registers tables a migration created: in a GeoPackage's `gpkg_contents` (and
+/// `gpkg_geometry_columns` for feature tables); in PostGIS, a GiST index on each geometry column.
+fn register(backend: Backend, layers: &[TableDef]) -> Vec<String> {
     let mut out = Vec::new();
     match backend {
         Backend::Gpkg => {
-            for t in LAYERS {
+            for t in layers {
                 let kind = if t.geometry.is_some() {
                     "features"
                 } else {
@@ -274,7 +313,7 @@ fn after_v1(backend: Backend) -> Vec<String> {
             }
         }
         Backend::Postgis => {
-            for t in LAYERS {
+            for t in layers {
                 if t.geometry.is_some() && !t.name.starts_with("active_") {
                     out.push(format!(
                         "CREATE INDEX {0}_geom ON {0} USING GIST (geom)",
@@ -282,8 +321,6 @@ fn after_v1(backend: Backend) -> Vec<String> {
                     ));
                 }
             }
-            out.push("CREATE INDEX grids_plan ON grids (plan_fid)".into());
-            out.push("CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into());
         }
     }
     out
@@ -320,8 +357,15 @@ mod tests {
 
     #[test]
     fn every_feature_layer_is_registered() {
-        let stmts = migrations(Backend::Gpkg).remove(0).2;
-        for t in LAYERS.iter().filter(|t| t.geometry.is_some()) {
+        let stmts: Vec<String> = migrations(Backend::Gpkg)
+            .into_iter()
+            .flat_map(|(_, _, s)| s)
+            .collect();
+        for t in LAYERS
+            .iter()
+            .chain(V5_LAYERS)
+            .filter(|t| t.geometry.is_some())
+        {
             assert!(
                 stmts
                     .iter()

@@ -113,6 +113,79 @@ pub fn recode(
         .collect())
 }
 
+/// How the grid codes of a plan being saved were chosen, which decides how [`save`] keeps them.
+///
+/// [`save`]: crate::store::Store::save_plans
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CodeRule {
+    /// Proposed by the partitioner, which numbers from 001 every run: a grid is recognised by what
+    /// it holds ([`recode`]).
+    #[default]
+    Matched,
+    /// Written by a planner (an edited assignment): they are the planner's word ([`recode_named`]).
+    Named,
+}
+
+/// The codes for `new` (in order) when a planner wrote them: a code in `reusable` (the previous
+/// active plan's, or one this village reserved for a version never activated) or one never issued
+/// stays as written; any other code issued before (retired) is never handed out again, so that grid
+/// gets the next never-issued number.
+///
+/// ```
+/// use wangge::store::versioning::{recode_named, Member};
+/// use std::collections::BTreeSet;
+/// let m = |c: &str, items: &[&str]| Member { code: c.into(), items: items.iter().map(|s| s.to_string()).collect() };
+/// let set = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+/// // P001 is split: the planner keeps P001 for one half (a minority of it) and names P900 for
+/// // the other; P002 was retired long ago and is not given out again.
+/// let new = [m("P001", &["a"]), m("P900", &["b", "c"]), m("P002", &["d"])];
+/// let issued = set(&["P001", "P002", "P003"]);
+/// let reusable = set(&["P001", "P003"]);
+/// assert_eq!(recode_named("P", &new, &reusable, &issued).unwrap(), ["P001", "P900", "P901"]);
+/// ```
+pub fn recode_named(
+    prefix: &str,
+    new: &[Member],
+    reusable: &BTreeSet<String>,
+    issued: &BTreeSet<String>,
+) -> Result<Vec<String>, CodesExhausted> {
+    let keep = |c: &String| reusable.contains(c) || !issued.contains(c);
+    let mut used: BTreeSet<String> = new
+        .iter()
+        .map(|n| &n.code)
+        .filter(|c| keep(c))
+        .cloned()
+        .collect();
+    let mut next = issued
+        .iter()
+        .chain(used.iter())
+        .filter_map(|c| c.strip_prefix(prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(new.len());
+    for n in new {
+        if keep(&n.code) {
+            out.push(n.code.clone());
+            continue;
+        }
+        let c = loop {
+            next += 1;
+            if next > 999 {
+                return Err(CodesExhausted {
+                    prefix: prefix.to_string(),
+                });
+            }
+            let c = format!("{prefix}{next:03}");
+            if !issued.contains(&c) && !used.contains(&c) {
+                break c;
+            }
+        };
+        used.insert(c.clone());
+        out.push(c);
+    }
+    Ok(out)
+}
+
 /// A building or unit that is in another grid in the second plan.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Moved {

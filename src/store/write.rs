@@ -4,7 +4,7 @@
 use super::read::{AssignmentRecord, GridRecord, MicroRecord, VillagePlanRecord};
 use super::schema::{BULK_INDEXES, BULK_ROWS};
 use super::sql::Val;
-use super::versioning::{recode, Member};
+use super::versioning::{recode, recode_named, CodeRule, Member};
 use super::{now, Backend, Base, PlanMeta, Result, Saved, Store, StoreError};
 use crate::model::Dataset;
 use crate::partition::{Plan, VillagePlan};
@@ -22,6 +22,10 @@ pub struct Imported {
     pub buildings: usize,
     /// Barriers written (all barriers are replaced when the input has any).
     pub barriers: usize,
+    /// Units written (the imported villages' units are replaced).
+    pub units: usize,
+    /// Villager groups written (all groups are replaced when the input has any).
+    pub groups: usize,
 }
 
 impl VillagePlanRecord {
@@ -137,44 +141,30 @@ impl Store {
         progress: &mut (dyn FnMut(&str, usize) + Send),
     ) -> Result<Imported> {
         let codes: BTreeSet<&str> = ds.villages.iter().map(|v| v.code.as_str()).collect();
-        // Building ids must stay unique across the store: look up this import's ids (one JSON
-        // parameter, through the unique index on `id`) among other villages' buildings.
-        let ids: Vec<&str> = ds.buildings.iter().map(|b| b.id.as_str()).collect();
-        let sql = match self.backend {
-            Backend::Gpkg => {
-                "SELECT id, village_code FROM buildings WHERE id IN (SELECT value FROM json_each($1))"
-            }
-            Backend::Postgis => {
-                "SELECT id, village_code FROM buildings WHERE id IN \
-                 (SELECT jsonb_array_elements_text($1::jsonb))"
-            }
-        };
-        let any_stored = sqlx::query("SELECT 1 FROM buildings LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?
-            .is_some();
-        let rows = if any_stored {
-            sqlx::query(sql)
-                .bind(serde_json::to_string(&ids).expect("strings serialise"))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| self.db(e))?
-        } else {
-            Vec::new()
-        };
-        let mut elsewhere: HashMap<String, String> = HashMap::new();
-        for r in rows {
-            let v: String = r.try_get(1).map_err(|e| self.db(e))?;
-            if !codes.contains(v.as_str()) {
-                elsewhere.insert(r.try_get(0).map_err(|e| self.db(e))?, v);
-            }
-        }
+        let elsewhere = self
+            .ids_elsewhere(
+                tx,
+                "buildings",
+                ds.buildings.iter().map(|b| b.id.as_str()),
+                &codes,
+            )
+            .await?;
         for (i, b) in ds.buildings.iter().enumerate() {
             if let Some(v) = elsewhere.get(&b.id) {
                 return Err(StoreError::Invalid {
                     what: format!("buildings.geojson: feature #{i} (id {}): field `id`", b.id),
                     why: format!("is already used by a building of village {v} in the store"),
+                });
+            }
+        }
+        let elsewhere = self
+            .ids_elsewhere(tx, "units", ds.units.iter().map(|u| u.id.as_str()), &codes)
+            .await?;
+        for (i, u) in ds.units.iter().enumerate() {
+            if let Some(v) = elsewhere.get(&u.id) {
+                return Err(StoreError::Invalid {
+                    what: format!("units.geojson: feature #{i} (id {}): field `id`", u.id),
+                    why: format!("is already used by a unit of village {v} in the store"),
                 });
             }
         }
@@ -207,6 +197,7 @@ impl Store {
                 "DELETE FROM building_footprints WHERE building_id IN \
                  (SELECT id FROM buildings WHERE village_code = $1)",
                 "DELETE FROM buildings WHERE village_code = $1",
+                "DELETE FROM units WHERE village_code = $1",
             ] {
                 sqlx::query(sql)
                     .bind(v.code.to_string())
@@ -290,6 +281,56 @@ impl Store {
                     .map_err(|e| self.db(e))?;
             }
         }
+        let units = self
+            .insert_many(
+                tx,
+                "units",
+                &[
+                    "geom",
+                    "id",
+                    "village_code",
+                    "households",
+                    "residents",
+                    "custom",
+                ],
+                None,
+                &mut ds.units.iter().map(|u| {
+                    vec![
+                        Val::Geom(Geometry::MultiPolygon(u.area.clone())),
+                        Val::Text(u.id.clone()),
+                        Val::Text(village_code(u.village)),
+                        Val::Real(u.households),
+                        Val::Real(u.residents),
+                        Val::OptReal(u.custom),
+                    ]
+                }),
+                &mut |n| progress("units", n),
+            )
+            .await?;
+        // Villager groups are matched to faces by where they lie, not by village (a group may
+        // reach over a village line): like barriers, an input with groups replaces them all.
+        let mut groups = 0;
+        if !ds.groups.is_empty() {
+            sqlx::query("DELETE FROM villager_groups")
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
+            groups = self
+                .insert_many(
+                    tx,
+                    "villager_groups",
+                    &["geom", "name"],
+                    None,
+                    &mut ds.groups.iter().map(|g| {
+                        vec![
+                            Val::Geom(Geometry::MultiPolygon(g.area.clone())),
+                            Val::Text(g.id.clone()),
+                        ]
+                    }),
+                    &mut |n| progress("villager_groups", n),
+                )
+                .await?;
+        }
         let mut barriers = 0;
         if !ds.barriers.is_empty() {
             sqlx::query("DELETE FROM barriers")
@@ -323,10 +364,52 @@ impl Store {
             .await
             .map_err(|e| self.db(e))?;
         Ok(Imported {
+            units,
+            groups,
             villages: ds.villages.len(),
             buildings,
             barriers,
         })
+    }
+
+    /// Of `ids` about to be imported into `table` (`buildings` or `units`), those already stored
+    /// for a village not in `importing`, with that village: ids must stay unique across the store.
+    /// One JSON parameter, looked up through the unique index on `id`.
+    async fn ids_elsewhere(
+        &self,
+        tx: &mut AnyConnection,
+        table: &str,
+        ids: impl Iterator<Item = &str>,
+        importing: &BTreeSet<&str>,
+    ) -> Result<HashMap<String, String>> {
+        let any_stored = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1")))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?
+            .is_some();
+        if !any_stored {
+            return Ok(HashMap::new());
+        }
+        let list = match self.backend {
+            Backend::Gpkg => "SELECT value FROM json_each($1)",
+            Backend::Postgis => "SELECT jsonb_array_elements_text($1::jsonb)",
+        };
+        let ids: Vec<&str> = ids.collect();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, village_code FROM {table} WHERE id IN ({list})"
+        )))
+        .bind(serde_json::to_string(&ids).expect("strings serialise"))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        let mut elsewhere = HashMap::new();
+        for r in rows {
+            let v: String = r.try_get(1).map_err(|e| self.db(e))?;
+            if !importing.contains(v.as_str()) {
+                elsewhere.insert(r.try_get(0).map_err(|e| self.db(e))?, v);
+            }
+        }
+        Ok(elsewhere)
     }
 
     /// The number of rows in `table`.
@@ -358,7 +441,10 @@ impl Store {
         self.import_in(&mut tx, ds, progress).await?;
         let mut saved = Vec::new();
         for r in &recs {
-            saved.push(self.save_in(&mut tx, r, meta, base, true, progress).await?);
+            saved.push(
+                self.save_in(&mut tx, r, meta, base, true, CodeRule::Matched, progress)
+                    .await?,
+            );
         }
         self.bump_revision(&mut tx).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
@@ -378,8 +464,16 @@ impl Store {
         let mut saved = Vec::new();
         for r in plans {
             saved.push(
-                self.save_in(&mut tx, r, meta, base, true, &mut |_, _| {})
-                    .await?,
+                self.save_in(
+                    &mut tx,
+                    r,
+                    meta,
+                    base,
+                    true,
+                    CodeRule::Matched,
+                    &mut |_, _| {},
+                )
+                .await?,
             );
         }
         self.bump_revision(&mut tx).await?;
@@ -453,6 +547,7 @@ impl Store {
         meta: &PlanMeta,
         base: &Base,
         activate: bool,
+        rule: CodeRule,
         progress: &mut (dyn FnMut(&str, usize) + Send),
     ) -> Result<Saved> {
         let village = rec.village.as_str();
@@ -461,18 +556,25 @@ impl Store {
             Some(v) => Some(self.load_plan_in(tx, village, v).await?.1),
             None => None,
         };
-        // Every code ever issued in this village.
-        let rows = sqlx::query("SELECT code, level FROM codes WHERE village_code = $1")
-            .bind(village.to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
+        // Every code ever issued in this village; grid codes reserved by a version never activated.
+        let rows =
+            sqlx::query("SELECT code, level, started, ended FROM codes WHERE village_code = $1")
+                .bind(village.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
         let mut issued_grid = BTreeSet::new();
+        let mut reserved_grid = BTreeSet::new();
         let mut issued_micro = BTreeSet::new();
         for r in rows {
             let code: String = r.try_get(0).map_err(|e| self.db(e))?;
             let level: String = r.try_get(1).map_err(|e| self.db(e))?;
+            let started: Option<String> = r.try_get(2).map_err(|e| self.db(e))?;
+            let ended: Option<String> = r.try_get(3).map_err(|e| self.db(e))?;
             if level == "grid" {
+                if started.is_none() && ended.is_none() {
+                    reserved_grid.insert(code.clone());
+                }
                 issued_grid.insert(code);
             } else {
                 issued_micro.insert(code);
@@ -497,11 +599,17 @@ impl Store {
             }
             None => (Vec::new(), HashMap::new()),
         };
-        let codes = recode(village, &new_members, &old_members, &issued_grid).map_err(|e| {
-            StoreError::Invalid {
-                what: format!("plan of village {village}"),
-                why: e.to_string(),
+        let codes = match rule {
+            CodeRule::Matched => recode(village, &new_members, &old_members, &issued_grid),
+            CodeRule::Named => {
+                let mut reusable = reserved_grid;
+                reusable.extend(old_members.iter().map(|m| m.code.clone()));
+                recode_named(village, &new_members, &reusable, &issued_grid)
             }
+        }
+        .map_err(|e| StoreError::Invalid {
+            what: format!("plan of village {village}"),
+            why: e.to_string(),
         })?;
         let grid_code: HashMap<&str, String> = rec
             .grids
