@@ -262,6 +262,9 @@ pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String
             if *v == 1 {
                 stmts.extend(after_v1(backend));
             }
+            if *v == 2 {
+                stmts.extend(after_v2(backend));
+            }
             stmts.extend(register(backend, *v));
             (*v, *name, stmts)
         })
@@ -297,6 +300,22 @@ fn after_v1(backend: Backend) -> Vec<String> {
             "CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into(),
         ],
     }
+}
+
+/// The (lon, lat, time) index of patrol tracks: an R*Tree in a GeoPackage (kept by the store's
+/// own writes, no triggers: no SQL functions to register; 32-bit bounds rounded outwards, the
+/// exact test follows on the table), a GiST box index in PostGIS.
+fn after_v2(backend: Backend) -> Vec<String> {
+    vec![match backend {
+        Backend::Gpkg => {
+            "CREATE VIRTUAL TABLE patrol_tracks_box USING rtree(id, min_lon, max_lon, \
+                          min_lat, max_lat, t_min, t_max)"
+                .into()
+        }
+        Backend::Postgis => "CREATE INDEX patrol_tracks_box ON patrol_tracks USING GIST \
+                             (box(point(min_lon, min_lat), point(max_lon, max_lat)))"
+            .into(),
+    }]
 }
 
 /// The layers migration `version` creates: registered in a GeoPackage (`gpkg_contents`, and

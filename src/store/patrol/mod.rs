@@ -476,6 +476,32 @@ impl Store {
                 .await
                 .map_err(|e| self.db(e))?;
         }
+        // The GeoPackage's R*Tree follows the rows (PostGIS indexes itself).
+        let before_max: i64 = if self.backend == Backend::Gpkg {
+            sqlx::query("SELECT coalesce(max(fid), 0) FROM patrol_tracks")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.db(e))?
+                .try_get(0)
+                .map_err(|e| self.db(e))?
+        } else {
+            0
+        };
+        if self.backend == Backend::Gpkg && !updates.is_empty() {
+            let fids: Vec<i64> = updates.iter().filter_map(|p| p.fid).collect();
+            let list = serde_json::to_string(&fids).expect("numbers serialise");
+            for sql in [
+                "DELETE FROM patrol_tracks_box WHERE id IN (SELECT value FROM json_each($1))",
+                "INSERT INTO patrol_tracks_box SELECT fid, min_lon, max_lon, min_lat, max_lat, \
+                 t_min, t_max FROM patrol_tracks WHERE fid IN (SELECT value FROM json_each($1))",
+            ] {
+                sqlx::query(sql)
+                    .bind(list.clone())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+        }
         const PER_STATEMENT: usize = 50;
         for chunk in inserts.chunks(PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
@@ -510,6 +536,17 @@ impl Store {
                     .bind(p.geom.clone());
             }
             q.execute(&mut *conn).await.map_err(|e| self.db(e))?;
+        }
+        if self.backend == Backend::Gpkg && !inserts.is_empty() {
+            // AUTOINCREMENT: the new rows are the ones above the largest fid before.
+            sqlx::query(
+                "INSERT INTO patrol_tracks_box SELECT fid, min_lon, max_lon, min_lat, max_lat, \
+                 t_min, t_max FROM patrol_tracks WHERE fid > $1",
+            )
+            .bind(before_max)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?;
         }
         self.write_days(conn, updates.iter().chain(&inserts))
             .await?;
@@ -605,9 +642,23 @@ impl Store {
     }
 
     /// `WHERE` of the rows meeting a window and a box: `$1`..`$8` are first day, last day,
-    /// from ms, to ms, min lon, max lon, min lat, max lat.
-    const MEETS: &'static str = "day >= $1 AND day <= $2 AND t_max >= $3 AND t_min < $4 \
-         AND max_lon >= $5 AND min_lon <= $6 AND max_lat >= $7 AND min_lat <= $8";
+    /// from ms, to ms, min lon, max lon, min lat, max lat. With a box, the (lon, lat, time)
+    /// index finds the candidates first; the columns decide.
+    fn meets(&self, bbox: bool) -> String {
+        let exact = "day >= $1 AND day <= $2 AND t_max >= $3 AND t_min < $4 \
+             AND max_lon >= $5 AND min_lon <= $6 AND max_lat >= $7 AND min_lat <= $8";
+        match (bbox, self.backend) {
+            (false, _) => exact.to_string(),
+            (true, Backend::Gpkg) => format!(
+                "fid IN (SELECT id FROM patrol_tracks_box WHERE max_lon >= $5 AND min_lon <= $6 \
+                 AND max_lat >= $7 AND min_lat <= $8 AND t_max >= $3 AND t_min < $4) AND {exact}"
+            ),
+            (true, Backend::Postgis) => format!(
+                "box(point(min_lon, min_lat), point(max_lon, max_lat)) && \
+                 box(point($5, $7), point($6, $8)) AND {exact}"
+            ),
+        }
+    }
 
     fn bind_meets<'q>(
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -640,7 +691,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT worker, day, fixes FROM patrol_tracks WHERE {}",
-            Self::MEETS
+            self.meets(bbox.is_some())
         );
         let rows = Self::bind_meets(sqlx::query(AssertSqlSafe(sql)), days, from_ms, to_ms, bbox)
             .fetch_all(&self.pool)
@@ -831,7 +882,7 @@ impl Store {
         let sql = format!(
             "SELECT worker, day, CASE WHEN t_min >= $3 AND t_max < $4 THEN NULL ELSE fixes END \
              AS part, {col} AS counts FROM patrol_tracks WHERE {}",
-            Self::MEETS
+            self.meets(bbox.is_some())
         );
         let rows = Self::bind_meets(sqlx::query(AssertSqlSafe(sql)), days, from_ms, to_ms, bbox)
             .fetch_all(&self.pool)
