@@ -998,7 +998,7 @@ fn patrol(cmd: PatrolCommand) -> Result<()> {
                 zone,
                 today,
             )
-            .map_err(|e| anyhow::anyhow!("--{e}"))?;
+            .map_err(anyhow::Error::msg)?;
             if !db.contains("://") && !std::path::Path::new(&db).is_file() {
                 bail!("{db}: no such store");
             }
