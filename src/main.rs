@@ -207,24 +207,39 @@ enum PatrolCommand {
         #[arg(long)]
         zone: Option<String>,
     },
-    /// Coverage of one local day for every grid, and the daily report of grids that missed a
-    /// patrol or the second one (worst first), to stdout.
+    /// Coverage of a period (a day, a week, a month, or --from/--to) for every grid and every
+    /// registered grid worker, and the daily report of each day (grids that missed a patrol or the
+    /// second one, worst first), to stdout.
+    #[command(group(clap::ArgGroup::new("period").required(true).args(["day", "week", "month", "from"])))]
     Report {
-        /// The local day, YYYY-MM-DD.
+        /// A local day, YYYY-MM-DD.
         #[arg(long)]
-        day: String,
+        day: Option<String>,
+        /// A week, Monday to Sunday: any day of it (2026-11-18) or the ISO week (2026-W47).
+        #[arg(long)]
+        week: Option<String>,
+        /// A calendar month, YYYY-MM.
+        #[arg(long)]
+        month: Option<String>,
+        /// The first day, YYYY-MM-DD (with --to).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// The last day, YYYY-MM-DD, included (with --from).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
         /// The zone of local days.
         #[arg(long, default_value = "+08:00")]
         zone: String,
         /// The store.
         #[arg(long, default_value = DEFAULT_DB)]
         db: String,
-        /// `json` (coverage per grid and the report) or `csv` (the report).
+        /// `json` (coverage per grid and per worker, and the reports) or `csv` (the reports).
         #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
         format: String,
     },
-    /// Benchmark: generate a district and patrol tracks, time ingest into a store, one day's
-    /// coverage and one heat tile. Prints figures.
+    /// Benchmark: generate a district and a month (or --days) of patrol tracks, stream them into a
+    /// store day by day, then time a district-day of coverage, the whole period's, and heat tiles.
+    /// Prints figures.
     Bench {
         /// Households in the generated district.
         #[arg(long, default_value_t = 50_000)]
@@ -235,7 +250,11 @@ enum PatrolCommand {
         /// Seed of the district and the tracks.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Store to ingest into (a scratch file or database); a temporary GeoPackage if not given.
+        /// The first day of tracks (fixed, so a seed always gives the same points).
+        #[arg(long, default_value = "2026-11-01")]
+        first_day: String,
+        /// Store to ingest into: an empty scratch file or database (a temporary GeoPackage if not
+        /// given).
         #[arg(long)]
         db: Option<String>,
     },
@@ -911,7 +930,7 @@ fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
 /// `wangge patrol …`.
 fn patrol(cmd: PatrolCommand) -> Result<()> {
     use wangge::patrol::{self as pt, report};
-    use wangge::serve::routes::patrol::{day_coverage, parse_zone, window_ms};
+    use wangge::serve::routes::patrol::parse_zone;
     match cmd {
         PatrolCommand::Import {
             file,
@@ -966,11 +985,10 @@ fn patrol(cmd: PatrolCommand) -> Result<()> {
                     is.reason
                 );
             }
-            let rows = wangge::store::patrol::PatrolRow::from_checked(&checked);
             let rt = runtime()?;
             let ins = rt.block_on(async {
                 let store = Store::open(&db).await?;
-                store.insert_patrol(&rows, &mut |_| {}).await
+                store.insert_checked(&checked).await
             })?;
             println!(
                 "read {n}, stored {} (flagged {}), duplicates {} (in file {}, already stored {}), rejected {}",
@@ -985,37 +1003,63 @@ fn patrol(cmd: PatrolCommand) -> Result<()> {
         }
         PatrolCommand::Report {
             day,
+            week,
+            month,
+            from,
+            to,
             zone,
             db,
             format,
         } => {
             let zone = parse_zone(&zone).map_err(anyhow::Error::msg)?;
-            let day = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-                .with_context(|| format!("--day {day}: not a date like 2024-05-01"))?;
+            let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+            let period = pt::Period::choose(
+                day.as_deref(),
+                week.as_deref(),
+                month.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+                zone,
+                today,
+            )
+            .map_err(anyhow::Error::msg)?;
             if !db.contains("://") && !std::path::Path::new(&db).is_file() {
                 bail!("{db}: no such store");
             }
             let rt = runtime()?;
-            let w = pt::Window::day(day, zone);
-            let (from, to) = window_ms(&w);
-            let (snap, rows) = rt.block_on(async {
-                let store = Store::open(&db).await?;
-                let snap = store.snapshot().await?;
-                let rows = store.patrol_points(from, to).await?;
-                anyhow::Ok((snap, rows))
-            })?;
+            let store = rt.block_on(Store::open(&db))?;
+            let snap = rt.block_on(store.snapshot())?;
             let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
-            let cov = day_coverage(&index, &rows, day, zone);
-            let rep = report::daily_report(&snap, &cov, day);
+            let roster = pt::Roster::from_snapshot(&snap);
+            // One day at a time: a month is never in memory at once.
+            let mut run = index.run(period.window(), Some(&roster));
+            let mut reports = Vec::new();
+            for d in period.dates() {
+                let (from, to) = period.day_window(d).ms();
+                let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
+                let points = wangge::store::patrol::accepted_points(&tracks);
+                drop(tracks);
+                let cov = run.add(&points);
+                reports.extend(report::daily_report(&snap, &cov, d));
+            }
+            let total = run.finish();
+            rt.block_on(store.close());
             if format == "csv" {
-                print!("{}", report::to_csv(&rep));
+                print!("{}", report::to_csv(&reports));
             } else {
-                let doc = serde_json::json!({
-                    "day": day.to_string(),
+                let mut doc = serde_json::json!({
+                    "period": period.label(),
+                    "from": period.first.to_string(),
+                    "to": period.last().to_string(),
+                    "days": period.days,
                     "zone": zone.to_string(),
-                    "grids": cov,
-                    "towns": rep,
+                    "grids": total.grids,
+                    "workers": total.workers,
+                    "towns": reports,
                 });
+                if period.days == 1 {
+                    doc["day"] = period.first.to_string().into();
+                }
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             }
             Ok(())
@@ -1024,15 +1068,29 @@ fn patrol(cmd: PatrolCommand) -> Result<()> {
             households,
             days,
             seed,
+            first_day,
             db,
-        } => patrol_bench(households, days, seed, db.as_deref()),
+        } => {
+            let first = chrono::NaiveDate::parse_from_str(first_day.trim(), "%Y-%m-%d")
+                .with_context(|| format!("--first-day {first_day}: not a date like 2026-11-01"))?;
+            patrol_bench(households, days.max(1), seed, first, db.as_deref())
+        }
     }
 }
 
-/// `wangge patrol bench`: figures, no assertions.
-fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Result<()> {
+/// `wangge patrol bench`: figures, no assertions. Deterministic for a seed and first day: the
+/// district, the tracks, and so the stored points (the checks' "now" is the day after the last).
+fn patrol_bench(
+    households: u64,
+    days: u32,
+    seed: u64,
+    first_day: chrono::NaiveDate,
+    db: Option<&str>,
+) -> Result<()> {
     use std::time::Instant;
     use wangge::patrol::{self as pt, tracks};
+    use wangge::serve::routes::patrol::{heat_tile_box, heat_tile_of_counts, tile_res};
+    use wangge::store::patrol::accepted_points;
     let dir = std::env::temp_dir().join(format!(
         "wangge-patrol-bench-{}-{households}",
         std::process::id()
@@ -1055,18 +1113,27 @@ fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Resu
         },
         &|| {},
     );
-    let snap = wangge::snapshot::Snapshot::from_plan(&ds, &plan, 1);
+    let mut snap = wangge::snapshot::Snapshot::from_plan(&ds, &plan, 1);
+    drop((ds, plan));
+    // One registered grid worker per grid, named as the generator names them (W + grid code).
+    for g in &mut snap.grids {
+        g.people = vec![Person {
+            role: Role::GridWorker,
+            name: format!("W{}", g.code),
+            phone: None,
+        }];
+    }
     println!(
-        "district: {households} households, {} grids in {:.1} s (generate + partition)",
+        "district: {households} households, {} grids, {} buildings in {:.1} s (generate + partition)",
         snap.grids.len(),
+        snap.buildings.len(),
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
     let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
+    let roster = pt::Roster::from_snapshot(&snap);
     println!("coverage index: {:.2} s", t.elapsed().as_secs_f64());
     let zone = wangge::serve::routes::patrol::default_zone();
-    let first_day =
-        chrono::Utc::now().with_timezone(&zone).date_naive() - chrono::Days::new(days as u64);
     let codes: Vec<GridCode> = snap.grids.iter().map(|g| g.code.clone()).collect();
     let gen = tracks::TrackGen::new(&index, &codes, tracks::TrackConfig::new(seed, first_day));
     let target = match db {
@@ -1075,57 +1142,167 @@ fn patrol_bench(households: u64, days: u32, seed: u64, db: Option<&str>) -> Resu
     };
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&target))?;
-    let rules = pt::CheckRules::new(chrono::Utc::now().fixed_offset());
-    let (mut n_points, mut n_stored, mut t_ingest) = (0usize, 0usize, 0.0f64);
-    let mut day0 = Vec::new();
+    if rt.block_on(store.patrol_track_count())? > 0 {
+        bail!("{target}: holds patrol tracks already; the benchmark wants an empty store");
+    }
+    let period = pt::Period {
+        first: first_day,
+        days,
+        zone,
+    };
+    let now = period.window().to + chrono::TimeDelta::days(1);
+    let rules = pt::CheckRules::new(now);
+    let (mut n_points, mut n_stored) = (0usize, 0usize);
+    let (mut t_gen, mut t_check, mut t_store) = (0.0f64, 0.0f64, 0.0f64);
     for d in 0..days {
+        let t = Instant::now();
         let pts = gen.day(d);
+        t_gen += t.elapsed().as_secs_f64();
         n_points += pts.len();
         let t = Instant::now();
         let checked = pt::check(pts, &rules);
-        let rows = wangge::store::patrol::PatrolRow::from_checked(&checked);
-        let ins = rt.block_on(store.insert_patrol(&rows, &mut |_| {}))?;
-        t_ingest += t.elapsed().as_secs_f64();
+        t_check += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let ins = rt.block_on(store.insert_checked(&checked))?;
+        t_store += t.elapsed().as_secs_f64();
         n_stored += ins.inserted;
-        if d == 0 {
-            day0 = checked.accepted;
-        }
+        eprintln!(
+            "  day {}: {} points, {} stored; so far {:.0} points/s (check + store)",
+            d + 1,
+            checked.accepted.len()
+                + checked.flagged.len()
+                + checked.rejected.len()
+                + checked.duplicates,
+            ins.inserted,
+            n_points as f64 / (t_check + t_store).max(1e-9)
+        );
     }
     println!(
-        "ingest into {}: {n_points} points ({n_stored} stored) over {days} day(s) in {t_ingest:.2} s: {:.0} points/s (check + insert)",
+        "ingest into {} ({:?}): {n_points} points ({n_stored} stored, {} worker-days) over {days} day(s): \
+         {:.0} points/s check + store ({:.1} s), {:.0} points/s store alone ({:.1} s); generating took {:.1} s",
         store.target(),
-        n_points as f64 / t_ingest.max(1e-9)
+        store.backend(),
+        rt.block_on(store.patrol_track_count())?,
+        n_points as f64 / (t_check + t_store).max(1e-9),
+        t_check + t_store,
+        n_points as f64 / t_store.max(1e-9),
+        t_store,
+        t_gen
     );
+    if let Ok(bytes) = rt.block_on(store.patrol_storage_bytes()) {
+        println!(
+            "  patrol storage: {:.0} MiB ({:.1} bytes per stored point)",
+            bytes as f64 / 1048576.0,
+            bytes as f64 / n_stored.max(1) as f64
+        );
+    }
+    // One district-day of coverage (day 1), per grid and per worker, read from the store.
+    let day = pt::Period::day(first_day, zone);
     let t = Instant::now();
-    let w = pt::Window::day(first_day, zone);
-    let (from, to) = wangge::serve::routes::patrol::window_ms(&w);
-    let rows = rt.block_on(store.patrol_points(from, to))?;
+    let (from, to) = day.window().ms();
+    let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
+    let points = accepted_points(&tracks);
+    drop(tracks);
     let t_read = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let cov = wangge::serve::routes::patrol::day_coverage(&index, &rows, first_day, zone);
+    let mut run = index.run(day.window(), Some(&roster));
+    run.add(&points);
+    let cov = run.finish();
     let t_cov = t.elapsed().as_secs_f64();
+    let twice = cov.grids.iter().filter(|c| c.days_twice > 0).count();
+    let wtwice = cov.workers.iter().filter(|w| w.days_twice > 0).count();
     println!(
-        "one district-day: read {} points in {t_read:.2} s, coverage of {} grids in {t_cov:.2} s",
-        rows.len(),
-        cov.len()
+        "one district-day ({first_day}): read {} points in {t_read:.2} s, coverage of {} grids and {} workers in {t_cov:.2} s \
+         (total {:.2} s); twice patrolled: {twice} grids, {wtwice} workers",
+        points.len(),
+        cov.grids.len(),
+        cov.workers.len(),
+        t_read + t_cov
     );
-    // One heat tile at zoom 14: the one holding the first accepted point of day 0.
-    if let Some(p) = day0.first() {
-        let z = 14u8;
-        let n = (1u64 << z) as f64;
-        let x = ((p.lon + 180.0) / 360.0 * n).floor() as u32;
-        let lat = p.lat.to_radians();
-        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
-            .floor() as u32;
-        let id = wangge::tiles::TileId::new(z as u32, x, y)?;
+    drop(points);
+    // The whole period, streamed one day at a time.
+    if days > 1 {
         let t = Instant::now();
-        let tile = wangge::serve::routes::patrol::render_heat_tile(&day0, id);
+        let mut run = index.run(period.window(), Some(&roster));
+        for d in period.dates() {
+            let (from, to) = period.day_window(d).ms();
+            let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
+            let points = accepted_points(&tracks);
+            drop(tracks);
+            run.add(&points);
+        }
+        let cov = run.finish();
+        let mean = cov.grids.iter().filter_map(|c| c.road_share).sum::<f64>()
+            / cov
+                .grids
+                .iter()
+                .filter(|c| c.road_share.is_some())
+                .count()
+                .max(1) as f64;
         println!(
-            "heat tile {z}/{x}/{y}: {} bytes in {:.1} ms (from {} points of the day)",
-            tile.map(|t| t.len()).unwrap_or(0),
-            t.elapsed().as_secs_f64() * 1000.0,
-            day0.len()
+            "coverage of the whole period ({}): {:.1} s (read + compute, one day at a time); mean road share {mean:.3}",
+            period.label(),
+            t.elapsed().as_secs_f64()
         );
+    }
+    // Heat tiles: at zooms 14, 12 and 10, the tiles holding the labels of 20 grids spread over the
+    // district, for day 1, the first week and the whole period, each read from the store.
+    let tile_of = |lon: f64, lat: f64, z: u8| -> Result<wangge::tiles::TileId> {
+        let n = (1u64 << z) as f64;
+        let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+        let r = lat.to_radians();
+        let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
+            as u32;
+        Ok(wangge::tiles::TileId::new(z as u32, x, y)?)
+    };
+    let mut windows = vec![("day", pt::Period::day(first_day, zone))];
+    if days >= 7 {
+        windows.push((
+            "week",
+            pt::Period {
+                first: first_day,
+                days: 7,
+                zone,
+            },
+        ));
+    }
+    if days > 7 {
+        windows.push(("period", period));
+    }
+    for z in [14u8, 12, 10] {
+        let mut ids: Vec<wangge::tiles::TileId> = (0..20)
+            .filter_map(|k| snap.grids.get(k * snap.grids.len() / 20))
+            .filter_map(|g| tile_of(g.label.x(), g.label.y(), z).ok())
+            .collect();
+        ids.sort_by_key(|i| (i.x, i.y));
+        ids.dedup();
+        for (name, p) in &windows {
+            let (from, to) = p.window().ms();
+            let res = h3o::Resolution::try_from(tile_res(z))?;
+            let mut ms: Vec<f64> = Vec::new();
+            let mut bytes = 0usize;
+            for id in &ids {
+                let t = Instant::now();
+                let cells =
+                    rt.block_on(store.patrol_cells(from, to, Some(heat_tile_box(*id)), res))?;
+                let tile = heat_tile_of_counts(&cells, *id);
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                bytes += tile.map(|t| t.len()).unwrap_or(0);
+            }
+            ms.sort_by(f64::total_cmp);
+            println!(
+                "heat tiles z{z} (res {}), window {name} ({} days): {} tiles, median {:.1} ms, max {:.1} ms, {:.0} bytes each (uncompressed)",
+                tile_res(z),
+                p.days,
+                ms.len(),
+                ms.get(ms.len() / 2).copied().unwrap_or(0.0),
+                ms.last().copied().unwrap_or(0.0),
+                bytes as f64 / ms.len().max(1) as f64
+            );
+        }
+    }
+    if let Some(m) = peak_mib() {
+        println!("peak memory: {m:.0} MiB");
     }
     rt.block_on(store.close());
     let _ = std::fs::remove_dir_all(&dir);

@@ -986,3 +986,272 @@ fn district_day_benchmark() {
         clock.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------- coverage per worker
+
+fn person(
+    role: wangge::snapshot::Role,
+    name: &str,
+    phone: Option<&str>,
+) -> wangge::snapshot::Person {
+    wangge::snapshot::Person {
+        role,
+        name: name.into(),
+        phone: phone.map(Into::into),
+    }
+}
+
+fn rename(points: Vec<PatrolPoint>, worker: &str) -> Vec<PatrolPoint> {
+    let w: Arc<str> = Arc::from(worker);
+    points
+        .into_iter()
+        .map(|mut p| {
+            p.worker = w.clone();
+            p
+        })
+        .collect()
+}
+
+/// The hand-checked grids with a register: A has 张三 (phone 13900000001), a leader, and 王伟
+/// (phone …02); B has 李四 (no phone) and another 王伟 (phone …03).
+fn registered_snapshot() -> Snapshot {
+    use wangge::snapshot::Role::{GridLeader, GridWorker};
+    let mut snap = hand_snapshot();
+    snap.grids[0].people = vec![
+        person(GridWorker, "张三", Some("13900000001")),
+        person(GridLeader, "队长", None),
+        person(GridWorker, "王伟", Some("13900000002")),
+    ];
+    snap.grids[1].people = vec![
+        person(GridWorker, "李四", None),
+        person(GridWorker, "王伟", Some("13900000003")),
+    ];
+    snap
+}
+
+#[test]
+fn every_coverage_figure_per_worker_on_the_hand_checked_grid() {
+    let snap = registered_snapshot();
+    let rules = CoverageRules {
+        resolution: h3o::Resolution::Eleven,
+        ..CoverageRules::default()
+    };
+    let index = CoverageIndex::new(&snap, rules);
+    let roster = Roster::from_snapshot(&snap);
+    // 张三's terminal sends his phone number; his day is the hand-checked one.
+    let mut pts = rename(hand_points(), "13900000001");
+    // w9 (not registered) walks along y = 20 in A, 09:00–09:40: one patrol, near the road.
+    for (k, x) in [-90.0, -45.0, 0.0, 45.0, 90.0].into_iter().enumerate() {
+        pts.push(at(
+            "w9",
+            &format!("2026-11-20T09:{:02}:00+08:00", k * 10),
+            x,
+            20.0,
+        ));
+    }
+    // "王伟" names two registered workers: ambiguous. Two points 5 minutes apart in B.
+    pts.push(at("王伟", "2026-11-20T10:00:00+08:00", 150.0, 0.0));
+    pts.push(at("王伟", "2026-11-20T10:05:00+08:00", 160.0, 0.0));
+    let checked = check(pts, &CheckRules::new(now()));
+    let w = Window::day(day(20), zone());
+    let mut run = index.run(w, Some(&roster));
+    run.add(&checked.accepted);
+    let cov = run.finish();
+    let statuses: Vec<(&str, Status)> = cov
+        .workers
+        .iter()
+        .map(|w| (w.worker.as_str(), w.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("张三", Status::Registered),
+            ("李四", Status::Registered),
+            ("王伟", Status::Registered),
+            ("王伟", Status::Registered),
+            ("王伟", Status::Ambiguous),
+            ("w9", Status::Unregistered),
+        ],
+        "registered workers in roster order (patrolled or not), then the other ids"
+    );
+    let z = &cov.workers[0];
+    assert_eq!(z.phone.as_deref(), Some("13900000001"));
+    assert_eq!(z.ids, vec!["13900000001".to_string()]);
+    assert_eq!(z.grids.len(), 1);
+    assert_eq!(z.grids[0].as_str(), "110101001001001");
+    // His 12 points of the day, all in A (x = -100 is A's border: included).
+    assert_eq!((z.points, z.points_in_grids), (12, 12));
+    assert_eq!((z.patrols, z.days_twice), (2, 1));
+    assert_eq!(z.days.len(), 1);
+    assert!(z.days[0].twice && z.days[0].patrols == 2);
+    // Shares from his points only: the same as the grid's when he walked alone (see
+    // every_coverage_figure_on_a_hand_checked_grid), although w9 walked more of A's road.
+    assert!((z.road_m - 199.9).abs() < 0.01);
+    assert!(
+        (z.road_walked_m - 18.0 * 4.9975).abs() < 0.01,
+        "{}",
+        z.road_walked_m
+    );
+    assert_eq!((z.buildings, z.buildings_passed), (4, 2));
+    assert_eq!((z.targets, z.targets_passed), (2, 1));
+    let a = &cov.grids[0];
+    assert!(
+        a.road_walked_m > z.road_walked_m + 50.0,
+        "{}",
+        a.road_walked_m
+    );
+    assert_eq!(a.points, 12 + 5);
+    let cells = index.cells(0);
+    let his: Vec<h3o::CellIndex> = checked
+        .accepted
+        .iter()
+        .filter(|p| &*p.worker == "13900000001" && p.time.date_naive() == day(20))
+        .map(|p| {
+            h3o::LatLng::new(p.lat, p.lon)
+                .unwrap()
+                .to_cell(h3o::Resolution::Eleven)
+        })
+        .collect();
+    let hit = cells.iter().filter(|c| his.contains(c)).count();
+    assert_eq!((z.cells, z.cells_visited), (cells.len(), hit));
+    assert!(a.cells_visited > z.cells_visited);
+    // 李四: registered for B, no point: nothing covered, the shares of what B has.
+    let l = &cov.workers[1];
+    assert!(l.ids.is_empty() && l.phone.is_none());
+    assert_eq!((l.points, l.patrols, l.days_twice), (0, 0, 0));
+    assert_eq!(
+        (l.road_m, l.road_share, l.building_share),
+        (0.0, None, None)
+    );
+    assert_eq!((l.cells, l.cells_visited), (index.cells(1).len(), 0));
+    assert_eq!(l.cell_share, Some(0.0));
+    // The ambiguous id: its points, no grid, no share; a 5-minute run is not a patrol.
+    let amb = &cov.workers[4];
+    assert_eq!((amb.points, amb.points_in_grids, amb.patrols), (2, 0, 0));
+    assert!(amb.grids.is_empty() && amb.road_share.is_none() && amb.cell_share.is_none());
+    // w9: unregistered; patrols counted wherever they are.
+    let w9 = &cov.workers[5];
+    assert_eq!(w9.ids, vec!["w9".to_string()]);
+    assert_eq!((w9.points, w9.patrols, w9.days_twice), (5, 1, 0));
+    assert!(w9.grids.is_empty() && w9.road_share.is_none());
+    // The points of the ambiguous id still count for the grid they are in.
+    assert_eq!(cov.grids[1].points, 2);
+}
+
+#[test]
+fn a_worker_of_two_grids_counts_their_shared_road_once() {
+    use wangge::snapshot::Role::GridWorker;
+    let mut snap = hand_snapshot();
+    // A road on the border of A and B (x = 100, y from -50 to 50): in both grids.
+    snap.barriers = vec![Barrier {
+        class: BarrierClass::MinorRoad,
+        name: None,
+        lines: vec![LineString::new(vec![ll(100.0, -50.0), ll(100.0, 50.0)])],
+    }];
+    snap.grids[0].people = vec![person(GridWorker, "赵六", None)];
+    snap.grids[1].people = vec![person(GridWorker, "赵六", None)];
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let roster = Roster::from_snapshot(&snap);
+    // He walks the border road north, 08:00–08:40; a point in B and one in A.
+    let mut pts: Vec<PatrolPoint> = (0..5)
+        .map(|k| {
+            at(
+                "赵六",
+                &format!("2026-11-20T08:{:02}:00+08:00", k * 10),
+                100.0,
+                -50.0 + 25.0 * k as f64,
+            )
+        })
+        .collect();
+    pts.push(at("赵六", "2026-11-20T08:45:00+08:00", 150.0, 0.0));
+    pts.push(at("赵六", "2026-11-20T08:50:00+08:00", 50.0, 0.0));
+    let checked = check(pts, &CheckRules::new(now()));
+    let mut run = index.run(Window::day(day(20), zone()), Some(&roster));
+    run.add(&checked.accepted);
+    let cov = run.finish();
+    assert_eq!(cov.workers.len(), 1);
+    let w = &cov.workers[0];
+    assert_eq!(w.grids.len(), 2);
+    assert!(
+        (w.road_m - 100.0).abs() < 0.01,
+        "shared road once: {}",
+        w.road_m
+    );
+    assert!(
+        (w.road_walked_m - 100.0).abs() < 0.01,
+        "{}",
+        w.road_walked_m
+    );
+    assert!(
+        (cov.grids[0].road_m - 100.0).abs() < 0.01 && (cov.grids[1].road_m - 100.0).abs() < 0.01
+    );
+    assert_eq!(w.cells, index.cells(0).len() + index.cells(1).len());
+    assert_eq!((w.points, w.points_in_grids), (7, 7));
+    // One run through both grids (50 minutes).
+    assert_eq!(w.patrols, 1);
+}
+
+#[test]
+fn a_window_fed_day_by_day_gives_the_figures_of_all_its_points_at_once() {
+    let snap = registered_snapshot();
+    let index = CoverageIndex::new(&snap, CoverageRules::default());
+    let roster = Roster::from_snapshot(&snap);
+    let mut pts = rename(hand_points(), "13900000001");
+    // A patrol across midnight, 23:40–00:20: it belongs to the 20th, where it starts.
+    for (k, time) in [
+        "2026-11-20T23:40:00+08:00",
+        "2026-11-20T23:50:00+08:00",
+        "2026-11-21T00:00:00+08:00",
+        "2026-11-21T00:10:00+08:00",
+        "2026-11-21T00:20:00+08:00",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        pts.push(at("13900000001", time, -80.0 + 10.0 * k as f64, -80.0));
+    }
+    // Another worker on the 21st only, in B.
+    for k in 0..4 {
+        pts.push(at(
+            "李四",
+            &format!("2026-11-21T09:{:02}:00+08:00", k * 10),
+            200.0,
+            10.0 * k as f64,
+        ));
+    }
+    let accepted = check(pts, &CheckRules::new(now())).accepted;
+    let period = Period::between(day(20), day(21), zone()).unwrap();
+    let mut once = index.run(period.window(), Some(&roster));
+    once.add(&accepted);
+    let once = once.finish();
+    let mut daily = index.run(period.window(), Some(&roster));
+    let mut per_day = Vec::new();
+    for d in period.dates() {
+        let w = period.day_window(d);
+        // Each day's points in reverse order: order within a chunk does not matter.
+        let mut mine: Vec<PatrolPoint> = accepted
+            .iter()
+            .filter(|p| w.contains(&p.time))
+            .cloned()
+            .collect();
+        mine.reverse();
+        per_day.push(daily.add(&mine));
+    }
+    let daily = daily.finish();
+    assert_eq!(daily, once);
+    let a = &once.grids[0];
+    // 20th: morning, afternoon and the midnight patrol; 21st: the morning only.
+    let days: Vec<(NaiveDate, usize, bool)> =
+        a.days.iter().map(|d| (d.day, d.patrols, d.twice)).collect();
+    assert_eq!(days, vec![(day(20), 3, true), (day(21), 1, false)]);
+    assert_eq!(once.workers[0].patrols, 4);
+    assert_eq!(once.workers[1].patrols, 1, "李四 on the 21st");
+    // Each day on its own (what the daily report ranks): the 21st sees 00:00–00:20 as a
+    // patrol of its own.
+    assert_eq!(per_day[0][0].patrols, 3);
+    assert_eq!(per_day[1][0].patrols, 2);
+    assert_eq!(per_day[1][1].patrols, 1);
+    // Shares over the window are the union of the days'.
+    assert!(a.road_walked_m >= per_day[0][0].road_walked_m.max(per_day[1][0].road_walked_m));
+    assert_eq!(index.coverage(&accepted, &period.window()), once.grids);
+}

@@ -105,6 +105,451 @@ fn rows_round_trip_through_the_store() {
     }
 }
 
+/// A raw connection to a store's database, for what the API never does (corrupting a row,
+/// writing the old schema's rows).
+async fn raw(target: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = if target.contains("://") {
+        target.to_string()
+    } else {
+        format!("sqlite://{target}")
+    };
+    sqlx::AnyPool::connect(&url).await.unwrap()
+}
+
+fn point(worker: &str, time: &str, lon: f64, lat: f64) -> PatrolPoint {
+    PatrolPoint::new(
+        Arc::from(worker),
+        t(time),
+        lon,
+        lat,
+        Ok(wangge::crs::Crs::Wgs84),
+        Some(5.0),
+    )
+}
+
+/// `n` points of `worker` every 5 minutes from `from`, 20 m apart eastwards.
+fn stroll(worker: &str, from: &str, n: usize, lon: f64, lat: f64) -> Vec<PatrolPoint> {
+    (0..n)
+        .map(|k| {
+            let time = t(from) + chrono::TimeDelta::minutes(5 * k as i64);
+            point(worker, &time.to_rfc3339(), lon + 0.0002 * k as f64, lat)
+        })
+        .collect()
+}
+
+fn checked(points: Vec<PatrolPoint>) -> wangge::patrol::Checked {
+    wangge::patrol::check(
+        points,
+        &wangge::patrol::CheckRules::new(t("2024-06-01T00:00:00+08:00")),
+    )
+}
+
+#[test]
+fn resent_and_out_of_order_batches_merge_into_one_row_per_worker_day() {
+    use wangge::patrol::HeatMap;
+    use wangge::serve::routes::patrol::heat_of_counts;
+    use wangge::store::patrol::accepted_points;
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in kinds() {
+        rt.block_on(async {
+            let store = Store::open(&fresh_target(kind, dir.path()).await)
+                .await
+                .unwrap();
+            let (lon, lat) = (120.5, 31.25);
+            // The afternoon arrives first.
+            let afternoon = stroll("w1", "2024-05-01T14:00:00+08:00", 7, lon, lat);
+            let ins = store
+                .insert_checked(&checked(afternoon.clone()))
+                .await
+                .unwrap();
+            assert_eq!((ins.inserted, ins.duplicates), (7, 0), "{kind:?}");
+            // Then the morning, three afternoon points again (one written in UTC), a point just
+            // before midnight and one just after (the next row day).
+            let mut batch = stroll("w1", "2024-05-01T08:00:00+08:00", 7, lon, lat);
+            batch.extend(afternoon[..2].iter().cloned());
+            let mut utc = afternoon[2].clone();
+            utc.time = utc
+                .time
+                .with_timezone(&chrono::FixedOffset::east_opt(0).unwrap());
+            assert_eq!(utc.time.to_rfc3339(), "2024-05-01T06:10:00+00:00");
+            batch.push(utc);
+            batch.push(point("w1", "2024-05-01T23:59:59+08:00", lon, lat));
+            batch.push(point("w1", "2024-05-02T00:00:00+08:00", lon, lat));
+            // w2 shares some of w1's cells; one of its points is doubtful and kept flagged.
+            batch.extend(stroll("w2", "2024-05-01T09:00:00+08:00", 4, lon, lat));
+            let mut poor = point("w2", "2024-05-01T09:30:00+08:00", lon, lat);
+            poor.accuracy_m = Some(500.0);
+            batch.push(poor);
+            let c = checked(batch.clone());
+            assert_eq!(c.flagged.len(), 1);
+            let ins = store.insert_checked(&c).await.unwrap();
+            assert_eq!((ins.inserted, ins.duplicates), (7 + 2 + 5, 3), "{kind:?}");
+            // Sent again: nothing new.
+            let again = store.insert_checked(&checked(batch)).await.unwrap();
+            assert_eq!(
+                (again.inserted, again.duplicates),
+                (0, 7 + 3 + 2 + 5),
+                "{kind:?}"
+            );
+            assert_eq!(store.patrol_track_count().await.unwrap(), 3, "{kind:?}");
+            let day = t("2024-05-01T00:00:00+08:00").timestamp_millis();
+            let tracks = store
+                .patrol_tracks(day, day + 86_400_000, None)
+                .await
+                .unwrap();
+            let w1 = tracks.iter().find(|t| &*t.worker == "w1").unwrap();
+            let times: Vec<String> = w1.accepted().map(|p| p.time.to_rfc3339()).collect();
+            assert_eq!(times.len(), 15, "{kind:?}");
+            assert_eq!(times[0], "2024-05-01T08:00:00+08:00");
+            assert_eq!(times[7], "2024-05-01T14:00:00+08:00");
+            assert_eq!(times[14], "2024-05-01T23:59:59+08:00");
+            assert!(times.windows(2).all(|w| w[0] < w[1]), "by time: {times:?}");
+            // The afternoon's point kept as first stored (+08:00), not as re-sent in UTC.
+            assert_eq!(times[9], "2024-05-01T14:10:00+08:00");
+            let rows = store.patrol_points(day, day + 86_400_000).await.unwrap();
+            assert_eq!(rows.len(), 15 + 5);
+            let flagged: Vec<&PatrolRow> = rows.iter().filter(|r| r.is_flagged()).collect();
+            assert_eq!(flagged.len(), 1);
+            assert!(flagged[0]
+                .flag
+                .as_deref()
+                .unwrap()
+                .starts_with("inaccurate: "));
+            assert_eq!(accepted_points(&tracks).len(), 15 + 4);
+            // Heat from the stored cell counts is the heat of the stored points, for windows that
+            // hold whole rows and windows that cut them, at every tile resolution.
+            let windows = [
+                (day, day + 86_400_000),
+                (day, day + 2 * 86_400_000),
+                (
+                    t("2024-05-01T09:00:00+08:00").timestamp_millis(),
+                    t("2024-05-01T14:12:00+08:00").timestamp_millis(),
+                ),
+            ];
+            for (from, to) in windows {
+                let pts = accepted_points(&store.patrol_tracks(from, to, None).await.unwrap());
+                for r in [10u8, 9, 7, 5] {
+                    let res = h3o::Resolution::try_from(r).unwrap();
+                    let counts = store.patrol_cells(from, to, None, res).await.unwrap();
+                    let got = heat_of_counts(&counts, res).cells();
+                    let want = HeatMap::new(&pts, res).cells();
+                    assert_eq!(got, want, "{kind:?} {from}..{to} res {r}");
+                    assert_eq!(got.iter().map(|c| c.points).sum::<u64>(), pts.len() as u64);
+                    if r == 5 {
+                        assert_eq!((got.len(), got[0].workers), (1, 2), "exact at any level");
+                    }
+                }
+            }
+            // A box away from the points meets no row.
+            let far = store
+                .patrol_cells(
+                    day,
+                    day + 86_400_000,
+                    Some([100.0, 20.0, 100.1, 20.1]),
+                    h3o::Resolution::Ten,
+                )
+                .await
+                .unwrap();
+            assert!(far.is_empty());
+            assert!(store
+                .patrol_cells(day, day + 1, None, h3o::Resolution::Eleven)
+                .await
+                .is_err());
+            store.close().await;
+        });
+    }
+}
+
+#[test]
+fn boxes_find_the_worker_days_they_meet() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in kinds() {
+        rt.block_on(async {
+            let store = Store::open(&fresh_target(kind, dir.path()).await)
+                .await
+                .unwrap();
+            let mut pts = stroll("w1", "2024-05-01T08:00:00+08:00", 4, 120.5, 31.25);
+            pts.extend(stroll("w2", "2024-05-01T08:00:00+08:00", 4, 121.5, 31.25));
+            store.insert_checked(&checked(pts)).await.unwrap();
+            let day = t("2024-05-01T00:00:00+08:00").timestamp_millis();
+            let (from, to) = (day, day + 86_400_000);
+            let around =
+                |lon: f64, lat: f64| Some([lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01]);
+            let who = |tracks: Vec<wangge::store::patrol::Track>| -> Vec<String> {
+                tracks.iter().map(|t| t.worker.to_string()).collect()
+            };
+            assert_eq!(
+                who(store
+                    .patrol_tracks(from, to, around(120.5, 31.25))
+                    .await
+                    .unwrap()),
+                ["w1"]
+            );
+            assert_eq!(
+                who(store
+                    .patrol_tracks(from, to, around(121.5, 31.25))
+                    .await
+                    .unwrap()),
+                ["w2"]
+            );
+            assert!(store
+                .patrol_tracks(from, to, around(122.0, 31.0))
+                .await
+                .unwrap()
+                .is_empty());
+            // w1 walks on to (122.0, 31.0) the same day: the row grows, the index follows.
+            store
+                .insert_checked(&checked(stroll(
+                    "w1",
+                    "2024-05-01T10:00:00+08:00",
+                    2,
+                    122.0,
+                    31.0,
+                )))
+                .await
+                .unwrap();
+            assert_eq!(
+                who(store
+                    .patrol_tracks(from, to, around(122.0, 31.0))
+                    .await
+                    .unwrap()),
+                ["w1"]
+            );
+            for res in [
+                h3o::Resolution::Ten,
+                h3o::Resolution::Seven,
+                h3o::Resolution::Five,
+            ] {
+                let c = store
+                    .patrol_cells(from, to, around(122.0, 31.0), res)
+                    .await
+                    .unwrap();
+                assert!(c.iter().all(|t| &*t.worker == "w1"), "{kind:?} {res}");
+                let n: u32 = c.iter().flat_map(|t| t.cells.iter().map(|x| x.1)).sum();
+                // Whole rows (all of w1's points) at res 10; the day's heat keeps the cells near
+                // the box at 7 and coarser.
+                assert!(n >= 2, "{kind:?} {res}: {n}");
+            }
+            // The next day meets nothing; a window of the morning only misses the 10:00 points.
+            assert!(store
+                .patrol_tracks(to, to + 86_400_000, around(122.0, 31.0))
+                .await
+                .unwrap()
+                .is_empty());
+            let morning = t("2024-05-01T09:00:00+08:00").timestamp_millis();
+            let early = store
+                .patrol_tracks(from, morning, around(122.0, 31.0))
+                .await
+                .unwrap();
+            assert!(early
+                .iter()
+                .all(|t| t.points.fixes.iter().all(|f| f.ms < morning)));
+            store.close().await;
+        });
+    }
+}
+
+#[test]
+fn a_failed_insert_leaves_the_store_as_it_was() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in kinds() {
+        rt.block_on(async {
+            let target = fresh_target(kind, dir.path()).await;
+            let store = Store::open(&target).await.unwrap();
+            let mut first = stroll("w1", "2024-05-01T08:00:00+08:00", 5, 120.5, 31.25);
+            first.extend(stroll("w2", "2024-05-01T08:00:00+08:00", 5, 120.6, 31.25));
+            store.insert_checked(&checked(first)).await.unwrap();
+            // w2's stored row is damaged; a batch for both workers must fail as a whole.
+            let pool = raw(&target).await;
+            sqlx::query("UPDATE patrol_tracks SET fixes = $1 WHERE worker = 'w2'")
+                .bind(vec![1u8, 0, 7])
+                .execute(&pool)
+                .await
+                .unwrap();
+            let mut second = stroll("w1", "2024-05-01T09:00:00+08:00", 5, 120.5, 31.25);
+            second.extend(stroll("w2", "2024-05-01T09:00:00+08:00", 5, 120.6, 31.25));
+            let e = store.insert_checked(&checked(second)).await.unwrap_err();
+            assert!(e.to_string().contains("worker w2"), "{kind:?}: {e}");
+            let w1: i64 =
+                sqlx::query_scalar("SELECT points FROM patrol_tracks WHERE worker = 'w1'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(
+                w1, 5,
+                "{kind:?}: w1's row was written though the batch failed"
+            );
+            // A row the store cannot keep is refused, naming it, before anything is written.
+            let mut rows = vec![PatrolRow::from_point(
+                &point("w3", "2024-05-01T08:00:00+08:00", 120.5, 31.25),
+                None,
+            )];
+            rows.push(rows[0].clone());
+            rows[1].crs = "mars".into();
+            let e = store.insert_patrol(&rows, &mut |_| {}).await.unwrap_err();
+            assert!(
+                e.to_string().contains("patrol row 1") && e.to_string().contains("`crs`"),
+                "{e}"
+            );
+            assert_eq!(store.patrol_track_count().await.unwrap(), 2);
+            pool.close().await;
+            store.close().await;
+        });
+    }
+}
+
+#[test]
+fn migration_2_moves_patrol_points_into_tracks() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in kinds() {
+        let target = rt.block_on(fresh_target(kind, dir.path()));
+        rt.block_on(async {
+            // A store of schema 1 with points in the old one-row-per-point table.
+            Store::open_at(&target, 1).await.unwrap().close().await;
+            let pool = raw(&target).await;
+            type Old<'a> = (
+                &'a str,
+                &'a str,
+                f64,
+                f64,
+                &'a str,
+                Option<f64>,
+                Option<&'a str>,
+            );
+            let old: [Old; 4] = [
+                (
+                    "w1",
+                    "2024-05-01T08:00:00+08:00",
+                    120.5,
+                    31.25,
+                    "wgs84",
+                    Some(5.0),
+                    None,
+                ),
+                (
+                    "w1",
+                    "2024-05-01T08:00:10+08:00",
+                    120.5001,
+                    31.2501,
+                    "gcj02",
+                    None,
+                    None,
+                ),
+                (
+                    "w1",
+                    "2024-05-01T08:00:20+08:00",
+                    120.6,
+                    31.25,
+                    "wgs84",
+                    Some(500.0),
+                    Some("inaccurate: accuracy 500 m is too poor"),
+                ),
+                (
+                    "w2",
+                    "2024-05-02T09:00:00+08:00",
+                    120.5,
+                    31.25,
+                    "bd09",
+                    Some(3.5),
+                    None,
+                ),
+            ];
+            for (w, time, lon, lat, crs, acc, flag) in old {
+                // Optional values as literals: the Any driver's typed NULLs are not what every
+                // backend wants for a bind.
+                let acc = acc.map_or("NULL".to_string(), |a| a.to_string());
+                let flag = flag.map_or("NULL".to_string(), |f| format!("'{f}'"));
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO patrol_points (worker, time, epoch_ms, lon, lat, lon_e7, lat_e7, \
+                     crs, accuracy_m, flag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {acc}, {flag})"
+                )))
+                .bind(w)
+                .bind(time)
+                .bind(t(time).timestamp_millis())
+                .bind(lon)
+                .bind(lat)
+                .bind((lon * 1e7).round() as i64)
+                .bind((lat * 1e7).round() as i64)
+                .bind(crs)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+            // Opening runs migration 2.
+            let store = Store::open(&target).await.unwrap();
+            let rows = store.patrol_points(i64::MIN, i64::MAX).await.unwrap();
+            let got: Vec<Old> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.worker.as_str(),
+                        r.time.as_str(),
+                        r.lon,
+                        r.lat,
+                        r.crs.as_str(),
+                        r.accuracy_m,
+                        r.flag.as_deref(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, old.to_vec(), "{kind:?}");
+            assert_eq!(store.patrol_track_count().await.unwrap(), 2);
+            let pool = raw(&target).await;
+            assert!(
+                sqlx::query("SELECT count(*) FROM patrol_points")
+                    .fetch_one(&pool)
+                    .await
+                    .is_err(),
+                "{kind:?}: patrol_points is still there"
+            );
+            let v: i64 = sqlx::query_scalar("SELECT max(version) FROM wangge_migrations")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert!(v >= 2);
+            pool.close().await;
+            store.close().await;
+        });
+        if matches!(kind, common::stores::Kind::Gpkg) {
+            // GDAL reads the tracks: the layer, its type and SRS, two features, their lines.
+            let run = |args: &[&str]| {
+                let o = Command::new("ogrinfo")
+                    .args(args)
+                    .output()
+                    .expect("ogrinfo");
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            };
+            let list = run(&["-ro", "-q", &target]);
+            assert!(
+                list.contains(": patrol_tracks (Multi Line String)"),
+                "{list}"
+            );
+            assert!(!list.contains("patrol_points"), "{list}");
+            assert!(
+                !list.contains("patrol_tracks_box"),
+                "the index is not a layer: {list}"
+            );
+            let info = run(&["-ro", "-so", &target, "patrol_tracks"]);
+            assert!(info.contains("Feature Count: 2"), "{info}");
+            assert!(
+                info.contains("ID[\"EPSG\",4326]") || info.contains("AUTHORITY[\"EPSG\",\"4326\"]"),
+                "{info}"
+            );
+            let dump = run(&["-ro", "-q", &target, "patrol_tracks"]);
+            // w1's two accepted points make one line; w2's lone point a line of two equal points.
+            assert!(dump.contains("MULTILINESTRING ((120.5 31.25,"), "{dump}");
+            assert_eq!(dump.matches("MULTILINESTRING").count(), 2, "{dump}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- command line
 
 /// Summary numbers of `patrol import`: read, stored, flagged, duplicates, in file, already, rejected.
@@ -254,6 +699,113 @@ fn cli_import_is_idempotent_all_or_nothing_and_reports() {
         // a bad day is an error naming it
         let (ok, _, err) = common::wangge(&["patrol", "report", "--day", "May 1", "--db", &target]);
         assert!(!ok && err.contains("May 1"), "{err}");
+
+        // w1 registered as grid 0's worker (by name): figures per worker
+        let people = dir.path().join("people.csv");
+        std::fs::write(
+            &people,
+            format!(
+                "grid_code,role,name,phone\n{},grid_worker,w1,\n{},grid_worker,李四,13800000009\n",
+                snap.grids[0].code, snap.grids[1].code
+            ),
+        )
+        .unwrap();
+        let (ok, out, err) = common::wangge(&["people", people.to_str().unwrap(), "--db", &target]);
+        assert!(ok, "{out}{err}");
+        let report = |args: &[&str]| -> Value {
+            let mut a = vec!["patrol", "report", "--db", &target];
+            a.extend_from_slice(args);
+            let (ok, out, err) = common::wangge(&a);
+            assert!(ok, "{kind:?} {args:?}: {err}");
+            serde_json::from_str(&out).unwrap()
+        };
+        let doc = report(&["--day", "2024-05-01"]);
+        let workers = doc["workers"].as_array().unwrap();
+        assert_eq!(workers.len(), 2, "{workers:?}");
+        let w1 = workers.iter().find(|w| w["worker"] == "w1").unwrap();
+        assert_eq!(w1["status"], "registered");
+        assert_eq!(w1["grids"][0], snap.grids[0].code.as_str());
+        assert_eq!(
+            (w1["points"].as_u64(), w1["patrols"].as_u64()),
+            (Some(20), Some(1))
+        );
+        assert_eq!(w1["points_in_grids"], 20, "{w1}");
+        let li = workers.iter().find(|w| w["worker"] == "李四").unwrap();
+        assert_eq!(
+            (li["points"].as_u64(), li["phone"].as_str()),
+            (Some(0), Some("13800000009"))
+        );
+        // a week (Monday 2024-04-29 to Sunday 2024-05-05), a month, a run of days
+        for (args, first, days) in [
+            (vec!["--week", "2024-05-01"], "2024-04-29", 7),
+            (vec!["--week", "2024-W18"], "2024-04-29", 7),
+            (vec!["--month", "2024-05"], "2024-05-01", 31),
+            (
+                vec!["--from", "2024-04-30", "--to", "2024-05-01"],
+                "2024-04-30",
+                2,
+            ),
+        ] {
+            let doc = report(&args);
+            assert_eq!(
+                (doc["from"].as_str(), doc["days"].as_u64()),
+                (Some(first), Some(days)),
+                "{args:?}"
+            );
+            assert!(doc.get("day").is_none());
+            let g0 = doc["grids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["code"] == snap.grids[0].code.as_str())
+                .unwrap();
+            assert_eq!(
+                (g0["points"].as_u64(), g0["patrols"].as_u64()),
+                (Some(20), Some(1)),
+                "{args:?}"
+            );
+            // one daily report per day (one town)
+            let towns = doc["towns"].as_array().unwrap();
+            assert_eq!(towns.len() as u64, days, "{args:?}");
+            assert_eq!(towns[0]["day"], first);
+            let w1 = doc["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["worker"] == "w1")
+                .unwrap();
+            assert_eq!(w1["days"].as_array().unwrap().len(), 1);
+        }
+        let (ok, csv_week, _) = common::wangge(&[
+            "patrol",
+            "report",
+            "--week",
+            "2024-05-01",
+            "--db",
+            &target,
+            "--format",
+            "csv",
+        ]);
+        assert!(ok);
+        assert_eq!(csv_week.lines().count(), 1 + 7 * snap.grids.len());
+        assert!(
+            csv_week.lines().nth(1).unwrap().contains(",2024-04-29,"),
+            "{csv_week}"
+        );
+        // exactly one period
+        for bad in [
+            vec!["--day", "2024-05-01", "--week", "2024-05-01"],
+            vec!["--from", "2024-05-01"],
+            vec![],
+            vec!["--month", "2024-13"],
+            vec!["--from", "2024-05-02", "--to", "2024-05-01"],
+        ] {
+            let mut a = vec!["patrol", "report", "--db", &target];
+            a.extend_from_slice(&bad);
+            let (ok, _, err) = common::wangge(&a);
+            assert!(!ok, "{bad:?} must fail");
+            assert!(!err.is_empty(), "{bad:?}: no message");
+        }
     }
 }
 
@@ -557,4 +1109,240 @@ async fn http_body_over_the_limit_is_413() {
     );
     let (st, _) = s.post(body).await;
     assert_eq!(st, 413);
+}
+
+/// A server whose town has grid 0's worker registered as `w1` (by name).
+async fn start_registered() -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut snap = town().clone();
+    snap.grids[0].people = vec![wangge::snapshot::Person {
+        role: wangge::snapshot::Role::GridWorker,
+        name: "w1".into(),
+        phone: None,
+    }];
+    let source = Arc::new(StaticSource::new(snap));
+    tokio::spawn(serve_with(listener, source, Config::default()));
+    Server {
+        base,
+        client: reqwest::Client::new(),
+    }
+}
+
+#[tokio::test]
+async fn http_periods_workers_and_documented_parameters() {
+    let s = start_registered().await;
+    let snap = town();
+    let g0 = snap.grids[0].code.as_str();
+    let vcode = snap.villages[snap.grids[0].village].code.as_str();
+    // w1 patrols grid 0 on the 1st and the 2nd of May (10 points over 13.5 minutes each).
+    let label = snap.grids[0].label;
+    let mut v: Vec<Value> = Vec::new();
+    for day in ["2024-05-01", "2024-05-02"] {
+        for (k, (w, _, lon, lat)) in walk("w1", label.x(), label.y(), 10).into_iter().enumerate() {
+            let time =
+                t(&format!("{day}T08:00:00+08:00")) + chrono::TimeDelta::seconds(90 * k as i64);
+            v.push(
+                serde_json::json!({"worker": w, "time": time.to_rfc3339(), "lon": lon, "lat": lat}),
+            );
+        }
+    }
+    let (st, r) = s.post(Value::Array(v.clone()).to_string()).await;
+    assert_eq!((st, &r["stored"]), (200, &Value::from(20)), "{r}");
+    // the same batch re-sent after a timeout: stored once
+    let (_, r) = s.post(Value::Array(v).to_string()).await;
+    assert_eq!(
+        (&r["stored"], &r["already_stored"]),
+        (&Value::from(0), &Value::from(20))
+    );
+
+    let grid0 = |doc: &Value| -> Value {
+        doc["grids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["code"] == g0)
+            .cloned()
+            .unwrap()
+    };
+    // a week: Monday 2024-04-29 to Sunday 2024-05-05
+    let (st, doc) = s.json("/api/patrol/coverage?week=2024-05-01").await;
+    assert_eq!(st, 200, "{doc}");
+    assert_eq!(
+        (doc["period"].as_str(), doc["days"].as_u64()),
+        (Some("2024-04-29/2024-05-05"), Some(7))
+    );
+    let g = grid0(&doc);
+    assert_eq!(
+        (g["points"].as_u64(), g["patrols"].as_u64()),
+        (Some(20), Some(2)),
+        "{g}"
+    );
+    assert_eq!(g["days"].as_array().unwrap().len(), 2);
+    let w1 = doc["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["worker"] == "w1")
+        .unwrap();
+    assert_eq!(w1["status"], "registered");
+    assert_eq!(
+        (w1["points"].as_u64(), w1["patrols"].as_u64()),
+        (Some(20), Some(2))
+    );
+    assert_eq!(w1["grids"][0], g0);
+    // He alone walked: his shares of grid 0 are the grid's.
+    for k in [
+        "road_share",
+        "target_share",
+        "building_share",
+        "cell_share",
+        "cells_visited",
+    ] {
+        assert_eq!(w1[k], g[k], "{k}");
+    }
+    // a month, a run of days, a day
+    let (_, doc) = s.json("/api/patrol/coverage?month=2024-05").await;
+    assert_eq!(
+        (doc["days"].as_u64(), doc["to"].as_str()),
+        (Some(31), Some("2024-05-31"))
+    );
+    assert_eq!(grid0(&doc)["patrols"], 2);
+    let (_, doc) = s
+        .json("/api/patrol/coverage?from=2024-05-02&to=2024-05-03")
+        .await;
+    assert_eq!(doc["days"], 2);
+    assert_eq!(grid0(&doc)["points"], 10);
+    let (_, doc) = s.json("/api/patrol/coverage?day=2024-05-02").await;
+    assert_eq!(
+        (doc["day"].as_str(), grid0(&doc)["patrols"].as_u64()),
+        (Some("2024-05-02"), Some(1))
+    );
+    // the report of a week: one daily report per day, each ranking that day
+    let (_, doc) = s.json("/api/patrol/report?week=2024-05-01").await;
+    let towns = doc["towns"].as_array().unwrap();
+    assert_eq!(towns.len(), 7, "{doc}");
+    let days: Vec<&str> = towns.iter().map(|t| t["day"].as_str().unwrap()).collect();
+    assert_eq!(days[0], "2024-04-29");
+    assert_eq!(days[6], "2024-05-05");
+    for t in towns {
+        let missed = t["missed"].as_array().unwrap();
+        let m0 = missed.iter().find(|m| m["grid"] == g0).unwrap();
+        let on = t["day"] == "2024-05-01" || t["day"] == "2024-05-02";
+        assert_eq!(
+            m0["missed"],
+            if on { "second_patrol" } else { "patrol" },
+            "{t}"
+        );
+    }
+    let (_, csv) = s.get("/api/patrol/report?week=2024-05-01&format=csv").await;
+    assert_eq!(csv.lines().count(), 1 + 7 * snap.grids.len());
+    // heat of a named day is the heat of its instants
+    let (_, a) = s.json(&format!("/api/heat?{DAY}")).await;
+    let (_, b) = s.json("/api/heat?day=2024-05-01").await;
+    assert_eq!(a, b);
+    assert!(!a["features"].as_array().unwrap().is_empty());
+    let (_, wk) = s.json("/api/heat?week=2024-05-01&res=9").await;
+    let n: u64 = wk["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["points"].as_u64().unwrap())
+        .sum();
+    assert_eq!(n, 20);
+    // bad periods are 400s naming what is wrong
+    for (q, needle) in [
+        (
+            "/api/patrol/coverage?day=2024-05-01&week=2024-05-01",
+            "one of",
+        ),
+        ("/api/patrol/coverage?from=2024-05-01", "to"),
+        (
+            "/api/patrol/coverage?from=2024-05-01&to=2024-07-01",
+            "31 days",
+        ),
+        ("/api/patrol/coverage?week=2024-W60", "2024-W60"),
+        ("/api/patrol/report?month=2024-13", "2024-13"),
+        (
+            "/api/heat?day=2024-05-01&from=2024-05-01T00:00:00Z",
+            "from/to",
+        ),
+        ("/api/patrol/coverage?day=2024-05-01&zone=mars", "mars"),
+    ] {
+        let (st, v) = s.json(q).await;
+        assert_eq!(st, 400, "{q}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(needle), "{q}: {v}");
+    }
+
+    // Every query parameter the OpenAPI documents for these routes is accepted by the router,
+    // and every one accepted here is documented.
+    let id = tile_of(label.x(), label.y(), 14);
+    let tile = format!("/tiles/heat/{}/{}/{}.mvt", id.z, id.x, id.y);
+    let requests: Vec<(&str, String)> = vec![
+        (
+            "/api/patrol/coverage",
+            "day=2024-05-01&zone=%2B08:00".into(),
+        ),
+        ("/api/patrol/coverage", "week=2024-05-01".into()),
+        (
+            "/api/patrol/coverage",
+            format!("month=2024-05&village={vcode}"),
+        ),
+        (
+            "/api/patrol/coverage",
+            "from=2024-05-01&to=2024-05-02".into(),
+        ),
+        (
+            "/api/patrol/report",
+            "day=2024-05-01&zone=%2B08:00&format=csv".into(),
+        ),
+        ("/api/patrol/report", "week=2024-W18".into()),
+        ("/api/patrol/report", "month=2024-05".into()),
+        ("/api/patrol/report", "from=2024-05-01&to=2024-05-02".into()),
+        ("/api/heat", format!("{DAY}&res=8&village={vcode}")),
+        ("/api/heat", "day=2024-05-01&zone=%2B08:00".into()),
+        ("/api/heat", "week=2024-05-01".into()),
+        ("/api/heat", "month=2024-05".into()),
+        ("/api/patrol/points", DAY.into()),
+        ("/api/patrol/points", "day=2024-05-01&zone=%2B08:00".into()),
+        ("/api/patrol/points", "week=2024-05-01".into()),
+        ("/api/patrol/points", "month=2024-05".into()),
+        (
+            "/tiles/heat/{z}/{x}/{y}.mvt",
+            format!("{DAY}&zone=%2B08:00"),
+        ),
+        ("/tiles/heat/{z}/{x}/{y}.mvt", "day=2024-05-01".into()),
+        ("/tiles/heat/{z}/{x}/{y}.mvt", "week=2024-05-01".into()),
+        ("/tiles/heat/{z}/{x}/{y}.mvt", "month=2024-05".into()),
+    ];
+    let doc: Value = serde_json::from_str(wangge::serve::routes::openapi::OPENAPI).unwrap();
+    let mut used: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for (route, q) in &requests {
+        let path = if route.starts_with("/tiles/heat/") {
+            tile.as_str()
+        } else {
+            route
+        };
+        let (st, body) = s.get(&format!("{path}?{q}")).await;
+        assert!(st == 200 || st == 204, "{path}?{q}: {st} {body}");
+        for kv in q.split('&') {
+            used.entry(route)
+                .or_default()
+                .insert(kv.split('=').next().unwrap().to_string());
+        }
+    }
+    for (route, names) in used {
+        let documented: std::collections::BTreeSet<String> = doc["paths"][route]["get"]
+            ["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{route} has no documented parameters"))
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            documented, names,
+            "{route}: documented vs accepted query parameters"
+        );
+    }
 }

@@ -573,7 +573,7 @@ fn ogrinfo_checks(gpkg: &Path, grids: usize, buildings: usize) {
         ("grids", "Multi Polygon"),
         ("buildings", "Point"),
         ("barriers", "Multi Line String"),
-        ("patrol_points", "Point"),
+        ("patrol_tracks", "Multi Line String"),
         ("villager_groups", "Multi Polygon"),
         ("units", "Multi Polygon"),
     ] {

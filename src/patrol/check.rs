@@ -158,22 +158,58 @@ pub fn impossible(p: &PatrolPoint, rules: &CheckRules) -> Option<Reason> {
 }
 
 /// Checks a batch (see the [module docs](self) for the rules).
-pub fn check(mut points: Vec<PatrolPoint>, rules: &CheckRules) -> Checked {
-    // Stable: of equal keys the first received stays first.
-    points.sort_by(|a, b| {
-        a.worker
-            .cmp(&b.worker)
-            .then(a.time.timestamp_millis().cmp(&b.time.timestamp_millis()))
-            .then_with(|| a.dedupe_key().cmp(&b.dedupe_key()))
-    });
-    let before = points.len();
-    points.dedup_by(|b, a| a.dedupe_key() == b.dedupe_key());
+pub fn check(points: Vec<PatrolPoint>, rules: &CheckRules) -> Checked {
+    // Sort compact keys, not the points: (worker rank, instant, position, arrival), so of equal
+    // keys the first received comes first and is the one kept.
+    let mut names: Vec<(&str, usize)> = Vec::new();
+    let mut rank_of: Vec<u32> = Vec::with_capacity(points.len());
+    {
+        let mut last: Option<(&std::sync::Arc<str>, u32)> = None;
+        let mut seen: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        for p in &points {
+            let r = match last {
+                Some((w, r)) if std::sync::Arc::ptr_eq(w, &p.worker) => r,
+                _ => {
+                    let n = seen.len() as u32;
+                    let r = *seen.entry(&p.worker).or_insert(n);
+                    if r == n {
+                        names.push((&p.worker, n as usize));
+                    }
+                    last = Some((&p.worker, r));
+                    r
+                }
+            };
+            rank_of.push(r);
+        }
+    }
+    names.sort_unstable();
+    let mut rank = vec![0u32; names.len()];
+    for (i, (_, first)) in names.iter().enumerate() {
+        rank[*first] = i as u32;
+    }
+    let mut keys: Vec<(u32, i64, i64, i64, u32)> = points
+        .iter()
+        .zip(&rank_of)
+        .enumerate()
+        .map(|(i, (p, r))| {
+            let k = p.dedupe_key();
+            (rank[*r as usize], k.time_ms, k.lon_e7, k.lat_e7, i as u32)
+        })
+        .collect();
+    keys.sort_unstable();
+    let before = keys.len();
+    keys.dedup_by(|b, a| (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3));
     let mut out = Checked {
-        duplicates: before - points.len(),
+        duplicates: before - keys.len(),
         ..Checked::default()
     };
-    let mut prev: Option<(std::sync::Arc<str>, DateTime<FixedOffset>, f64, f64)> = None;
-    for p in points {
+    let mut slots: Vec<Option<PatrolPoint>> = points.into_iter().map(Some).collect();
+    // The worker (rank), time and position of the worker's previous accepted point.
+    let mut prev: Option<(u32, DateTime<FixedOffset>, f64, f64)> = None;
+    for k in keys {
+        let Some(p) = slots[k.4 as usize].take() else {
+            continue;
+        };
         if let Some(reason) = impossible(&p, rules) {
             out.rejected.push(Issue { point: p, reason });
             continue;
@@ -185,10 +221,10 @@ pub fn check(mut points: Vec<PatrolPoint>, rules: &CheckRules) -> Checked {
             });
             continue;
         }
-        if let Some((w, t, lon, lat)) = &prev {
-            if *w == p.worker {
-                let metres = distance_m(*lon, *lat, p.lon, p.lat);
-                let secs = ((p.time - *t).num_milliseconds() as f64 / 1000.0).max(1.0);
+        if let Some((w, t, lon, lat)) = prev {
+            if w == k.0 {
+                let metres = distance_m(lon, lat, p.lon, p.lat);
+                let secs = ((p.time - t).num_milliseconds() as f64 / 1000.0).max(1.0);
                 let kmh = metres / secs * 3.6;
                 if metres > rules.min_jump_m && kmh > rules.max_speed_kmh {
                     out.flagged.push(Issue {
@@ -196,14 +232,14 @@ pub fn check(mut points: Vec<PatrolPoint>, rules: &CheckRules) -> Checked {
                         reason: Reason::TooFast {
                             kmh,
                             metres,
-                            since: *t,
+                            since: t,
                         },
                     });
                     continue;
                 }
             }
         }
-        prev = Some((p.worker.clone(), p.time, p.lon, p.lat));
+        prev = Some((k.0, p.time, p.lon, p.lat));
         out.accepted.push(p);
     }
     out

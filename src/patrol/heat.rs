@@ -1,8 +1,13 @@
 //! Heatmaps (热力图): points and distinct workers per H3 cell, coarser levels, GeoJSON.
 //!
-//! The rule: a point counts in the H3 cell (h3o) holding its WGS84 position; a cell's `workers` is
-//! the number of distinct workers with a point in it. Coarser levels are computed from the
-//! (cell, worker) counts of the finer one, so `workers` stays exact when aggregated.
+//! The rule: at resolution 10 ([`BASE_RES`]) and finer, a point counts in the H3 cell (h3o) holding
+//! its WGS84 position; at a coarser resolution, in the ancestor of its resolution-10 cell. So a
+//! cell's count is the sum of its children's at every zoom (H3 children do not tile their parent
+//! exactly; locating the point again at each resolution would move points between neighbours as
+//! the map zooms). A cell's `workers` is the number of distinct workers with a point in it:
+//! coarser levels are computed from (cell, worker) counts, never by adding worker counts, so it
+//! stays exact at every level. The store keeps each worker-day's resolution-10 counts, so a map
+//! never has to locate points again ([`HeatMap::from_counts`]).
 
 use super::point::PatrolPoint;
 use geojson::{Feature, FeatureCollection, Geometry, GeometryValue, JsonObject, Position};
@@ -10,6 +15,19 @@ use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::sync::Arc;
+
+/// The resolution points are located at for every coarser heat level.
+pub const BASE_RES: Resolution = Resolution::Ten;
+
+/// The heat cell of a position at `res` (see the [module docs](self)).
+pub fn heat_cell(lon: f64, lat: f64, res: Resolution) -> Option<CellIndex> {
+    let ll = LatLng::new(lat, lon).ok()?;
+    if res >= BASE_RES {
+        Some(ll.to_cell(res))
+    } else {
+        ll.to_cell(BASE_RES).parent(res)
+    }
+}
 
 /// One cell of a heatmap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,9 +59,17 @@ impl HeatMap {
     /// each worker's points together, as [`super::Checked::accepted`] has them.
     pub fn new<'a>(points: impl IntoIterator<Item = &'a PatrolPoint>, res: Resolution) -> HeatMap {
         let pts: Vec<&PatrolPoint> = points.into_iter().collect();
+        // Located at resolution 10 (or `res` when finer), in chunks each with its finder.
+        let base = res.max(BASE_RES);
         let cells: Vec<Option<CellIndex>> = pts
-            .par_iter()
-            .map(|p| LatLng::new(p.lat, p.lon).ok().map(|ll| ll.to_cell(res)))
+            .par_chunks(4096)
+            .flat_map_iter(|chunk| {
+                let mut finder = super::cells::CellFinder::new(base);
+                chunk
+                    .iter()
+                    .map(|p| finder.cell(p.lon, p.lat).and_then(|c| c.parent(res)))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let mut names: Vec<Arc<str>> = Vec::new();
         let mut raw: Vec<(CellIndex, usize)> = Vec::with_capacity(pts.len());
@@ -82,6 +108,51 @@ impl HeatMap {
             match entries.last_mut() {
                 Some(e) if e.0 == c && e.1 == w => e.2 += 1,
                 _ => entries.push((c, w, 1)),
+            }
+        }
+        HeatMap { res, entries }
+    }
+
+    /// From counts already made: `(cell, worker, points)` (e.g. a worker-day's stored cell
+    /// counts) at `res` or finer, summed into `res` by ancestry. Cells finer than `res` become
+    /// their ancestors; coarser ones are left out.
+    pub fn from_counts<'a>(
+        counts: impl IntoIterator<Item = (CellIndex, &'a str, u64)>,
+        res: Resolution,
+    ) -> HeatMap {
+        let mut names: Vec<&str> = Vec::new();
+        let mut raw: Vec<(CellIndex, usize, u64)> = Vec::new();
+        let mut last: Option<(&str, usize)> = None;
+        for (c, w, n) in counts {
+            let Some(c) = c.parent(res) else { continue };
+            let wi = match last {
+                Some((a, i)) if a == w => i,
+                _ => {
+                    names.push(w);
+                    last = Some((w, names.len() - 1));
+                    names.len() - 1
+                }
+            };
+            raw.push((c, wi, n));
+        }
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|&a, &b| names[a].cmp(names[b]));
+        let mut number = vec![0u32; names.len()];
+        let mut k = 0u32;
+        for (j, &i) in order.iter().enumerate() {
+            if j > 0 && names[order[j - 1]] != names[i] {
+                k += 1;
+            }
+            number[i] = k;
+        }
+        let mut keyed: Vec<(CellIndex, u32, u64)> =
+            raw.into_iter().map(|(c, w, n)| (c, number[w], n)).collect();
+        keyed.par_sort_unstable_by_key(|e| (e.0, e.1));
+        let mut entries: Vec<(CellIndex, u32, u64)> = Vec::with_capacity(keyed.len());
+        for (c, w, n) in keyed {
+            match entries.last_mut() {
+                Some(e) if e.0 == c && e.1 == w => e.2 += n,
+                _ => entries.push((c, w, n)),
             }
         }
         HeatMap { res, entries }
@@ -133,7 +204,7 @@ impl HeatMap {
     }
 }
 
-/// Points and workers per H3 cell at `res`, sorted by cell.
+/// Points and workers per H3 cell at `res` (see the [module docs](self)), sorted by cell.
 pub fn heat<'a>(
     points: impl IntoIterator<Item = &'a PatrolPoint>,
     res: Resolution,

@@ -7,29 +7,40 @@
 //! - [`check`]: duplicates kept once, impossible points rejected, doubtful ones flagged, all with
 //!   a reason;
 //! - [`patrols`]: runs of points → patrols, "twice a day" (一日双巡);
-//! - [`coverage`]: per grid, the share of roads, key targets, buildings and H3 cells covered;
+//! - [`cells`]: exact H3 cells of walks, fast;
+//! - [`coverage`]: per grid and per grid worker, the share of roads, key targets, buildings and
+//!   H3 cells covered, over a window fed day by day;
+//! - [`roster`]: the registered grid workers and how a terminal's worker id matches one;
+//! - [`period`]: a day, a week, a month or a run of days;
 //! - [`heat`]: point density per H3 cell, coarser levels, GeoJSON;
 //! - [`report`]: the daily report per town of grids that missed a patrol;
 //! - [`tracks`]: a seeded generator of patrol tracks for tests and benchmarks.
 //!
-//! The flow: read → [`check`] → keep [`Checked::accepted`] (and store the flagged and rejected
-//! points with their reasons) → [`CoverageIndex::coverage`] over a [`Window`] (a day, a week, a
-//! month) → [`report::daily_report`]; [`HeatMap`] for the map. Figures *per worker* are the same
-//! rules applied to one worker's points: [`patrols::worker_days`] for their patrols, and
-//! [`CoverageIndex::coverage`] called with only their points for the shares of their grid.
+//! The flow: read → [`check`] → keep [`Checked::accepted`] (and store the flagged points with
+//! their reasons) → a [`CoverageRun`] over a [`Period`]'s window, fed one day at a time, with a
+//! [`Roster`] for the figures per worker → [`report::daily_report`] of each day; [`HeatMap`] for
+//! the map.
 
+pub mod cells;
 pub mod check;
 pub mod coverage;
 pub mod heat;
 pub mod patrols;
+pub mod period;
 pub mod point;
 pub mod read;
 pub mod report;
+pub mod roster;
 pub mod tracks;
 
 pub use check::{check, CheckRules, Checked, Issue, Reason};
-pub use coverage::{CoverageIndex, CoverageRules, GridCoverage, GridDay, Window};
-pub use heat::{heat, to_geojson as heat_geojson, HeatCell, HeatMap};
+pub use coverage::{
+    Coverage, CoverageIndex, CoverageRules, CoverageRun, GridCoverage, GridDay, GridShape, Window,
+    WorkerCoverage, WorkerDay,
+};
+pub use heat::{heat, heat_cell, to_geojson as heat_geojson, HeatCell, HeatMap};
 pub use patrols::{DayPatrols, Patrol, PatrolRules};
+pub use period::Period;
 pub use point::{DedupeKey, PatrolPoint};
 pub use read::{read_csv, read_geojson, read_gpx, Read, ReadError, ReadOptions};
+pub use roster::{Roster, Status};

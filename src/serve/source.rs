@@ -4,7 +4,8 @@
 
 use crate::model::VillageCode;
 use crate::snapshot::{GridView, MicroView, Snapshot};
-use crate::store::patrol::{Inserted, PatrolRow};
+use crate::store::patrol::codec::{row_days, Fixes, CELL_RES};
+use crate::store::patrol::{Bbox, Inserted, PatrolBatch, Track, TrackCells};
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -49,33 +50,44 @@ pub trait Source: Send + Sync + 'static {
     /// Stores patrol points (巡查轨迹点) all or nothing; a point already stored (same worker,
     /// instant and position to 1e-7°) is counted as a duplicate, not repeated. Patrol points do
     /// not change the revision: the map of grids stays as it is.
-    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>>;
-    /// Patrol points with `from_ms <= epoch_ms < to_ms` (UTC milliseconds), by worker then time.
-    fn patrol_points(
+    fn insert_patrol(&self, batch: PatrolBatch) -> BoxFuture<'_, Result<Inserted, SourceError>>;
+    /// The worker-days with points in `[from_ms, to_ms)` (UTC milliseconds) whose bounding box
+    /// meets `bbox` (all if `None`), clipped to the window (see [`crate::store::Store::patrol_tracks`]).
+    fn patrol_tracks(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>>;
+        bbox: Option<Bbox>,
+    ) -> BoxFuture<'_, Result<Vec<Track>, SourceError>>;
+    /// Unflagged points of `[from_ms, to_ms)` per worker-day and H3 cell at `res` (at most 10),
+    /// for worker-days whose bounding box meets `bbox` (see [`crate::store::Store::patrol_cells`]).
+    fn patrol_cells(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bbox: Option<Bbox>,
+        res: h3o::Resolution,
+    ) -> BoxFuture<'_, Result<Vec<TrackCells>, SourceError>>;
 }
 
-/// The key a stored patrol point is unique on: worker, UTC ms, lon and lat in 1e-7°.
-type PatrolKey = (String, i64, i64, i64);
+/// A worker-day's points in memory, as the store keeps them.
+type PatrolKey = (String, chrono::NaiveDate);
 
-fn patrol_key(r: &PatrolRow) -> PatrolKey {
-    (
-        r.worker.clone(),
-        r.epoch_ms,
-        (r.lon * 1e7).round() as i64,
-        (r.lat * 1e7).round() as i64,
-    )
+fn meets(f: &Fixes, from_ms: i64, to_ms: i64, bbox: Option<Bbox>) -> bool {
+    let Some((t0, t1, b)) = f.extent() else {
+        return false;
+    };
+    t1 >= from_ms
+        && t0 < to_ms
+        && bbox.is_none_or(|q| b[2] >= q[0] && b[0] <= q[2] && b[3] >= q[1] && b[1] <= q[3])
 }
 
 /// A fixed snapshot (tests, one-off serving of a partition run). Its revision never changes
 /// unless replaced with [`StaticSource::replace`].
-/// Patrol points are kept in memory, unique on the store's key, in the store's order.
+/// Patrol points are kept in memory per worker-day, merged and read as the store does.
 pub struct StaticSource {
     snapshot: std::sync::RwLock<Snapshot>,
-    patrol: Mutex<BTreeMap<PatrolKey, PatrolRow>>,
+    patrol: Mutex<BTreeMap<PatrolKey, Fixes>>,
 }
 
 impl StaticSource {
@@ -141,31 +153,81 @@ impl Source for StaticSource {
             });
         Box::pin(async move { Ok(found) })
     }
-    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>> {
+    fn insert_patrol(&self, batch: PatrolBatch) -> BoxFuture<'_, Result<Inserted, SourceError>> {
+        let total = batch.len();
+        let (parts, _) = batch.into_parts();
         let mut stored = self.patrol.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = Inserted::default();
-        for r in rows {
-            match stored.entry(patrol_key(&r)) {
-                std::collections::btree_map::Entry::Occupied(_) => out.duplicates += 1,
+        let mut inserted = 0;
+        for (w, d, new) in parts {
+            match stored.entry((w.to_string(), d)) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    inserted += o.get_mut().merge(new)
+                }
                 std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(r);
-                    out.inserted += 1;
+                    inserted += new.fixes.len();
+                    v.insert(new);
                 }
             }
         }
+        let out = Inserted {
+            inserted,
+            duplicates: total - inserted,
+        };
         Box::pin(async move { Ok(out) })
     }
-    fn patrol_points(
+    fn patrol_tracks(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>> {
+        bbox: Option<Bbox>,
+    ) -> BoxFuture<'_, Result<Vec<Track>, SourceError>> {
         let stored = self.patrol.lock().unwrap_or_else(|p| p.into_inner());
-        let rows: Vec<PatrolRow> = stored
-            .values()
-            .filter(|r| r.epoch_ms >= from_ms && r.epoch_ms < to_ms)
-            .cloned()
-            .collect();
-        Box::pin(async move { Ok(rows) })
+        let tracks: Vec<Track> = match row_days(from_ms, to_ms) {
+            None => Vec::new(),
+            Some((d0, d1)) => stored
+                .iter()
+                .filter(|((_, d), f)| *d >= d0 && *d <= d1 && meets(f, from_ms, to_ms, bbox))
+                .map(|((w, d), f)| {
+                    let mut t = Track {
+                        worker: std::sync::Arc::from(w.as_str()),
+                        day: *d,
+                        points: f.clone(),
+                    };
+                    t.clip(from_ms, to_ms);
+                    t
+                })
+                .collect(),
+        };
+        Box::pin(async move { Ok(tracks) })
+    }
+    fn patrol_cells(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bbox: Option<Bbox>,
+        res: h3o::Resolution,
+    ) -> BoxFuture<'_, Result<Vec<TrackCells>, SourceError>> {
+        let stored = self.patrol.lock().unwrap_or_else(|p| p.into_inner());
+        let out: Result<Vec<TrackCells>, SourceError> = if res > CELL_RES {
+            Err(SourceError::new(format!(
+                "heat resolution {res}: cell counts go down to resolution {CELL_RES}"
+            )))
+        } else {
+            Ok(match row_days(from_ms, to_ms) {
+                None => Vec::new(),
+                Some((d0, d1)) => stored
+                    .iter()
+                    .filter(|((_, d), f)| *d >= d0 && *d <= d1 && meets(f, from_ms, to_ms, bbox))
+                    .map(|((w, _), f)| TrackCells {
+                        worker: std::sync::Arc::from(w.as_str()),
+                        cells: crate::store::patrol::codec::coarsen_cells(
+                            &f.cells(CELL_RES, from_ms, to_ms),
+                            res,
+                        ),
+                    })
+                    .collect(),
+            })
+        };
+        Box::pin(async move { out })
     }
 }

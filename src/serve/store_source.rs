@@ -4,7 +4,7 @@
 use super::source::{PlanGrids, Source, SourceError};
 use crate::model::{GridCode, MicroGridCode, VillageCode};
 use crate::snapshot::{GridView, MicroView, Snapshot};
-use crate::store::patrol::{Inserted, PatrolRow};
+use crate::store::patrol::{Bbox, Inserted, PatrolBatch, Track, TrackCells};
 use crate::store::{Store, StoreError};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
@@ -90,23 +90,39 @@ impl Source for StoreSource {
         })
     }
 
-    fn insert_patrol(&self, rows: Vec<PatrolRow>) -> BoxFuture<'_, Result<Inserted, SourceError>> {
+    fn insert_patrol(&self, batch: PatrolBatch) -> BoxFuture<'_, Result<Inserted, SourceError>> {
         Box::pin(async move {
             self.store
-                .insert_patrol(&rows, &mut |_| {})
+                .insert_batch(batch)
                 .await
                 .map_err(SourceError::new)
         })
     }
 
-    fn patrol_points(
+    fn patrol_tracks(
         &self,
         from_ms: i64,
         to_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<PatrolRow>, SourceError>> {
+        bbox: Option<Bbox>,
+    ) -> BoxFuture<'_, Result<Vec<Track>, SourceError>> {
         Box::pin(async move {
             self.store
-                .patrol_points(from_ms, to_ms)
+                .patrol_tracks(from_ms, to_ms, bbox)
+                .await
+                .map_err(SourceError::new)
+        })
+    }
+
+    fn patrol_cells(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        bbox: Option<Bbox>,
+        res: h3o::Resolution,
+    ) -> BoxFuture<'_, Result<Vec<TrackCells>, SourceError>> {
+        Box::pin(async move {
+            self.store
+                .patrol_cells(from_ms, to_ms, bbox, res)
                 .await
                 .map_err(SourceError::new)
         })

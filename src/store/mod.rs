@@ -139,6 +139,12 @@ impl Store {
     /// Opens (and creates or migrates) a store: a `postgres://` / `postgresql://` URL, or a file path
     /// for a GeoPackage (created if missing).
     pub async fn open(target: &str) -> Result<Store> {
+        Store::open_at(target, i64::MAX).await
+    }
+
+    /// Opens a store migrated up to migration `version` only: for tests of the migrations.
+    #[doc(hidden)]
+    pub async fn open_at(target: &str, version: i64) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, url, shown) =
             if target.starts_with("postgres://") || target.starts_with("postgresql://") {
@@ -183,7 +189,7 @@ impl Store {
             backend,
             target: shown,
         };
-        store.migrate().await?;
+        store.migrate(version).await?;
         Ok(store)
     }
 
@@ -204,8 +210,8 @@ impl Store {
         }
     }
 
-    /// Applies the migrations not yet applied, each in one transaction.
-    async fn migrate(&self) -> Result<()> {
+    /// Applies the migrations not yet applied, up to `upto`, each in one transaction.
+    async fn migrate(&self, upto: i64) -> Result<()> {
         use sqlx::{Executor, Row};
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         if self.backend == Backend::Gpkg {
@@ -263,6 +269,9 @@ impl Store {
         .await
         .map_err(|e| self.db(e))?;
         for (version, name, stmts) in schema::migrations(self.backend) {
+            if version > upto {
+                break;
+            }
             let mut tx = self.begin_write(&mut conn).await?;
             let done = sqlx::query("SELECT count(*) FROM wangge_migrations WHERE version = $1")
                 .bind(version)
@@ -278,6 +287,9 @@ impl Store {
                 tx.execute(sqlx::AssertSqlSafe(s))
                     .await
                     .map_err(|e| self.db(e))?;
+            }
+            if version == 2 {
+                self.move_patrol_points(&mut tx).await?;
             }
             sqlx::query(
                 "INSERT INTO wangge_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -16,6 +16,8 @@ pub(crate) struct TableDef {
     pub geometry: Option<&'static str>,
     /// What it holds (gpkg_contents.description).
     pub description: &'static str,
+    /// The migration that creates it (and registers it in a GeoPackage).
+    pub since: i64,
 }
 
 /// Every table and view a planner may open, in the order QGIS lists them.
@@ -24,72 +26,104 @@ pub(crate) const LAYERS: &[TableDef] = &[
         name: "villages",
         geometry: Some("MULTIPOLYGON"),
         description: "Villages and communities (村/社区) with their 12-digit codes",
+        since: 1,
     },
     TableDef {
         name: "active_grids",
         geometry: Some("MULTIPOLYGON"),
         description: "Grids (网格) of every village's active plan",
+        since: 1,
     },
     TableDef {
         name: "active_micro_grids",
         geometry: Some("MULTIPOLYGON"),
         description: "Micro-grids (微网格) of every village's active plan",
+        since: 1,
     },
     TableDef {
         name: "grids",
         geometry: Some("MULTIPOLYGON"),
         description: "Grids of every plan version",
+        since: 1,
     },
     TableDef {
         name: "micro_grids",
         geometry: Some("MULTIPOLYGON"),
         description: "Micro-grids of every plan version",
+        since: 1,
     },
     TableDef {
         name: "buildings",
         geometry: Some("POINT"),
         description: "Buildings (楼幢) with households and residents",
+        since: 1,
     },
     TableDef {
         name: "building_footprints",
         geometry: Some("MULTIPOLYGON"),
         description: "Building footprints, where known",
+        since: 1,
     },
     TableDef {
         name: "barriers",
         geometry: Some("MULTILINESTRING"),
         description: "Roads, rivers and railways",
+        since: 1,
     },
     TableDef {
-        name: "patrol_points",
-        geometry: Some("POINT"),
-        description: "Grid workers' patrol points (巡查轨迹点)",
+        name: "patrol_tracks",
+        geometry: Some("MULTILINESTRING"),
+        description: "Grid workers' patrol tracks (巡查轨迹): one row per worker and day",
+        since: 2,
+    },
+    TableDef {
+        name: "patrol_days",
+        geometry: None,
+        description: "Each day's patrol heat: points per worker and H3 cell (resolution 7)",
+        since: 2,
+    },
+    TableDef {
+        name: "villager_groups",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Villager groups (村民小组), named as in buildings' grp",
+        since: 5,
+    },
+    TableDef {
+        name: "units",
+        geometry: Some("MULTIPOLYGON"),
+        description: "Ready-made units (census blocks, parcels) with their figures",
+        since: 5,
     },
     TableDef {
         name: "towns",
         geometry: None,
         description: "Towns and subdistricts (镇/街道)",
+        since: 1,
     },
     TableDef {
         name: "plans",
         geometry: None,
         description: "Plan versions: who, when, why, which is active",
+        since: 1,
     },
     TableDef {
         name: "assignments",
         geometry: None,
         description: "Building or unit → grid → micro-grids, per plan",
+        since: 1,
     },
     TableDef {
         name: "codes",
         geometry: None,
         description:
             "Every grid and micro-grid code ever issued, with the dates it started and ended",
+        since: 1,
     },
     TableDef {
         name: "grid_people",
         geometry: None,
         description: "Grid leaders (网格长) and grid workers (网格员)",
+        since: 1,
     },
 ];
 
@@ -140,12 +174,32 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
   FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
 "#;
 
+/// Patrol points as one row per worker and day (see `store::patrol`): the points a compact blob,
+/// the track a MultiLineString for QGIS, cell counts for heat maps. The rows of `patrol_points` are
+/// moved over and the table dropped by `Store::move_patrol_points`, in the same transaction.
+const V2: &str = r#"
+CREATE TABLE patrol_tracks (fid {pk}, worker TEXT NOT NULL, day TEXT NOT NULL, t_min {int} NOT NULL,
+  t_max {int} NOT NULL, min_lon {real} NOT NULL, min_lat {real} NOT NULL, max_lon {real} NOT NULL,
+  max_lat {real} NOT NULL, points {int} NOT NULL, flagged {int} NOT NULL, cells_coarse {blob} NOT NULL,
+  cells {blob} NOT NULL, fixes {blob} NOT NULL, {geom:MULTILINESTRING}, UNIQUE (worker, day));
+CREATE INDEX patrol_tracks_day ON patrol_tracks (day, max_lon, min_lon, max_lat, min_lat, t_max, t_min);
+CREATE TABLE patrol_days (fid {pk}, day TEXT NOT NULL UNIQUE, workers {int} NOT NULL, points {int} NOT NULL,
+  heat {blob} NOT NULL);
+"#;
+
 /// The migrations, in order: (version, name, DDL template).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "plans, grids, people, patrols", V1),
+    (2, "patrol tracks: one row per worker and day", V2),
     (4, "each plan's assignment packed in one row", V4),
     (5, "villager groups and units", V5),
 ];
+
+/// A plan version never changes once saved, so its whole assignment is also kept packed in its
+/// `plans` row (a JSON array `[[kind, item_id, grid_code, micro_codes], …]` in `assignments`
+/// order): reading a village's plan is then one row, not thousands. The `assignments` table
+/// stays the one to query; plans saved before this migration are read from it.
+const V4: &str = "ALTER TABLE plans ADD COLUMN assignment_json TEXT";
 
 /// Villager-group polygons (村民小组) and ready-made units (census blocks, parcels): the rest of the
 /// partition input, so that a plan made again from the store (an edited assignment, an export
@@ -156,26 +210,6 @@ CREATE TABLE units (fid {pk}, {geom:MULTIPOLYGON}, id TEXT NOT NULL UNIQUE, vill
   households {real} NOT NULL, residents {real} NOT NULL, custom {real});
 CREATE INDEX units_village ON units (village_code);
 "#;
-
-/// The feature tables [`V5`] adds.
-pub(crate) const V5_LAYERS: &[TableDef] = &[
-    TableDef {
-        name: "villager_groups",
-        geometry: Some("MULTIPOLYGON"),
-        description: "Villager groups (村民小组), named as in buildings' grp",
-    },
-    TableDef {
-        name: "units",
-        geometry: Some("MULTIPOLYGON"),
-        description: "Ready-made units (census blocks, parcels) with their figures",
-    },
-];
-
-/// A plan version never changes once saved, so its whole assignment is also kept packed in its
-/// `plans` row (a JSON array `[[kind, item_id, grid_code, micro_codes], …]` in `assignments`
-/// order): reading a village's plan is then one row, not thousands. The `assignments` table
-/// stays the one to query; plans saved before this migration are read from it.
-const V4: &str = "ALTER TABLE plans ADD COLUMN assignment_json TEXT";
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"
@@ -204,14 +238,25 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, colu
 
 /// Renders a DDL template for a backend, one statement per item.
 pub(crate) fn render(backend: Backend, template: &str) -> Vec<String> {
-    let (pk, int, real) = match backend {
-        Backend::Gpkg => ("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", "REAL"),
-        Backend::Postgis => ("BIGSERIAL PRIMARY KEY", "BIGINT", "DOUBLE PRECISION"),
+    let (pk, int, real, blob) = match backend {
+        Backend::Gpkg => (
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "INTEGER",
+            "REAL",
+            "BLOB",
+        ),
+        Backend::Postgis => (
+            "BIGSERIAL PRIMARY KEY",
+            "BIGINT",
+            "DOUBLE PRECISION",
+            "BYTEA",
+        ),
     };
     let mut s = template
         .replace("{pk}", pk)
         .replace("{int}", int)
-        .replace("{real}", real);
+        .replace("{real}", real)
+        .replace("{blob}", blob);
     while let Some(i) = s.find("{geom:") {
         let j = i + s[i..].find('}').expect("closed {geom:TYPE}");
         let ty = &s[i + 6..j];
@@ -233,6 +278,7 @@ fn pg_type(gpkg: &str) -> &'static str {
         "POINT" => "Point",
         "MULTIPOLYGON" => "MultiPolygon",
         "MULTILINESTRING" => "MultiLineString",
+        "LINESTRING" => "LineString",
         other => panic!("no PostGIS type for {other}"),
     }
 }
@@ -243,18 +289,20 @@ pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String
         .iter()
         .map(|(v, name, ddl)| {
             let mut stmts = render(backend, ddl);
-            match v {
-                1 => stmts.extend(after_v1(backend)),
-                5 => stmts.extend(register(backend, V5_LAYERS)),
-                _ => {}
+            if *v == 1 {
+                stmts.extend(after_v1(backend));
             }
+            if *v == 2 {
+                stmts.extend(after_v2(backend));
+            }
+            stmts.extend(register(backend, *v));
             (*v, *name, stmts)
         })
         .collect()
 }
 
 /// PostGIS indexes a bulk building import drops and builds again (name, `CREATE` statement):
-/// the same indexes `after_v1`'s PostGIS branch and `V1` create.
+/// the same indexes `register` (GiST, migration 1) and `V1` create.
 pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
     (
         "buildings_geom",
@@ -273,24 +321,40 @@ pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
 /// Below this many buildings an import keeps its indexes (see [`BULK_INDEXES`]).
 pub(crate) const BULK_ROWS: usize = 10_000;
 
-/// Backend-specific set-up after the first migration: its layers registered, PostGIS's plan
-/// indexes.
+/// PostGIS indexes of the first migration.
 fn after_v1(backend: Backend) -> Vec<String> {
-    let mut out = register(backend, LAYERS);
-    if backend == Backend::Postgis {
-        out.push("CREATE INDEX grids_plan ON grids (plan_fid)".into());
-        out.push("CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into());
+    match backend {
+        Backend::Gpkg => Vec::new(),
+        Backend::Postgis => vec![
+            "CREATE INDEX grids_plan ON grids (plan_fid)".into(),
+            "CREATE INDEX micro_grids_plan ON micro_grids (plan_fid)".into(),
+        ],
     }
-    out
 }
 
-/// Registers tables a migration created: in a GeoPackage's `gpkg_contents` (and
-/// `gpkg_geometry_columns` for feature tables); in PostGIS, a GiST index on each geometry column.
-fn register(backend: Backend, layers: &[TableDef]) -> Vec<String> {
-    let mut out = Vec::new();
-    match backend {
+/// The (lon, lat, time) index of patrol tracks: an R*Tree in a GeoPackage (kept by the store's
+/// own writes, no triggers: no SQL functions to register; 32-bit bounds rounded outwards, the
+/// exact test follows on the table), a GiST box index in PostGIS.
+fn after_v2(backend: Backend) -> Vec<String> {
+    vec![match backend {
         Backend::Gpkg => {
-            for t in layers {
+            "CREATE VIRTUAL TABLE patrol_tracks_box USING rtree(id, min_lon, max_lon, \
+                          min_lat, max_lat, t_min, t_max)"
+                .into()
+        }
+        Backend::Postgis => "CREATE INDEX patrol_tracks_box ON patrol_tracks USING GIST \
+                             (box(point(min_lon, min_lat), point(max_lon, max_lat)))"
+            .into(),
+    }]
+}
+
+/// The layers migration `version` creates: registered in a GeoPackage (`gpkg_contents`, and
+/// `gpkg_geometry_columns` for feature tables), or given a GiST index in PostGIS.
+fn register(backend: Backend, version: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in LAYERS.iter().filter(|t| t.since == version) {
+        match backend {
+            Backend::Gpkg => {
                 let kind = if t.geometry.is_some() {
                     "features"
                 } else {
@@ -311,9 +375,7 @@ fn register(backend: Backend, layers: &[TableDef]) -> Vec<String> {
                     ));
                 }
             }
-        }
-        Backend::Postgis => {
-            for t in layers {
+            Backend::Postgis => {
                 if t.geometry.is_some() && !t.name.starts_with("active_") {
                     out.push(format!(
                         "CREATE INDEX {0}_geom ON {0} USING GIST (geom)",
@@ -361,11 +423,7 @@ mod tests {
             .into_iter()
             .flat_map(|(_, _, s)| s)
             .collect();
-        for t in LAYERS
-            .iter()
-            .chain(V5_LAYERS)
-            .filter(|t| t.geometry.is_some())
-        {
+        for t in LAYERS.iter().filter(|t| t.geometry.is_some()) {
             assert!(
                 stmts
                     .iter()

@@ -1,23 +1,29 @@
 //! Patrol routes (巡查): handheld terminals post GPS points; the map shows where workers went
-//! (H3 heat as GeoJSON and vector tiles) and how well each grid was covered on a day.
+//! (H3 heat as GeoJSON and vector tiles) and how well each grid and each grid worker covered their
+//! ground over a day, a week or a month.
 //!
 //! - `POST /api/patrol/points`: a batch (JSON array of `{worker, time, lon, lat, crs?,
 //!   accuracy?}` or a GeoJSON FeatureCollection); all of it is read or none is stored; checked
 //!   points (accepted and flagged) are stored once, rejected ones answered with their reason.
-//! - `GET /api/heat`, `GET /tiles/heat/{z}/{x}/{y}.mvt`, `GET /tiles/heat.json`: heat cells.
-//! - `GET /api/patrol/coverage`, `GET /api/patrol/report`: one local day's figures per grid and
-//!   the daily report of grids that missed a patrol.
+//! - `GET /api/heat`, `GET /tiles/heat/{z}/{x}/{y}.mvt`, `GET /tiles/heat.json`: heat cells of a
+//!   window (`from`/`to` instants, or `day`, `week`, `month`), from the store's per worker-day cell
+//!   counts: a tile reads only the worker-days whose track box meets it.
+//! - `GET /api/patrol/coverage`, `GET /api/patrol/report`: the figures per grid and per worker of
+//!   a period (`day`, `week`, `month` or `from`/`to` dates), and the daily report of each of its
+//!   days. Periods are read one day at a time, so a month never is in memory at once.
 //!
-//! Time windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
+//! Windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
 
 use super::tiles::{accepts_gzip, MVT_TYPE};
 use crate::patrol::report::{daily_report, to_csv, TownReport};
 use crate::patrol::{
-    check, heat, heat_geojson, CheckRules, CoverageIndex, GridCoverage, PatrolPoint, Window,
+    check, heat, heat_geojson, CheckRules, Coverage, GridCoverage, HeatCell, HeatMap, PatrolPoint,
+    Period, Roster, Window,
 };
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::{Service, State};
-use crate::store::patrol::{rows_to_points, PatrolRow};
+use crate::store::patrol::codec::CELL_RES;
+use crate::store::patrol::{accepted_points, Bbox, PatrolBatch, TrackCells};
 use crate::tiles::{Feature, Layer, PropValue, TileId};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -26,7 +32,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
-use geo::{BoundingRect, Contains, Coord, MultiPolygon, Point, Polygon, Rect};
+use geo::{BoundingRect, Contains, Coord, MultiPolygon, Point, Polygon};
 use h3o::Resolution;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -36,7 +42,7 @@ type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
 
 /// Largest body of `POST /api/patrol/points` (bytes); larger → 413.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-/// Longest time window of a heat request (days).
+/// Longest time window of a request (days).
 pub const MAX_WINDOW_DAYS: i64 = 31;
 /// Heat resolution when `res=` is not given.
 pub const DEFAULT_HEAT_RES: u8 = 10;
@@ -56,21 +62,9 @@ pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
         .map_err(|_| format!("zone `{s}` is not an offset like +08:00"))
 }
 
-/// Coverage of the local `day` in `zone` for every grid of `index`, from stored rows (flagged
-/// rows are left out, as the checks say).
-pub fn day_coverage(
-    index: &CoverageIndex,
-    rows: &[PatrolRow],
-    day: NaiveDate,
-    zone: FixedOffset,
-) -> Vec<GridCoverage> {
-    let points = rows_to_points(rows.iter().filter(|r| !r.is_flagged()));
-    index.coverage(&points, &Window::day(day, zone))
-}
-
 /// The UTC-millisecond range `[from, to)` of a window.
 pub fn window_ms(w: &Window) -> (i64, i64) {
-    (w.from.timestamp_millis(), w.to.timestamp_millis())
+    w.ms()
 }
 
 // ---------------------------------------------------------------- POST /api/patrol/points
@@ -208,10 +202,11 @@ pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> Ap
     };
     let flagged = listed(&checked.flagged);
     let rejected = listed(&checked.rejected);
-    let rows = PatrolRow::from_checked(&checked);
+    let batch = PatrolBatch::from_checked(&checked)
+        .map_err(|e| ApiError::bad_request(format!("nothing stored: {e}")))?;
     let ins = svc
         .source
-        .insert_patrol(rows)
+        .insert_patrol(batch)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(Json(serde_json::json!({
@@ -225,20 +220,21 @@ pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> Ap
     .into_response())
 }
 
-/// `GET /api/patrol/points?from=&to=`: the stored points of a window (default today, +08:00) as
-/// GeoJSON Point features with `worker`, `time`, `crs`, `accuracy` and `flag` (null unless a
-/// check flagged the point).
+/// `GET /api/patrol/points?from=&to=` (or `day=`, `week=`, `month=`): the stored points of a
+/// window (default today, +08:00) as GeoJSON Point features with `worker`, `time`, `crs`,
+/// `accuracy` and `flag` (null unless a check flagged the point).
 pub async fn get_points(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
     let w = window_of(&q)?;
-    let (from, to) = window_ms(&w);
-    let rows = svc
+    let (from, to) = w.ms();
+    let tracks = svc
         .source
-        .patrol_points(from, to)
+        .patrol_tracks(from, to, None)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let features: Vec<serde_json::Value> = rows
+    let features: Vec<serde_json::Value> = tracks
         .iter()
+        .flat_map(|t| t.rows())
         .map(|r| {
             serde_json::json!({
                 "type": "Feature",
@@ -260,7 +256,7 @@ pub async fn get_points(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRe
         .into_response())
 }
 
-// ---------------------------------------------------------------- windows and days
+// ---------------------------------------------------------------- windows and periods
 
 fn parse_time(q: &BTreeMap<String, String>, key: &str) -> ApiResult<Option<DateTime<FixedOffset>>> {
     q.get(key)
@@ -281,21 +277,62 @@ fn zone_of(q: &BTreeMap<String, String>) -> ApiResult<FixedOffset> {
     }
 }
 
-/// `from=`/`to=` of a request; today in +08:00 when both are missing.
+fn today(zone: FixedOffset) -> NaiveDate {
+    Utc::now().with_timezone(&zone).date_naive()
+}
+
+fn get<'a>(q: &'a BTreeMap<String, String>, k: &str) -> Option<&'a str> {
+    q.get(k).map(String::as_str)
+}
+
+/// The period of `day=`, `week=`, `month=` or `from=`/`to=` (dates, both included); today when
+/// none is given; at most [`MAX_WINDOW_DAYS`] days.
+fn period_of(q: &BTreeMap<String, String>) -> ApiResult<Period> {
+    let zone = zone_of(q)?;
+    let p = Period::choose(
+        get(q, "day"),
+        get(q, "week"),
+        get(q, "month"),
+        get(q, "from"),
+        get(q, "to"),
+        zone,
+        today(zone),
+    )
+    .map_err(ApiError::bad_request)?;
+    if p.days as i64 > MAX_WINDOW_DAYS {
+        return Err(ApiError::bad_request(format!(
+            "the period {} is longer than {MAX_WINDOW_DAYS} days",
+            p.label()
+        )));
+    }
+    Ok(p)
+}
+
+/// The window of `from=`/`to=` (RFC 3339 instants) or of `day=`, `week=` or `month=`; today in
+/// the request's zone (default +08:00) when none is given.
 fn window_of(q: &BTreeMap<String, String>) -> ApiResult<Window> {
     let zone = zone_of(q)?;
-    let today = Window::day(Utc::now().with_timezone(&zone).date_naive(), zone);
-    let w = match (parse_time(q, "from")?, parse_time(q, "to")?) {
-        (None, None) => today,
-        (Some(from), None) => Window {
-            from,
-            to: from + TimeDelta::days(1),
-        },
-        (None, Some(to)) => Window {
-            from: to - TimeDelta::days(1),
-            to,
-        },
-        (Some(from), Some(to)) => Window { from, to },
+    let named = ["day", "week", "month"].iter().any(|k| q.contains_key(*k));
+    let w = if named {
+        if q.contains_key("from") || q.contains_key("to") {
+            return Err(ApiError::bad_request(
+                "give from/to (instants) or one of day, week, month",
+            ));
+        }
+        period_of(q)?.window()
+    } else {
+        match (parse_time(q, "from")?, parse_time(q, "to")?) {
+            (None, None) => Window::day(today(zone), zone),
+            (Some(from), None) => Window {
+                from,
+                to: from + TimeDelta::days(1),
+            },
+            (None, Some(to)) => Window {
+                from: to - TimeDelta::days(1),
+                to,
+            },
+            (Some(from), Some(to)) => Window { from, to },
+        }
     };
     if w.to <= w.from {
         return Err(ApiError::bad_request("`to` must be after `from`"));
@@ -306,15 +343,6 @@ fn window_of(q: &BTreeMap<String, String>) -> ApiResult<Window> {
         )));
     }
     Ok(w)
-}
-
-/// `day=` of a request; today in the request's zone when missing.
-fn day_of(q: &BTreeMap<String, String>, zone: FixedOffset) -> ApiResult<NaiveDate> {
-    let Some(s) = q.get("day") else {
-        return Ok(Utc::now().with_timezone(&zone).date_naive());
-    };
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request(format!("`day={s}` is not a date like 2024-05-01")))
 }
 
 fn village_of(st: &State, q: &BTreeMap<String, String>) -> ApiResult<Option<usize>> {
@@ -328,17 +356,6 @@ fn village_of(st: &State, q: &BTreeMap<String, String>) -> ApiResult<Option<usiz
         .transpose()
 }
 
-/// Accepted (unflagged) points of the window, as points.
-async fn window_points(svc: &Service, w: &Window) -> ApiResult<Vec<PatrolPoint>> {
-    let (from, to) = window_ms(w);
-    let rows = svc
-        .source
-        .patrol_points(from, to)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(rows_to_points(rows.iter().filter(|r| !r.is_flagged())))
-}
-
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -347,20 +364,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 // ---------------------------------------------------------------- heat
 
-fn inside(area: &MultiPolygon<f64>, bbox: Option<Rect<f64>>, p: &PatrolPoint) -> bool {
-    let c = Coord { x: p.lon, y: p.lat };
-    bbox.is_some_and(|b| {
-        c.x >= b.min().x && c.x <= b.max().x && c.y >= b.min().y && c.y <= b.max().y
-    }) && area.contains(&Point::from(c))
-}
-
-/// `GET /api/heat?from=&to=&res=&village=`: one Feature per H3 cell with points.
-pub async fn heat_geojson_route(
-    AxState(svc): AxState<Arc<Service>>,
-    q: Params,
-) -> ApiResult<Response> {
-    let Query(q) = q?;
-    let w = window_of(&q)?;
+fn heat_res(q: &BTreeMap<String, String>) -> ApiResult<Resolution> {
     let res = match q.get("res") {
         None => DEFAULT_HEAT_RES,
         Some(s) => s
@@ -372,24 +376,76 @@ pub async fn heat_geojson_route(
                 ApiError::bad_request(format!("`res={s}` is not an H3 resolution 0..=15"))
             })?,
     };
-    let res =
-        Resolution::try_from(res).map_err(|e| ApiError::bad_request(format!("`res`: {e}")))?;
+    Resolution::try_from(res).map_err(|e| ApiError::bad_request(format!("`res`: {e}")))
+}
+
+/// The heat map of per worker-day cell counts at `res` (at most 10).
+pub fn heat_of_counts(tracks: &[TrackCells], res: Resolution) -> HeatMap {
+    HeatMap::from_counts(
+        tracks
+            .iter()
+            .flat_map(|t| t.cells.iter().map(|&(c, n)| (c, &*t.worker, n as u64))),
+        res,
+    )
+}
+
+/// `GET /api/heat?from=&to=&res=&village=` (or `day=`, `week=`, `month=` for the window): one
+/// Feature per H3 cell with points.
+pub async fn heat_geojson_route(
+    AxState(svc): AxState<Arc<Service>>,
+    q: Params,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let w = window_of(&q)?;
+    let (from, to) = w.ms();
+    let res = heat_res(&q)?;
     let st = svc.state();
     let village = village_of(&st, &q)?;
-    let mut points = window_points(&svc, &w).await?;
-    let fc = blocking(move || {
-        if let Some(vi) = village {
-            if let Some(v) = st.snapshot.villages.get(vi) {
-                let bbox = v.boundary.bounding_rect();
-                points.retain(|p| inside(&v.boundary, bbox, p));
-            }
+    let cells: Vec<HeatCell> = match village.and_then(|vi| st.snapshot.villages.get(vi)) {
+        // A village: its points, each tested against its boundary.
+        Some(v) => {
+            let bbox = v.boundary.bounding_rect();
+            let b = bbox.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+            let tracks = svc
+                .source
+                .patrol_tracks(from, to, b)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let st2 = st.clone();
+            blocking(move || {
+                let Some(v) = village.and_then(|vi| st2.snapshot.villages.get(vi)) else {
+                    return Vec::new();
+                };
+                let points: Vec<PatrolPoint> = accepted_points(&tracks)
+                    .into_iter()
+                    .filter(|p| v.boundary.contains(&Point::new(p.lon, p.lat)))
+                    .collect();
+                heat(points.iter(), res)
+            })
+            .await?
         }
-        heat_geojson(&heat(points.iter(), res))
-    })
-    .await?;
+        // Resolution 10 or coarser: the stored counts.
+        None if res <= CELL_RES => {
+            let tracks = svc
+                .source
+                .patrol_cells(from, to, None, res)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            blocking(move || heat_of_counts(&tracks, res).cells()).await?
+        }
+        // Finer: the points.
+        None => {
+            let tracks = svc
+                .source
+                .patrol_tracks(from, to, None)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            blocking(move || heat(accepted_points(&tracks).iter(), res)).await?
+        }
+    };
     Ok((
         [(header::CONTENT_TYPE, "application/geo+json")],
-        fc.to_string(),
+        heat_geojson(&cells).to_string(),
     )
         .into_response())
 }
@@ -399,27 +455,31 @@ pub fn tile_res(z: u8) -> u8 {
     (z as i32 - 5).clamp(4, 10) as u8
 }
 
-/// The heat layer of `points` on tile `id` (uncompressed MVT), `None` when empty.
-pub fn render_heat_tile(points: &[PatrolPoint], id: TileId) -> Option<Vec<u8>> {
-    let res = Resolution::try_from(tile_res(id.z)).ok()?;
+/// The box of worker-days whose points may fall in a heat cell reaching into tile `id`: the
+/// tile grown by two and a half cell edges of its resolution (a cell is about two edges across;
+/// a point's resolution-10 cell reaches out of its ancestor by less than half an edge).
+pub fn heat_tile_box(id: TileId) -> Bbox {
     let b = id.bounds();
-    // Cells reaching into the tile may have their points outside it: take a tile's width around.
-    let (dx, dy) = (b.width(), b.height());
-    let near: Vec<&PatrolPoint> = points
+    let res = Resolution::try_from(tile_res(id.z)).unwrap_or(Resolution::Ten);
+    let km = 2.5 * res.edge_length_km();
+    let lat = b.max().y.abs().max(b.min().y.abs()).min(85.0);
+    let dy = km / 111.2;
+    let dx = km / (111.2 * lat.to_radians().cos());
+    [
+        b.min().x - dx,
+        b.min().y - dy,
+        b.max().x + dx,
+        b.max().y + dy,
+    ]
+}
+
+/// The heat layer of `cells` on tile `id` (uncompressed MVT), `None` when empty. Cells are drawn
+/// as given (no shared-border topology: a heat map needs none).
+pub fn render_heat_tile(cells: &[HeatCell], id: TileId) -> Option<Vec<u8>> {
+    let b = id.bounds();
+    let features: Vec<Feature<MultiPolygon<f64>>> = cells
         .iter()
-        .filter(|p| {
-            p.lon >= b.min().x - dx
-                && p.lon <= b.max().x + dx
-                && p.lat >= b.min().y - dy
-                && p.lat <= b.max().y + dy
-        })
-        .collect();
-    if near.is_empty() {
-        return None;
-    }
-    let features = heat(near, res)
-        .into_iter()
-        .map(|h| {
+        .filter_map(|h| {
             let mut ring: Vec<Coord> = h
                 .cell
                 .boundary()
@@ -429,10 +489,19 @@ pub fn render_heat_tile(points: &[PatrolPoint], id: TileId) -> Option<Vec<u8>> {
                     y: ll.lat(),
                 })
                 .collect();
+            let (x0, x1) = ring
+                .iter()
+                .fold((f64::MAX, f64::MIN), |a, c| (a.0.min(c.x), a.1.max(c.x)));
+            let (y0, y1) = ring
+                .iter()
+                .fold((f64::MAX, f64::MIN), |a, c| (a.0.min(c.y), a.1.max(c.y)));
+            if x1 < b.min().x || x0 > b.max().x || y1 < b.min().y || y0 > b.max().y {
+                return None;
+            }
             if let Some(first) = ring.first().copied() {
                 ring.push(first);
             }
-            Feature {
+            Some(Feature {
                 id: u64::from(h.cell),
                 geometry: MultiPolygon(vec![Polygon::new(ring.into(), vec![])]),
                 props: vec![
@@ -444,15 +513,25 @@ pub fn render_heat_tile(points: &[PatrolPoint], id: TileId) -> Option<Vec<u8>> {
                     ("points".into(), PropValue::Int(h.points as i64)),
                     ("workers".into(), PropValue::Int(h.workers as i64)),
                 ],
-            }
+            })
         })
         .collect();
-    Layer::polygons("heat", features)
+    if features.is_empty() {
+        return None;
+    }
+    Layer::footprints("heat", features)
         .render(id)
         .filter(|t| !t.is_empty())
 }
 
-/// `GET /tiles/heat/{z}/{x}/{y}.mvt?from=&to=`: heat cells as polygons (layer `heat`), not cached.
+/// The heat tile `id` from per worker-day cell counts (read for [`heat_tile_box`]).
+pub fn heat_tile_of_counts(tracks: &[TrackCells], id: TileId) -> Option<Vec<u8>> {
+    let res = Resolution::try_from(tile_res(id.z)).ok()?;
+    render_heat_tile(&heat_of_counts(tracks, res).cells(), id)
+}
+
+/// `GET /tiles/heat/{z}/{x}/{y}.mvt?from=&to=` (or `day=`, `week=`, `month=`): heat cells as
+/// polygons (layer `heat`), not cached.
 pub async fn heat_tile(
     AxState(svc): AxState<Arc<Service>>,
     Path((z, x, y)): Path<(String, String, String)>,
@@ -468,10 +547,17 @@ pub async fn heat_tile(
     let id = TileId::new(num("z", &z)?, num("x", &x)?, num("y", y)?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let w = window_of(&q)?;
-    let points = window_points(&svc, &w).await?;
+    let (from, to) = w.ms();
+    let res = Resolution::try_from(tile_res(id.z))
+        .map_err(|e| ApiError::bad_request(format!("zoom {}: {e}", id.z)))?;
+    let tracks = svc
+        .source
+        .patrol_cells(from, to, Some(heat_tile_box(id)), res)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let gz = accepts_gzip(&headers);
     let body = blocking(move || -> std::io::Result<Option<Vec<u8>>> {
-        let Some(raw) = render_heat_tile(&points, id) else {
+        let Some(raw) = heat_tile_of_counts(&tracks, id) else {
             return Ok(None);
         };
         if !gz {
@@ -507,7 +593,7 @@ pub async fn heat_tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderM
     Json(serde_json::json!({
         "tilejson": "3.0.0",
         "name": "wangge heat",
-        "description": "patrol points per H3 cell; ?from=&to= (RFC 3339) choose the window, default today (+08:00)",
+        "description": "patrol points per H3 cell; ?from=&to= (RFC 3339) or ?day=, ?week=, ?month= choose the window, default today (+08:00)",
         "scheme": "xyz",
         "tiles": [format!("http://{host}/tiles/heat/{{z}}/{{x}}/{{y}}.mvt")],
         "minzoom": svc.config.min_zoom,
@@ -523,57 +609,119 @@ pub async fn heat_tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderM
 
 // ---------------------------------------------------------------- coverage and report
 
-/// Coverage of `day` and its report, computed off the async threads.
-async fn day_figures(
-    svc: &Service,
-    day: NaiveDate,
-    zone: FixedOffset,
-) -> ApiResult<(Arc<State>, Vec<GridCoverage>, Vec<TownReport>)> {
-    let st = svc.state();
-    let w = Window::day(day, zone);
-    let points = window_points(svc, &w).await?;
-    let st2 = st.clone();
-    let (cov, rep) = blocking(move || {
-        let cov = st2.coverage_index().coverage(&points, &w);
-        let rep = daily_report(&st2.snapshot, &cov, day);
-        (cov, rep)
-    })
-    .await?;
-    Ok((st, cov, rep))
+/// The figures of a period: each day's per grid (for the daily reports) and the whole period's
+/// per grid and per worker.
+pub struct PeriodFigures {
+    /// The state they were computed on.
+    pub state: Arc<State>,
+    /// Each day of the period and its figures per grid.
+    pub days: Vec<(NaiveDate, Vec<GridCoverage>)>,
+    /// The whole period.
+    pub total: Coverage,
 }
 
-/// `GET /api/patrol/coverage?day=YYYY-MM-DD[&village=][&zone=]`: each grid's figures that day.
+/// Computes a period's figures, reading its points one day at a time (a bounded channel between
+/// the reads and the computation, which runs off the async threads).
+pub async fn period_figures(svc: &Service, period: Period) -> ApiResult<PeriodFigures> {
+    let st = svc.state();
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<Result<(NaiveDate, Vec<PatrolPoint>), String>>(1);
+    let source = svc.source.clone();
+    let st2 = st.clone();
+    let compute = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let roster = Roster::from_snapshot(&st2.snapshot);
+        let mut run = st2.coverage_index().run(period.window(), Some(&roster));
+        let mut days = Vec::new();
+        while let Some(msg) = rx.blocking_recv() {
+            let (d, points) = msg?;
+            days.push((d, run.add(&points)));
+        }
+        Ok((days, run.finish()))
+    });
+    for d in period.dates() {
+        let (from, to) = period.day_window(d).ms();
+        let r = source
+            .patrol_tracks(from, to, None)
+            .await
+            .map(|t| (d, accepted_points(&t)))
+            .map_err(|e| e.to_string());
+        let failed = r.is_err();
+        if tx.send(r).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(tx);
+    let (days, total) = compute
+        .await
+        .map_err(|e| ApiError::unavailable(format!("computing: {e}")))?
+        .map_err(ApiError::unavailable)?;
+    Ok(PeriodFigures {
+        state: st,
+        days,
+        total,
+    })
+}
+
+/// `from`, `to`, `days`, `zone` (and `day` for a single day) of a period, for responses.
+fn period_json(p: &Period) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    if p.days == 1 {
+        m.insert("day".into(), p.first.to_string().into());
+    }
+    m.insert("period".into(), p.label().into());
+    m.insert("from".into(), p.first.to_string().into());
+    m.insert("to".into(), p.last().to_string().into());
+    m.insert("days".into(), p.days.into());
+    m.insert("zone".into(), p.zone.to_string().into());
+    m
+}
+
+/// `GET /api/patrol/coverage?day=|week=|month=|from=&to=[&village=][&zone=]`: each grid's and each
+/// grid worker's figures over the period.
 pub async fn coverage(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
-    let zone = zone_of(&q)?;
-    let day = day_of(&q, zone)?;
+    let period = period_of(&q)?;
     let village = village_of(&svc.state(), &q)?;
-    let (st, cov, _) = day_figures(&svc, day, zone).await?;
-    let grids: Vec<&GridCoverage> = cov
-        .iter()
-        .filter(|c| {
-            village.is_none_or(|vi| {
-                st.snapshot
-                    .grids
-                    .get(c.grid)
-                    .is_some_and(|g| g.village == vi)
-            })
+    let f = period_figures(&svc, period).await?;
+    let snap = &f.state.snapshot;
+    let in_village = |code: &str| {
+        village.is_none_or(|vi| {
+            f.state
+                .grid_by_code
+                .get(code)
+                .and_then(|&g| snap.grids.get(g))
+                .is_some_and(|g| g.village == vi)
         })
+    };
+    let grids: Vec<&GridCoverage> = f
+        .total
+        .grids
+        .iter()
+        .filter(|c| in_village(c.code.as_str()))
         .collect();
-    Ok(Json(serde_json::json!({
-        "day": day.to_string(),
-        "zone": zone.to_string(),
-        "grids": grids,
-    }))
-    .into_response())
+    let workers: Vec<&crate::patrol::WorkerCoverage> = f
+        .total
+        .workers
+        .iter()
+        .filter(|w| village.is_none() || w.grids.iter().any(|g| in_village(g.as_str())))
+        .collect();
+    let mut doc = period_json(&period);
+    doc.insert(
+        "grids".into(),
+        serde_json::to_value(grids).unwrap_or_default(),
+    );
+    doc.insert(
+        "workers".into(),
+        serde_json::to_value(workers).unwrap_or_default(),
+    );
+    Ok(Json(serde_json::Value::Object(doc)).into_response())
 }
 
-/// `GET /api/patrol/report?day=YYYY-MM-DD[&format=csv][&zone=]`: per town, the grids that missed
-/// a patrol or the second one, worst first.
+/// `GET /api/patrol/report?day=|week=|month=|from=&to=[&format=csv][&zone=]`: for each day of the
+/// period and each town, the grids that missed a patrol or the second one, worst first.
 pub async fn report(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
-    let zone = zone_of(&q)?;
-    let day = day_of(&q, zone)?;
+    let period = period_of(&q)?;
     let csv = match q.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,
@@ -583,7 +731,12 @@ pub async fn report(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult
             )))
         }
     };
-    let (_, _, rep) = day_figures(&svc, day, zone).await?;
+    let f = period_figures(&svc, period).await?;
+    let rep: Vec<TownReport> = f
+        .days
+        .iter()
+        .flat_map(|(d, cov)| daily_report(&f.state.snapshot, cov, *d))
+        .collect();
     if csv {
         return Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -591,10 +744,10 @@ pub async fn report(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult
         )
             .into_response());
     }
-    Ok(Json(serde_json::json!({
-        "day": day.to_string(),
-        "zone": zone.to_string(),
-        "towns": rep,
-    }))
-    .into_response())
+    let mut doc = period_json(&period);
+    doc.insert(
+        "towns".into(),
+        serde_json::to_value(rep).unwrap_or_default(),
+    );
+    Ok(Json(serde_json::Value::Object(doc)).into_response())
 }
