@@ -3,7 +3,7 @@
 
 use crate::model::BarrierClass;
 use crate::snapshot::Snapshot;
-use crate::tiles::{Feature, Layer, PropValue};
+use crate::tiles::{Feature, Key, Layer, PropValue};
 use geo::{LineString, MultiLineString, MultiPolygon, Point, Polygon};
 
 /// The layers served, in the order of [`build_layers`].
@@ -76,14 +76,14 @@ pub fn grid_name(village: &str, code: &str) -> String {
     format!("{village}第{seq}网格")
 }
 
-fn s(k: &str, v: impl Into<String>) -> (String, PropValue) {
-    (k.to_string(), PropValue::Str(v.into()))
+fn s(k: &'static str, v: impl Into<String>) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Str(v.into()))
 }
-fn f(k: &str, v: f64) -> (String, PropValue) {
-    (k.to_string(), PropValue::Float(v))
+fn f(k: &'static str, v: f64) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Float(v))
 }
-fn i(k: &str, v: i64) -> (String, PropValue) {
-    (k.to_string(), PropValue::Int(v))
+fn i(k: &'static str, v: i64) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Int(v))
 }
 
 /// Side of the square drawn for a building known only by its point, in degrees (about 8 m).
