@@ -761,12 +761,12 @@ fn locate_bench(snap: &wangge::snapshot::Snapshot, seed: u64) {
     let t = Instant::now();
     let inside = pts
         .iter()
-        .filter(|(x, y)| loc.locate(*x, *y, tol).grid.is_some())
+        .filter(|(x, y)| loc.locate(snap, *x, *y, tol).grid.is_some())
         .count();
     let t_one = t.elapsed().as_secs_f64();
     let t = Instant::now();
     pts.par_iter().for_each(|(x, y)| {
-        std::hint::black_box(loc.locate(*x, *y, tol));
+        std::hint::black_box(loc.locate(snap, *x, *y, tol));
     });
     let t_all = t.elapsed().as_secs_f64();
     println!(

@@ -6,12 +6,15 @@
 
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::{grid_name, micro_kind_str, mode_str};
+use crate::serve::source::BuildingFilter;
 use crate::serve::state::{Service, State};
-use crate::snapshot::{GridView, MicroView, Person};
+use crate::snapshot::{BuildingRecord, GridView, MicroView, Person};
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Intersects, LineString, MultiPolygon, Point, Rect};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -232,7 +235,7 @@ pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
         "villages": s.villages.len(),
         "grids": s.grids.len(),
         "micro_grids": s.micro_grids.len(),
-        "buildings": s.buildings.len(),
+        "buildings": st.buildings,
         "tile_cache": {"tiles": tiles, "bytes": bytes},
     }))
     .into_response()
@@ -249,7 +252,6 @@ fn grid_totals(p: &mut Map<String, Value>, grids: &[&GridView]) {
 /// `GET /api/towns`: towns and subdistricts (镇/街道), each the union of its villages (grouped by the
 /// first 9 digits of their codes), with counts and totals.
 pub async fn towns(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
-    use geo::{orient::Direction, Orient};
     let st = svc.state();
     let snap = &st.snapshot;
     let mut by_town: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -352,7 +354,6 @@ async fn plan_scope(
             None => format!("no village has a plan version {version}"),
         }));
     }
-    use geo::orient::{Direction, Orient};
     for g in &mut grids {
         g.geometry = g.geometry.orient(Direction::Default);
     }
@@ -414,8 +415,46 @@ pub async fn micro_grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiR
     Ok(collection(out))
 }
 
-/// `GET /api/buildings`.
+/// A building as a GeoJSON feature.
+fn building_feature(b: &BuildingRecord) -> Value {
+    let geometry = match &b.footprint {
+        Some(fp) => polygon_json(&fp.orient(Direction::Default)),
+        None => point_json(&b.point),
+    };
+    let mut p = Map::new();
+    p.insert("id".into(), b.id.as_str().into());
+    p.insert("kind".into(), b.kind.as_str().into());
+    p.insert("households".into(), b.households.into());
+    p.insert("residents".into(), b.residents.into());
+    p.insert(
+        "address".into(),
+        b.address.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert(
+        "group".into(),
+        b.group.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert("staff".into(), b.staff.map_or(Value::Null, Value::from));
+    p.insert(
+        "workshops".into(),
+        b.workshops.map_or(Value::Null, Value::from),
+    );
+    p.insert("village_code".into(), b.village_code.as_str().into());
+    p.insert(
+        "grid_code".into(),
+        b.grid_code.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert(
+        "micro_grid_codes".into(),
+        Value::Array(b.micro_codes.iter().map(|m| m.as_str().into()).collect()),
+    );
+    feature(b.id.as_str(), geometry, p)
+}
+
+/// `GET /api/buildings`: streamed from the source as it reads them (a district's buildings never
+/// sit in memory at once), in chunks of up to 256 features.
 pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    use futures_util::StreamExt;
     let Query(q) = q?;
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
@@ -424,69 +463,46 @@ pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRes
             "plan= filters grids and micro-grids; buildings follow the active plan",
         ));
     }
-    let s = &st.snapshot;
-    let mut out = Vec::new();
-    for b in &s.buildings {
-        let bd = &b.building;
-        if f.village.is_some_and(|v| v != bd.village) {
-            continue;
-        }
-        if let Some(bb) = f.bbox {
-            let hit = match &bd.footprint {
-                Some(fp) => in_bbox(Some(bb), fp),
-                None => bb.intersects(&bd.point),
-            };
-            if !hit {
-                continue;
+    let filter = BuildingFilter {
+        village: f.village.map(|v| st.snapshot.villages[v].code.to_string()),
+        bbox: f.bbox,
+    };
+    let mut first = true;
+    let features = svc
+        .source
+        .building_stream(filter)
+        .ready_chunks(256)
+        .map(move |chunk| {
+            let mut out = String::new();
+            for r in chunk {
+                let b = r.map_err(|e| {
+                    tracing::warn!("streaming buildings: {e}");
+                    std::io::Error::other(e.to_string())
+                })?;
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&building_feature(&b).to_string());
             }
-        }
-        let geometry = match &bd.footprint {
-            Some(fp) => polygon_json(fp),
-            None => point_json(&bd.point),
-        };
-        let mut p = Map::new();
-        p.insert("id".into(), bd.id.as_str().into());
-        p.insert("kind".into(), bd.kind.as_str().into());
-        p.insert("households".into(), bd.households.into());
-        p.insert("residents".into(), bd.residents.into());
-        p.insert(
-            "address".into(),
-            bd.address.as_deref().map_or(Value::Null, Value::from),
-        );
-        p.insert(
-            "group".into(),
-            bd.group.as_deref().map_or(Value::Null, Value::from),
-        );
-        p.insert("staff".into(), bd.staff.map_or(Value::Null, Value::from));
-        p.insert(
-            "workshops".into(),
-            bd.workshops.map_or(Value::Null, Value::from),
-        );
-        p.insert(
-            "village_code".into(),
-            s.villages
-                .get(bd.village)
-                .map_or(Value::Null, |v| v.code.as_str().into()),
-        );
-        p.insert(
-            "grid_code".into(),
-            b.grid
-                .and_then(|g| s.grids.get(g))
-                .map_or(Value::Null, |g| g.code.as_str().into()),
-        );
-        p.insert(
-            "micro_grid_codes".into(),
-            Value::Array(
-                b.micro
-                    .iter()
-                    .filter_map(|&m| s.micro_grids.get(m))
-                    .map(|m| m.code.as_str().into())
-                    .collect(),
-            ),
-        );
-        out.push(feature(bd.id.as_str(), geometry, p));
-    }
-    Ok(collection(out))
+            Ok::<Bytes, std::io::Error>(Bytes::from(out))
+        });
+    let open = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(
+            b"{\"type\":\"FeatureCollection\",\"features\":[",
+        ))
+    });
+    let close = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(open.chain(features).chain(close)),
+    )
+        .into_response())
 }
 
 fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
