@@ -394,6 +394,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Patrol { command } => patrol(command),
         Command::Serve { db, listen } => {
+            // a long-running server: two allocator arenas keep what threads free from piling up
+            wangge::serve::memory::limit_arenas(2);
             let rt = runtime()?;
             rt.block_on(async {
                 if !db.contains("://") && !std::path::Path::new(&db).is_file() {

@@ -1,12 +1,13 @@
 //! The tile layers of a snapshot (矢量切片图层): which features each layer of `/tiles/{layer}` holds,
 //! their stable ids and properties, and the fields TileJSON advertises for them. Grids and
-//! micro-grids come in one piece per village ([`grid_shapes`], [`grid_meta`]), so a newly activated
-//! plan rebuilds that village's pieces only; buildings are drawn per tile from the buildings the
-//! source returns for it ([`buildings`]).
+//! micro-grids come in one piece per village ([`grid_shapes`]), so a newly activated plan rebuilds
+//! that village's pieces only; their properties are made from the map when a tile draws them
+//! ([`grid_props`]), so they take no memory between tiles and a new leader needs no rebuild;
+//! buildings are drawn per tile from the buildings the source returns for it ([`buildings`]).
 
 use crate::model::BarrierClass;
 use crate::snapshot::{BuildingRecord, Snapshot};
-use crate::tiles::{Feature, Key, Layer, Meta, PropValue, Shapes};
+use crate::tiles::{Feature, Key, Layer, PropValue, Shapes};
 use geo::{LineString, MultiLineString, MultiPolygon, Point, Polygon};
 
 /// The layers served (their index is their bit in a cache change mask).
@@ -102,26 +103,18 @@ pub fn bit(name: &str) -> u16 {
     index(name).map_or(0, |i| 1 << i)
 }
 
-/// Ids and properties of the villages (code, name, mode, active plan version).
-pub fn village_meta(snap: &Snapshot) -> Vec<Meta> {
-    snap.villages
-        .iter()
-        .enumerate()
-        .map(|(k, v)| {
-            let mut props = vec![
-                s("code", v.code.as_str()),
-                s("name", v.name.as_str()),
-                s("mode", mode_str(v.mode)),
-            ];
-            if let Some(p) = v.plan_version {
-                props.push(i("plan_version", p));
-            }
-            Meta {
-                id: code_id(v.code.as_str(), k),
-                props,
-            }
-        })
-        .collect()
+/// Id and properties of village `k` (code, name, mode, active plan version), into `props`.
+pub fn village_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
+    let v = &snap.villages[k];
+    props.extend([
+        s("code", v.code.as_str()),
+        s("name", v.name.as_str()),
+        s("mode", mode_str(v.mode)),
+    ]);
+    if let Some(p) = v.plan_version {
+        props.push(i("plan_version", p));
+    }
+    code_id(v.code.as_str(), k)
 }
 
 /// The villages' outlines as one piece of tiles (their shared borders simplified once).
@@ -136,35 +129,27 @@ pub fn grid_shapes(snap: &Snapshot, grids: &[usize]) -> Shapes {
     Shapes::coverage(&refs)
 }
 
-/// Ids and properties of grids `grids`: code, name, village, figures, leader.
-pub fn grid_meta(snap: &Snapshot, grids: &[usize]) -> Vec<Meta> {
+/// Id and properties of grid `k`: code, name, village, figures, leader.
+pub fn grid_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
     let vname = |vi: usize| snap.villages.get(vi).map(|v| v.name.as_str()).unwrap_or("");
     let vcode = |vi: usize| snap.villages.get(vi).map(|v| v.code.as_str()).unwrap_or("");
-    grids
-        .iter()
-        .map(|&k| {
-            let g = &snap.grids[k];
-            let mut props = vec![
-                s("code", g.code.as_str()),
-                s("name", grid_name(vname(g.village), g.code.as_str())),
-                s("village_code", vcode(g.village)),
-                f("households", g.figures.households),
-                f("residents", g.figures.residents),
-                f("area_m2", g.figures.area_m2.round()),
-                f(
-                    "polsby_popper",
-                    (g.figures.polsby_popper * 1000.0).round() / 1000.0,
-                ),
-            ];
-            if let Some(l) = leader(&g.people) {
-                props.push(s("leader", l));
-            }
-            Meta {
-                id: code_id(g.code.as_str(), k),
-                props,
-            }
-        })
-        .collect()
+    let g = &snap.grids[k];
+    props.extend([
+        s("code", g.code.as_str()),
+        s("name", grid_name(vname(g.village), g.code.as_str())),
+        s("village_code", vcode(g.village)),
+        f("households", g.figures.households),
+        f("residents", g.figures.residents),
+        f("area_m2", g.figures.area_m2.round()),
+        f(
+            "polsby_popper",
+            (g.figures.polsby_popper * 1000.0).round() / 1000.0,
+        ),
+    ]);
+    if let Some(l) = leader(&g.people) {
+        props.push(s("leader", l));
+    }
+    code_id(g.code.as_str(), k)
 }
 
 /// The grid leader's name, what grid tiles show of a grid's people.
@@ -184,30 +169,23 @@ pub fn micro_shapes(snap: &Snapshot, micro: &[usize]) -> Shapes {
     Shapes::coverage(&refs)
 }
 
-/// Ids and properties of micro-grids `micro`.
-pub fn micro_meta(snap: &Snapshot, micro: &[usize]) -> Vec<Meta> {
-    micro
-        .iter()
-        .map(|&k| {
-            let m = &snap.micro_grids[k];
-            Meta {
-                id: code_id(m.code.as_str(), k),
-                props: vec![
-                    s("code", m.code.as_str()),
-                    s(
-                        "grid_code",
-                        snap.grids
-                            .get(m.grid)
-                            .map(|g| g.code.as_str())
-                            .unwrap_or(""),
-                    ),
-                    s("kind", micro_kind_str(m.kind)),
-                    f("households", m.figures.households),
-                    f("residents", m.figures.residents),
-                ],
-            }
-        })
-        .collect()
+/// Id and properties of micro-grid `k`.
+pub fn micro_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
+    let m = &snap.micro_grids[k];
+    props.extend([
+        s("code", m.code.as_str()),
+        s(
+            "grid_code",
+            snap.grids
+                .get(m.grid)
+                .map(|g| g.code.as_str())
+                .unwrap_or(""),
+        ),
+        s("kind", micro_kind_str(m.kind)),
+        f("households", m.figures.households),
+        f("residents", m.figures.residents),
+    ]);
+    code_id(m.code.as_str(), k)
 }
 
 /// A grid's label point inside it, with its code and name.

@@ -18,12 +18,63 @@ use super::locator::{Located, Locator};
 use super::source::{MapChanges, Source, SourceError, StaticSource, VillageChange};
 use crate::patrol::{CoverageIndex, CoverageRules};
 use crate::snapshot::{BuildingView, GridView, MicroView, Person, Snapshot};
-use crate::tiles::{Layer, Meta, Part};
+use crate::tiles::{FeatureProps, Key, Layer, Part, PropValue, TileId};
 use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Rect};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
+
+/// Codes (digits, all of one length, as grid and micro-grid codes are) → their index in the
+/// snapshot: sorted (code as a number, index) pairs, 16 bytes a code where a map of strings takes
+/// some 80.
+#[derive(Clone, Debug, Default)]
+pub struct CodeIndex {
+    digits: usize,
+    codes: Vec<(u64, u32)>,
+}
+
+impl CodeIndex {
+    /// Indexes `codes` by position (a code that is not all digits, or not as long as the first,
+    /// is left out).
+    pub fn new<'a>(codes: impl Iterator<Item = &'a str>) -> CodeIndex {
+        let mut idx = CodeIndex::default();
+        for (i, c) in codes.enumerate() {
+            if idx.codes.is_empty() {
+                idx.digits = c.len();
+            }
+            if let Some(k) = idx.key(c) {
+                idx.codes.push((k, i as u32));
+            }
+        }
+        idx.codes.sort_unstable();
+        idx
+    }
+    fn key(&self, code: &str) -> Option<u64> {
+        (code.len() == self.digits && code.len() <= 19 && code.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| code.parse().ok())
+            .flatten()
+    }
+    /// The index of `code`.
+    pub fn get(&self, code: &str) -> Option<usize> {
+        let k = self.key(code)?;
+        self.codes
+            .binary_search_by_key(&k, |e| e.0)
+            .ok()
+            .map(|i| self.codes[i].1 as usize)
+    }
+    /// Number of codes.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+}
+
+/// A village's plan as map views: its grids, and its micro-grids (indexing those grids).
+type PlanViews = (Vec<GridView>, Vec<MicroView>);
 
 /// One village's tile pieces and where its grids and micro-grids are in the snapshot.
 #[derive(Clone)]
@@ -49,9 +100,9 @@ pub struct State {
     /// Village code → index.
     pub village_by_code: BTreeMap<String, usize>,
     /// Grid code → index.
-    pub grid_by_code: BTreeMap<String, usize>,
+    pub grid_by_code: CodeIndex,
     /// Micro-grid code → index.
-    pub micro_by_code: BTreeMap<String, usize>,
+    pub micro_by_code: CodeIndex,
     /// How many buildings the source holds.
     pub buildings: u64,
     villages: Vec<VillageTiles>,
@@ -104,10 +155,28 @@ fn by_village(s: &Snapshot) -> Vec<(Vec<usize>, Vec<usize>)> {
     out
 }
 
-fn part(shapes: crate::tiles::Shapes, meta: Vec<Meta>) -> Part {
+/// A tile piece whose properties come from the state when a tile draws it.
+fn part(shapes: crate::tiles::Shapes) -> Part {
     Part {
         shapes: Arc::new(shapes),
-        meta: Arc::new(meta),
+        meta: Arc::new(Vec::new()),
+    }
+}
+
+/// Properties of the grids, micro-grids or villages layer of a state, by piece and feature.
+struct Props<'a> {
+    st: &'a State,
+    layer: &'static str,
+}
+
+impl FeatureProps for Props<'_> {
+    fn props(&self, part: usize, i: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
+        let (st, snap) = (self.st, &self.st.snapshot);
+        match self.layer {
+            "grids" => layers::grid_props(snap, st.villages[part].grids[i], props),
+            "micro_grids" => layers::micro_props(snap, st.villages[part].micro[i], props),
+            _ => layers::village_props(snap, i, props),
+        }
     }
 }
 
@@ -131,19 +200,13 @@ impl State {
         let villages: Vec<VillageTiles> = groups
             .into_par_iter()
             .map(|(grids, micro)| VillageTiles {
-                grid_part: part(
-                    layers::grid_shapes(snap, &grids),
-                    layers::grid_meta(snap, &grids),
-                ),
-                micro_part: part(
-                    layers::micro_shapes(snap, &micro),
-                    layers::micro_meta(snap, &micro),
-                ),
+                grid_part: part(layers::grid_shapes(snap, &grids)),
+                micro_part: part(layers::micro_shapes(snap, &micro)),
                 grids,
                 micro,
             })
             .collect();
-        let village_part = part(layers::village_shapes(snap), layers::village_meta(snap));
+        let village_part = part(layers::village_shapes(snap));
         let roads = Arc::new(layers::lines(snap, false));
         let rivers = Arc::new(layers::lines(snap, true));
         roads.prepare();
@@ -208,18 +271,8 @@ impl State {
                 .enumerate()
                 .map(|(i, v)| (v.code.as_str().to_string(), i))
                 .collect(),
-            grid_by_code: snapshot
-                .grids
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.code.as_str().to_string(), i))
-                .collect(),
-            micro_by_code: snapshot
-                .micro_grids
-                .iter()
-                .enumerate()
-                .map(|(i, m)| (m.code.as_str().to_string(), i))
-                .collect(),
+            grid_by_code: CodeIndex::new(snapshot.grids.iter().map(|g| g.code.as_str())),
+            micro_by_code: CodeIndex::new(snapshot.micro_grids.iter().map(|m| m.code.as_str())),
             buildings,
             villages,
             village_part,
@@ -240,7 +293,7 @@ impl State {
         changed: Vec<VillageChange>,
     ) -> Result<(State, Vec<Dirty>), SourceError> {
         let old = &self.snapshot;
-        let mut plans: HashMap<usize, Option<(Vec<GridView>, Vec<MicroView>)>> = HashMap::new();
+        let mut plans: HashMap<usize, Option<PlanViews>> = HashMap::new();
         let mut versions: HashMap<usize, Option<i64>> = HashMap::new();
         for c in changed {
             if c.index >= old.villages.len() {
@@ -275,7 +328,6 @@ impl State {
             data_revision: old.data_revision,
         };
         let mut tiles: Vec<Option<VillageTiles>> = Vec::with_capacity(old.villages.len());
-        let mut leaders_changed: Vec<usize> = Vec::new();
         let mut dirty: Vec<Dirty> = Vec::new();
         let plan_bits =
             bit("villages") | bit("grids") | bit("micro_grids") | bit("labels") | bit("buildings");
@@ -313,12 +365,11 @@ impl State {
                 }
                 None => {
                     let mut new_index = HashMap::with_capacity(vt.grids.len());
-                    let mut leader_changed = false;
                     for &g in &vt.grids {
                         let mut view = old.grids[g].clone();
                         view.people = people.remove(view.code.as_str()).unwrap_or_default();
+                        // grid tiles show the leader
                         if layers::leader(&view.people) != layers::leader(&old.grids[g].people) {
-                            leader_changed = true;
                             if let Some(area) = view.geometry.bounding_rect() {
                                 dirty.push(Dirty {
                                     layers: bit("grids"),
@@ -334,49 +385,32 @@ impl State {
                         view.grid = new_index[&view.grid];
                         snap.micro_grids.push(view);
                     }
-                    if leader_changed {
-                        leaders_changed.push(vi);
-                    }
                     tiles.push(Some(VillageTiles {
                         grids: (g0..snap.grids.len()).collect(),
                         micro: (m0..snap.micro_grids.len()).collect(),
-                        ..vt.clone()
+                        grid_part: vt.grid_part.clone(),
+                        micro_part: vt.micro_part.clone(),
                     }));
                 }
             }
         }
-        // Tile pieces: new for the changed villages, new properties where a leader changed.
+        // Tile pieces: new for the villages that changed.
         let groups = by_village(&snap);
         let s = &snap;
         let villages: Vec<VillageTiles> = tiles
             .into_par_iter()
             .zip(groups)
-            .enumerate()
-            .map(|(vi, (t, (grids, micro)))| match t {
-                Some(mut t) => {
-                    if leaders_changed.contains(&vi) {
-                        t.grid_part = Part {
-                            shapes: t.grid_part.shapes.clone(),
-                            meta: Arc::new(layers::grid_meta(s, &grids)),
-                        };
-                    }
-                    t
-                }
+            .map(|(t, (grids, micro))| match t {
+                Some(t) => t,
                 None => VillageTiles {
-                    grid_part: part(layers::grid_shapes(s, &grids), layers::grid_meta(s, &grids)),
-                    micro_part: part(
-                        layers::micro_shapes(s, &micro),
-                        layers::micro_meta(s, &micro),
-                    ),
+                    grid_part: part(layers::grid_shapes(s, &grids)),
+                    micro_part: part(layers::micro_shapes(s, &micro)),
                     grids,
                     micro,
                 },
             })
             .collect();
-        let village_part = Part {
-            shapes: self.village_part.shapes.clone(),
-            meta: Arc::new(layers::village_meta(&snap)),
-        };
+        let village_part = self.village_part.clone();
         let roads = self.layers[layers::index("roads").expect("a layer")].clone();
         let rivers = self.layers[layers::index("rivers").expect("a layer")].clone();
         let state = State::assemble(
@@ -389,6 +423,23 @@ impl State {
             self.buildings,
         );
         Ok((state, dirty))
+    }
+
+    /// The uncompressed MVT of `tile` of layer `li` (in [`LAYERS`]), `None` when empty. The
+    /// buildings layer is drawn from the buildings the source returns for the tile (see
+    /// [`layers::buildings`]), not here.
+    pub fn render(&self, li: usize, tile: TileId) -> Option<Vec<u8>> {
+        let layer = &self.layers[li];
+        match LAYERS[li] {
+            name @ ("grids" | "micro_grids" | "villages") => layer.render_with(
+                tile,
+                Some(&Props {
+                    st: self,
+                    layer: name,
+                }),
+            ),
+            _ => layer.render(tile),
+        }
     }
 
     /// Locates a WGS84 point (see [`Locator::locate`]).
@@ -440,11 +491,11 @@ impl State {
                 grid: b
                     .grid_code
                     .as_deref()
-                    .and_then(|g| self.grid_by_code.get(g).copied()),
+                    .and_then(|g| self.grid_by_code.get(g)),
                 micro: b
                     .micro_codes
                     .iter()
-                    .filter_map(|m| self.micro_by_code.get(m).copied())
+                    .filter_map(|m| self.micro_by_code.get(m))
                     .collect(),
                 building: b.to_building(
                     self.village_by_code
@@ -489,6 +540,7 @@ impl Service {
     pub async fn load(source: Arc<dyn Source>, config: Config) -> Result<Service, SourceError> {
         let snap = source.snapshot().await?;
         let state = build(snap, source.clone()).await?;
+        tokio::task::spawn_blocking(super::memory::release);
         Ok(Service {
             current: RwLock::new(Arc::new(state)),
             cache: TileCache::new(config.tile_cache_bytes),
@@ -514,6 +566,15 @@ impl Service {
     /// state: after a change of plans, only the villages that changed are rebuilt and only their
     /// tiles leave the cache; after an import, everything. Returns whether the state changed.
     pub async fn refresh(&self) -> Result<bool, SourceError> {
+        let changed = self.refresh_state().await;
+        if matches!(changed, Ok(true)) {
+            // what building the new state left free (and the old state, once requests let go)
+            tokio::task::spawn_blocking(super::memory::release);
+        }
+        changed
+    }
+
+    async fn refresh_state(&self) -> Result<bool, SourceError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let rev = self.source.revision().await?;
         let st = self.state();
@@ -553,9 +614,15 @@ impl Service {
         };
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n = 0u64;
         loop {
             tick.tick().await;
             let Some(s) = service.upgrade() else { return };
+            // now and then, what big answers (a district's GeoJSON) left free goes back
+            n += 1;
+            if n.is_multiple_of(20) {
+                tokio::task::spawn_blocking(super::memory::release);
+            }
             match s.refresh().await {
                 Ok(true) => tracing::info!(revision = s.state().revision(), "new map revision"),
                 Ok(false) => {}

@@ -8,7 +8,8 @@
 //!   changed (and every grid's people), or, after an import, the whole map again.
 //! - [`Store::buildings_in`], [`Store::building_stream`]: buildings whose box meets an area (the
 //!   spatial key of migration 3: a B-tree of cells of 1/256°, one key range per row of cells, then
-//!   the boxes), or of a village, or all, with their grid and micro-grids under the active plans.
+//!   each found building's own box), or of a village, or all, with their grid and micro-grids
+//!   under the active plans.
 //! - [`Store::find_address`]: [`crate::address`]'s lookup over the indexed address cores and house
 //!   numbers.
 //!
@@ -340,11 +341,7 @@ impl Store {
                 let ranges = cell_ranges(b.min().x, b.min().y, b.max().x, b.max().y, span);
                 let json = serde_json::to_string(&ranges).expect("ranges serialise");
                 Ok((
-                    self.building_sql(
-                        self.cells_from(),
-                        "b.max_x >= $2 AND b.min_x <= $3 AND b.max_y >= $4 AND b.min_y <= $5 \
-                         AND ($6 = '' OR b.village_code = $6)",
-                    ),
+                    self.building_sql(self.cells_from(), "($2 = '' OR b.village_code = $2)"),
                     Some(json),
                 ))
             }
@@ -387,7 +384,14 @@ impl Store {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.db(e))?;
-        rows.iter().map(|r| self.building_record(r)).collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let b = self.building_record(r)?;
+            if meets(&b, filter) {
+                out.push(b);
+            }
+        }
+        Ok(out)
     }
 
     fn bind_filter<'q>(
@@ -397,15 +401,9 @@ impl Store {
         ranges: Option<String>,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
         let village = filter.village.clone().unwrap_or_default();
-        match (ranges, filter.bbox) {
-            (Some(json), Some(b)) => q
-                .bind(json)
-                .bind(b.min().x)
-                .bind(b.max().x)
-                .bind(b.min().y)
-                .bind(b.max().y)
-                .bind(village),
-            _ => q.bind(village),
+        match ranges {
+            Some(json) => q.bind(json).bind(village),
+            None => q.bind(village),
         }
     }
 
@@ -424,7 +422,11 @@ impl Store {
                 let q = store.bind_filter(sqlx::query(AssertSqlSafe(sql)), &filter, ranges);
                 let mut rows = q.fetch(&mut *conn);
                 while let Some(r) = rows.try_next().await.map_err(|e| store.db(e))? {
-                    if tx.send(store.building_record(&r)).await.is_err() {
+                    let b = store.building_record(&r);
+                    if b.as_ref().is_ok_and(|b| !meets(b, &filter)) {
+                        continue;
+                    }
+                    if tx.send(b).await.is_err() {
                         break; // nobody listens any more
                     }
                 }
@@ -627,16 +629,13 @@ impl Store {
         );
         let write = match self.backend {
             Backend::Gpkg => {
-                "UPDATE buildings SET min_x = j.value ->> 1, min_y = j.value ->> 2, \
-                 max_x = j.value ->> 3, max_y = j.value ->> 4, cell = j.value ->> 5, \
-                 addr_core = j.value ->> 6, addr_number = j.value ->> 7 \
+                "UPDATE buildings SET cell = j.value ->> 1, addr_core = j.value ->> 2, \
+                 addr_number = j.value ->> 3 \
                  FROM json_each($1) j WHERE buildings.fid = j.value ->> 0"
             }
             Backend::Postgis => {
-                "UPDATE buildings b SET min_x = (r.v ->> 1)::double precision, \
-                 min_y = (r.v ->> 2)::double precision, max_x = (r.v ->> 3)::double precision, \
-                 max_y = (r.v ->> 4)::double precision, cell = (r.v ->> 5)::bigint, \
-                 addr_core = r.v ->> 6, addr_number = (r.v ->> 7)::bigint \
+                "UPDATE buildings b SET cell = (r.v ->> 1)::bigint, addr_core = r.v ->> 2, \
+                 addr_number = (r.v ->> 3)::bigint \
                  FROM jsonb_array_elements($1::jsonb) r(v) WHERE b.fid = (r.v ->> 0)::bigint"
             }
         };
@@ -670,16 +669,7 @@ impl Store {
                     vname.as_deref().unwrap_or(""),
                 );
                 span = span.max(k.span_nd());
-                batch.push(serde_json::json!([
-                    fid,
-                    k.bbox.min().x,
-                    k.bbox.min().y,
-                    k.bbox.max().x,
-                    k.bbox.max().y,
-                    k.cell,
-                    k.core,
-                    k.number
-                ]));
+                batch.push(serde_json::json!([fid, k.cell, k.core, k.number]));
             }
             sqlx::query(write)
                 .bind(serde_json::Value::Array(batch).to_string())
@@ -706,6 +696,12 @@ impl Store {
         .map_err(|e| self.db(e))?;
         Ok(())
     }
+}
+
+/// Whether a building the key cells found really meets the filter's box (its point and footprint).
+fn meets(b: &BuildingRecord, filter: &BuildingFilter) -> bool {
+    use geo::Intersects;
+    filter.bbox.is_none_or(|r| r.intersects(&b.bbox()))
 }
 
 /// Entries to score from (row key, core, normalised village name) rows.

@@ -141,16 +141,12 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
 "#;
 
 /// Migration 3: what the map service asks the store for, by area or by key, instead of holding
-/// every building in memory (see `store::map`): each building's box (its point and footprint), a
-/// spatial key on a fixed lon/lat grid ([`cell`]), its address's normalised core and first house
-/// number ([`crate::address::key`]), and the largest building box (nanodegrees), by which an area
-/// query reaches back for buildings whose key cell lies just outside it. Filled for the buildings
-/// already stored, then indexed ([`V3_INDEXES`]).
+/// every building in memory (see `store::map`): a spatial key on a fixed lon/lat grid ([`cell`]:
+/// the cell of the building's box, its point and footprint), its address's normalised core and
+/// first house number ([`crate::address::key`]), and the largest building box (nanodegrees), by
+/// which an area query reaches back for buildings whose key cell lies just outside it. Filled for
+/// the buildings already stored, then indexed ([`V3_INDEXES`]).
 const V3: &str = r#"
-ALTER TABLE buildings ADD COLUMN min_x {real};
-ALTER TABLE buildings ADD COLUMN min_y {real};
-ALTER TABLE buildings ADD COLUMN max_x {real};
-ALTER TABLE buildings ADD COLUMN max_y {real};
 ALTER TABLE buildings ADD COLUMN cell {int};
 ALTER TABLE buildings ADD COLUMN addr_core TEXT;
 ALTER TABLE buildings ADD COLUMN addr_number {int};

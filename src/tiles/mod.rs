@@ -139,9 +139,16 @@ pub struct Meta {
     pub props: Vec<(Key, PropValue)>,
 }
 
+/// Gives the id and properties of feature `i` of piece `part` of a polygon layer when a tile draws
+/// it (see [`Layer::render_with`]).
+pub trait FeatureProps: Sync {
+    /// Writes the properties into `props` (empty) and returns the feature's id.
+    fn props(&self, part: usize, i: usize, props: &mut Vec<(Key, PropValue)>) -> u64;
+}
+
 /// A piece of a polygon layer (one village's grids, say): its shapes and, feature by feature, their
-/// ids and properties. Both are shared, so a layer of many pieces is rebuilt cheaply when one piece
-/// changes, and properties (a grid's leader) can change without its shapes.
+/// ids and properties (or none, when [`FeatureProps`] gives them). Both are shared, so a layer of
+/// many pieces is rebuilt cheaply when one piece changes.
 #[derive(Clone, Debug)]
 pub struct Part {
     /// Geometry, simplified per zoom on shared borders.
@@ -328,6 +335,13 @@ impl Layer {
     /// The uncompressed one-layer MVT of `tile`, or `None` when no feature touches it (or nothing
     /// of them is left on the tile's integer grid).
     pub fn render(&self, tile: TileId) -> Option<Vec<u8>> {
+        self.render_with(tile, None)
+    }
+
+    /// [`render`](Layer::render), the ids and properties of polygon features given by `props`
+    /// rather than by the pieces' own [`Meta`] (which may then be empty): properties made when a
+    /// tile needs them take no memory between tiles.
+    pub fn render_with(&self, tile: TileId, props: Option<&dyn FeatureProps>) -> Option<Vec<u8>> {
         let frame = TileFrame::new(tile);
         let bx = buffered_box();
         let mut layer = mvt::Tile::new(EXTENT).create_layer(self.name());
@@ -338,10 +352,20 @@ impl Layer {
         };
         match &self.body {
             Body::Polygons { .. } => {
-                for (part, i, polys) in self.polygons_on(tile, frame, &bx) {
+                let mut buf: Vec<(Key, PropValue)> = Vec::new();
+                for (pi, part, i, polys) in self.polygons_on(tile, frame, &bx) {
                     if let Ok(g) = encode::polygon_geom(&polys) {
-                        let m = &part.meta[i];
-                        layer = add(layer, g, m.id, &m.props);
+                        match props {
+                            Some(p) => {
+                                buf.clear();
+                                let id = p.props(pi, i, &mut buf);
+                                layer = add(layer, g, id, &buf);
+                            }
+                            None => {
+                                let m = &part.meta[i];
+                                layer = add(layer, g, m.id, &m.props);
+                            }
+                        }
                     }
                 }
             }
@@ -397,7 +421,7 @@ impl Layer {
         let bx = buffered_box();
         self.polygons_on(tile, frame, &bx)
             .into_iter()
-            .map(|(part, i, polys)| (part.meta[i].id, polys))
+            .map(|(_, part, i, polys)| (part.meta.get(i).map_or(i as u64, |m| m.id), polys))
             .collect()
     }
 
@@ -408,7 +432,7 @@ impl Layer {
         tile: TileId,
         frame: TileFrame,
         bx: &Box2,
-    ) -> Vec<(&Part, usize, Vec<Vec<Vec<IPt>>>)> {
+    ) -> Vec<(usize, &Part, usize, TilePolygons)> {
         let Body::Polygons { parts, tree } = &self.body else {
             return Vec::new();
         };
@@ -426,7 +450,7 @@ impl Layer {
                 let per_part = part.shapes.feature_rings(i, tile.z, &mut rings);
                 let polys = tile_polygon(&rings, &per_part, frame, bx);
                 if !polys.is_empty() {
-                    out.push((part, i, polys));
+                    out.push((pi, part, i, polys));
                 }
             }
         }
@@ -487,6 +511,9 @@ impl Layer {
         })
     }
 }
+
+/// One feature's polygons on a tile: parts → rings (exterior first) → integer points.
+type TilePolygons = Vec<Vec<Vec<IPt>>>;
 
 /// The lon/lat envelope of a tile grown by [`BUFFER`] pixels.
 fn tile_envelope(tile: TileId) -> rstar::AABB<[f64; 2]> {

@@ -20,7 +20,6 @@
 
 use super::tilemath::{pixel_deg, to_world, World};
 use super::{MAX_SIMPLIFY_ZOOM, TOLERANCE_PX};
-use crate::spatial::{box_tree, BoxTree};
 use crate::topology::{DirArc, Pt, Topology, SCALE};
 use geo::{BoundingRect, MultiPolygon, Rect};
 use std::collections::HashMap;
@@ -52,8 +51,9 @@ struct ArcSpan {
 /// The polygons of a layer (or of one piece of it) in world coordinates, with what every zoom's
 /// simplification needs. Immutable once built; cheap to share between revisions (`Arc`).
 pub struct Shapes {
-    /// Lon/lat box of every feature (the features a tile meets are those whose box meets it).
-    boxes: BoxTree<u32>,
+    /// Lon/lat box of every feature, `[min x, min y, max x, max y]` (the features a tile meets are
+    /// those whose box meets it; a piece holds few enough that a scan beats a tree and its memory).
+    boxes: Vec<[f64; 4]>,
     bounds: Option<Rect<f64>>,
     features: usize,
     /// World coordinates of the corner the points are offsets from.
@@ -115,6 +115,22 @@ impl Packer {
             ((w[1] - self.origin[1]) / self.unit).round() as i32,
         ]);
     }
+}
+
+/// Each feature's lon/lat box; an empty feature gets one that meets nothing.
+fn feature_boxes(polys: &[&MultiPolygon<f64>]) -> Vec<[f64; 4]> {
+    polys
+        .iter()
+        .map(|p| match p.bounding_rect() {
+            Some(r) => [r.min().x, r.min().y, r.max().x, r.max().y],
+            None => [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+        })
+        .collect()
 }
 
 /// The world box of lon/lat boxes.
@@ -199,7 +215,7 @@ impl Shapes {
             feature_end.push(n);
         }
         let mut s = Shapes {
-            boxes: box_tree(polys.iter().enumerate().map(|(i, p)| (i as u32, *p))),
+            boxes: feature_boxes(polys),
             bounds,
             features: polys.len(),
             origin: packer.origin,
@@ -261,7 +277,7 @@ impl Shapes {
             feature_end.push(face_end.len() as u32);
         }
         Shapes {
-            boxes: box_tree(polys.iter().enumerate().map(|(i, p)| (i as u32, *p))),
+            boxes: feature_boxes(polys),
             bounds,
             features: polys.len(),
             origin: packer.origin,
@@ -303,18 +319,18 @@ impl Shapes {
             + (self.ring_end.capacity() + self.face_end.capacity() + self.feature_end.capacity())
                 * 4
             + self.fixups.iter().map(|f| f.capacity() * 8).sum::<usize>()
-            + self.boxes.size() * 48
+            + self.boxes.capacity() * 32
     }
 
     /// Features whose box meets `env` (lon/lat), in feature order.
     pub(crate) fn hits(&self, env: &rstar::AABB<[f64; 2]>) -> Vec<usize> {
-        let mut v: Vec<usize> = self
-            .boxes
-            .locate_in_envelope_intersecting(env)
-            .map(|g| g.data as usize)
-            .collect();
-        v.sort_unstable();
-        v
+        let (lo, hi) = (env.lower(), env.upper());
+        self.boxes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b[0] <= hi[0] && b[2] >= lo[0] && b[1] <= hi[1] && b[3] >= lo[1])
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Tolerance (grid units) at effective zoom `e` of a shared arc.
@@ -544,7 +560,7 @@ fn first_zoom(imp: f64, base: f64) -> u8 {
     while z > 0 && imp > tol(z - 1) {
         z -= 1;
     }
-    while !(imp > tol(z)) {
+    while imp <= tol(z) {
         z += 1;
     }
     if z >= NEVER as i32 {

@@ -237,6 +237,11 @@ pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
         "micro_grids": s.micro_grids.len(),
         "buildings": st.buildings,
         "tile_cache": {"tiles": tiles, "bytes": bytes},
+        "memory": {
+            "rss_bytes": crate::serve::memory::rss_bytes(),
+            "peak_bytes": crate::serve::memory::peak_bytes(),
+            "tile_shapes_bytes": st.tile_bytes(),
+        },
     }))
     .into_response()
 }
@@ -363,28 +368,76 @@ async fn plan_scope(
     Ok(Some((grids, micro)))
 }
 
+/// Features per chunk of a streamed collection.
+const CHUNK: usize = 64;
+
+/// A FeatureCollection whose features (already joined by commas) come from `features`, sent as
+/// they are made.
+fn feature_stream(
+    features: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+) -> Response {
+    use futures_util::StreamExt;
+    let open = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(
+            b"{\"type\":\"FeatureCollection\",\"features\":[",
+        ))
+    });
+    let close = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(open.chain(features).chain(close)),
+    )
+        .into_response()
+}
+
+/// A FeatureCollection of `make(i)` for `i` in `0..n` (`None` leaves it out), made chunk by chunk
+/// as the client reads: a district's micro-grids (tens of megabytes of JSON) never sit in memory
+/// at once.
+fn streamed(n: usize, mut make: impl FnMut(usize) -> Option<Value> + Send + 'static) -> Response {
+    use futures_util::StreamExt;
+    let mut first = true;
+    feature_stream(
+        futures_util::stream::iter((0..n).step_by(CHUNK)).map(move |start| {
+            let mut out = String::new();
+            for i in start..(start + CHUNK).min(n) {
+                if let Some(f) = make(i) {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(&f.to_string());
+                }
+            }
+            Ok(Bytes::from(out))
+        }),
+    )
+}
+
 /// `GET /api/grids`.
 pub async fn grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
-    let scoped = plan_scope(&svc, &st, &f).await?;
-    let grids: &[GridView] = match &scoped {
-        Some((g, _)) => g,
-        None => &st.snapshot.grids,
-    };
-    let out = grids
-        .iter()
-        .filter(|g| f.village.is_none_or(|v| v == g.village) && in_bbox(f.bbox, &g.geometry))
-        .map(|g| {
+    let scoped = plan_scope(&svc, &st, &f).await?.map(|(g, _)| g);
+    let n = scoped.as_ref().map_or(st.snapshot.grids.len(), Vec::len);
+    Ok(streamed(n, move |i| {
+        let g = match &scoped {
+            Some(g) => &g[i],
+            None => &st.snapshot.grids[i],
+        };
+        (f.village.is_none_or(|v| v == g.village) && in_bbox(f.bbox, &g.geometry)).then(|| {
             feature(
                 g.code.as_str(),
                 polygon_json(&g.geometry),
                 grid_props(&st, g, f.plan),
             )
         })
-        .collect();
-    Ok(collection(out))
+    }))
 }
 
 /// `GET /api/micro_grids`.
@@ -393,26 +446,25 @@ pub async fn micro_grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiR
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
     let scoped = plan_scope(&svc, &st, &f).await?;
-    let (grids, micro): (&[GridView], &[MicroView]) = match &scoped {
-        Some((g, m)) => (g, m),
-        None => (&st.snapshot.grids, &st.snapshot.micro_grids),
-    };
-    let out = micro
-        .iter()
-        .filter(|m| {
-            f.village
-                .is_none_or(|v| grids.get(m.grid).is_some_and(|g| g.village == v))
-                && in_bbox(f.bbox, &m.geometry)
-        })
-        .map(|m| {
+    let n = scoped
+        .as_ref()
+        .map_or(st.snapshot.micro_grids.len(), |s| s.1.len());
+    Ok(streamed(n, move |i| {
+        let (grids, m): (&[GridView], &MicroView) = match &scoped {
+            Some((g, m)) => (g, &m[i]),
+            None => (&st.snapshot.grids, &st.snapshot.micro_grids[i]),
+        };
+        (f.village
+            .is_none_or(|v| grids.get(m.grid).is_some_and(|g| g.village == v))
+            && in_bbox(f.bbox, &m.geometry))
+        .then(|| {
             feature(
                 m.code.as_str(),
                 polygon_json(&m.geometry),
                 micro_props(&st, m, grids),
             )
         })
-        .collect();
-    Ok(collection(out))
+    }))
 }
 
 /// A building as a GeoJSON feature.
@@ -487,22 +539,7 @@ pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRes
             }
             Ok::<Bytes, std::io::Error>(Bytes::from(out))
         });
-    let open = futures_util::stream::once(async {
-        Ok::<Bytes, std::io::Error>(Bytes::from_static(
-            b"{\"type\":\"FeatureCollection\",\"features\":[",
-        ))
-    });
-    let close = futures_util::stream::once(async {
-        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/geo+json"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        Body::from_stream(open.chain(features).chain(close)),
-    )
-        .into_response())
+    Ok(feature_stream(features))
 }
 
 fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
@@ -523,7 +560,7 @@ pub async fn grid(
     let Path(code) = code?;
     check_code(&code, 15, "grid")?;
     let st = svc.state();
-    let gi = *st.grid_by_code.get(&code).ok_or_else(|| {
+    let gi = st.grid_by_code.get(&code).ok_or_else(|| {
         ApiError::not_found(format!("no grid with code {code} in the active plans"))
     })?;
     let g = &st.snapshot.grids[gi];
@@ -542,7 +579,7 @@ pub async fn micro_grid(
     let Path(code) = code?;
     check_code(&code, 18, "micro-grid")?;
     let st = svc.state();
-    let mi = *st.micro_by_code.get(&code).ok_or_else(|| {
+    let mi = st.micro_by_code.get(&code).ok_or_else(|| {
         ApiError::not_found(format!(
             "no micro-grid with code {code} in the active plans"
         ))

@@ -120,7 +120,10 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
         flate2::Compression::new(6),
     );
     e.write_all(raw)?;
-    e.finish()
+    let mut out = e.finish()?;
+    // the cache keeps it: no spare capacity
+    out.shrink_to_fit();
+    Ok(out)
 }
 
 /// Renders one tile of layer `li` from state `st` (buildings: from the buildings the source
@@ -140,7 +143,7 @@ async fn render(svc: &Service, st: &Arc<State>, li: usize, id: TileId) -> ApiRes
     tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
         let raw = match records {
             Some(r) => crate::serve::layers::buildings(&r).render(id),
-            None => st.layers[li].render(id),
+            None => st.render(li, id),
         };
         match raw {
             Some(raw) if !raw.is_empty() => Ok(Some(Bytes::from(gzip(&raw)?))),
