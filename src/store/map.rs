@@ -298,6 +298,22 @@ impl Store {
     /// The SELECT of buildings with their grid and micro-grids under the active plans, `from`
     /// naming the buildings `b`, filtered by `filter`, in row order.
     pub(crate) fn building_sql(&self, from: &str, filter: &str) -> String {
+        // Each building's assignment is looked up by its key: PostgreSQL, left to choose, may
+        // hash-join the whole assignments table (millions of rows) for a tile of a few thousand
+        // buildings; LATERAL makes it one index lookup per building, as SQLite does anyway.
+        let assignment = match self.backend {
+            Backend::Gpkg => {
+                "LEFT JOIN plans pl ON pl.village_code = b.village_code AND pl.active = 1 \
+                 LEFT JOIN assignments a ON a.plan_fid = pl.fid AND a.kind = 'building' \
+                 AND a.item_id = b.id"
+            }
+            Backend::Postgis => {
+                "LEFT JOIN LATERAL (SELECT a.grid_code, a.micro_codes FROM plans pl \
+                 JOIN assignments a ON a.plan_fid = pl.fid AND a.kind = 'building' \
+                 AND a.item_id = b.id WHERE pl.village_code = b.village_code AND pl.active = 1 \
+                 LIMIT 1) a ON true"
+            }
+        };
         format!(
             "SELECT b.fid AS fid, b.id AS id, b.village_code AS village_code, \
              b.households AS households, b.residents AS residents, b.kind AS kind, \
@@ -305,9 +321,7 @@ impl Store {
              b.custom AS custom, a.grid_code AS grid_code, a.micro_codes AS micro_codes, \
              {p} AS p, {g} AS g FROM {from} \
              LEFT JOIN building_footprints f ON f.building_id = b.id \
-             LEFT JOIN plans pl ON pl.village_code = b.village_code AND pl.active = 1 \
-             LEFT JOIN assignments a ON a.plan_fid = pl.fid AND a.kind = 'building' \
-             AND a.item_id = b.id WHERE {filter} ORDER BY b.fid",
+             {assignment} WHERE {filter} ORDER BY b.fid",
             p = self.geom_out("b.geom"),
             g = self.geom_out("f.geom"),
         )
@@ -321,9 +335,10 @@ impl Store {
                  ON b.cell BETWEEN (r.value ->> 0) AND (r.value ->> 1)"
             }
             Backend::Postgis => {
+                // OFFSET 0 keeps the subquery apart: one index range scan per row of cells
                 "jsonb_array_elements($1::jsonb) r(v) CROSS JOIN LATERAL \
                  (SELECT * FROM buildings c WHERE c.cell BETWEEN (r.v ->> 0)::bigint \
-                 AND (r.v ->> 1)::bigint) b"
+                 AND (r.v ->> 1)::bigint OFFSET 0) b"
             }
         }
     }
@@ -541,9 +556,11 @@ impl Store {
             // one index lookup per end of the query
             let from = match self.backend {
                 Backend::Gpkg => "json_each($1) k JOIN buildings b ON b.addr_core = k.value",
+                // OFFSET 0: one index lookup per end, never a scan of every building hashed
                 Backend::Postgis => {
-                    "jsonb_array_elements_text($1::jsonb) k(core) \
-                     JOIN buildings b ON (b.addr_core COLLATE \"C\") = (k.core COLLATE \"C\")"
+                    "jsonb_array_elements_text($1::jsonb) k(core) CROSS JOIN LATERAL \
+                     (SELECT * FROM buildings c \
+                     WHERE (c.addr_core COLLATE \"C\") = (k.core COLLATE \"C\") OFFSET 0) b"
                 }
             };
             let rows = sqlx::query(AssertSqlSafe(entries_from(from, "true".into())))

@@ -291,6 +291,13 @@ impl Store {
                     .await
                     .map_err(|e| self.db(e))?;
             }
+            if self.backend == Backend::Postgis {
+                // fresh statistics, so the first queries after a bulk load use the new indexes
+                sqlx::query("ANALYZE buildings, building_footprints")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
         }
         self.raise_building_span(tx, span).await?;
         let mut barriers = 0;
