@@ -6,7 +6,9 @@
 //! form (ASCII digits, `<n>栋` for a building, no spaces or punctuation); [`AddressIndex`] matches a
 //! normalised query against the buildings' normalised addresses, first exactly on the address's
 //! *core* (the address without its village's name, which must end the query), then loosely on the
-//! house numbers and the road name before them, and says whether it is sure.
+//! house numbers and the road name before them, and says whether it is sure. The same rules run
+//! over a store's indexed columns ([`key`] is what it keeps, [`lookup_with`] the lookup), so the
+//! map service need not hold a million addresses in memory.
 
 use std::collections::BTreeMap;
 
@@ -214,7 +216,7 @@ fn common_suffix_chars(a: &str, b: &str) -> usize {
 /// A building whose address may be the one asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
-    /// The caller's index of the building.
+    /// The caller's index (or key) of the building.
     pub building: usize,
     /// How well it matches, 0..=1 (1: the whole address matches).
     pub score: f64,
@@ -229,23 +231,193 @@ pub struct Match {
     pub sure: bool,
 }
 
-struct Entry {
+/// What is kept of a building's address to find it again (a store indexes both fields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressKey {
+    /// The normalised address without its village's name in front: what an exact lookup
+    /// matches (it must end the query).
+    pub core: String,
+    /// Its first house number: a loose lookup's candidates share the query's.
+    pub number: Option<u64>,
+}
+
+/// The key of `address` of a building in village `village` (its name); `None` when nothing is
+/// left of it.
+///
+/// ```
+/// use wangge::address::key;
+/// let k = key("东风村人民路１２号3号楼", "东风村").unwrap();
+/// assert_eq!((k.core.as_str(), k.number), ("人民路12号3栋", Some(12)));
+/// ```
+pub fn key(address: &str, village: &str) -> Option<AddressKey> {
+    let full = normalize(address);
+    let village = normalize(village);
+    let core = match full.strip_prefix(village.as_str()) {
+        Some(c) if !village.is_empty() && !c.is_empty() => c.to_string(),
+        _ => full,
+    };
+    if core.is_empty() {
+        return None;
+    }
+    Some(AddressKey {
+        number: numbers(&core).first().map(|n| n.0),
+        core,
+    })
+}
+
+/// An indexed address as a lookup scores it: the caller's key of the building, its address's
+/// core ([`AddressKey::core`]) and its village's name, normalised.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The caller's key of the building.
+    pub building: usize,
+    /// [`AddressKey::core`].
+    pub core: &'a str,
+    /// The village's name, normalised.
+    pub village: &'a str,
+}
+
+/// A query, normalised, with what it may match: the cores an exact match must have (every end of
+/// the query holding a number), else the first house number (a loose match shares it), or for a
+/// query without a number the road names it may start with.
+#[derive(Clone, Debug)]
+pub struct Query {
+    q: String,
+    nums: Vec<(u64, char)>,
+}
+
+impl Query {
+    /// Normalises `query`.
+    pub fn new(query: &str) -> Query {
+        let q = normalize(query);
+        Query {
+            nums: numbers(&q),
+            q,
+        }
+    }
+
+    /// The normalised query.
+    pub fn normalized(&self) -> &str {
+        &self.q
+    }
+
+    /// Whether nothing is left of the query.
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// The ends of the query that hold a number, longest first: an address whose core is one of
+    /// them matches exactly.
+    pub fn exact_cores(&self) -> Vec<&str> {
+        self.q
+            .char_indices()
+            .map(|(i, _)| &self.q[i..])
+            .filter(|s| s.chars().any(|c| c.is_ascii_digit()))
+            .collect()
+    }
+
+    /// The first house number: loose candidates are the addresses whose first number it is.
+    pub fn number(&self) -> Option<u64> {
+        self.nums.first().map(|n| n.0)
+    }
+
+    /// For a query without a number: the ends of the query an address's core may start with
+    /// (a road named at the end of the query), longest first.
+    pub fn road_prefixes(&self) -> Vec<&str> {
+        if self.number().is_some() {
+            return Vec::new();
+        }
+        self.q.char_indices().map(|(i, _)| &self.q[i..]).collect()
+    }
+
+    /// Scores the entries whose core is one of [`exact_cores`](Query::exact_cores): 1 when the
+    /// query names nothing before the core or names the entry's village, else 0.95.
+    pub fn exact<'a>(&self, entries: impl IntoIterator<Item = Entry<'a>>) -> Vec<Candidate> {
+        entries
+            .into_iter()
+            .filter_map(|e| {
+                let prefix = self.q.strip_suffix(e.core)?;
+                if !e.core.chars().any(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                let named = !e.village.is_empty() && prefix.contains(e.village);
+                Some(Candidate {
+                    building: e.building,
+                    score: if named || prefix.is_empty() {
+                        1.0
+                    } else {
+                        0.95
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Scores entries loosely, by house numbers and the road name before them (a typo in the
+    /// road still finds it); those under 0.3 are left out. The entries should share the query's
+    /// [`number`](Query::number), or for a query without one start with one of its
+    /// [`road_prefixes`](Query::road_prefixes).
+    pub fn loose<'a>(&self, entries: impl IntoIterator<Item = Entry<'a>>) -> Vec<Candidate> {
+        let qroad = text_before_number(&self.q);
+        entries
+            .into_iter()
+            .filter_map(|e| {
+                let num = number_score(&self.nums, &numbers(e.core));
+                let road = text_before_number(e.core);
+                let road_len = road.chars().count().max(1);
+                let road = (common_suffix_chars(qroad, road) as f64 / road_len as f64)
+                    .max(dice(qroad, road));
+                let score = 0.85 * (0.55 * num + 0.45 * road);
+                (score >= 0.3).then_some(Candidate {
+                    building: e.building,
+                    score,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Looks `query` up among entries fetched by `exact(cores)`, `by_number(n)` and
+/// `by_prefix(prefixes)` (each returning the entries whose core is one of `cores`, whose first
+/// number is `n`, or whose core starts with one of `prefixes`): exact matches when any, else the
+/// loose ones. What [`AddressIndex::lookup`] and a store's lookup share.
+pub fn lookup_with<'a, E, N, P>(query: &Query, exact: E, by_number: N, by_prefix: P) -> Match
+where
+    E: FnOnce(&[&str]) -> Vec<Entry<'a>>,
+    N: FnOnce(u64) -> Vec<Entry<'a>>,
+    P: FnOnce(&[&str]) -> Vec<Entry<'a>>,
+{
+    if query.is_empty() {
+        return Match::default();
+    }
+    let cores = query.exact_cores();
+    if !cores.is_empty() {
+        let found = query.exact(exact(&cores));
+        if !found.is_empty() {
+            return finish(found);
+        }
+    }
+    let pool = match query.number() {
+        Some(n) => by_number(n),
+        None => by_prefix(&query.road_prefixes()),
+    };
+    finish(query.loose(pool))
+}
+
+struct Indexed {
     building: usize,
     /// Normalised village name.
     village: String,
-    numbers: Vec<(u64, char)>,
-    road: String,
+    core: String,
 }
 
-/// Buildings' addresses, normalised and indexed for lookup.
+/// Buildings' addresses, normalised and indexed for lookup in memory.
 pub struct AddressIndex {
-    entries: Vec<Entry>,
+    entries: Vec<Indexed>,
     /// Core → entries with that core.
     by_core: BTreeMap<String, Vec<usize>>,
     /// First house number → entries.
     by_number: BTreeMap<u64, Vec<usize>>,
-    /// Longest core, in characters.
-    longest: usize,
 }
 
 /// How many candidates a lookup returns at most.
@@ -258,31 +430,20 @@ impl AddressIndex {
             entries: Vec::new(),
             by_core: BTreeMap::new(),
             by_number: BTreeMap::new(),
-            longest: 0,
         };
         for (building, address, village) in addresses {
-            let full = normalize(address);
-            let village = normalize(village);
-            let core = match full.strip_prefix(village.as_str()) {
-                Some(c) if !village.is_empty() && !c.is_empty() => c.to_string(),
-                _ => full,
-            };
-            if core.is_empty() {
+            let Some(k) = key(address, village) else {
                 continue;
-            }
+            };
             let e = idx.entries.len();
-            let nums = numbers(&core);
-            if let Some(&(n, _)) = nums.first() {
+            if let Some(n) = k.number {
                 idx.by_number.entry(n).or_default().push(e);
             }
-            idx.longest = idx.longest.max(core.chars().count());
-            idx.by_core.entry(core.clone()).or_default().push(e);
-            let road = text_before_number(&core).to_string();
-            idx.entries.push(Entry {
+            idx.by_core.entry(k.core.clone()).or_default().push(e);
+            idx.entries.push(Indexed {
                 building,
-                road,
-                village,
-                numbers: nums,
+                village: normalize(village),
+                core: k.core,
             });
         }
         idx
@@ -298,71 +459,59 @@ impl AddressIndex {
         self.entries.is_empty()
     }
 
+    fn entry(&self, e: usize) -> Entry<'_> {
+        let x = &self.entries[e];
+        Entry {
+            building: x.building,
+            core: &x.core,
+            village: &x.village,
+        }
+    }
+
     /// Looks `query` up: buildings whose whole core address ends the query first (those whose
     /// village the query names before the others), else the closest by house numbers and road.
     pub fn lookup(&self, query: &str) -> Match {
-        let q = normalize(query);
-        if q.is_empty() {
-            return Match::default();
-        }
-        // exact: every suffix of q that is some building's core
-        let qc: Vec<(usize, char)> = q.char_indices().collect();
-        let n = qc.len();
-        let mut exact: Vec<Candidate> = Vec::new();
-        for start in n.saturating_sub(self.longest)..n {
-            let suffix = &q[qc[start].0..];
-            if !suffix.chars().any(|c| c.is_ascii_digit()) {
-                continue;
-            }
-            if let Some(es) = self.by_core.get(suffix) {
-                let prefix = &q[..qc[start].0];
-                for &e in es {
-                    let en = &self.entries[e];
-                    let named = !en.village.is_empty() && prefix.contains(en.village.as_str());
-                    let score = if named || prefix.is_empty() {
-                        1.0
-                    } else {
-                        0.95
-                    };
-                    exact.push(Candidate {
-                        building: en.building,
-                        score,
-                    });
-                }
-            }
-        }
-        if !exact.is_empty() {
-            return finish(exact);
-        }
-        // loose: by house numbers and road name
-        let qn = numbers(&q);
-        let qroad = text_before_number(&q);
-        let pool: Vec<usize> = match qn.first() {
-            Some((n, _)) => self.by_number.get(n).cloned().unwrap_or_default(),
-            None => (0..self.entries.len()).collect(),
-        };
-        let mut loose: Vec<Candidate> = pool
-            .into_iter()
-            .filter_map(|e| {
-                let en = &self.entries[e];
-                let num = number_score(&qn, &en.numbers);
-                let road_len = en.road.chars().count().max(1);
-                let road = (common_suffix_chars(qroad, &en.road) as f64 / road_len as f64)
-                    .max(dice(qroad, &en.road));
-                let score = 0.85 * (0.55 * num + 0.45 * road);
-                (score >= 0.3).then_some(Candidate {
-                    building: en.building,
-                    score,
-                })
-            })
-            .collect();
-        loose.retain(|c| c.score > 0.0);
-        finish(loose)
+        lookup_with(
+            &Query::new(query),
+            |cores| {
+                cores
+                    .iter()
+                    .filter_map(|c| self.by_core.get(*c))
+                    .flatten()
+                    .map(|&e| self.entry(e))
+                    .collect()
+            },
+            |n| {
+                self.by_number
+                    .get(&n)
+                    .into_iter()
+                    .flatten()
+                    .map(|&e| self.entry(e))
+                    .collect()
+            },
+            |prefixes| {
+                let mut es: Vec<usize> = prefixes
+                    .iter()
+                    .flat_map(|p| {
+                        self.by_core
+                            .range::<str, _>((
+                                std::ops::Bound::Included(*p),
+                                std::ops::Bound::Unbounded,
+                            ))
+                            .take_while(move |(c, _)| c.starts_with(*p))
+                            .flat_map(|(_, es)| es.iter().copied())
+                    })
+                    .collect();
+                es.sort_unstable();
+                es.dedup();
+                es.into_iter().map(|e| self.entry(e)).collect()
+            },
+        )
     }
 }
 
 /// Sorts best first, keeps [`MAX_CANDIDATES`], decides whether the first is sure.
-fn finish(mut cs: Vec<Candidate>) -> Match {
+pub fn finish(mut cs: Vec<Candidate>) -> Match {
     cs.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -507,6 +656,31 @@ mod tests {
         let m = index().lookup("建没路7号");
         assert!(!m.sure);
         assert_eq!(m.candidates.first().map(|c| c.building), Some(3));
+    }
+
+    #[test]
+    fn a_road_without_a_number_lists_the_buildings_on_it_not_surely() {
+        let m = index().lookup("东风村人民路");
+        assert!(!m.sure, "{m:?}");
+        let mut b: Vec<usize> = m.candidates.iter().map(|c| c.building).collect();
+        b.sort_unstable();
+        assert_eq!(b, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn keys_are_what_the_lookup_matches() {
+        let k = key("东风村人民路十二号三幢", "东风村").unwrap();
+        assert_eq!(k.core, "人民路12号3栋");
+        assert_eq!(k.number, Some(12));
+        let q = Query::new("浙江省东风村人民路12号3号楼");
+        assert!(q.exact_cores().contains(&k.core.as_str()));
+        assert_eq!(q.number(), Some(12));
+        assert!(q.road_prefixes().is_empty());
+        assert_eq!(
+            key("东风村", "东风村").map(|k| k.core),
+            Some("东风村".into())
+        );
+        assert_eq!(key(" ，", "东风村"), None);
     }
 
     #[test]

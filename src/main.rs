@@ -430,6 +430,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Patrol { command } => patrol(command),
         Command::Serve { db, listen } => {
+            // a long-running server: two allocator arenas keep what threads free from piling up
+            wangge::serve::memory::limit_arenas(2);
             let rt = runtime()?;
             rt.block_on(async {
                 if !db.contains("://") && !std::path::Path::new(&db).is_file() {
@@ -804,12 +806,12 @@ fn locate_bench(snap: &wangge::snapshot::Snapshot, seed: u64) {
     let t = Instant::now();
     let inside = pts
         .iter()
-        .filter(|(x, y)| loc.locate(*x, *y, tol).grid.is_some())
+        .filter(|(x, y)| loc.locate(snap, *x, *y, tol).grid.is_some())
         .count();
     let t_one = t.elapsed().as_secs_f64();
     let t = Instant::now();
     pts.par_iter().for_each(|(x, y)| {
-        std::hint::black_box(loc.locate(*x, *y, tol));
+        std::hint::black_box(loc.locate(snap, *x, *y, tol));
     });
     let t_all = t.elapsed().as_secs_f64();
     println!(

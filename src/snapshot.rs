@@ -132,6 +132,119 @@ pub struct BuildingView {
     pub micro: Vec<usize>,
 }
 
+/// A building as the map asks for it, by area, village or address, without the town loaded: the
+/// building, its village's code and where the active plans put it (by code). The store answers
+/// these from its indexes; a [`Snapshot`]'s buildings give the same.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildingRecord {
+    /// A stable key while the base data is not imported again: the store's row id (the position
+    /// in a snapshot's buildings, plus one, for a snapshot). Tiles use it as the feature id.
+    pub fid: u64,
+    /// The planner's id.
+    pub id: String,
+    /// Its village's 12-digit code.
+    pub village_code: String,
+    /// A point inside the building.
+    pub point: Point<f64>,
+    /// The footprint, when known.
+    pub footprint: Option<MultiPolygon<f64>>,
+    /// Households living here.
+    pub households: u64,
+    /// Residents living here.
+    pub residents: u64,
+    /// What it is used for.
+    pub kind: crate::model::BuildingKind,
+    /// Address, if known.
+    pub address: Option<String>,
+    /// Villager group (村民小组).
+    pub group: Option<String>,
+    /// Staff, for firms, schools, hospitals.
+    pub staff: Option<u64>,
+    /// Workshops (车间), for factories.
+    pub workshops: Option<u64>,
+    /// The extra numeric field.
+    pub custom: Option<f64>,
+    /// Its grid's code under the active plan.
+    pub grid_code: Option<String>,
+    /// Its micro-grids' codes under the active plan (several for a split building).
+    pub micro_codes: Vec<String>,
+}
+
+impl BuildingRecord {
+    /// The building, in the village of index `village`.
+    pub fn to_building(&self, village: usize) -> Building {
+        Building {
+            id: self.id.clone(),
+            point: self.point,
+            footprint: self.footprint.clone(),
+            households: self.households,
+            residents: self.residents,
+            kind: self.kind,
+            address: self.address.clone(),
+            group: self.group.clone(),
+            staff: self.staff,
+            workshops: self.workshops,
+            custom: self.custom,
+            village,
+        }
+    }
+
+    /// The box of its point and footprint.
+    pub fn bbox(&self) -> geo::Rect<f64> {
+        building_box(self.point, self.footprint.as_ref())
+    }
+}
+
+/// The box of a building's point and footprint (what an area query of buildings tests).
+pub fn building_box(point: Point<f64>, footprint: Option<&MultiPolygon<f64>>) -> geo::Rect<f64> {
+    use geo::BoundingRect;
+    let p = point;
+    match footprint.and_then(|f| f.bounding_rect()) {
+        Some(r) => geo::Rect::new(
+            (r.min().x.min(p.x()), r.min().y.min(p.y())),
+            (r.max().x.max(p.x()), r.max().y.max(p.y())),
+        ),
+        None => geo::Rect::new(p.0, p.0),
+    }
+}
+
+impl Snapshot {
+    /// Building `i` of this snapshot as a [`BuildingRecord`] (`fid` = `i + 1`).
+    pub fn building_record(&self, i: usize) -> BuildingRecord {
+        let b = &self.buildings[i];
+        let bd = &b.building;
+        BuildingRecord {
+            fid: i as u64 + 1,
+            id: bd.id.clone(),
+            village_code: self
+                .villages
+                .get(bd.village)
+                .map(|v| v.code.to_string())
+                .unwrap_or_default(),
+            point: bd.point,
+            footprint: bd.footprint.clone(),
+            households: bd.households,
+            residents: bd.residents,
+            kind: bd.kind,
+            address: bd.address.clone(),
+            group: bd.group.clone(),
+            staff: bd.staff,
+            workshops: bd.workshops,
+            custom: bd.custom,
+            grid_code: b
+                .grid
+                .and_then(|g| self.grids.get(g))
+                .map(|g| g.code.to_string()),
+            micro_codes: b
+                .micro
+                .iter()
+                .filter_map(|&m| self.micro_grids.get(m))
+                .map(|m| m.code.to_string())
+                .collect(),
+        }
+    }
+}
+
 /// Converts traced rings (picodegrees) to a geo `MultiPolygon` in lon/lat.
 pub fn rings_to_multipolygon(rs: &RingSet) -> MultiPolygon<f64> {
     let ring = |r: &Vec<crate::topology::Pt>| -> LineString<f64> {

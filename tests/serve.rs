@@ -764,7 +764,7 @@ fn locate_rate(t: &Snapshot) {
     let t0 = Instant::now();
     let mut inside = 0usize;
     for &(x, y) in &pts {
-        if st.locator.locate(x, y, 1.0).grid.is_some() {
+        if st.locate(x, y, 1.0).grid.is_some() {
             inside += 1;
         }
     }

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use wangge::model::{Dataset, Weight};
 use wangge::partition::{self, Band, Options, Plan};
+use wangge::serve::State;
 use wangge::snapshot::{Person, Role};
-use wangge::store::{Backend, Base, PlanMeta, Store, StoreError};
+use wangge::store::{Backend, Base, MapChanges, PlanMeta, Store, StoreError};
 
 use common::stores::{fresh_target, kinds, Kind};
 
@@ -262,11 +263,30 @@ async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
             assert_ne!(m.from, m.to);
         }
         // Roll back to version 1: its codes are live again and the map shows them.
-        let before_rollback = s.snapshot().await.unwrap();
+        let before_rollback = s.map_snapshot().await.unwrap();
         s.activate(&v0, 1, Some(Some(3))).await.unwrap();
-        // A reload that reuses the unchanged villages gives exactly the full reload.
-        let full = s.snapshot().await.unwrap();
-        let incremental = s.snapshot_after(Some(&before_rollback)).await.unwrap();
+        // What changed is that one village's plan; applied to the map as it was, it gives the
+        // map as it is, and nothing changed since.
+        let full = State::new(s.map_snapshot().await.unwrap());
+        let MapChanges::Plans {
+            revision,
+            people,
+            villages,
+        } = s.map_changes(&before_rollback).await.unwrap()
+        else {
+            panic!("{kind:?}: an activation is a change of plans")
+        };
+        assert_eq!(
+            villages
+                .iter()
+                .map(|c| before_rollback.villages[c.index].code.to_string())
+                .collect::<Vec<_>>(),
+            vec![v0.clone()],
+            "{kind:?}: only the rolled-back village changed"
+        );
+        let before = State::new(before_rollback.clone());
+        let (incremental, dirty) = before.apply(revision, people, villages).unwrap();
+        assert!(!dirty.is_empty());
         let key = |sn: &wangge::snapshot::Snapshot| {
             (
                 sn.revision,
@@ -283,11 +303,7 @@ async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
                     .collect::<Vec<_>>(),
                 sn.micro_grids
                     .iter()
-                    .map(|m| (m.code.to_string(), m.grid))
-                    .collect::<Vec<_>>(),
-                sn.buildings
-                    .iter()
-                    .map(|b| (b.building.id.clone(), b.grid, b.micro.clone()))
+                    .map(|m| (m.code.to_string(), m.grid, m.geometry.clone()))
                     .collect::<Vec<_>>(),
                 sn.villages
                     .iter()
@@ -296,14 +312,18 @@ async fn versions_keep_codes_retire_codes_diff_and_roll_back() {
             )
         };
         assert!(
-            key(&full) == key(&incremental),
-            "{kind:?}: incremental snapshot differs"
+            key(&full.snapshot) == key(&incremental.snapshot),
+            "{kind:?}: incremental map differs"
         );
         assert_ne!(
-            key(&full).1,
-            key(&before_rollback).1,
+            key(&full.snapshot).1,
+            key(&before.snapshot).1,
             "the rollback changed the map"
         );
+        assert!(matches!(
+            s.map_changes(&full.snapshot).await.unwrap(),
+            MapChanges::None
+        ));
         let plans = s.plans(Some(&v0)).await.unwrap();
         assert_eq!(
             plans
@@ -661,35 +681,68 @@ fn a_killed_import_leaves_the_store_as_it_was() {
             fingerprint(&s).await
         });
         assert_eq!(after, before, "{kind:?}: a killed import changed the store");
-        if matches!(kind, Kind::Postgis) {
-            // A bulk import into PostGIS drops its indexes and builds them again inside the
-            // transaction: killed or finished, they are all there.
-            let want = [
+        // A bulk import drops the building indexes and builds them again inside the
+        // transaction: killed or finished, they are all there.
+        let want: &[&str] = match kind {
+            Kind::Postgis => &[
                 "building_footprints_geom",
+                "buildings_addr_core",
+                "buildings_addr_number",
+                "buildings_cell",
                 "buildings_geom",
                 "buildings_village",
-            ];
-            assert_eq!(pg_indexes(&rt, &target), want, "after a killed import");
-            let (ok, _, err) = common::wangge(&["import", big.to_str().unwrap(), "--db", &target]);
-            assert!(ok, "import: {err}");
-            assert_eq!(pg_indexes(&rt, &target), want, "after a bulk import");
-        }
+            ],
+            Kind::Gpkg => &[
+                "buildings_addr_core",
+                "buildings_addr_number",
+                "buildings_cell",
+                "buildings_village",
+            ],
+        };
+        assert_eq!(
+            building_indexes(&rt, kind, &target),
+            want,
+            "{kind:?}: after a killed import"
+        );
+        let (ok, _, err) = common::wangge(&["import", big.to_str().unwrap(), "--db", &target]);
+        assert!(ok, "import: {err}");
+        assert_eq!(
+            building_indexes(&rt, kind, &target),
+            want,
+            "{kind:?}: after a bulk import"
+        );
     }
 }
 
-/// The non-unique indexes on the buildings tables of a PostGIS store, by name.
-fn pg_indexes(rt: &tokio::runtime::Runtime, url: &str) -> Vec<String> {
+/// The non-unique indexes on the buildings tables of a store, by name.
+fn building_indexes(rt: &tokio::runtime::Runtime, kind: Kind, target: &str) -> Vec<String> {
     use sqlx::Connection;
     rt.block_on(async {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(
-            "SELECT indexname::text FROM pg_indexes WHERE tablename IN \
-             ('buildings', 'building_footprints') AND indexdef NOT LIKE '%UNIQUE%' \
-             AND indexname NOT LIKE '%pkey' ORDER BY 1",
-        )
-        .fetch_all(&mut c)
-        .await
-        .unwrap()
+        match kind {
+            Kind::Postgis => {
+                let mut c = sqlx::PgConnection::connect(target).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT indexname::text FROM pg_indexes WHERE tablename IN \
+                     ('buildings', 'building_footprints') AND indexdef NOT LIKE '%UNIQUE%' \
+                     AND indexname NOT LIKE '%pkey' ORDER BY 1",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+            }
+            Kind::Gpkg => {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{target}"))
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+                     AND tbl_name IN ('buildings', 'building_footprints') ORDER BY 1",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+            }
+        }
     })
 }
 
@@ -965,5 +1018,212 @@ fn a_full_disk_leaves_the_store_as_it_was() {
             });
         }
         drop(disk);
+    }
+}
+
+/// Every building the store returns for a box, a village or an address is the one a scan of the
+/// town (and the in-memory address index) finds, with its grid under the active plan.
+async fn check_building_queries(s: &Store, ds: &Dataset, what: &str) {
+    use geo::{BoundingRect, Intersects, Rect};
+    use wangge::store::BuildingFilter;
+    let full = s.snapshot().await.unwrap();
+    let all = s.buildings(&BuildingFilter::default()).await.unwrap();
+    assert_eq!(all.len(), ds.buildings.len(), "{what}");
+    for (r, b) in all.iter().zip(&full.buildings) {
+        assert_eq!(r.id, b.building.id, "{what}: row order");
+        assert_eq!(
+            r.grid_code.as_deref(),
+            b.grid.map(|g| full.grids[g].code.as_str()),
+            "{what}: building {} grid",
+            r.id
+        );
+        assert_eq!(r.footprint, b.building.footprint, "{what}: {}", r.id);
+    }
+    assert!(all.iter().any(|b| b.grid_code.is_some()));
+    assert!(all.windows(2).all(|w| w[0].fid < w[1].fid));
+    // boxes of every size, some on a footprint's far corner (away from the building's point)
+    let ext = ds
+        .villages
+        .iter()
+        .filter_map(|v| v.boundary.bounding_rect())
+        .reduce(|a, b| {
+            Rect::new(
+                (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+                (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+            )
+        })
+        .unwrap();
+    let mut seed = 7u64;
+    let mut r = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut boxes: Vec<Rect<f64>> = (0..40)
+        .map(|i| {
+            let w = ext.width() * [0.002, 0.02, 0.1, 0.5][i % 4];
+            let h = ext.height() * [0.002, 0.02, 0.1, 0.5][(i / 4) % 4];
+            let x = ext.min().x - w / 2.0 + r() * ext.width();
+            let y = ext.min().y - h / 2.0 + r() * ext.height();
+            Rect::new((x, y), (x + w, y + h))
+        })
+        .collect();
+    boxes.push(ext);
+    let with_fp: Vec<&wangge::snapshot::BuildingRecord> =
+        all.iter().filter(|b| b.footprint.is_some()).collect();
+    assert!(!with_fp.is_empty(), "{what}: the town has footprints");
+    for b in with_fp.iter().take(5) {
+        let c = b.footprint.as_ref().unwrap().bounding_rect().unwrap().max();
+        boxes.push(Rect::new(c, c));
+    }
+    let mut seen = 0;
+    for bx in boxes {
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|b| bx.intersects(&b.bbox()))
+            .map(|b| b.fid)
+            .collect();
+        let got: Vec<u64> = s
+            .buildings_in(bx)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.fid)
+            .collect();
+        assert_eq!(got, want, "{what}: buildings in {bx:?}");
+        seen += got.len();
+    }
+    assert!(seen > 0, "{what}: the boxes found nothing at all");
+    // by village
+    let v = ds.villages[ds.villages.len() / 2].code.to_string();
+    let want: Vec<u64> = all
+        .iter()
+        .filter(|b| b.village_code == v)
+        .map(|b| b.fid)
+        .collect();
+    let got: Vec<u64> = s
+        .buildings(&BuildingFilter {
+            village: Some(v.clone()),
+            bbox: None,
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.fid)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "{what}: buildings of village {v}");
+    // by address: what the in-memory index finds, in the same order, with the same scores
+    let index =
+        wangge::address::AddressIndex::new(ds.buildings.iter().enumerate().filter_map(|(i, b)| {
+            Some((
+                i,
+                b.address.as_deref()?,
+                ds.villages[b.village].name.as_str(),
+            ))
+        }));
+    let mut queries: Vec<String> = Vec::new();
+    for b in ds.buildings.iter().step_by(97) {
+        let Some(a) = b.address.as_deref() else {
+            continue;
+        };
+        let full_width: String = a
+            .chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+                c => c,
+            })
+            .collect();
+        queries.push(a.to_string());
+        queries.push(format!("浙江省杭州市{full_width}"));
+        queries.push(a.replace('栋', "号楼"));
+        if let Some(i) = a.rfind('号') {
+            queries.push(a[..i + '号'.len_utf8()].to_string());
+        }
+        // the road alone, and the road with a typo
+        let village = &ds.villages[b.village].name;
+        let core = a.strip_prefix(village.as_str()).unwrap_or(a);
+        if let Some(i) = core.find(|c: char| c.is_ascii_digit()) {
+            queries.push(core[..i].to_string());
+            let mut cs: Vec<char> = core.chars().collect();
+            cs[0] = '建';
+            queries.push(cs.into_iter().collect());
+        }
+    }
+    queries.push("火星大道999号".into());
+    let mut found = 0;
+    for q in &queries {
+        let want = index.lookup(q);
+        let got = s.find_address(q).await.unwrap();
+        assert_eq!(
+            got.candidates
+                .iter()
+                .map(|(b, score)| (b.id.clone(), *score))
+                .collect::<Vec<_>>(),
+            want.candidates
+                .iter()
+                .map(|c| (ds.buildings[c.building].id.clone(), c.score))
+                .collect::<Vec<_>>(),
+            "{what}: address {q}"
+        );
+        assert_eq!(got.sure, want.sure, "{what}: address {q}");
+        found += usize::from(got.sure);
+    }
+    assert!(found > 5, "{what}: only {found} sure finds");
+}
+
+/// A store as it was before migration 3: its columns, indexes and state gone.
+async fn undo_migration_3(kind: Kind, target: &str) {
+    use sqlx::{Connection, Executor};
+    let stmts = [
+        "DROP INDEX buildings_cell",
+        "DROP INDEX buildings_addr_core",
+        "DROP INDEX buildings_addr_number",
+        "ALTER TABLE buildings DROP COLUMN cell",
+        "ALTER TABLE buildings DROP COLUMN addr_core",
+        "ALTER TABLE buildings DROP COLUMN addr_number",
+        "DELETE FROM store_state WHERE key = 'building_span_nd'",
+        "DELETE FROM wangge_migrations WHERE version = 3",
+    ];
+    match kind {
+        Kind::Gpkg => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{target}"))
+                .await
+                .unwrap();
+            for s in stmts {
+                c.execute(s).await.unwrap();
+            }
+        }
+        Kind::Postgis => {
+            let mut c = sqlx::PgConnection::connect(target).await.unwrap();
+            for s in stmts {
+                c.execute(s).await.unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn buildings_by_area_village_and_address_come_from_the_store() {
+    let dir = common::tmp();
+    let ds = town(3000, 41, &dir.path().join("in"));
+    let p = plan(&ds, (300.0, 500.0));
+    for kind in kinds() {
+        let target = fresh_target(kind, dir.path()).await;
+        let s = Store::open(&target).await.unwrap();
+        s.save_run(&ds, &p, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        check_building_queries(&s, &ds, &format!("{kind:?}")).await;
+        // imported again (a bulk load: indexes dropped and built again): new rows, still right
+        s.import(&ds, &mut |_, _| {}).await.unwrap();
+        check_building_queries(&s, &ds, &format!("{kind:?}, imported again")).await;
+        s.close().await;
+        // a store from before migration 3 gets its keys filled when opened
+        undo_migration_3(kind, &target).await;
+        let s = Store::open(&target).await.unwrap();
+        check_building_queries(&s, &ds, &format!("{kind:?}, migrated")).await;
+        s.close().await;
     }
 }

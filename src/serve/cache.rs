@@ -1,9 +1,15 @@
-//! The cache of rendered tiles (切片缓存): gzipped MVT bytes (or "empty") per layer and tile, for
-//! one revision at a time (a new revision empties it, so a new plan is never served stale), bounded
-//! in bytes (oldest entries go first).
+//! The cache of rendered tiles (切片缓存): gzipped MVT bytes (or "empty") per layer and tile with
+//! a hash of them (the ETag), bounded in bytes (oldest entries go first).
+//!
+//! A new revision does not empty it: the tiles it changes are dropped, layer by layer, where the
+//! map changed (a village whose plan was activated, a grid whose leader changed), and the others
+//! stay, so a new plan is never served stale and the rest of the map stays warm. An import of the
+//! base data empties it ([`TileCache::reset`]). A tile rendered from a state older than a change
+//! that touches it is not kept (a request in flight during the swap).
 
-use crate::tiles::TileId;
+use crate::tiles::{TileId, BUFFER};
 use axum::body::Bytes;
+use geo::{Intersects, Rect};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -11,15 +17,54 @@ use std::sync::Mutex;
 pub type Cached = Option<Bytes>;
 
 /// Bytes an entry costs beyond its tile (key, map slot, queue slot).
-const ENTRY_OVERHEAD: usize = 64;
+const ENTRY_OVERHEAD: usize = 80;
+
+/// How many recent changes are remembered to turn away tiles rendered before them.
+const CHANGES_KEPT: usize = 64;
 
 type Key = (u8, TileId);
 
+/// Where the map changed at a revision: the layers (bit `1 << layer index`) and the lon/lat area.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dirty {
+    /// Layers touched, one bit per index in [`super::layers::LAYERS`].
+    pub layers: u16,
+    /// The area changed.
+    pub area: Rect<f64>,
+}
+
+impl Dirty {
+    /// Whether tile `tile` of layer `layer` shows part of this change.
+    pub fn touches(&self, layer: u8, tile: TileId) -> bool {
+        self.layers & (1 << layer) != 0 && tile.buffered_bounds(BUFFER).intersects(&self.area)
+    }
+}
+
+/// A cached tile: its bytes and their hash (the tile's ETag).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The gzipped MVT, or `None` when the tile is empty.
+    pub value: Cached,
+    /// A hash of the bytes.
+    pub etag: u64,
+}
+
+struct Slot {
+    entry: Entry,
+    seq: u64,
+}
+
 struct Inner {
-    revision: i64,
-    map: HashMap<Key, Cached>,
-    order: VecDeque<Key>,
+    map: HashMap<Key, Slot>,
+    /// Insertion order, oldest first; a key whose slot has another `seq` was dropped since.
+    order: VecDeque<(Key, u64)>,
+    seq: u64,
     bytes: usize,
+    /// Tiles rendered from a revision older than this are not kept (the cache was emptied, or a
+    /// change was forgotten).
+    floor: i64,
+    /// Recent changes: (revision, where).
+    changes: VecDeque<(i64, Vec<Dirty>)>,
 }
 
 /// A bounded cache of rendered tiles.
@@ -28,15 +73,32 @@ pub struct TileCache {
     limit: usize,
 }
 
+fn cost(e: &Entry) -> usize {
+    ENTRY_OVERHEAD + e.value.as_ref().map_or(0, |b| b.len())
+}
+
+/// 64-bit FNV-1a of the bytes: the tile's ETag.
+pub fn etag_of(value: &Cached) -> u64 {
+    value
+        .as_deref()
+        .unwrap_or(b"")
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
 impl TileCache {
     /// A cache holding at most about `limit` bytes.
     pub fn new(limit: usize) -> TileCache {
         TileCache {
             inner: Mutex::new(Inner {
-                revision: i64::MIN,
                 map: HashMap::new(),
                 order: VecDeque::new(),
+                seq: 0,
                 bytes: 0,
+                floor: i64::MIN,
+                changes: VecDeque::new(),
             }),
             limit,
         }
@@ -46,43 +108,86 @@ impl TileCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached tile of `layer` at `revision`, if rendered already.
-    pub fn get(&self, revision: i64, layer: u8, tile: TileId) -> Option<Cached> {
-        let g = self.lock();
-        if g.revision != revision {
-            return None;
-        }
-        g.map.get(&(layer, tile)).cloned()
+    /// The cached tile of `layer`, if rendered already (every tile held is current).
+    pub fn get(&self, layer: u8, tile: TileId) -> Option<Entry> {
+        self.lock().map.get(&(layer, tile)).map(|s| s.entry.clone())
     }
 
-    /// Keeps a rendered tile; a newer revision empties the cache first, an older one is dropped.
-    pub fn put(&self, revision: i64, layer: u8, tile: TileId, value: Cached) {
-        let cost = ENTRY_OVERHEAD + value.as_ref().map_or(0, |b| b.len());
-        if cost > self.limit {
-            return;
+    /// Keeps a tile rendered from the state at `revision`, unless a later change touches it (or
+    /// the cache was emptied since). Returns whether it was kept.
+    pub fn put(&self, revision: i64, layer: u8, tile: TileId, entry: Entry) -> bool {
+        let c = cost(&entry);
+        if c > self.limit {
+            return false;
         }
         let mut g = self.lock();
-        if revision < g.revision {
-            return;
+        if revision < g.floor
+            || g.changes
+                .iter()
+                .any(|(r, ds)| *r > revision && ds.iter().any(|d| d.touches(layer, tile)))
+        {
+            return false;
         }
-        if revision > g.revision {
-            g.revision = revision;
-            g.map.clear();
-            g.order.clear();
-            g.bytes = 0;
+        g.seq += 1;
+        let seq = g.seq;
+        if let Some(old) = g.map.insert((layer, tile), Slot { entry, seq }) {
+            g.bytes -= cost(&old.entry);
         }
-        if g.map.insert((layer, tile), value).is_some() {
-            // raced with another render of the same tile: the byte count was taken already
-            return;
-        }
-        g.order.push_back((layer, tile));
-        g.bytes += cost;
+        g.order.push_back(((layer, tile), seq));
+        g.bytes += c;
         while g.bytes > self.limit {
-            let Some(k) = g.order.pop_front() else { break };
-            if let Some(v) = g.map.remove(&k) {
-                g.bytes -= ENTRY_OVERHEAD + v.as_ref().map_or(0, |b| b.len());
+            let Some((k, s)) = g.order.pop_front() else {
+                break;
+            };
+            if g.map.get(&k).is_some_and(|slot| slot.seq == s) {
+                if let Some(old) = g.map.remove(&k) {
+                    g.bytes -= cost(&old.entry);
+                }
             }
         }
+        // drop the queue's dead slots now and then
+        if g.order.len() > 2 * g.map.len() + 1024 {
+            let Inner { map, order, .. } = &mut *g;
+            order.retain(|(k, s)| map.get(k).is_some_and(|slot| slot.seq == *s));
+        }
+        true
+    }
+
+    /// The map changed at `revision` where `dirty` says: drops the tiles it touches and turns away
+    /// tiles rendered before it that it touches.
+    pub fn invalidate(&self, revision: i64, dirty: Vec<Dirty>) {
+        let mut g = self.lock();
+        let Inner {
+            map,
+            bytes,
+            changes,
+            floor,
+            ..
+        } = &mut *g;
+        map.retain(|&(layer, tile), slot| {
+            let keep = !dirty.iter().any(|d| d.touches(layer, tile));
+            if !keep {
+                *bytes -= cost(&slot.entry);
+            }
+            keep
+        });
+        changes.push_back((revision, dirty));
+        while changes.len() > CHANGES_KEPT {
+            if let Some((r, _)) = changes.pop_front() {
+                *floor = (*floor).max(r);
+            }
+        }
+    }
+
+    /// Empties the cache (the base data changed at `revision`): tiles rendered before it are
+    /// turned away.
+    pub fn reset(&self, revision: i64) {
+        let mut g = self.lock();
+        g.map.clear();
+        g.order.clear();
+        g.bytes = 0;
+        g.changes.clear();
+        g.floor = g.floor.max(revision);
     }
 
     /// (entries, bytes) held.
@@ -97,28 +202,73 @@ mod tests {
     use super::*;
 
     fn t(x: u32) -> TileId {
-        TileId { z: 10, x, y: 0 }
+        TileId { z: 10, x, y: 400 }
+    }
+
+    fn e(n: usize) -> Entry {
+        let value = Some(Bytes::from(vec![0u8; n]));
+        Entry {
+            etag: etag_of(&value),
+            value,
+        }
     }
 
     #[test]
-    fn bounded_and_keyed_by_revision() {
+    fn bounded_oldest_first() {
         let c = TileCache::new(3 * (ENTRY_OVERHEAD + 100));
         for x in 0..5 {
-            c.put(1, 0, t(x), Some(Bytes::from(vec![0u8; 100])));
+            assert!(c.put(1, 0, t(x), e(100)));
         }
         let (n, bytes) = c.usage();
         assert_eq!(n, 3);
         assert!(bytes <= 3 * (ENTRY_OVERHEAD + 100));
-        assert!(c.get(1, 0, t(0)).is_none(), "oldest evicted");
-        assert!(c.get(1, 0, t(4)).is_some());
-        assert!(c.get(2, 0, t(4)).is_none(), "another revision misses");
-        c.put(2, 0, t(7), None);
-        assert_eq!(c.get(2, 0, t(7)), Some(None));
-        assert!(
-            c.get(1, 0, t(4)).is_none(),
-            "new revision emptied the cache"
+        assert!(c.get(0, t(0)).is_none(), "oldest evicted");
+        assert!(c.get(0, t(4)).is_some());
+        assert!(c.get(1, t(4)).is_none(), "another layer misses");
+        // the same tile again replaces it, counted once
+        c.put(1, 0, t(4), e(50));
+        assert_eq!(
+            c.usage().1,
+            2 * (ENTRY_OVERHEAD + 100) + ENTRY_OVERHEAD + 50
         );
-        c.put(1, 0, t(1), None);
-        assert!(c.get(1, 0, t(1)).is_none(), "an older revision is not kept");
+        let empty = Entry {
+            value: None,
+            etag: etag_of(&None),
+        };
+        c.put(1, 0, t(7), empty.clone());
+        assert_eq!(c.get(0, t(7)), Some(empty));
+    }
+
+    #[test]
+    fn a_change_drops_only_the_tiles_it_touches_and_turns_away_older_renders() {
+        let c = TileCache::new(1 << 20);
+        let (here, there) = (t(852), t(900));
+        for layer in 0..3 {
+            c.put(1, layer, here, e(10));
+            c.put(1, layer, there, e(10));
+        }
+        let area = here.bounds();
+        c.invalidate(
+            2,
+            vec![Dirty {
+                layers: 0b010,
+                area,
+            }],
+        );
+        assert!(c.get(1, here).is_none(), "changed layer, changed place");
+        assert!(c.get(0, here).is_some(), "other layer stays");
+        assert!(c.get(1, there).is_some(), "other place stays");
+        // a render from revision 1 that finishes now is stale: turned away; from 2 it is kept
+        assert!(!c.put(1, 1, here, e(10)));
+        assert!(
+            c.put(1, 1, there, e(10)),
+            "untouched tiles of revision 1 are still right"
+        );
+        assert!(c.put(2, 1, here, e(10)));
+        // an import empties it all and turns away anything older
+        c.reset(3);
+        assert_eq!(c.usage(), (0, 0));
+        assert!(!c.put(2, 0, there, e(10)));
+        assert!(c.put(3, 0, there, e(10)));
     }
 }

@@ -1,12 +1,16 @@
 //! The tile layers of a snapshot (矢量切片图层): which features each layer of `/tiles/{layer}` holds,
-//! their stable ids and properties, and the fields TileJSON advertises for them.
+//! their stable ids and properties, and the fields TileJSON advertises for them. Grids and
+//! micro-grids come in one piece per village ([`grid_shapes`]), so a newly activated plan rebuilds
+//! that village's pieces only; their properties are made from the map when a tile draws them
+//! ([`grid_props`]), so they take no memory between tiles and a new leader needs no rebuild;
+//! buildings are drawn per tile from the buildings the source returns for it ([`buildings`]).
 
 use crate::model::BarrierClass;
-use crate::snapshot::Snapshot;
-use crate::tiles::{Feature, Layer, PropValue};
+use crate::snapshot::{BuildingRecord, Snapshot};
+use crate::tiles::{Feature, Key, Layer, PropValue, Shapes};
 use geo::{LineString, MultiLineString, MultiPolygon, Point, Polygon};
 
-/// The layers served, in the order of [`build_layers`].
+/// The layers served (their index is their bit in a cache change mask).
 pub const LAYERS: [&str; 7] = [
     "villages",
     "grids",
@@ -76,135 +80,138 @@ pub fn grid_name(village: &str, code: &str) -> String {
     format!("{village}第{seq}网格")
 }
 
-fn s(k: &str, v: impl Into<String>) -> (String, PropValue) {
-    (k.to_string(), PropValue::Str(v.into()))
+fn s(k: &'static str, v: impl Into<String>) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Str(v.into()))
 }
-fn f(k: &str, v: f64) -> (String, PropValue) {
-    (k.to_string(), PropValue::Float(v))
+fn f(k: &'static str, v: f64) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Float(v))
 }
-fn i(k: &str, v: i64) -> (String, PropValue) {
-    (k.to_string(), PropValue::Int(v))
+fn i(k: &'static str, v: i64) -> (Key, PropValue) {
+    (Key::Borrowed(k), PropValue::Int(v))
 }
 
 /// Side of the square drawn for a building known only by its point, in degrees (about 8 m).
 const POINT_BUILDING_DEG: f64 = 0.00004;
 
-/// Builds the layers of [`LAYERS`] from `snap` (geometry already oriented).
-pub fn build_layers(snap: &Snapshot) -> Vec<Layer> {
-    let villages = snap
-        .villages
-        .iter()
-        .enumerate()
-        .map(|(k, v)| {
-            let mut props = vec![
-                s("code", v.code.as_str()),
-                s("name", v.name.as_str()),
-                s("mode", mode_str(v.mode)),
-            ];
-            if let Some(p) = v.plan_version {
-                props.push(i("plan_version", p));
-            }
-            Feature {
-                id: code_id(v.code.as_str(), k),
-                geometry: v.boundary.clone(),
-                props,
-            }
-        })
-        .collect();
+/// Index of `name` in [`LAYERS`].
+pub fn index(name: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| *l == name)
+}
+
+/// The bit of layer `name` in a [`super::cache::Dirty`] mask.
+pub fn bit(name: &str) -> u16 {
+    index(name).map_or(0, |i| 1 << i)
+}
+
+/// Id and properties of village `k` (code, name, mode, active plan version), into `props`.
+pub fn village_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
+    let v = &snap.villages[k];
+    props.extend([
+        s("code", v.code.as_str()),
+        s("name", v.name.as_str()),
+        s("mode", mode_str(v.mode)),
+    ]);
+    if let Some(p) = v.plan_version {
+        props.push(i("plan_version", p));
+    }
+    code_id(v.code.as_str(), k)
+}
+
+/// The villages' outlines as one piece of tiles (their shared borders simplified once).
+pub fn village_shapes(snap: &Snapshot) -> Shapes {
+    let refs: Vec<&MultiPolygon<f64>> = snap.villages.iter().map(|v| &v.boundary).collect();
+    Shapes::coverage(&refs)
+}
+
+/// The outlines of grids `grids` (indexes in `snap.grids`, one village's) as a piece of tiles.
+pub fn grid_shapes(snap: &Snapshot, grids: &[usize]) -> Shapes {
+    let refs: Vec<&MultiPolygon<f64>> = grids.iter().map(|&g| &snap.grids[g].geometry).collect();
+    Shapes::coverage(&refs)
+}
+
+/// Id and properties of grid `k`: code, name, village, figures, leader.
+pub fn grid_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
     let vname = |vi: usize| snap.villages.get(vi).map(|v| v.name.as_str()).unwrap_or("");
     let vcode = |vi: usize| snap.villages.get(vi).map(|v| v.code.as_str()).unwrap_or("");
-    let grids = snap
-        .grids
+    let g = &snap.grids[k];
+    props.extend([
+        s("code", g.code.as_str()),
+        s("name", grid_name(vname(g.village), g.code.as_str())),
+        s("village_code", vcode(g.village)),
+        f("households", g.figures.households),
+        f("residents", g.figures.residents),
+        f("area_m2", g.figures.area_m2.round()),
+        f(
+            "polsby_popper",
+            (g.figures.polsby_popper * 1000.0).round() / 1000.0,
+        ),
+    ]);
+    if let Some(l) = leader(&g.people) {
+        props.push(s("leader", l));
+    }
+    code_id(g.code.as_str(), k)
+}
+
+/// The grid leader's name, what grid tiles show of a grid's people.
+pub fn leader(people: &[crate::snapshot::Person]) -> Option<&str> {
+    people
         .iter()
-        .enumerate()
-        .map(|(k, g)| {
-            let mut props = vec![
-                s("code", g.code.as_str()),
-                s("name", grid_name(vname(g.village), g.code.as_str())),
-                s("village_code", vcode(g.village)),
-                f("households", g.figures.households),
-                f("residents", g.figures.residents),
-                f("area_m2", g.figures.area_m2.round()),
-                f(
-                    "polsby_popper",
-                    (g.figures.polsby_popper * 1000.0).round() / 1000.0,
-                ),
-            ];
-            if let Some(l) = g
-                .people
-                .iter()
-                .find(|p| p.role == crate::snapshot::Role::GridLeader)
-            {
-                props.push(s("leader", l.name.as_str()));
-            }
-            Feature {
+        .find(|p| p.role == crate::snapshot::Role::GridLeader)
+        .map(|p| p.name.as_str())
+}
+
+/// The outlines of micro-grids `micro` (indexes in `snap.micro_grids`) as a piece of tiles.
+pub fn micro_shapes(snap: &Snapshot, micro: &[usize]) -> Shapes {
+    let refs: Vec<&MultiPolygon<f64>> = micro
+        .iter()
+        .map(|&m| &snap.micro_grids[m].geometry)
+        .collect();
+    Shapes::coverage(&refs)
+}
+
+/// Id and properties of micro-grid `k`.
+pub fn micro_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) -> u64 {
+    let m = &snap.micro_grids[k];
+    props.extend([
+        s("code", m.code.as_str()),
+        s(
+            "grid_code",
+            snap.grids
+                .get(m.grid)
+                .map(|g| g.code.as_str())
+                .unwrap_or(""),
+        ),
+        s("kind", micro_kind_str(m.kind)),
+        f("households", m.figures.households),
+        f("residents", m.figures.residents),
+    ]);
+    code_id(m.code.as_str(), k)
+}
+
+/// A grid's label point inside it, with its code and name.
+pub fn labels(snap: &Snapshot) -> Layer {
+    let vname = |vi: usize| snap.villages.get(vi).map(|v| v.name.as_str()).unwrap_or("");
+    Layer::points(
+        "labels",
+        snap.grids
+            .iter()
+            .enumerate()
+            .map(|(k, g)| Feature {
                 id: code_id(g.code.as_str(), k),
-                geometry: g.geometry.clone(),
-                props,
-            }
-        })
-        .collect();
-    let micro = snap
-        .micro_grids
-        .iter()
-        .enumerate()
-        .map(|(k, m)| Feature {
-            id: code_id(m.code.as_str(), k),
-            geometry: m.geometry.clone(),
-            props: vec![
-                s("code", m.code.as_str()),
-                s(
-                    "grid_code",
-                    snap.grids
-                        .get(m.grid)
-                        .map(|g| g.code.as_str())
-                        .unwrap_or(""),
-                ),
-                s("kind", micro_kind_str(m.kind)),
-                f("households", m.figures.households),
-                f("residents", m.figures.residents),
-            ],
-        })
-        .collect();
-    let buildings = snap
-        .buildings
-        .iter()
-        .enumerate()
-        .map(|(k, b)| {
-            let bd = &b.building;
-            let geometry = bd.footprint.clone().unwrap_or_else(|| {
-                let (x, y, h) = (bd.point.x(), bd.point.y(), POINT_BUILDING_DEG / 2.0);
-                MultiPolygon(vec![Polygon::new(
-                    LineString::from(vec![
-                        (x - h, y - h),
-                        (x + h, y - h),
-                        (x + h, y + h),
-                        (x - h, y + h),
-                        (x - h, y - h),
-                    ]),
-                    vec![],
-                )])
-            });
-            let mut props = vec![
-                s("id", bd.id.as_str()),
-                s("kind", bd.kind.as_str()),
-                i("households", bd.households as i64),
-                i("residents", bd.residents as i64),
-            ];
-            if let Some(a) = &bd.address {
-                props.push(s("address", a.as_str()));
-            }
-            if let Some(g) = b.grid.and_then(|g| snap.grids.get(g)) {
-                props.push(s("grid_code", g.code.as_str()));
-            }
-            Feature {
-                id: k as u64 + 1,
-                geometry,
-                props,
-            }
-        })
-        .collect();
-    let lines = |river: bool| -> Vec<Feature<MultiLineString<f64>>> {
+                geometry: Point::new(g.label.x(), g.label.y()),
+                props: vec![
+                    s("code", g.code.as_str()),
+                    s("name", grid_name(vname(g.village), g.code.as_str())),
+                ],
+            })
+            .collect(),
+    )
+}
+
+/// Roads (every barrier but rivers) or rivers.
+pub fn lines(snap: &Snapshot, river: bool) -> Layer {
+    Layer::lines(
+        if river { "rivers" } else { "roads" },
         snap.barriers
             .iter()
             .enumerate()
@@ -220,30 +227,51 @@ pub fn build_layers(snap: &Snapshot) -> Vec<Layer> {
                     props,
                 }
             })
-            .collect()
-    };
-    let labels = snap
-        .grids
-        .iter()
-        .enumerate()
-        .map(|(k, g)| Feature {
-            id: code_id(g.code.as_str(), k),
-            geometry: Point::new(g.label.x(), g.label.y()),
-            props: vec![
-                s("code", g.code.as_str()),
-                s("name", grid_name(vname(g.village), g.code.as_str())),
-            ],
-        })
-        .collect();
-    vec![
-        Layer::polygons("villages", villages),
-        Layer::polygons("grids", grids),
-        Layer::polygons("micro_grids", micro),
-        Layer::footprints("buildings", buildings),
-        Layer::lines("roads", lines(false)),
-        Layer::lines("rivers", lines(true)),
-        Layer::points("labels", labels),
-    ]
+            .collect(),
+    )
+}
+
+/// The buildings layer of one tile's buildings: footprints as given (a small square for a
+/// building known by its point), the feature id the building's stable key.
+pub fn buildings(records: &[BuildingRecord]) -> Layer {
+    Layer::footprints(
+        "buildings",
+        records
+            .iter()
+            .map(|b| {
+                let geometry = b.footprint.clone().unwrap_or_else(|| {
+                    let (x, y, h) = (b.point.x(), b.point.y(), POINT_BUILDING_DEG / 2.0);
+                    MultiPolygon(vec![Polygon::new(
+                        LineString::from(vec![
+                            (x - h, y - h),
+                            (x + h, y - h),
+                            (x + h, y + h),
+                            (x - h, y + h),
+                            (x - h, y - h),
+                        ]),
+                        vec![],
+                    )])
+                });
+                let mut props = vec![
+                    s("id", b.id.as_str()),
+                    s("kind", b.kind.as_str()),
+                    i("households", b.households as i64),
+                    i("residents", b.residents as i64),
+                ];
+                if let Some(a) = &b.address {
+                    props.push(s("address", a.as_str()));
+                }
+                if let Some(g) = &b.grid_code {
+                    props.push(s("grid_code", g.as_str()));
+                }
+                Feature {
+                    id: b.fid,
+                    geometry,
+                    props,
+                }
+            })
+            .collect(),
+    )
 }
 
 /// `town`, `industrial` or `rural`.

@@ -2,13 +2,15 @@
 //! answers, for a WGS84 point, the village, grid and micro-grids holding it, the distance to the
 //! grid's border and every grid within a few metres of the point.
 //!
-//! Everything is held in a local metric frame (an equirectangular projection at the town's centre,
-//! good to well under a metre over a town): an R-tree of grid, micro-grid and village boxes picks
-//! candidates, an exact crossing test decides, and an R-tree of border segments gives distances.
+//! Distances are measured in a local metric frame (an equirectangular projection at the town's
+//! centre, good to well under a metre over a town). The index holds only boxes, in that frame: an
+//! R-tree of grid, micro-grid and village boxes picks candidates, a crossing test on the
+//! snapshot's own outlines decides, and the distance to the border is measured on the outlines of
+//! the grids whose boxes are near (no copy of the outlines, no tree of their segments).
 
 use crate::snapshot::Snapshot;
 use geo::{BoundingRect, MultiPolygon};
-use rstar::primitives::{GeomWithData, Line, Rectangle};
+use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
 
 /// Lon/lat ↔ metres around a centre.
@@ -37,54 +39,42 @@ impl LocalFrame {
     }
 }
 
-type Ring = Vec<[f64; 2]>;
-
-/// A polygon (all rings of a multipolygon) in metres, for the even-odd crossing test.
-struct Shape {
-    rings: Vec<Ring>,
+/// Even-odd rule over every ring of a multipolygon (holes and pieces included), in lon/lat: the
+/// local frame is affine, so inside in lon/lat is inside in metres.
+fn contains(mp: &MultiPolygon<f64>, x: f64, y: f64) -> bool {
+    let mut inside = false;
+    for r in
+        mp.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    {
+        let r = &r.0;
+        let n = r.len();
+        if n < 3 {
+            continue;
+        }
+        let mut j = n - 1;
+        for i in 0..n {
+            let (a, b) = (r[i], r[j]);
+            if (a.y > y) != (b.y > y) && x < (b.x - a.x) * (y - a.y) / (b.y - a.y) + a.x {
+                inside = !inside;
+            }
+            j = i;
+        }
+    }
+    inside
 }
 
-impl Shape {
-    fn new(f: &LocalFrame, mp: &MultiPolygon<f64>) -> Shape {
-        let ring = |ls: &geo::LineString<f64>| -> Ring {
-            ls.0.iter().map(|c| f.to_xy(c.x, c.y)).collect()
-        };
-        Shape {
-            rings: mp
-                .0
-                .iter()
-                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .map(ring)
-                .collect(),
-        }
-    }
-    /// Even-odd rule over every ring (holes and pieces included).
-    fn contains(&self, p: [f64; 2]) -> bool {
-        let mut inside = false;
-        for r in &self.rings {
-            let n = r.len();
-            if n < 3 {
-                continue;
-            }
-            let mut j = n - 1;
-            for i in 0..n {
-                let (a, b) = (r[i], r[j]);
-                if (a[1] > p[1]) != (b[1] > p[1])
-                    && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]
-                {
-                    inside = !inside;
-                }
-                j = i;
-            }
-        }
-        inside
-    }
-    /// Squared distance to the nearest ring segment.
-    fn border_distance_2(&self, p: [f64; 2]) -> f64 {
-        let mut best = f64::INFINITY;
-        for r in &self.rings {
-            for w in r.windows(2) {
-                let (a, b) = (w[0], w[1]);
+/// Squared distance (m²) from `p` (metres in `f`) to the nearest ring segment of `mp`.
+fn border_distance_2(f: &LocalFrame, mp: &MultiPolygon<f64>, p: [f64; 2]) -> f64 {
+    let mut best = f64::INFINITY;
+    for r in
+        mp.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    {
+        let mut prev: Option<[f64; 2]> = None;
+        for c in &r.0 {
+            let b = f.to_xy(c.x, c.y);
+            if let Some(a) = prev {
                 let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
                 let (px, py) = (p[0] - a[0], p[1] - a[1]);
                 let len2 = dx * dx + dy * dy;
@@ -96,13 +86,13 @@ impl Shape {
                 let (ex, ey) = (px - t * dx, py - t * dy);
                 best = best.min(ex * ex + ey * ey);
             }
+            prev = Some(b);
         }
-        best
     }
+    best
 }
 
 type BoxItem = GeomWithData<Rectangle<[f64; 2]>, usize>;
-type SegItem = GeomWithData<Line<[f64; 2]>, usize>;
 
 fn boxes(f: &LocalFrame, shapes: &[&MultiPolygon<f64>]) -> RTree<BoxItem> {
     RTree::bulk_load(
@@ -147,23 +137,33 @@ pub struct Located {
     pub tolerance_m: f64,
 }
 
-/// The locate index of a snapshot.
+/// The locate index of a snapshot: boxes only. The outlines are the snapshot's own, read where
+/// they are (the index holds no copy of them), so [`Locator::locate`] takes the snapshot it was
+/// built from.
 pub struct Locator {
     frame: LocalFrame,
-    grids: Vec<Shape>,
     grid_boxes: RTree<BoxItem>,
-    segments: RTree<SegItem>,
-    micro: Vec<Shape>,
     micro_boxes: RTree<BoxItem>,
-    micro_grid_of: Vec<usize>,
-    villages: Vec<Shape>,
     village_boxes: RTree<BoxItem>,
-    grid_village: Vec<usize>,
 }
 
 impl Locator {
     /// Indexes `s`.
     pub fn new(s: &Snapshot) -> Locator {
+        let frame = Locator::frame_of(s);
+        let gshapes: Vec<&MultiPolygon<f64>> = s.grids.iter().map(|g| &g.geometry).collect();
+        let mshapes: Vec<&MultiPolygon<f64>> = s.micro_grids.iter().map(|m| &m.geometry).collect();
+        let vshapes: Vec<&MultiPolygon<f64>> = s.villages.iter().map(|v| &v.boundary).collect();
+        Locator {
+            frame,
+            grid_boxes: boxes(&frame, &gshapes),
+            micro_boxes: boxes(&frame, &mshapes),
+            village_boxes: boxes(&frame, &vshapes),
+        }
+    }
+
+    /// The metric frame centred on the villages' extent.
+    fn frame_of(s: &Snapshot) -> LocalFrame {
         let mut all = geo::Rect::new((180.0, 90.0), (-180.0, -90.0));
         let mut any = false;
         for v in &s.villages {
@@ -181,51 +181,27 @@ impl Locator {
             }
         }
         let c = if any { all.center() } else { (0.0, 0.0).into() };
-        let frame = LocalFrame::new(c.x, c.y);
-        let gshapes: Vec<&MultiPolygon<f64>> = s.grids.iter().map(|g| &g.geometry).collect();
-        let mshapes: Vec<&MultiPolygon<f64>> = s.micro_grids.iter().map(|m| &m.geometry).collect();
-        let vshapes: Vec<&MultiPolygon<f64>> = s.villages.iter().map(|v| &v.boundary).collect();
-        let grids: Vec<Shape> = gshapes.iter().map(|g| Shape::new(&frame, g)).collect();
-        let mut segs = Vec::new();
-        for (gi, g) in grids.iter().enumerate() {
-            for r in &g.rings {
-                for w in r.windows(2) {
-                    if w[0] != w[1] {
-                        segs.push(GeomWithData::new(Line::new(w[0], w[1]), gi));
-                    }
-                }
-            }
-        }
-        Locator {
-            frame,
-            grid_boxes: boxes(&frame, &gshapes),
-            grids,
-            segments: RTree::bulk_load(segs),
-            micro: mshapes.iter().map(|m| Shape::new(&frame, m)).collect(),
-            micro_boxes: boxes(&frame, &mshapes),
-            micro_grid_of: s.micro_grids.iter().map(|m| m.grid).collect(),
-            villages: vshapes.iter().map(|v| Shape::new(&frame, v)).collect(),
-            village_boxes: boxes(&frame, &vshapes),
-            grid_village: s.grids.iter().map(|g| g.village).collect(),
-        }
+        LocalFrame::new(c.x, c.y)
     }
 
-    /// Locates a WGS84 point; a grid border within `tolerance_m` makes the answer ambiguous.
-    pub fn locate(&self, lon: f64, lat: f64, tolerance_m: f64) -> Located {
+    /// Locates a WGS84 point in `s` (the snapshot the index was built from); a grid border within
+    /// `tolerance_m` makes the answer ambiguous.
+    pub fn locate(&self, s: &Snapshot, lon: f64, lat: f64, tolerance_m: f64) -> Located {
         let p = self.frame.to_xy(lon, lat);
+        let geom = |g: usize| &s.grids[g].geometry;
         let grid = self
             .grid_boxes
             .locate_all_at_point(&p)
             .map(|b| b.data)
-            .filter(|&g| self.grids[g].contains(p))
+            .filter(|&g| contains(geom(g), lon, lat))
             .min();
         let village = match grid {
-            Some(g) => Some(self.grid_village[g]),
+            Some(g) => Some(s.grids[g].village),
             None => self
                 .village_boxes
                 .locate_all_at_point(&p)
                 .map(|b| b.data)
-                .filter(|&v| self.villages[v].contains(p))
+                .filter(|&v| contains(&s.villages[v].boundary, lon, lat))
                 .min(),
         };
         let mut micro_grids: Vec<usize> = match grid {
@@ -233,31 +209,43 @@ impl Locator {
                 .micro_boxes
                 .locate_all_at_point(&p)
                 .map(|b| b.data)
-                .filter(|&m| self.micro_grid_of[m] == g && self.micro[m].contains(p))
+                .filter(|&m| {
+                    s.micro_grids[m].grid == g && contains(&s.micro_grids[m].geometry, lon, lat)
+                })
                 .collect(),
             None => Vec::new(),
         };
         micro_grids.sort_unstable();
-        // inside a grid the nearest border is its own (the way out crosses it first): scan its
-        // rings; outside every grid ask the tree of all border segments
+        let dist = |g: usize| border_distance_2(&self.frame, geom(g), p).sqrt();
+        // inside a grid the nearest border is its own (the way out crosses it first); outside
+        // every grid, the grids by the distance to their box, until a box is farther than the
+        // nearest border found
         let border_m = match grid {
-            Some(g) => Some(self.grids[g].border_distance_2(p).sqrt()),
-            None => self
-                .segments
-                .nearest_neighbor(&p)
-                .map(|s| rstar::PointDistance::distance_2(s, &p).sqrt()),
+            Some(g) => Some(dist(g)),
+            None => {
+                let mut best: Option<f64> = None;
+                for (b, d2) in self.grid_boxes.nearest_neighbor_iter_with_distance_2(&p) {
+                    if best.is_some_and(|d| d2.sqrt() > d) {
+                        break;
+                    }
+                    let d = dist(b.data);
+                    best = Some(best.map_or(d, |x| x.min(d)));
+                }
+                best
+            }
         };
         let mut near: Vec<(usize, f64)> = Vec::new();
         if border_m.is_some_and(|d| d <= tolerance_m) {
-            for s in self
-                .segments
-                .locate_within_distance(p, tolerance_m * tolerance_m)
-            {
-                let d = rstar::PointDistance::distance_2(s, &p).sqrt();
-                let d = if Some(s.data) == grid { 0.0 } else { d };
-                match near.iter_mut().find(|(g, _)| *g == s.data) {
-                    Some(e) => e.1 = e.1.min(d),
-                    None => near.push((s.data, d)),
+            let t = tolerance_m;
+            let env = rstar::AABB::from_corners([p[0] - t, p[1] - t], [p[0] + t, p[1] + t]);
+            for b in self.grid_boxes.locate_in_envelope_intersecting(&env) {
+                let d = if Some(b.data) == grid {
+                    0.0
+                } else {
+                    dist(b.data)
+                };
+                if d <= tolerance_m {
+                    near.push((b.data, d));
                 }
             }
         }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod layers;
 pub mod locator;
+pub mod memory;
 pub mod routes;
 pub mod source;
 pub mod state;

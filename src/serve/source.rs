@@ -1,14 +1,25 @@
-//! Where the server reads the map from (数据源): a [`Source`] answers the current revision cheaply
-//! and loads a full [`Snapshot`] when the revision changes. The store implements it; tests and
-//! one-off runs serve a fixed snapshot with [`StaticSource`].
+//! Where the server reads the map from (数据源). A [`Source`] answers the current revision cheaply,
+//! the map without its buildings ([`Source::snapshot`]), what changed since the map was read
+//! ([`Source::changes`]: a village's newly activated plan, not the whole town), and the big, cold
+//! data when a request needs it: buildings by area (building tiles), by village or all
+//! (`/api/buildings`, streamed), and by address. The store implements it from its indexes
+//! ([`super::StoreSource`]); tests and one-off runs serve a fixed snapshot with [`StaticSource`],
+//! which keeps everything in memory behind the same methods.
 
+use crate::address::AddressIndex;
 use crate::model::VillageCode;
-use crate::snapshot::{GridView, MicroView, Snapshot};
+use crate::snapshot::{building_box, BuildingRecord, GridView, MicroView, Snapshot};
+use crate::spatial::BoxTree;
 use crate::store::patrol::codec::{row_days, Fixes, CELL_RES};
 use crate::store::patrol::{Bbox, Inserted, PatrolBatch, Track, TrackCells};
+use crate::store::{GridRecord, MicroRecord, VillagePlanRecord};
 use futures_util::future::BoxFuture;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use futures_util::stream::BoxStream;
+use geo::Rect;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+pub use crate::store::{AddressFound, BuildingFilter, MapChanges, VillageChange};
 
 /// The source could not answer (the database is down, a file is unreadable).
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +47,12 @@ pub trait Source: Send + Sync + 'static {
     /// The current revision: changes whenever anything the map shows changes. Polled every
     /// ~500 ms, so it must be cheap (one small query).
     fn revision(&self) -> BoxFuture<'_, Result<i64, SourceError>>;
-    /// The full picture at the current revision.
+    /// The map at the current revision without its buildings (those are asked for by area,
+    /// village or address).
     fn snapshot(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>>;
+    /// What changed since `seen` (the map as last read): nothing, the villages whose active plan
+    /// changed with every grid's people, or after an import the whole map again.
+    fn changes<'a>(&'a self, seen: &'a Snapshot) -> BoxFuture<'a, Result<MapChanges, SourceError>>;
     /// The grids of plan `version` of `village` (active or not), or `None` when the village has no
     /// such version. `village_index` is the village's index in the current snapshot, to be put in
     /// `GridView::village`.
@@ -47,6 +62,24 @@ pub trait Source: Send + Sync + 'static {
         village_index: usize,
         version: i64,
     ) -> BoxFuture<'a, Result<Option<PlanGrids>, SourceError>>;
+    /// Buildings whose box (point and footprint) meets `bbox`, in a stable order, with where the
+    /// active plans put them (building tiles).
+    fn buildings_in(
+        &self,
+        bbox: Rect<f64>,
+    ) -> BoxFuture<'_, Result<Vec<BuildingRecord>, SourceError>>;
+    /// The buildings of `filter`, streamed as they are read.
+    fn building_stream(
+        &self,
+        filter: BuildingFilter,
+    ) -> BoxStream<'static, Result<BuildingRecord, SourceError>>;
+    /// How many buildings there are.
+    fn building_count(&self) -> BoxFuture<'_, Result<u64, SourceError>>;
+    /// Buildings whose address matches a loosely written one ([`crate::address`]).
+    fn find_address<'a>(
+        &'a self,
+        query: &'a str,
+    ) -> BoxFuture<'a, Result<AddressFound, SourceError>>;
     /// Stores patrol points (巡查轨迹点) all or nothing; a point already stored (same worker,
     /// instant and position to 1e-7°) is counted as a duplicate, not repeated. Patrol points do
     /// not change the revision: the map of grids stays as it is.
@@ -82,11 +115,87 @@ fn meets(f: &Fixes, from_ms: i64, to_ms: i64, bbox: Option<Bbox>) -> bool {
         && bbox.is_none_or(|q| b[2] >= q[0] && b[0] <= q[2] && b[3] >= q[1] && b[1] <= q[3])
 }
 
-/// A fixed snapshot (tests, one-off serving of a partition run). Its revision never changes
-/// unless replaced with [`StaticSource::replace`].
-/// Patrol points are kept in memory per worker-day, merged and read as the store does.
+/// The snapshot without its buildings.
+pub fn without_buildings(s: &Snapshot) -> Snapshot {
+    Snapshot {
+        villages: s.villages.clone(),
+        grids: s.grids.clone(),
+        micro_grids: s.micro_grids.clone(),
+        buildings: Vec::new(),
+        barriers: s.barriers.clone(),
+        revision: s.revision,
+        data_revision: s.data_revision,
+    }
+}
+
+/// Village `vi`'s grids and micro-grids of `s` as a plan record (what a store's plan read gives).
+fn village_plan(s: &Snapshot, vi: usize) -> VillagePlanRecord {
+    let mut rec = VillagePlanRecord {
+        village: s.villages[vi].code.to_string(),
+        grids: Vec::new(),
+        micro_grids: Vec::new(),
+        assignment: Vec::new(),
+    };
+    for g in s.grids.iter().filter(|g| g.village == vi) {
+        rec.grids.push(GridRecord {
+            code: g.code.to_string(),
+            geometry: g.geometry.clone(),
+            label: g.label,
+            figures: g.figures.clone(),
+        });
+    }
+    for m in &s.micro_grids {
+        let g = &s.grids[m.grid];
+        if g.village == vi {
+            rec.micro_grids.push(MicroRecord {
+                code: m.code.to_string(),
+                grid_code: g.code.to_string(),
+                geometry: m.geometry.clone(),
+                label: m.label,
+                figures: m.figures.clone(),
+                kind: m.kind,
+                stack: m.stack.clone(),
+            });
+        }
+    }
+    rec
+}
+
+/// What tells one village's plan from another in a snapshot: its version, codes and outlines.
+fn same_plan(a: &Snapshot, b: &Snapshot, vi: usize) -> bool {
+    if a.villages[vi].plan_version != b.villages[vi].plan_version {
+        return false;
+    }
+    let grids = |s: &Snapshot| -> Vec<(String, geo::MultiPolygon<f64>)> {
+        s.grids
+            .iter()
+            .filter(|g| g.village == vi)
+            .map(|g| (g.code.to_string(), g.geometry.clone()))
+            .collect()
+    };
+    let micro = |s: &Snapshot| -> Vec<(String, geo::MultiPolygon<f64>)> {
+        s.micro_grids
+            .iter()
+            .filter(|m| s.grids[m.grid].village == vi)
+            .map(|m| (m.code.to_string(), m.geometry.clone()))
+            .collect()
+    };
+    grids(a) == grids(b) && micro(a) == micro(b)
+}
+
+/// What a [`StaticSource`] builds on first use to answer building queries.
+struct BuildingIndex {
+    tree: BoxTree<usize>,
+    addresses: AddressIndex,
+}
+
+/// A fixed snapshot (tests, one-off serving of a partition run), buildings included, answering
+/// every query from memory. Its revision never changes unless replaced with
+/// [`StaticSource::replace`]. Patrol points are kept in memory per worker-day, merged and read as
+/// the store does.
 pub struct StaticSource {
-    snapshot: std::sync::RwLock<Snapshot>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    index: RwLock<Arc<OnceLock<BuildingIndex>>>,
     patrol: Mutex<BTreeMap<PatrolKey, Fixes>>,
 }
 
@@ -94,21 +203,69 @@ impl StaticSource {
     /// Serves `snapshot`.
     pub fn new(snapshot: Snapshot) -> StaticSource {
         StaticSource {
-            snapshot: std::sync::RwLock::new(snapshot),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            index: RwLock::new(Arc::new(OnceLock::new())),
             patrol: Mutex::new(BTreeMap::new()),
         }
     }
     /// Replaces the snapshot (as activating a plan would); the server picks it up at its next
     /// poll if the revision differs.
     pub fn replace(&self, snapshot: Snapshot) {
-        match self.snapshot.write() {
-            Ok(mut s) => *s = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
+        let mut s = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        let mut i = self.index.write().unwrap_or_else(|p| p.into_inner());
+        *s = Arc::new(snapshot);
+        *i = Arc::new(OnceLock::new());
     }
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
-        self.snapshot.read().unwrap_or_else(|p| p.into_inner())
+    fn read(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
+    /// The snapshot with its building index (built on first use).
+    fn indexed(&self) -> (Arc<Snapshot>, Arc<OnceLock<BuildingIndex>>) {
+        let s = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        let i = self.index.read().unwrap_or_else(|p| p.into_inner());
+        (s.clone(), i.clone())
+    }
+    fn with_index<T>(&self, f: impl FnOnce(&Snapshot, &BuildingIndex) -> T) -> T {
+        let (s, cell) = self.indexed();
+        let idx = cell.get_or_init(|| BuildingIndex {
+            tree: rstar::RTree::bulk_load(
+                s.buildings
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let r = building_box(b.building.point, b.building.footprint.as_ref());
+                        rstar::primitives::GeomWithData::new(
+                            rstar::primitives::Rectangle::from_corners(
+                                [r.min().x, r.min().y],
+                                [r.max().x, r.max().y],
+                            ),
+                            i,
+                        )
+                    })
+                    .collect(),
+            ),
+            addresses: AddressIndex::new(s.buildings.iter().enumerate().filter_map(|(i, b)| {
+                let a = b.building.address.as_deref()?;
+                let v = s
+                    .villages
+                    .get(b.building.village)
+                    .map(|v| v.name.as_str())
+                    .unwrap_or("");
+                Some((i, a, v))
+            })),
+        });
+        f(&s, idx)
+    }
+}
+
+/// Whether building record `b` is one `filter` asks for.
+fn wanted(b: &BuildingRecord, filter: &BuildingFilter) -> bool {
+    use geo::Intersects;
+    filter.village.as_ref().is_none_or(|v| *v == b.village_code)
+        && filter.bbox.is_none_or(|r| r.intersects(&b.bbox()))
 }
 
 impl Source for StaticSource {
@@ -117,8 +274,40 @@ impl Source for StaticSource {
         Box::pin(async move { Ok(r) })
     }
     fn snapshot(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>> {
-        let s = self.read().clone();
+        let s = without_buildings(&self.read());
         Box::pin(async move { Ok(s) })
+    }
+    fn changes<'a>(&'a self, seen: &'a Snapshot) -> BoxFuture<'a, Result<MapChanges, SourceError>> {
+        let s = self.read();
+        let same_villages = s.villages.len() == seen.villages.len()
+            && s.villages
+                .iter()
+                .zip(&seen.villages)
+                .all(|(a, b)| a.code == b.code && a.boundary == b.boundary);
+        let out = if s.revision == seen.revision {
+            MapChanges::None
+        } else if s.data_revision != seen.data_revision || !same_villages {
+            MapChanges::Reload(without_buildings(&s))
+        } else {
+            let mut people = HashMap::new();
+            for g in &s.grids {
+                people.insert(g.code.to_string(), g.people.clone());
+            }
+            MapChanges::Plans {
+                revision: s.revision,
+                people,
+                villages: (0..s.villages.len())
+                    .filter(|&vi| !same_plan(&s, seen, vi))
+                    .map(|vi| VillageChange {
+                        index: vi,
+                        plan: s.villages[vi]
+                            .plan_version
+                            .map(|v| (v, village_plan(&s, vi))),
+                    })
+                    .collect(),
+            }
+        };
+        Box::pin(async move { Ok(out) })
     }
     fn plan_grids<'a>(
         &'a self,
@@ -152,6 +341,69 @@ impl Source for StaticSource {
                 pg
             });
         Box::pin(async move { Ok(found) })
+    }
+    fn buildings_in(
+        &self,
+        bbox: Rect<f64>,
+    ) -> BoxFuture<'_, Result<Vec<BuildingRecord>, SourceError>> {
+        let out = self.with_index(|s, idx| {
+            let env = rstar::AABB::from_corners(
+                [bbox.min().x, bbox.min().y],
+                [bbox.max().x, bbox.max().y],
+            );
+            let mut hits: Vec<usize> = idx
+                .tree
+                .locate_in_envelope_intersecting(&env)
+                .map(|g| g.data)
+                .collect();
+            hits.sort_unstable();
+            hits.into_iter()
+                .map(|i| s.building_record(i))
+                .filter(|b| {
+                    wanted(
+                        b,
+                        &BuildingFilter {
+                            village: None,
+                            bbox: Some(bbox),
+                        },
+                    )
+                })
+                .collect()
+        });
+        Box::pin(async move { Ok(out) })
+    }
+    fn building_stream(
+        &self,
+        filter: BuildingFilter,
+    ) -> BoxStream<'static, Result<BuildingRecord, SourceError>> {
+        let s = self.read();
+        let rows: Vec<Result<BuildingRecord, SourceError>> = (0..s.buildings.len())
+            .map(|i| s.building_record(i))
+            .filter(|b| wanted(b, &filter))
+            .map(Ok)
+            .collect();
+        Box::pin(futures_util::stream::iter(rows))
+    }
+    fn building_count(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+        let n = self.read().buildings.len() as u64;
+        Box::pin(async move { Ok(n) })
+    }
+    fn find_address<'a>(
+        &'a self,
+        query: &'a str,
+    ) -> BoxFuture<'a, Result<AddressFound, SourceError>> {
+        let out = self.with_index(|s, idx| {
+            let m = idx.addresses.lookup(query);
+            AddressFound {
+                candidates: m
+                    .candidates
+                    .iter()
+                    .map(|c| (s.building_record(c.building), c.score))
+                    .collect(),
+                sure: m.sure,
+            }
+        });
+        Box::pin(async move { Ok(out) })
     }
     fn insert_patrol(&self, batch: PatrolBatch) -> BoxFuture<'_, Result<Inserted, SourceError>> {
         let total = batch.len();

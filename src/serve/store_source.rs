@@ -1,28 +1,29 @@
-//! The store as the map service's [`Source`]: the revision is one small query, the snapshot the
-//! store's own consistent read, and `plan=` views load one stored version.
+//! The store as the map service's [`Source`]: the revision is one small query, the map and its
+//! changes the store's own consistent reads ([`Store::map_snapshot`], [`Store::map_changes`]: a
+//! newly activated plan reads that village's plan, nothing else), buildings come from its indexes
+//! by area, village or address, and `plan=` views load one stored version. It keeps nothing: the
+//! server's state is the only copy of the map.
 
-use super::source::{PlanGrids, Source, SourceError};
+use super::source::{AddressFound, BuildingFilter, MapChanges, PlanGrids, Source, SourceError};
 use crate::model::{GridCode, MicroGridCode, VillageCode};
-use crate::snapshot::{GridView, MicroView, Snapshot};
+use crate::snapshot::{BuildingRecord, GridView, MicroView, Snapshot};
 use crate::store::patrol::{Bbox, Inserted, PatrolBatch, Track, TrackCells};
 use crate::store::{Store, StoreError};
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use geo::Rect;
 use std::collections::HashMap;
 
-/// Serves what a [`Store`] holds. Keeps the last snapshot, so a reload after a plan change reads
-/// only the villages whose active plan changed ([`Store::snapshot_after`]).
+/// Serves what a [`Store`] holds.
 pub struct StoreSource {
     store: Store,
-    last: tokio::sync::Mutex<Option<Snapshot>>,
 }
 
 impl StoreSource {
     /// Serves `store`.
     pub fn new(store: Store) -> StoreSource {
-        StoreSource {
-            store,
-            last: tokio::sync::Mutex::new(None),
-        }
+        StoreSource { store }
     }
 }
 
@@ -32,16 +33,11 @@ impl Source for StoreSource {
     }
 
     fn snapshot(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>> {
-        Box::pin(async move {
-            let mut last = self.last.lock().await;
-            let snap = self
-                .store
-                .snapshot_after(last.as_ref())
-                .await
-                .map_err(SourceError::new)?;
-            *last = Some(snap.clone());
-            Ok(snap)
-        })
+        Box::pin(async move { self.store.map_snapshot().await.map_err(SourceError::new) })
+    }
+
+    fn changes<'a>(&'a self, seen: &'a Snapshot) -> BoxFuture<'a, Result<MapChanges, SourceError>> {
+        Box::pin(async move { self.store.map_changes(seen).await.map_err(SourceError::new) })
     }
 
     fn plan_grids<'a>(
@@ -87,6 +83,45 @@ impl Source for StoreSource {
                 });
             }
             Ok(Some(PlanGrids { grids, micro_grids }))
+        })
+    }
+
+    fn buildings_in(
+        &self,
+        bbox: Rect<f64>,
+    ) -> BoxFuture<'_, Result<Vec<BuildingRecord>, SourceError>> {
+        Box::pin(async move {
+            self.store
+                .buildings_in(bbox)
+                .await
+                .map_err(SourceError::new)
+        })
+    }
+
+    fn building_stream(
+        &self,
+        filter: BuildingFilter,
+    ) -> BoxStream<'static, Result<BuildingRecord, SourceError>> {
+        Box::pin(
+            self.store
+                .building_stream(filter)
+                .map(|r| r.map_err(SourceError::new)),
+        )
+    }
+
+    fn building_count(&self) -> BoxFuture<'_, Result<u64, SourceError>> {
+        Box::pin(async move { self.store.building_count().await.map_err(SourceError::new) })
+    }
+
+    fn find_address<'a>(
+        &'a self,
+        query: &'a str,
+    ) -> BoxFuture<'a, Result<AddressFound, SourceError>> {
+        Box::pin(async move {
+            self.store
+                .find_address(query)
+                .await
+                .map_err(SourceError::new)
         })
     }
 

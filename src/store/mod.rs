@@ -7,7 +7,10 @@
 //!   a failure leaves the store exactly as it was;
 //! - [`Store::import_assignment`] saves a planner's edited building → grid CSV as new versions;
 //! - [`Store::activate`] re-activates an earlier version, [`Store::diff`] compares two;
-//! - [`Store::snapshot`] loads what the map shows (the active plans) for the server.
+//! - [`Store::map_snapshot`] loads what the map shows (the active plans) for the server, and
+//!   [`Store::map_changes`] what changed since; buildings are asked for by area, village or
+//!   address ([`Store::buildings_in`], [`Store::building_stream`], [`Store::find_address`]);
+//!   [`Store::snapshot`] loads all of it at once (with every building) for the command line.
 //!
 //! Writers say which active version they started from ([`Base`]); if another writer activated a
 //! plan of the same village meanwhile, the write fails with [`StoreError::Conflict`] instead of
@@ -16,6 +19,7 @@
 
 pub mod export;
 pub mod geom;
+mod map;
 pub mod patrol;
 mod read;
 pub mod reassign;
@@ -29,6 +33,7 @@ use sqlx::AnyPool;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use map::{plan_views, AddressFound, BuildingFilter, MapChanges, VillageChange};
 pub use read::{AssignmentRecord, GridRecord, MicroRecord, PlanData, PlanInfo, VillagePlanRecord};
 pub use versioning::PlanDiff;
 pub use write::Imported;
@@ -173,6 +178,18 @@ impl Store {
             source,
         };
         let mut opts = AnyPoolOptions::new().max_connections(4);
+        if backend == Backend::Postgis {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    // The store's queries are short index lookups whose row estimates (a JSON
+                    // list of key ranges, say) look big enough for PostgreSQL to JIT-compile
+                    // them on every call: hundreds of milliseconds for a 5 ms query.
+                    conn.execute("SET jit = off").await?;
+                    Ok(())
+                })
+            });
+        }
         if backend == Backend::Gpkg {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -268,7 +285,8 @@ impl Store {
         )
         .await
         .map_err(|e| self.db(e))?;
-        for (version, name, stmts) in schema::migrations(self.backend) {
+        for m in schema::migrations(self.backend) {
+            let (version, name) = (m.version, m.name);
             if version > upto {
                 break;
             }
@@ -283,7 +301,15 @@ impl Store {
             if done > 0 {
                 continue;
             }
-            for s in stmts {
+            for s in m.stmts {
+                tx.execute(sqlx::AssertSqlSafe(s))
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+            if m.fill_building_keys {
+                self.fill_building_keys(&mut tx).await?;
+            }
+            for s in m.after {
                 tx.execute(sqlx::AssertSqlSafe(s))
                     .await
                     .map_err(|e| self.db(e))?;

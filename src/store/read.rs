@@ -2,12 +2,9 @@
 
 use super::write::parse_micro_kind;
 use super::{versioning, Backend, Base, PlanDiff, Result, Store, StoreError};
-use crate::model::{
-    Barrier, BarrierClass, Building, BuildingKind, Dataset, GridCode, Group, MicroGridCode, Mode,
-    Unit, Village, VillageCode,
-};
+use crate::model::{Building, Dataset, Group, Unit, Village};
 use crate::partition::{Figures, MicroKind, Stack};
-use crate::snapshot::{BuildingView, GridView, MicroView, Person, Role, Snapshot, VillageView};
+use crate::snapshot::{BuildingRecord, BuildingView, Person, Role, Snapshot};
 use geo::{Geometry, MultiPolygon, Point};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -114,7 +111,7 @@ impl Store {
         ))
     }
 
-    fn multipolygon(&self, r: &AnyRow, what: &str) -> Result<MultiPolygon<f64>> {
+    pub(crate) fn multipolygon(&self, r: &AnyRow, what: &str) -> Result<MultiPolygon<f64>> {
         match self.row_geom(r, "g")? {
             Geometry::MultiPolygon(m) => Ok(m),
             Geometry::Polygon(p) => Ok(MultiPolygon::new(vec![p])),
@@ -359,8 +356,41 @@ impl Store {
     /// The town's data as stored (villages, buildings with footprints, barriers).
     pub async fn dataset(&self) -> Result<Dataset> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
-        let (villages, buildings, barriers) = self.base_layers(&mut conn).await?;
-        let (units, groups) = self.units_and_groups(&mut conn, &villages).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?;
+        let villages: Vec<Village> = self
+            .villages_in(&mut tx)
+            .await?
+            .into_iter()
+            .map(|v| Village {
+                code: v.code,
+                name: v.name,
+                mode: v.mode,
+                boundary: v.boundary,
+            })
+            .collect();
+        let vidx: HashMap<String, usize> = villages
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.code.to_string(), i))
+            .collect();
+        let buildings = self
+            .all_buildings_in(&mut tx)
+            .await?
+            .iter()
+            .map(|b| {
+                Ok(b.to_building(*vidx.get(&b.village_code).ok_or_else(|| {
+                    StoreError::Invalid {
+                        what: format!("building {}: field `village_code`", b.id),
+                        why: format!("village {} is not in the store", b.village_code),
+                    }
+                })?))
+            })
+            .collect::<Result<Vec<Building>>>()?;
+        let barriers = self.barriers_in(&mut tx).await?;
+        let (units, groups) = self.units_and_groups(&mut tx, &villages).await?;
+        tx.commit().await.map_err(|e| self.db(e))?;
         Ok(Dataset {
             villages,
             buildings,
@@ -424,110 +454,16 @@ impl Store {
         Ok((units, groups))
     }
 
-    async fn base_layers(
-        &self,
-        conn: &mut AnyConnection,
-    ) -> Result<(Vec<Village>, Vec<Building>, Vec<Barrier>)> {
-        let sql = format!(
-            "SELECT code, name, mode, {} AS g FROM villages ORDER BY code",
-            self.geom_out("geom")
-        );
-        let mut villages = Vec::new();
-        let mut vidx: HashMap<String, usize> = HashMap::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
+    /// Every building with its grid and micro-grids under the active plans, in row order.
+    async fn all_buildings_in(&self, conn: &mut AnyConnection) -> Result<Vec<BuildingRecord>> {
+        let sql = self.building_sql("buildings b", "true");
+        sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.db(e))?
-        {
-            let code: String = r.try_get("code").map_err(|e| self.db(e))?;
-            let mode: String = r.try_get("mode").map_err(|e| self.db(e))?;
-            vidx.insert(code.clone(), villages.len());
-            villages.push(Village {
-                boundary: self.multipolygon(&r, &format!("village {code}"))?,
-                code: VillageCode::parse(&code).map_err(|e| StoreError::Invalid {
-                    what: format!("village {code}: field `code`"),
-                    why: e.to_string(),
-                })?,
-                name: r.try_get("name").map_err(|e| self.db(e))?,
-                mode: Mode::parse(&mode).unwrap_or_default(),
-            });
-        }
-        let sql = format!(
-            "SELECT b.id, b.village_code, b.households, b.residents, b.kind, b.address, b.grp, \
-             b.staff, b.workshops, b.custom, {} AS p, {} AS g FROM buildings b \
-             LEFT JOIN building_footprints f ON f.building_id = b.id ORDER BY b.fid",
-            self.geom_out("b.geom"),
-            self.geom_out("f.geom")
-        );
-        let mut buildings = Vec::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db(e))?
-        {
-            let id: String = r.try_get("id").map_err(|e| self.db(e))?;
-            let v: String = r.try_get("village_code").map_err(|e| self.db(e))?;
-            let kind: String = r.try_get("kind").map_err(|e| self.db(e))?;
-            let point = match self.row_geom(&r, "p")? {
-                Geometry::Point(p) => p,
-                _ => {
-                    return Err(StoreError::Invalid {
-                        what: format!("building {id}"),
-                        why: "geometry is not a point".into(),
-                    })
-                }
-            };
-            let fp: Option<Vec<u8>> = r.try_get("g").map_err(|e| self.db(e))?;
-            let footprint = match fp {
-                Some(_) => Some(self.multipolygon(&r, &format!("building {id} footprint"))?),
-                None => None,
-            };
-            let count = |c: &str| {
-                r.try_get::<Option<i64>, _>(c)
-                    .map(|v| v.map(|v| v as u64))
-                    .map_err(|e| self.db(e))
-            };
-            buildings.push(Building {
-                village: *vidx.get(&v).ok_or_else(|| StoreError::Invalid {
-                    what: format!("building {id}: field `village_code`"),
-                    why: format!("village {v} is not in the store"),
-                })?,
-                point,
-                footprint,
-                households: count("households")?.unwrap_or(0),
-                residents: count("residents")?.unwrap_or(0),
-                kind: BuildingKind::parse(&kind).unwrap_or(BuildingKind::Residential),
-                address: r.try_get("address").map_err(|e| self.db(e))?,
-                group: r.try_get("grp").map_err(|e| self.db(e))?,
-                staff: count("staff")?,
-                workshops: count("workshops")?,
-                custom: r.try_get("custom").map_err(|e| self.db(e))?,
-                id,
-            });
-        }
-        let sql = format!(
-            "SELECT class, name, {} AS g FROM barriers ORDER BY fid",
-            self.geom_out("geom")
-        );
-        let mut barriers = Vec::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db(e))?
-        {
-            let class: String = r.try_get("class").map_err(|e| self.db(e))?;
-            let lines = match self.row_geom(&r, "g")? {
-                Geometry::MultiLineString(m) => m.0,
-                Geometry::LineString(l) => vec![l],
-                _ => Vec::new(),
-            };
-            barriers.push(Barrier {
-                class: BarrierClass::parse(&class).unwrap_or(BarrierClass::MinorRoad),
-                name: r.try_get("name").map_err(|e| self.db(e))?,
-                lines,
-            });
-        }
-        Ok((villages, buildings, barriers))
+            .iter()
+            .map(|r| self.building_record(r))
+            .collect()
     }
 
     /// The people responsible for each grid, by grid code.
@@ -536,7 +472,10 @@ impl Store {
         self.people_in(&mut conn).await
     }
 
-    async fn people_in(&self, conn: &mut AnyConnection) -> Result<HashMap<String, Vec<Person>>> {
+    pub(crate) async fn people_in(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<HashMap<String, Vec<Person>>> {
         let mut people: HashMap<String, Vec<Person>> = HashMap::new();
         for r in sqlx::query(
             "SELECT grid_code, role, name, phone FROM grid_people ORDER BY grid_code, role, name",
@@ -558,211 +497,56 @@ impl Store {
         Ok(people)
     }
 
-    /// What the map shows: every village's active plan, the people of each grid, buildings and
-    /// barriers. Read in one transaction, so it is consistent.
+    /// What the map shows with every building in it: every village's active plan, the people of
+    /// each grid, buildings (with their grid and micro-grids) and barriers, read in one
+    /// transaction. For the command line; the map service reads the map without its buildings
+    /// ([`Store::map_snapshot`]) and asks for buildings by area or key.
     pub async fn snapshot(&self) -> Result<Snapshot> {
-        self.snapshot_after(None).await
-    }
-
-    /// The snapshot now, reusing what has not changed since `prev`: the villages, buildings and
-    /// barriers unless they were imported again, and each village's plan unless its active version
-    /// changed. Activating one village's plan then reads that one plan, not the whole town.
-    pub async fn snapshot_after(&self, prev: Option<&Snapshot>) -> Result<Snapshot> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(|e| self.db(e))?;
-        let mut state: HashMap<String, i64> = HashMap::new();
-        for r in sqlx::query("SELECT key, value FROM store_state")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?
-        {
-            state.insert(
-                r.try_get(0).map_err(|e| self.db(e))?,
-                r.try_get(1).map_err(|e| self.db(e))?,
-            );
-        }
-        let revision = state.get("revision").copied().unwrap_or(0);
-        let data_revision = state.get("data_revision").copied().unwrap_or(0);
-        let prev = prev.filter(|p| p.data_revision == data_revision && data_revision > 0);
-        let (villages, buildings, barriers) = match prev {
-            Some(p) => (
-                p.villages
-                    .iter()
-                    .map(|v| Village {
-                        code: v.code.clone(),
-                        name: v.name.clone(),
-                        mode: v.mode,
-                        boundary: v.boundary.clone(),
-                    })
-                    .collect(),
-                p.buildings.iter().map(|b| b.building.clone()).collect(),
-                p.barriers.clone(),
-            ),
-            None => self.base_layers(&mut tx).await?,
-        };
-        let mut snap = Snapshot {
-            barriers,
-            revision,
-            data_revision,
-            ..Snapshot::default()
-        };
-        let mut people = self.people_in(&mut tx).await?;
-        let mut active: HashMap<String, i64> = HashMap::new();
-        for r in sqlx::query("SELECT village_code, version FROM plans WHERE active = 1")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?
-        {
-            active.insert(
-                r.try_get(0).map_err(|e| self.db(e))?,
-                r.try_get(1).map_err(|e| self.db(e))?,
-            );
-        }
-        // The previous snapshot's plans, per village code, as records to reuse.
-        let mut reuse: HashMap<&str, (i64, VillagePlanRecord)> = HashMap::new();
-        if let Some(p) = prev {
-            for v in &p.villages {
-                if let Some(ver) = v.plan_version {
-                    reuse.insert(
-                        v.code.as_str(),
-                        (
-                            ver,
-                            VillagePlanRecord {
-                                village: v.code.to_string(),
-                                grids: Vec::new(),
-                                micro_grids: Vec::new(),
-                                assignment: Vec::new(),
-                            },
-                        ),
-                    );
-                }
-            }
-            for g in &p.grids {
-                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
-                    r.grids.push(GridRecord {
-                        code: g.code.to_string(),
-                        geometry: g.geometry.clone(),
-                        label: g.label,
-                        figures: g.figures.clone(),
-                    });
-                }
-            }
-            for m in &p.micro_grids {
-                let g = &p.grids[m.grid];
-                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
-                    r.micro_grids.push(MicroRecord {
-                        code: m.code.to_string(),
-                        grid_code: g.code.to_string(),
-                        geometry: m.geometry.clone(),
-                        label: m.label,
-                        figures: m.figures.clone(),
-                        kind: m.kind,
-                        stack: m.stack.clone(),
-                    });
-                }
-            }
-            for b in &p.buildings {
-                let Some(gi) = b.grid else { continue };
-                let g = &p.grids[gi];
-                if let Some((_, r)) = reuse.get_mut(p.villages[g.village].code.as_str()) {
-                    r.assignment.push(AssignmentRecord {
-                        kind: "building".into(),
-                        id: b.building.id.clone(),
-                        grid: Some(g.code.to_string()),
-                        micro: b
-                            .micro
-                            .iter()
-                            .map(|&m| p.micro_grids[m].code.to_string())
-                            .collect(),
-                    });
-                }
-            }
-        }
-        let mut grid_idx: HashMap<String, usize> = HashMap::new();
-        let mut micro_idx: HashMap<String, usize> = HashMap::new();
-        let mut assigned: HashMap<String, (Option<String>, Vec<String>)> = HashMap::new();
-        for (vi, v) in villages.into_iter().enumerate() {
-            let version = active.get(v.code.as_str()).copied();
-            snap.villages.push(VillageView {
-                code: v.code.clone(),
-                name: v.name,
-                mode: v.mode,
-                boundary: v.boundary,
-                plan_version: version,
-            });
-            let Some(version) = version else { continue };
-            let p = match reuse.remove(v.code.as_str()) {
-                Some((ver, rec)) if ver == version => rec,
-                _ => {
-                    self.load_plan_in(&mut tx, v.code.as_str(), version)
-                        .await?
-                        .1
-                }
-            };
-            for g in p.grids {
-                grid_idx.insert(g.code.clone(), snap.grids.len());
-                snap.grids.push(GridView {
-                    people: people.remove(&g.code).unwrap_or_default(),
-                    code: grid_code(&g.code)?,
-                    village: vi,
-                    geometry: g.geometry,
-                    label: g.label,
-                    figures: g.figures,
-                });
-            }
-            for m in p.micro_grids {
-                micro_idx.insert(m.code.clone(), snap.micro_grids.len());
-                let grid = *grid_idx
-                    .get(&m.grid_code)
-                    .ok_or_else(|| StoreError::Invalid {
-                        what: format!("micro-grid {}: field `grid_code`", m.code),
-                        why: format!("grid {} is not in the plan", m.grid_code),
-                    })?;
-                snap.micro_grids.push(MicroView {
-                    code: micro_code(&m.code)?,
-                    grid,
-                    geometry: m.geometry,
-                    label: m.label,
-                    figures: m.figures,
-                    kind: m.kind,
-                    stack: m.stack,
-                });
-            }
-            for a in p.assignment.into_iter().filter(|a| a.kind == "building") {
-                assigned.insert(a.id, (a.grid, a.micro));
-            }
-        }
+        let mut snap = self.map_snapshot_in(&mut tx).await?;
+        let records = self.all_buildings_in(&mut tx).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
-        snap.buildings = buildings
-            .into_iter()
-            .map(|b| {
-                let (grid, micro) = assigned.remove(&b.id).unwrap_or_default();
-                BuildingView {
-                    grid: grid.and_then(|g| grid_idx.get(&g).copied()),
-                    micro: micro
-                        .iter()
-                        .filter_map(|m| micro_idx.get(m).copied())
-                        .collect(),
-                    building: b,
-                }
-            })
+        let vidx: HashMap<&str, usize> = snap
+            .villages
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.code.as_str(), i))
             .collect();
+        let gidx: HashMap<&str, usize> = snap
+            .grids
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.code.as_str(), i))
+            .collect();
+        let midx: HashMap<&str, usize> = snap
+            .micro_grids
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.code.as_str(), i))
+            .collect();
+        let mut buildings = Vec::with_capacity(records.len());
+        for b in &records {
+            let village =
+                *vidx
+                    .get(b.village_code.as_str())
+                    .ok_or_else(|| StoreError::Invalid {
+                        what: format!("building {}: field `village_code`", b.id),
+                        why: format!("village {} is not in the store", b.village_code),
+                    })?;
+            buildings.push(BuildingView {
+                grid: b.grid_code.as_deref().and_then(|g| gidx.get(g).copied()),
+                micro: b
+                    .micro_codes
+                    .iter()
+                    .filter_map(|m| midx.get(m.as_str()).copied())
+                    .collect(),
+                building: b.to_building(village),
+            });
+        }
+        snap.buildings = buildings;
         Ok(snap)
     }
-}
-
-fn grid_code(s: &str) -> Result<GridCode> {
-    GridCode::parse(s).map_err(|e| StoreError::Invalid {
-        what: format!("grid {s}: field `code`"),
-        why: e.to_string(),
-    })
-}
-
-fn micro_code(s: &str) -> Result<MicroGridCode> {
-    MicroGridCode::parse(s).map_err(|e| StoreError::Invalid {
-        what: format!("micro-grid {s}: field `code`"),
-        why: e.to_string(),
-    })
 }

@@ -187,10 +187,82 @@ CREATE TABLE patrol_days (fid {pk}, day TEXT NOT NULL UNIQUE, workers {int} NOT 
   heat {blob} NOT NULL);
 "#;
 
+/// Migration 3: what the map service asks the store for, by area or by key, instead of holding
+/// every building in memory (see `store::map`): a spatial key on a fixed lon/lat grid ([`cell`]:
+/// the cell of the building's box, its point and footprint), its address's normalised core and
+/// first house number ([`crate::address::key`]), and the largest building box (nanodegrees), by
+/// which an area query reaches back for buildings whose key cell lies just outside it. Filled for
+/// the buildings already stored, then indexed ([`V3_INDEXES`]).
+const V3: &str = r#"
+ALTER TABLE buildings ADD COLUMN cell {int};
+ALTER TABLE buildings ADD COLUMN addr_core TEXT;
+ALTER TABLE buildings ADD COLUMN addr_number {int};
+INSERT INTO store_state (key, value) VALUES ('building_span_nd', 0);
+"#;
+
+/// The indexes of migration 3 (name, template; `{c}` is the byte-order collation PostgreSQL needs
+/// for prefix ranges, nothing in SQLite, whose default collation is byte order already).
+const V3_INDEXES: &[(&str, &str)] = &[
+    (
+        "buildings_cell",
+        "CREATE INDEX buildings_cell ON buildings (cell)",
+    ),
+    (
+        "buildings_addr_core",
+        "CREATE INDEX buildings_addr_core ON buildings (addr_core{c})",
+    ),
+    (
+        "buildings_addr_number",
+        "CREATE INDEX buildings_addr_number ON buildings (addr_number)",
+    ),
+];
+
+/// Cells of the spatial key per degree: cells of 1/256° (about 380 × 430 m in south China),
+/// exact in binary.
+pub(crate) const CELLS_PER_DEGREE: f64 = 256.0;
+
+/// Columns of cells around the globe.
+const CELL_COLUMNS: i64 = 360 * 256;
+
+/// The spatial key of a building: the cell of its box's south-west corner, counted row by row
+/// from the south pole, so that a row of cells is one range of keys.
+pub(crate) fn cell(lon: f64, lat: f64) -> i64 {
+    let (row, col) = cell_rc(lon, lat);
+    row * CELL_COLUMNS + col
+}
+
+fn cell_rc(lon: f64, lat: f64) -> (i64, i64) {
+    let row = ((lat.clamp(-90.0, 90.0) + 90.0) * CELLS_PER_DEGREE).floor() as i64;
+    let col = ((lon.clamp(-180.0, 180.0) + 180.0) * CELLS_PER_DEGREE).floor() as i64;
+    (row, col.min(CELL_COLUMNS - 1))
+}
+
+/// The ranges of keys holding every building whose box meets `[x0, x1] × [y0, y1]`, when no
+/// building box is wider or taller than `span` degrees: one range per row of cells, reaching
+/// `span` back to the west and south (a box's key is its south-west corner's cell).
+pub(crate) fn cell_ranges(x0: f64, y0: f64, x1: f64, y1: f64, span: f64) -> Vec<(i64, i64)> {
+    let (r0, c0) = cell_rc(x0 - span, y0 - span);
+    let (r1, c1) = cell_rc(x1, y1);
+    (r0..=r1)
+        .map(|r| (r * CELL_COLUMNS + c0, r * CELL_COLUMNS + c1))
+        .collect()
+}
+
+/// A migration: its DDL, and whether buildings already stored get migration 3's columns filled
+/// before `after` (its indexes) runs.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub stmts: Vec<String>,
+    pub fill_building_keys: bool,
+    pub after: Vec<String>,
+}
+
 /// The migrations, in order: (version, name, DDL template).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "plans, grids, people, patrols", V1),
     (2, "patrol tracks: one row per worker and day", V2),
+    (3, "building boxes, spatial and address keys", V3),
     (4, "each plan's assignment packed in one row", V4),
     (5, "villager groups and units", V5),
 ];
@@ -284,11 +356,12 @@ fn pg_type(gpkg: &str) -> &'static str {
 }
 
 /// Statements that bring a fresh database to the newest schema, per migration.
-pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String>)> {
+pub(crate) fn migrations(backend: Backend) -> Vec<Migration> {
     MIGRATIONS
         .iter()
         .map(|(v, name, ddl)| {
             let mut stmts = render(backend, ddl);
+            let mut after = Vec::new();
             if *v == 1 {
                 stmts.extend(after_v1(backend));
             }
@@ -296,14 +369,53 @@ pub(crate) fn migrations(backend: Backend) -> Vec<(i64, &'static str, Vec<String
                 stmts.extend(after_v2(backend));
             }
             stmts.extend(register(backend, *v));
-            (*v, *name, stmts)
+            if *v == 3 {
+                after = v3_indexes(backend).into_iter().map(|(_, s)| s).collect();
+            }
+            Migration {
+                version: *v,
+                name,
+                stmts,
+                fill_building_keys: *v == 3,
+                after,
+            }
         })
         .collect()
 }
 
-/// PostGIS indexes a bulk building import drops and builds again (name, `CREATE` statement):
-/// the same indexes `register` (GiST, migration 1) and `V1` create.
-pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
+fn v3_indexes(backend: Backend) -> Vec<(&'static str, String)> {
+    let c = match backend {
+        Backend::Gpkg => "",
+        Backend::Postgis => " COLLATE \"C\"",
+    };
+    V3_INDEXES
+        .iter()
+        .map(|(n, t)| (*n, t.replace("{c}", c)))
+        .collect()
+}
+
+/// Indexes a bulk building import drops and builds again (name, `CREATE` statement): one sorted
+/// index build is several times cheaper than growing the index row by row. The same indexes the
+/// migrations create: on PostGIS the spatial and village indexes too, on both the keys of
+/// migration 3.
+pub(crate) fn bulk_indexes(backend: Backend) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = match backend {
+        Backend::Gpkg => vec![(
+            "buildings_village",
+            "CREATE INDEX buildings_village ON buildings (village_code)".to_string(),
+        )],
+        Backend::Postgis => BULK_INDEXES
+            .iter()
+            .map(|(n, c)| (*n, c.to_string()))
+            .collect(),
+    };
+    out.extend(v3_indexes(backend));
+    out
+}
+
+/// PostGIS indexes a bulk building import drops and builds again besides migration 3's (see
+/// [`bulk_indexes`]): the same indexes `register` (GiST, migration 1) and `V1` create.
+const BULK_INDEXES: &[(&str, &str)] = &[
     (
         "buildings_geom",
         "CREATE INDEX buildings_geom ON buildings USING GIST (geom)",
@@ -318,7 +430,7 @@ pub(crate) const BULK_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Below this many buildings an import keeps its indexes (see [`BULK_INDEXES`]).
+/// Below this many buildings an import keeps its indexes (see [`bulk_indexes`]).
 pub(crate) const BULK_ROWS: usize = 10_000;
 
 /// PostGIS indexes of the first migration.
@@ -421,7 +533,7 @@ mod tests {
     fn every_feature_layer_is_registered() {
         let stmts: Vec<String> = migrations(Backend::Gpkg)
             .into_iter()
-            .flat_map(|(_, _, s)| s)
+            .flat_map(|m| m.stmts)
             .collect();
         for t in LAYERS.iter().filter(|t| t.geometry.is_some()) {
             assert!(
@@ -437,16 +549,42 @@ mod tests {
 
     #[test]
     fn bulk_indexes_are_the_ones_the_migrations_create() {
-        let stmts: Vec<String> = migrations(Backend::Postgis)
-            .into_iter()
-            .flat_map(|(_, _, s)| s)
-            .collect();
-        for (name, create) in BULK_INDEXES {
-            assert!(create.contains(name), "{create} does not create {name}");
-            assert!(
-                stmts.iter().any(|s| s.trim() == *create),
-                "no migration runs {create:?}"
-            );
+        for backend in [Backend::Gpkg, Backend::Postgis] {
+            let stmts: Vec<String> = migrations(backend)
+                .into_iter()
+                .flat_map(|m| m.stmts.into_iter().chain(m.after))
+                .collect();
+            for (name, create) in bulk_indexes(backend) {
+                assert!(create.contains(name), "{create} does not create {name}");
+                assert!(
+                    stmts.iter().any(|s| s.trim() == create),
+                    "{backend:?}: no migration runs {create:?}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn cell_ranges_hold_every_box_that_meets_the_area() {
+        // a box whose south-west corner lies west and south of the area, within the span
+        let (x0, y0, x1, y1) = (121.001, 31.201, 121.02, 31.22);
+        let span = 0.01;
+        let ranges = cell_ranges(x0, y0, x1, y1, span);
+        let inside = |k: i64| ranges.iter().any(|&(a, b)| a <= k && k <= b);
+        for (bx, by) in [
+            (x0 - 0.0099, y0 - 0.0099),
+            (x1, y1),
+            (x0, y1),
+            (121.01, 31.21),
+        ] {
+            assert!(inside(cell(bx, by)), "{bx},{by}");
+        }
+        assert!(!inside(cell(x1 + 0.01, y0)));
+        assert!(!inside(cell(x0, y1 + 0.01)));
+        // one range per row of cells
+        assert_eq!(
+            ranges.len() as i64,
+            ((y1 * 256.0).floor() - ((y0 - span) * 256.0).floor()) as i64 + 1
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Writes, each one transaction: importing a town's data, saving plan versions, activating one,
 //! naming the people responsible for grids. A failure at any point rolls the whole write back.
 
+use super::map::BuildingKeys;
 use super::read::{AssignmentRecord, GridRecord, MicroRecord, VillagePlanRecord};
-use super::schema::{BULK_INDEXES, BULK_ROWS};
+use super::schema::{bulk_indexes, BULK_ROWS};
 use super::sql::Val;
 use super::versioning::{recode, recode_named, CodeRule, Member};
 use super::{now, Backend, Base, PlanMeta, Result, Saved, Store, StoreError};
@@ -206,15 +207,14 @@ impl Store {
                     .map_err(|e| self.db(e))?;
             }
         }
-        // A bulk load (more new buildings than stored ones) into PostGIS drops the spatial and
-        // village indexes and builds them again after the rows are in: one sorted index build is
-        // several times cheaper than growing the indexes row by row. Both are inside the
+        // A bulk load (more new buildings than stored ones) drops the building indexes (spatial,
+        // village, address keys) and builds them again after the rows are in: one sorted index
+        // build is several times cheaper than growing the indexes row by row. Both are inside the
         // transaction, so a failure or a killed process leaves the indexes as they were.
-        let bulk = self.backend == Backend::Postgis
-            && ds.buildings.len() >= BULK_ROWS
+        let bulk = ds.buildings.len() >= BULK_ROWS
             && ds.buildings.len() as i64 >= self.count_rows(tx, "buildings").await?;
         if bulk {
-            for (name, _) in BULK_INDEXES {
+            for (name, _) in bulk_indexes(self.backend) {
                 sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
                     .execute(&mut *tx)
                     .await
@@ -222,6 +222,23 @@ impl Store {
             }
         }
         let village_code = |i: usize| ds.villages[i].code.to_string();
+        // Each building's box, spatial key and address key (what the map service finds it by),
+        // on every core.
+        let keys: Vec<BuildingKeys> = {
+            use rayon::prelude::*;
+            ds.buildings
+                .par_iter()
+                .map(|b| {
+                    BuildingKeys::new(
+                        b.point,
+                        b.footprint.as_ref(),
+                        b.address.as_deref(),
+                        ds.villages.get(b.village).map_or("", |v| v.name.as_str()),
+                    )
+                })
+                .collect()
+        };
+        let span = keys.iter().map(BuildingKeys::span_nd).max().unwrap_or(0);
         let buildings = self
             .insert_many(
                 tx,
@@ -238,9 +255,12 @@ impl Store {
                     "staff",
                     "workshops",
                     "custom",
+                    "cell",
+                    "addr_core",
+                    "addr_number",
                 ],
                 None,
-                &mut ds.buildings.iter().map(|b| {
+                &mut ds.buildings.iter().zip(&keys).map(|(b, k)| {
                     vec![
                         Val::Geom(Geometry::Point(b.point)),
                         Val::Text(b.id.clone()),
@@ -253,6 +273,9 @@ impl Store {
                         Val::OptInt(b.staff.map(|s| s as i64)),
                         Val::OptInt(b.workshops.map(|s| s as i64)),
                         Val::OptReal(b.custom),
+                        Val::Int(k.cell),
+                        Val::OptText(k.core.clone()),
+                        Val::OptInt(k.number),
                     ]
                 }),
                 &mut |n| progress("buildings", n),
@@ -274,13 +297,21 @@ impl Store {
         )
         .await?;
         if bulk {
-            for (_, create) in BULK_INDEXES {
-                sqlx::query(AssertSqlSafe(create.to_string()))
+            for (_, create) in bulk_indexes(self.backend) {
+                sqlx::query(AssertSqlSafe(create))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.db(e))?;
+            }
+            if self.backend == Backend::Postgis {
+                // fresh statistics, so the first queries after a bulk load use the new indexes
+                sqlx::query("ANALYZE buildings, building_footprints")
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| self.db(e))?;
             }
         }
+        self.raise_building_span(tx, span).await?;
         let units = self
             .insert_many(
                 tx,

@@ -2,7 +2,7 @@
 //! repeated points and collapsed rings, winding rings as the MVT spec wants, encoding.
 
 use super::clip::P;
-use super::PropValue;
+use super::{Key, PropValue};
 use mvt::{GeomData, GeomEncoder, GeomType};
 
 /// A point on the tile's integer grid.
@@ -112,7 +112,7 @@ pub fn add_feature(
     layer: mvt::Layer,
     geom: GeomData,
     id: u64,
-    props: &[(String, PropValue)],
+    props: &[(Key, PropValue)],
 ) -> mvt::Layer {
     let mut f = layer.into_feature(geom);
     f.set_id(id);

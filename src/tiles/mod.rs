@@ -1,30 +1,36 @@
 //! Vector tiles (矢量切片, Mapbox Vector Tile 2.1) of a town's layers.
 //!
 //! A [`Layer`] holds one kind of feature (grids, micro-grids, villages, buildings, roads, rivers,
-//! labels) in lon/lat and renders the one-layer MVT of any tile. Polygon layers that tile the ground
-//! (grids, micro-grids, villages) are simplified per zoom on their *shared borders*: the layer
-//! builds the planar topology of its polygons once ([`crate::topology`]), simplifies each arc once
-//! per zoom and rebuilds every polygon from the simplified arcs, so neighbours never gap or overlap
-//! at any zoom.
+//! labels) and renders the one-layer MVT of any tile. Polygon layers that tile the ground (grids,
+//! micro-grids, villages) are simplified per zoom on their *shared borders*: [`Shapes`] keeps the
+//! planar topology of the polygons ([`crate::topology`]), every arc once, each point with the first
+//! zoom Douglas–Peucker keeps it at, and rebuilds every polygon from the arcs at the tile's zoom, so
+//! neighbours never gap or overlap at any zoom. A polygon layer may come in pieces ([`Part`], one
+//! village's grids), each with its own topology, so that one piece can be replaced without
+//! touching the others.
 //!
-//! Rendering a tile: the R-tree of feature boxes picks the features meeting the tile grown by
-//! [`BUFFER`] pixels; their geometry, already in world Web Mercator coordinates (and, for polygons,
-//! simplified for the zoom), is moved to tile pixels, clipped to the buffered tile with
-//! identical cuts of identical edges, rounded to the integer grid and encoded.
+//! Rendering a tile: R-trees of piece and feature boxes pick the features meeting the tile grown by
+//! [`BUFFER`] pixels; their geometry in world Web Mercator coordinates (for polygons, the arc
+//! points kept at the zoom) is moved to tile pixels, clipped to the buffered tile with identical
+//! cuts of identical edges, rounded to the integer grid and encoded.
 
 mod clip;
 mod encode;
+mod shapes;
 mod tilemath;
 
 pub use encode::IPt;
+pub use shapes::Shapes;
 pub use tilemath::{tiles_covering, BUFFER, EXTENT};
 
 use crate::spatial::{box_tree, BoxTree};
-use crate::topology::{Coverage, Topology};
 use clip::{Box2, P};
 use geo::{MultiLineString, MultiPolygon, Point, Rect};
-use std::sync::OnceLock;
-use tilemath::{pixel_deg, to_world, TileFrame, World};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::RTree;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+use tilemath::{to_world, TileFrame, World};
 
 /// Deepest zoom served.
 pub const MAX_ZOOM: u8 = 20;
@@ -34,9 +40,6 @@ pub const MAX_SIMPLIFY_ZOOM: u8 = 16;
 
 /// Simplification tolerance in tile pixels: a shared border moves by at most this much.
 const TOLERANCE_PX: f64 = 0.5;
-
-/// Share of [`TOLERANCE_PX`] for arcs with a face on one side only.
-const OUTLINE_TOLERANCE: f64 = 0.25;
 
 /// A tile address (z/x/y, XYZ scheme as in the URL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,6 +116,9 @@ pub enum PropValue {
     Bool(bool),
 }
 
+/// A property name (most are fixed words, kept without a copy per feature).
+pub type Key = Cow<'static, str>;
+
 /// A feature: a stable id (the same in every tile and zoom), a geometry and its properties.
 #[derive(Clone, Debug)]
 pub struct Feature<G> {
@@ -121,142 +127,251 @@ pub struct Feature<G> {
     /// Geometry in lon/lat.
     pub geometry: G,
     /// Properties, in the order written.
-    pub props: Vec<(String, PropValue)>,
+    pub props: Vec<(Key, PropValue)>,
+}
+
+/// A feature's id and properties, its geometry being kept in [`Shapes`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    /// Stable id.
+    pub id: u64,
+    /// Properties, in the order written.
+    pub props: Vec<(Key, PropValue)>,
+}
+
+/// Gives the id and properties of feature `i` of piece `part` of a polygon layer when a tile draws
+/// it (see [`Layer::render_with`]).
+pub trait FeatureProps: Sync {
+    /// Writes the properties into `props` (empty) and returns the feature's id.
+    fn props(&self, part: usize, i: usize, props: &mut Vec<(Key, PropValue)>) -> u64;
+}
+
+/// A piece of a polygon layer (one village's grids, say): its shapes and, feature by feature, their
+/// ids and properties (or none, when [`FeatureProps`] gives them). Both are shared, so a layer of
+/// many pieces is rebuilt cheaply when one piece changes.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// Geometry, simplified per zoom on shared borders.
+    pub shapes: Arc<Shapes>,
+    /// One entry per feature of `shapes`, in the same order.
+    pub meta: Arc<Vec<Meta>>,
 }
 
 /// One layer of features.
 #[derive(Debug)]
-pub enum Layer {
-    /// Polygons that tile the ground, simplified on shared borders.
+pub struct Layer {
+    name: String,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// Polygons, in pieces (a tree of the pieces' boxes picks those a tile meets).
     Polygons {
-        /// Layer name in the tile.
-        name: String,
-        /// Features.
-        features: Vec<Feature<MultiPolygon<f64>>>,
-        /// Indexes built on first use ([`LayerCache::default()`] when made by hand).
-        cache: LayerCache,
+        parts: Vec<Part>,
+        tree: BoxTree<u32>,
     },
     /// Lines (roads, rivers).
     Lines {
-        /// Layer name in the tile.
-        name: String,
-        /// Features.
         features: Vec<Feature<MultiLineString<f64>>>,
-        /// Indexes built on first use ([`LayerCache::default()`] when made by hand).
-        cache: LayerCache,
+        cache: LineCache,
     },
     /// Points (labels, address points).
     Points {
-        /// Layer name in the tile.
-        name: String,
-        /// Features.
         features: Vec<Feature<Point<f64>>>,
-        /// Indexes built on first use ([`LayerCache::default()`] when made by hand).
-        cache: LayerCache,
+        cache: PointCache,
     },
 }
 
+fn split<G>(features: Vec<Feature<G>>) -> (Vec<G>, Vec<Meta>) {
+    features
+        .into_iter()
+        .map(|f| {
+            (
+                f.geometry,
+                Meta {
+                    id: f.id,
+                    props: f.props,
+                },
+            )
+        })
+        .unzip()
+}
+
 impl Layer {
-    /// A polygon layer; builds its shared-border topology.
+    /// A polygon layer whose polygons tile the ground: builds their shared-border topology, each
+    /// border simplified once per zoom.
     pub fn polygons(name: &str, features: Vec<Feature<MultiPolygon<f64>>>) -> Layer {
-        Layer::Polygons {
-            name: name.to_string(),
-            features,
-            cache: LayerCache::default(),
-        }
+        let (geoms, meta) = split(features);
+        let refs: Vec<&MultiPolygon<f64>> = geoms.iter().collect();
+        let shapes = Shapes::coverage(&refs);
+        Layer::from_parts(
+            name,
+            vec![Part {
+                shapes: Arc::new(shapes),
+                meta: Arc::new(meta),
+            }],
+        )
     }
     /// A polygon layer whose polygons do not share borders (building footprints): drawn as given
-    /// at every zoom, so it needs no topology (cheap to build for a million footprints).
+    /// at every zoom, so it needs no topology (cheap to build for a great many footprints).
     pub fn footprints(name: &str, features: Vec<Feature<MultiPolygon<f64>>>) -> Layer {
-        Layer::Polygons {
+        let (geoms, meta) = split(features);
+        let refs: Vec<&MultiPolygon<f64>> = geoms.iter().collect();
+        let shapes = Shapes::as_given(&refs);
+        Layer::from_parts(
+            name,
+            vec![Part {
+                shapes: Arc::new(shapes),
+                meta: Arc::new(meta),
+            }],
+        )
+    }
+    /// A polygon layer of pieces, drawn in order (features of the first piece first). Each piece
+    /// keeps its own topology: borders between pieces are simplified as outlines (finely).
+    pub fn from_parts(name: &str, parts: Vec<Part>) -> Layer {
+        let tree = RTree::bulk_load(
+            parts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    let r = p.shapes.bounds()?;
+                    Some(GeomWithData::new(
+                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                        i as u32,
+                    ))
+                })
+                .collect(),
+        );
+        Layer {
             name: name.to_string(),
-            features,
-            cache: LayerCache {
-                as_given: true,
-                ..LayerCache::default()
-            },
+            body: Body::Polygons { parts, tree },
         }
     }
     /// A line layer.
     pub fn lines(name: &str, features: Vec<Feature<MultiLineString<f64>>>) -> Layer {
-        Layer::Lines {
+        Layer {
             name: name.to_string(),
-            features,
-            cache: LayerCache::default(),
+            body: Body::Lines {
+                features,
+                cache: LineCache::default(),
+            },
         }
     }
     /// A point layer.
     pub fn points(name: &str, features: Vec<Feature<Point<f64>>>) -> Layer {
-        Layer::Points {
+        Layer {
             name: name.to_string(),
-            features,
-            cache: LayerCache::default(),
+            body: Body::Points {
+                features,
+                cache: PointCache::default(),
+            },
         }
     }
     /// The layer's name.
     pub fn name(&self) -> &str {
-        match self {
-            Layer::Polygons { name, .. }
-            | Layer::Lines { name, .. }
-            | Layer::Points { name, .. } => name,
+        &self.name
+    }
+
+    /// The pieces of a polygon layer (empty for lines and points).
+    pub fn parts(&self) -> &[Part] {
+        match &self.body {
+            Body::Polygons { parts, .. } => parts,
+            _ => &[],
         }
     }
 
     /// The lon/lat box around all features, `None` for an empty layer (TileJSON `bounds`).
     pub fn bounds(&self) -> Option<Rect<f64>> {
-        let tree = self.tree();
-        if tree.size() == 0 {
-            return None;
-        }
-        let e = tree.root().envelope();
+        let e = match &self.body {
+            Body::Polygons { tree, .. } => {
+                if tree.size() == 0 {
+                    return None;
+                }
+                tree.root().envelope()
+            }
+            _ => {
+                let tree = self.tree();
+                if tree.size() == 0 {
+                    return None;
+                }
+                tree.root().envelope()
+            }
+        };
         Some(Rect::new(
             (e.lower()[0], e.lower()[1]),
             (e.upper()[0], e.upper()[1]),
         ))
     }
 
-    /// Builds the feature index and, for polygons, the shared-border topology now rather than on
-    /// the first tile (they are built once either way).
+    /// Builds the indexes of line and point layers now rather than on the first tile (polygon
+    /// layers are built whole when made).
     pub fn prepare(&self) {
-        self.tree();
-        if let Layer::Polygons { cache, .. } = self {
-            if !cache.as_given {
-                self.world_polygons(0);
+        match &self.body {
+            Body::Polygons { .. } => {}
+            Body::Lines { .. } => {
+                self.tree();
+                self.world_lines();
             }
+            Body::Points { .. } => {
+                self.tree();
+                self.world_points();
+            }
+        }
+    }
+
+    /// Bytes the layer's geometry and indexes hold (an estimate, for the record).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.body {
+            Body::Polygons { parts, .. } => parts.iter().map(|p| p.shapes.heap_bytes()).sum(),
+            Body::Lines { features, .. } => features
+                .iter()
+                .map(|f| f.geometry.0.iter().map(|l| l.0.len() * 16).sum::<usize>())
+                .sum(),
+            Body::Points { features, .. } => features.len() * 16,
         }
     }
 
     /// The uncompressed one-layer MVT of `tile`, or `None` when no feature touches it (or nothing
     /// of them is left on the tile's integer grid).
     pub fn render(&self, tile: TileId) -> Option<Vec<u8>> {
-        let hits = self.hits(tile);
-        if hits.is_empty() {
-            return None;
-        }
+        self.render_with(tile, None)
+    }
+
+    /// [`render`](Layer::render), the ids and properties of polygon features given by `props`
+    /// rather than by the pieces' own [`Meta`] (which may then be empty): properties made when a
+    /// tile needs them take no memory between tiles.
+    pub fn render_with(&self, tile: TileId, props: Option<&dyn FeatureProps>) -> Option<Vec<u8>> {
         let frame = TileFrame::new(tile);
         let bx = buffered_box();
         let mut layer = mvt::Tile::new(EXTENT).create_layer(self.name());
         let mut n = 0usize;
-        let mut add = |layer: mvt::Layer, geom, id, props: &[(String, PropValue)]| {
+        let mut add = |layer: mvt::Layer, geom, id, props: &[(Key, PropValue)]| {
             n += 1;
             encode::add_feature(layer, geom, id, props)
         };
-        match self {
-            Layer::Polygons { features, .. } => {
-                let world = self.world_polygons(tile.z);
-                for i in hits {
-                    let polys = tile_polygon(&world[i], frame, &bx);
-                    if polys.is_empty() {
-                        continue;
-                    }
+        match &self.body {
+            Body::Polygons { .. } => {
+                let mut buf: Vec<(Key, PropValue)> = Vec::new();
+                for (pi, part, i, polys) in self.polygons_on(tile, frame, &bx) {
                     if let Ok(g) = encode::polygon_geom(&polys) {
-                        layer = add(layer, g, features[i].id, &features[i].props);
+                        match props {
+                            Some(p) => {
+                                buf.clear();
+                                let id = p.props(pi, i, &mut buf);
+                                layer = add(layer, g, id, &buf);
+                            }
+                            None => {
+                                let m = &part.meta[i];
+                                layer = add(layer, g, m.id, &m.props);
+                            }
+                        }
                     }
                 }
             }
-            Layer::Lines { features, .. } => {
+            Body::Lines { features, .. } => {
                 let world = self.world_lines();
-                for i in hits {
+                for i in self.hits(tile) {
                     let lines: Vec<Vec<IPt>> = world[i]
                         .iter()
                         .flat_map(|l| {
@@ -273,9 +388,9 @@ impl Layer {
                     }
                 }
             }
-            Layer::Points { features, .. } => {
+            Body::Points { features, .. } => {
                 let world = self.world_points();
-                for i in hits {
+                for i in self.hits(tile) {
                     let p = frame.px(world[i]);
                     if !bx.contains(p) {
                         continue;
@@ -299,45 +414,64 @@ impl Layer {
     /// feature met (by id), its polygons as open integer rings in tile pixels, exterior first and
     /// wound as MVT wants. Empty for line and point layers.
     pub fn tile_polygons(&self, tile: TileId) -> Vec<(u64, Vec<Vec<Vec<IPt>>>)> {
-        let Layer::Polygons { features, .. } = self else {
+        if !matches!(self.body, Body::Polygons { .. }) {
             return Vec::new();
-        };
+        }
         let frame = TileFrame::new(tile);
         let bx = buffered_box();
-        let world = self.world_polygons(tile.z);
-        self.hits(tile)
+        self.polygons_on(tile, frame, &bx)
             .into_iter()
-            .map(|i| (features[i].id, tile_polygon(&world[i], frame, &bx)))
-            .filter(|(_, p)| !p.is_empty())
+            .map(|(_, part, i, polys)| (part.meta.get(i).map_or(i as u64, |m| m.id), polys))
             .collect()
     }
 
-    fn cache(&self) -> &LayerCache {
-        match self {
-            Layer::Polygons { cache, .. }
-            | Layer::Lines { cache, .. }
-            | Layer::Points { cache, .. } => cache,
+    /// The polygon features meeting `tile`, piece by piece, each with its clipped integer
+    /// polygons (features with nothing left on the tile are left out).
+    fn polygons_on(
+        &self,
+        tile: TileId,
+        frame: TileFrame,
+        bx: &Box2,
+    ) -> Vec<(usize, &Part, usize, TilePolygons)> {
+        let Body::Polygons { parts, tree } = &self.body else {
+            return Vec::new();
+        };
+        let env = tile_envelope(tile);
+        let mut ps: Vec<usize> = tree
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| g.data as usize)
+            .collect();
+        ps.sort_unstable();
+        let mut out = Vec::new();
+        let mut rings: Vec<Vec<World>> = Vec::new();
+        for pi in ps {
+            let part = &parts[pi];
+            for i in part.shapes.hits(&env) {
+                let per_part = part.shapes.feature_rings(i, tile.z, &mut rings);
+                let polys = tile_polygon(&rings, &per_part, frame, bx);
+                if !polys.is_empty() {
+                    out.push((pi, part, i, polys));
+                }
+            }
         }
+        out
     }
 
     fn tree(&self) -> &BoxTree<usize> {
-        self.cache().tree.get_or_init(|| match self {
-            Layer::Polygons { features, .. } => {
+        match &self.body {
+            Body::Polygons { .. } => unreachable!("polygon layers index their pieces"),
+            Body::Lines { features, cache } => cache.tree.get_or_init(|| {
                 box_tree(features.iter().enumerate().map(|(i, f)| (i, &f.geometry)))
-            }
-            Layer::Lines { features, .. } => {
+            }),
+            Body::Points { features, cache } => cache.tree.get_or_init(|| {
                 box_tree(features.iter().enumerate().map(|(i, f)| (i, &f.geometry)))
-            }
-            Layer::Points { features, .. } => {
-                box_tree(features.iter().enumerate().map(|(i, f)| (i, &f.geometry)))
-            }
-        })
+            }),
+        }
     }
 
     /// Indexes of the features whose box meets the buffered tile, in feature order.
     fn hits(&self, tile: TileId) -> Vec<usize> {
-        let q = tile.buffered_bounds(BUFFER);
-        let env = rstar::AABB::from_corners([q.min().x, q.min().y], [q.max().x, q.max().y]);
+        let env = tile_envelope(tile);
         let mut hits: Vec<usize> = self
             .tree()
             .locate_in_envelope_intersecting(&env)
@@ -347,78 +481,8 @@ impl Layer {
         hits
     }
 
-    /// Polygons in world coordinates for zoom `z`: simplified on shared borders up to
-    /// [`MAX_SIMPLIFY_ZOOM`], as given beyond.
-    fn world_polygons(&self, z: u8) -> &[WorldPolygons] {
-        let Layer::Polygons {
-            features, cache, ..
-        } = self
-        else {
-            return &[];
-        };
-        if z > MAX_SIMPLIFY_ZOOM || cache.as_given {
-            return cache.raw_polygons.get_or_init(|| {
-                features
-                    .iter()
-                    .map(|f| {
-                        f.geometry
-                            .0
-                            .iter()
-                            .map(|p| {
-                                std::iter::once(p.exterior())
-                                    .chain(p.interiors())
-                                    .map(|r| r.0.iter().map(|c| to_world(c.x, c.y)).collect())
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .collect()
-            });
-        }
-        cache.zooms[z as usize].get_or_init(|| {
-            let cov = cache.coverage.get_or_init(|| {
-                let polys: Vec<MultiPolygon<f64>> =
-                    features.iter().map(|f| f.geometry.clone()).collect();
-                Topology::from_polygons(&polys)
-            });
-            // degrees of latitude are longer on the map than degrees of longitude: scale the
-            // tolerance by cos(latitude) so it is at most TOLERANCE_PX either way
-            let lat = self
-                .bounds()
-                .map(|b| b.center().y.to_radians().cos())
-                .unwrap_or(1.0);
-            let tol = TOLERANCE_PX * pixel_deg(z) * lat;
-            // An arc with a face on one side only is on the layer's outline or against a
-            // neighbour that does not share its vertices (grids of two villages): simplified
-            // finely, so the two sides cannot open a visible crack.
-            let topo = cov.topology.simplified_by(|a| {
-                if a.right.is_some() {
-                    tol
-                } else {
-                    tol * OUTLINE_TOLERANCE
-                }
-            });
-            (0..features.len())
-                .map(|f| {
-                    cov.faces_of_feature[f]
-                        .iter()
-                        .map(|&face| {
-                            topo.face_rings(face)
-                                .into_iter()
-                                .map(|r| r.iter().map(|p| to_world(p.lon(), p.lat())).collect())
-                                .collect()
-                        })
-                        .collect()
-                })
-                .collect()
-        })
-    }
-
     fn world_lines(&self) -> &[Vec<Vec<World>>] {
-        let Layer::Lines {
-            features, cache, ..
-        } = self
-        else {
+        let Body::Lines { features, cache } = &self.body else {
             return &[];
         };
         cache.lines.get_or_init(|| {
@@ -436,10 +500,7 @@ impl Layer {
     }
 
     fn world_points(&self) -> &[World] {
-        let Layer::Points {
-            features, cache, ..
-        } = self
-        else {
+        let Body::Points { features, cache } = &self.body else {
             return &[];
         };
         cache.points.get_or_init(|| {
@@ -451,36 +512,28 @@ impl Layer {
     }
 }
 
-/// A feature's polygons in world coordinates: parts → rings (exterior first) → closed points.
-type WorldPolygons = Vec<Vec<Vec<World>>>;
+/// One feature's polygons on a tile: parts → rings (exterior first) → integer points.
+type TilePolygons = Vec<Vec<Vec<IPt>>>;
 
-/// What a layer builds on first use and keeps: the R-tree of feature boxes, the geometry in world
-/// coordinates and, for polygons, the shared-border topology and its simplification per zoom.
-/// Thread-safe: tiles of one layer may be rendered from many threads.
-#[derive(Default)]
-pub struct LayerCache {
-    /// Polygons that do not tile the ground (building footprints) are drawn as given: no
-    /// shared-border topology, no simplification.
-    as_given: bool,
-    tree: OnceLock<BoxTree<usize>>,
-    coverage: OnceLock<Coverage>,
-    zooms: [OnceLock<Vec<WorldPolygons>>; MAX_SIMPLIFY_ZOOM as usize + 1],
-    raw_polygons: OnceLock<Vec<WorldPolygons>>,
-    lines: OnceLock<Vec<Vec<Vec<World>>>>,
-    points: OnceLock<Vec<World>>,
+/// The lon/lat envelope of a tile grown by [`BUFFER`] pixels.
+fn tile_envelope(tile: TileId) -> rstar::AABB<[f64; 2]> {
+    let q = tile.buffered_bounds(BUFFER);
+    rstar::AABB::from_corners([q.min().x, q.min().y], [q.max().x, q.max().y])
 }
 
-impl std::fmt::Debug for LayerCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let zooms: Vec<usize> = (0..self.zooms.len())
-            .filter(|&z| self.zooms[z].get().is_some())
-            .collect();
-        f.debug_struct("LayerCache")
-            .field("indexed", &self.tree.get().is_some())
-            .field("topology", &self.coverage.get().is_some())
-            .field("simplified_zooms", &zooms)
-            .finish()
-    }
+/// What a line layer builds on first use: the R-tree of feature boxes, the lines in world
+/// coordinates. Thread-safe: tiles may be rendered from many threads.
+#[derive(Default, Debug)]
+struct LineCache {
+    tree: OnceLock<BoxTree<usize>>,
+    lines: OnceLock<Vec<Vec<Vec<World>>>>,
+}
+
+/// The same for a point layer.
+#[derive(Default, Debug)]
+struct PointCache {
+    tree: OnceLock<BoxTree<usize>>,
+    points: OnceLock<Vec<World>>,
 }
 
 /// The tile grown by the buffer, in tile pixels.
@@ -493,22 +546,31 @@ fn buffered_box() -> Box2 {
 }
 
 /// One feature's polygons on a tile: clipped, on the integer grid, wound; a part whose exterior
-/// is gone is dropped with its holes.
-fn tile_polygon(parts: &WorldPolygons, frame: TileFrame, bx: &Box2) -> Vec<Vec<Vec<IPt>>> {
+/// is gone is dropped with its holes. `rings` holds the parts' rings one after the other,
+/// `per_part[k]` rings for part `k`, exterior first.
+fn tile_polygon(
+    rings: &[Vec<World>],
+    per_part: &[usize],
+    frame: TileFrame,
+    bx: &Box2,
+) -> Vec<Vec<Vec<IPt>>> {
     let mut out = Vec::new();
-    for part in parts {
-        let mut rings: Vec<Vec<IPt>> = Vec::with_capacity(part.len());
+    let mut at = 0;
+    for &n in per_part {
+        let part = &rings[at..at + n];
+        at += n;
+        let mut done: Vec<Vec<IPt>> = Vec::with_capacity(part.len());
         for (k, ring) in part.iter().enumerate() {
             let px: Vec<P> = ring.iter().map(|&w| frame.px(w)).collect();
             let clipped = clip::clip_ring(&px, bx);
             match encode::finish_ring(&clipped, k == 0) {
-                Some(r) => rings.push(r),
+                Some(r) => done.push(r),
                 None if k == 0 => break,
                 None => {}
             }
         }
-        if !rings.is_empty() {
-            out.push(rings);
+        if !done.is_empty() {
+            out.push(done);
         }
     }
     out

@@ -6,12 +6,15 @@
 
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::{grid_name, micro_kind_str, mode_str};
+use crate::serve::source::BuildingFilter;
 use crate::serve::state::{Service, State};
-use crate::snapshot::{GridView, MicroView, Person};
+use crate::snapshot::{BuildingRecord, GridView, MicroView, Person};
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Intersects, LineString, MultiPolygon, Point, Rect};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -232,8 +235,13 @@ pub async fn health(AxState(svc): AxState<Arc<Service>>) -> Response {
         "villages": s.villages.len(),
         "grids": s.grids.len(),
         "micro_grids": s.micro_grids.len(),
-        "buildings": s.buildings.len(),
+        "buildings": st.buildings,
         "tile_cache": {"tiles": tiles, "bytes": bytes},
+        "memory": {
+            "rss_bytes": crate::serve::memory::rss_bytes(),
+            "peak_bytes": crate::serve::memory::peak_bytes(),
+            "tile_shapes_bytes": st.tile_bytes(),
+        },
     }))
     .into_response()
 }
@@ -249,7 +257,6 @@ fn grid_totals(p: &mut Map<String, Value>, grids: &[&GridView]) {
 /// `GET /api/towns`: towns and subdistricts (镇/街道), each the union of its villages (grouped by the
 /// first 9 digits of their codes), with counts and totals.
 pub async fn towns(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
-    use geo::{orient::Direction, Orient};
     let st = svc.state();
     let snap = &st.snapshot;
     let mut by_town: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -352,7 +359,6 @@ async fn plan_scope(
             None => format!("no village has a plan version {version}"),
         }));
     }
-    use geo::orient::{Direction, Orient};
     for g in &mut grids {
         g.geometry = g.geometry.orient(Direction::Default);
     }
@@ -362,28 +368,76 @@ async fn plan_scope(
     Ok(Some((grids, micro)))
 }
 
+/// Features per chunk of a streamed collection.
+const CHUNK: usize = 64;
+
+/// A FeatureCollection whose features (already joined by commas) come from `features`, sent as
+/// they are made.
+fn feature_stream(
+    features: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+) -> Response {
+    use futures_util::StreamExt;
+    let open = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(
+            b"{\"type\":\"FeatureCollection\",\"features\":[",
+        ))
+    });
+    let close = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(open.chain(features).chain(close)),
+    )
+        .into_response()
+}
+
+/// A FeatureCollection of `make(i)` for `i` in `0..n` (`None` leaves it out), made chunk by chunk
+/// as the client reads: a district's micro-grids (tens of megabytes of JSON) never sit in memory
+/// at once.
+fn streamed(n: usize, mut make: impl FnMut(usize) -> Option<Value> + Send + 'static) -> Response {
+    use futures_util::StreamExt;
+    let mut first = true;
+    feature_stream(
+        futures_util::stream::iter((0..n).step_by(CHUNK)).map(move |start| {
+            let mut out = String::new();
+            for i in start..(start + CHUNK).min(n) {
+                if let Some(f) = make(i) {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(&f.to_string());
+                }
+            }
+            Ok(Bytes::from(out))
+        }),
+    )
+}
+
 /// `GET /api/grids`.
 pub async fn grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
-    let scoped = plan_scope(&svc, &st, &f).await?;
-    let grids: &[GridView] = match &scoped {
-        Some((g, _)) => g,
-        None => &st.snapshot.grids,
-    };
-    let out = grids
-        .iter()
-        .filter(|g| f.village.is_none_or(|v| v == g.village) && in_bbox(f.bbox, &g.geometry))
-        .map(|g| {
+    let scoped = plan_scope(&svc, &st, &f).await?.map(|(g, _)| g);
+    let n = scoped.as_ref().map_or(st.snapshot.grids.len(), Vec::len);
+    Ok(streamed(n, move |i| {
+        let g = match &scoped {
+            Some(g) => &g[i],
+            None => &st.snapshot.grids[i],
+        };
+        (f.village.is_none_or(|v| v == g.village) && in_bbox(f.bbox, &g.geometry)).then(|| {
             feature(
                 g.code.as_str(),
                 polygon_json(&g.geometry),
                 grid_props(&st, g, f.plan),
             )
         })
-        .collect();
-    Ok(collection(out))
+    }))
 }
 
 /// `GET /api/micro_grids`.
@@ -392,30 +446,67 @@ pub async fn micro_grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiR
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
     let scoped = plan_scope(&svc, &st, &f).await?;
-    let (grids, micro): (&[GridView], &[MicroView]) = match &scoped {
-        Some((g, m)) => (g, m),
-        None => (&st.snapshot.grids, &st.snapshot.micro_grids),
-    };
-    let out = micro
-        .iter()
-        .filter(|m| {
-            f.village
-                .is_none_or(|v| grids.get(m.grid).is_some_and(|g| g.village == v))
-                && in_bbox(f.bbox, &m.geometry)
-        })
-        .map(|m| {
+    let n = scoped
+        .as_ref()
+        .map_or(st.snapshot.micro_grids.len(), |s| s.1.len());
+    Ok(streamed(n, move |i| {
+        let (grids, m): (&[GridView], &MicroView) = match &scoped {
+            Some((g, m)) => (g, &m[i]),
+            None => (&st.snapshot.grids, &st.snapshot.micro_grids[i]),
+        };
+        (f.village
+            .is_none_or(|v| grids.get(m.grid).is_some_and(|g| g.village == v))
+            && in_bbox(f.bbox, &m.geometry))
+        .then(|| {
             feature(
                 m.code.as_str(),
                 polygon_json(&m.geometry),
                 micro_props(&st, m, grids),
             )
         })
-        .collect();
-    Ok(collection(out))
+    }))
 }
 
-/// `GET /api/buildings`.
+/// A building as a GeoJSON feature.
+fn building_feature(b: &BuildingRecord) -> Value {
+    let geometry = match &b.footprint {
+        Some(fp) => polygon_json(&fp.orient(Direction::Default)),
+        None => point_json(&b.point),
+    };
+    let mut p = Map::new();
+    p.insert("id".into(), b.id.as_str().into());
+    p.insert("kind".into(), b.kind.as_str().into());
+    p.insert("households".into(), b.households.into());
+    p.insert("residents".into(), b.residents.into());
+    p.insert(
+        "address".into(),
+        b.address.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert(
+        "group".into(),
+        b.group.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert("staff".into(), b.staff.map_or(Value::Null, Value::from));
+    p.insert(
+        "workshops".into(),
+        b.workshops.map_or(Value::Null, Value::from),
+    );
+    p.insert("village_code".into(), b.village_code.as_str().into());
+    p.insert(
+        "grid_code".into(),
+        b.grid_code.as_deref().map_or(Value::Null, Value::from),
+    );
+    p.insert(
+        "micro_grid_codes".into(),
+        Value::Array(b.micro_codes.iter().map(|m| m.as_str().into()).collect()),
+    );
+    feature(b.id.as_str(), geometry, p)
+}
+
+/// `GET /api/buildings`: streamed from the source as it reads them (a district's buildings never
+/// sit in memory at once), in chunks of up to 256 features.
 pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    use futures_util::StreamExt;
     let Query(q) = q?;
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
@@ -424,69 +515,31 @@ pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRes
             "plan= filters grids and micro-grids; buildings follow the active plan",
         ));
     }
-    let s = &st.snapshot;
-    let mut out = Vec::new();
-    for b in &s.buildings {
-        let bd = &b.building;
-        if f.village.is_some_and(|v| v != bd.village) {
-            continue;
-        }
-        if let Some(bb) = f.bbox {
-            let hit = match &bd.footprint {
-                Some(fp) => in_bbox(Some(bb), fp),
-                None => bb.intersects(&bd.point),
-            };
-            if !hit {
-                continue;
+    let filter = BuildingFilter {
+        village: f.village.map(|v| st.snapshot.villages[v].code.to_string()),
+        bbox: f.bbox,
+    };
+    let mut first = true;
+    let features = svc
+        .source
+        .building_stream(filter)
+        .ready_chunks(256)
+        .map(move |chunk| {
+            let mut out = String::new();
+            for r in chunk {
+                let b = r.map_err(|e| {
+                    tracing::warn!("streaming buildings: {e}");
+                    std::io::Error::other(e.to_string())
+                })?;
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&building_feature(&b).to_string());
             }
-        }
-        let geometry = match &bd.footprint {
-            Some(fp) => polygon_json(fp),
-            None => point_json(&bd.point),
-        };
-        let mut p = Map::new();
-        p.insert("id".into(), bd.id.as_str().into());
-        p.insert("kind".into(), bd.kind.as_str().into());
-        p.insert("households".into(), bd.households.into());
-        p.insert("residents".into(), bd.residents.into());
-        p.insert(
-            "address".into(),
-            bd.address.as_deref().map_or(Value::Null, Value::from),
-        );
-        p.insert(
-            "group".into(),
-            bd.group.as_deref().map_or(Value::Null, Value::from),
-        );
-        p.insert("staff".into(), bd.staff.map_or(Value::Null, Value::from));
-        p.insert(
-            "workshops".into(),
-            bd.workshops.map_or(Value::Null, Value::from),
-        );
-        p.insert(
-            "village_code".into(),
-            s.villages
-                .get(bd.village)
-                .map_or(Value::Null, |v| v.code.as_str().into()),
-        );
-        p.insert(
-            "grid_code".into(),
-            b.grid
-                .and_then(|g| s.grids.get(g))
-                .map_or(Value::Null, |g| g.code.as_str().into()),
-        );
-        p.insert(
-            "micro_grid_codes".into(),
-            Value::Array(
-                b.micro
-                    .iter()
-                    .filter_map(|&m| s.micro_grids.get(m))
-                    .map(|m| m.code.as_str().into())
-                    .collect(),
-            ),
-        );
-        out.push(feature(bd.id.as_str(), geometry, p));
-    }
-    Ok(collection(out))
+            Ok::<Bytes, std::io::Error>(Bytes::from(out))
+        });
+    Ok(feature_stream(features))
 }
 
 fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
@@ -507,7 +560,7 @@ pub async fn grid(
     let Path(code) = code?;
     check_code(&code, 15, "grid")?;
     let st = svc.state();
-    let gi = *st.grid_by_code.get(&code).ok_or_else(|| {
+    let gi = st.grid_by_code.get(&code).ok_or_else(|| {
         ApiError::not_found(format!("no grid with code {code} in the active plans"))
     })?;
     let g = &st.snapshot.grids[gi];
@@ -526,7 +579,7 @@ pub async fn micro_grid(
     let Path(code) = code?;
     check_code(&code, 18, "micro-grid")?;
     let st = svc.state();
-    let mi = *st.micro_by_code.get(&code).ok_or_else(|| {
+    let mi = st.micro_by_code.get(&code).ok_or_else(|| {
         ApiError::not_found(format!(
             "no micro-grid with code {code} in the active plans"
         ))

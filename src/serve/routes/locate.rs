@@ -52,7 +52,7 @@ pub async fn locate(
     let Query(q) = q?;
     let st = svc.state();
     if let Some(addr) = q.get("address") {
-        return by_address(&svc, &st, addr);
+        return by_address(&svc, &st, addr).await;
     }
     let lon = coord(&q, "lon", 180.0)?;
     let lat = coord(&q, "lat", 90.0)?;
@@ -63,50 +63,49 @@ pub async fn locate(
             .map_err(|e: crate::crs::UnknownCrs| ApiError::bad_request(e.to_string()))?,
     };
     let (wlon, wlat) = crs.to_wgs84(lon, lat);
-    let found = st.locator.locate(wlon, wlat, tolerance_m(&svc, crs));
+    let found = st.locate(wlon, wlat, tolerance_m(&svc, crs));
     let mut body = answer(&st, &found);
     body["query"] = json!({"lon": lon, "lat": lat, "crs": crs.to_string()});
     Ok(Json(body).into_response())
 }
 
-fn by_address(svc: &Service, st: &State, addr: &str) -> ApiResult<Response> {
+async fn by_address(svc: &Service, st: &State, addr: &str) -> ApiResult<Response> {
     if addr.trim().is_empty() {
         return Err(ApiError::bad_request("address is empty"));
     }
-    let m = st.addresses.lookup(addr);
-    let s = &st.snapshot;
-    let Some(best) = m.candidates.first() else {
+    let normalized = crate::address::normalize(addr);
+    let m = svc
+        .source
+        .find_address(addr)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let Some((b, score)) = m.candidates.first() else {
         return Err(ApiError::not_found(format!(
-            "no building's address matches `{addr}` (normalised: `{}`)",
-            crate::address::normalize(addr)
+            "no building's address matches `{addr}` (normalised: `{normalized}`)"
         )));
     };
-    let b = &s.buildings[best.building];
-    let p = b.building.point;
-    let found = st
-        .locator
-        .locate(p.x(), p.y(), tolerance_m(svc, Crs::Wgs84));
+    let p = b.point;
+    let found = st.locate(p.x(), p.y(), tolerance_m(svc, Crs::Wgs84));
     let mut body = answer(st, &found);
     let candidates: Vec<Value> = m
         .candidates
         .iter()
-        .map(|c| {
-            let b = &s.buildings[c.building];
+        .map(|(c, score)| {
             json!({
-                "building": b.building.id,
-                "address": b.building.address,
-                "score": c.score,
-                "lon": b.building.point.x(),
-                "lat": b.building.point.y(),
-                "grid_code": b.grid.and_then(|g| s.grids.get(g)).map(|g| g.code.as_str()),
+                "building": c.id,
+                "address": c.address,
+                "score": score,
+                "lon": c.point.x(),
+                "lat": c.point.y(),
+                "grid_code": c.grid_code,
             })
         })
         .collect();
-    body["query"] = json!({"address": addr, "normalized": crate::address::normalize(addr)});
+    body["query"] = json!({"address": addr, "normalized": normalized});
     body["building"] = json!({
-        "id": b.building.id,
-        "address": b.building.address,
-        "score": best.score,
+        "id": b.id,
+        "address": b.address,
+        "score": score,
     });
     body["sure"] = Value::Bool(m.sure);
     body["candidates"] = Value::Array(candidates);

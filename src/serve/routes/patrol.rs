@@ -689,7 +689,7 @@ pub async fn coverage(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResu
             f.state
                 .grid_by_code
                 .get(code)
-                .and_then(|&g| snap.grids.get(g))
+                .and_then(|g| snap.grids.get(g))
                 .is_some_and(|g| g.village == vi)
         })
     };

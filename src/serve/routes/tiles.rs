@@ -1,11 +1,13 @@
-//! `/tiles/…`: TileJSON per layer, vector tiles (gzipped once, cached per revision, ETag and 304),
-//! and the embedded style, glyphs and sprites under the repository's `tiles/` folder.
+//! `/tiles/…`: TileJSON per layer, vector tiles (gzipped once, cached until the map changes under
+//! them, ETag from their bytes and 304), and the embedded style, glyphs and sprites under the
+//! repository's `tiles/` folder.
 
 use super::static_files::{file, TILES};
+use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::{fields, min_zoom, LAYERS};
 use crate::serve::state::{Service, State};
-use crate::tiles::TileId;
+use crate::tiles::{TileId, BUFFER};
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -118,10 +120,43 @@ fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
         flate2::Compression::new(6),
     );
     e.write_all(raw)?;
-    e.finish()
+    let mut out = e.finish()?;
+    // the cache keeps it: no spare capacity
+    out.shrink_to_fit();
+    Ok(out)
 }
 
-/// Renders (or takes from the cache) one tile of `layer` and answers it.
+/// Renders one tile of layer `li` from state `st` (buildings: from the buildings the source
+/// returns for the tile), gzipped; `None` when empty.
+async fn render(svc: &Service, st: &Arc<State>, li: usize, id: TileId) -> ApiResult<Option<Bytes>> {
+    let records = if LAYERS[li] == "buildings" {
+        Some(
+            svc.source
+                .buildings_in(id.buffered_bounds(BUFFER))
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let st = st.clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
+        let raw = match records {
+            Some(r) => crate::serve::layers::buildings(&r).render(id),
+            None => st.render(li, id),
+        };
+        match raw {
+            Some(raw) if !raw.is_empty() => Ok(Some(Bytes::from(gzip(&raw)?))),
+            _ => Ok(None),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("rendering tile: {e}")))?
+    .map_err(|e| ApiError::unavailable(format!("compressing tile: {e}")))
+}
+
+/// Renders (or takes from the cache) one tile of `layer` and answers it. Its ETag is a hash of
+/// its bytes, so a tile the new revision did not change keeps its ETag (and its 304).
 async fn tile(
     svc: &Arc<Service>,
     layer: &str,
@@ -143,8 +178,32 @@ async fn tile(
     let id = TileId::new(num("z", z)?, num("x", x)?, num("y", y)?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let st = svc.state();
-    let rev = st.revision();
-    let etag = format!("W/\"{rev}-{layer}-{}-{}-{}\"", id.z, id.x, id.y);
+    // Below a layer's first zoom (buildings: a million footprints) there is nothing to draw.
+    let below = id.z < min_zoom(layer).max(svc.config.min_zoom);
+    let entry = if below {
+        let value = None;
+        Entry {
+            etag: etag_of(&value),
+            value,
+        }
+    } else {
+        match svc.cache.get(li as u8, id) {
+            Some(e) => e,
+            None => {
+                let value = render(svc, &st, li, id).await?;
+                let e = Entry {
+                    etag: etag_of(&value),
+                    value,
+                };
+                svc.cache.put(st.revision(), li as u8, id, e.clone());
+                e
+            }
+        }
+    };
+    let etag = format!(
+        "W/\"{layer}-{}-{}-{}-{:016x}\"",
+        id.z, id.x, id.y, entry.etag
+    );
     let etag_value = HeaderValue::from_str(&etag)
         .map_err(|_| ApiError::bad_request("tile address does not fit a header"))?;
     let common = |mut r: Response| {
@@ -170,29 +229,7 @@ async fn tile(
     if matches {
         return Ok(common(StatusCode::NOT_MODIFIED.into_response()));
     }
-    // Below a layer's first zoom (buildings: a million footprints) there is nothing to draw.
-    if id.z < min_zoom(layer).max(svc.config.min_zoom) {
-        return Ok(common(StatusCode::NO_CONTENT.into_response()));
-    }
-    let cached = match svc.cache.get(rev, li as u8, id) {
-        Some(c) => c,
-        None => {
-            let st2 = st.clone();
-            let rendered =
-                tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
-                    match st2.layers[li].render(id) {
-                        Some(raw) if !raw.is_empty() => Ok(Some(Bytes::from(gzip(&raw)?))),
-                        _ => Ok(None),
-                    }
-                })
-                .await
-                .map_err(|e| ApiError::unavailable(format!("rendering tile: {e}")))?
-                .map_err(|e| ApiError::unavailable(format!("compressing tile: {e}")))?;
-            svc.cache.put(rev, li as u8, id, rendered.clone());
-            rendered
-        }
-    };
-    let Some(gz) = cached else {
+    let Some(gz) = entry.value else {
         return Ok(common(StatusCode::NO_CONTENT.into_response()));
     };
     if accepts_gzip(headers) {
