@@ -440,13 +440,16 @@ async fn a_moved_building_and_a_merge_come_out_as_planned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_assignment_names_line_and_field_and_changes_nothing() {
     let dir = common::tmp();
-    let ds = town(3000, 11, &dir.path().join("in"));
+    // two villages: a file may hold a building of the village it does not edit
+    let ds = town(6000, 11, &dir.path().join("in"));
+    assert_eq!(ds.villages.len(), 2);
     let vcode = ds.villages[0].code.to_string();
     for kind in kinds() {
         let s = stored_town(kind, dir.path(), &ds).await;
         let (_, v1) = s.active_plan(&vcode).await.unwrap().unwrap();
         let out1 = outlines(&v1);
         let (header, rows) = exported(&s, dir.path()).await;
+        assert_eq!(rows[0][2], vcode, "the first village's rows come first");
         let before = fingerprint(&s).await;
         let edit = |f: &dyn Fn(&mut Vec<Vec<String>>)| {
             let mut r = rows.clone();
@@ -502,11 +505,36 @@ async fn a_bad_assignment_names_line_and_field_and_changes_nothing() {
             assert!(e.contains("edited.csv"), "{e}");
             assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
         }
+        // A file of one village (the store reads only that village) with a building of another
+        // village slipped in under this village's code: the error still names where it lies.
+        let (mut own, other): (Vec<Vec<String>>, Vec<Vec<String>>) =
+            rows.iter().cloned().partition(|r| r[2] == vcode);
+        let mut stray = other
+            .first()
+            .expect("the town has a second village")
+            .clone();
+        let stray_village = stray[2].clone();
+        stray[2] = vcode.clone();
+        stray[4] = own[0][4].clone();
+        own.insert(1, stray.clone());
+        let e = import(&s, &csv_text(&header, &own), true)
+            .await
+            .unwrap_err()
+            .to_string();
+        for w in [
+            "line 3".to_string(),
+            "field `village_code`".to_string(),
+            format!("{} lies in village {stray_village}", stray[1]),
+        ] {
+            assert!(e.contains(&w), "{kind:?}: {e:?} should say {w:?}");
+        }
+        assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
         // A building deep inside grid A given grid C that lies elsewhere: C in two pieces.
         let codes: Vec<&String> = out1.keys().collect();
         let (i, c) = rows
             .iter()
             .enumerate()
+            .filter(|(_, r)| r[2] == vcode)
             .flat_map(|(i, _)| codes.iter().map(move |c| (i, *c)))
             .filter(|(i, c)| &rows[*i][4] != *c)
             .max_by(|x, y| {

@@ -581,6 +581,28 @@ async fn tiles_tilejson_etag_and_gzip() {
         .await
         .unwrap();
     assert_eq!(r.headers()["content-encoding"], "gzip");
+    // ... but not a small answer: a locate fits one TCP segment as it is
+    let label = t.grids[0].label;
+    let r = s
+        .client
+        .get(format!(
+            "{}/api/locate?lon={}&lat={}",
+            s.base,
+            label.x(),
+            label.y()
+        ))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("content-encoding").is_none());
+    let len: u64 = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(len < wangge::serve::routes::COMPRESS_ABOVE_BYTES, "{len}");
 }
 
 #[tokio::test]

@@ -569,6 +569,72 @@ async fn exports_read_back_and_gdal_reads_the_geopackage() {
     }
 }
 
+/// `export --village`: only that village's data and plan (read alone from the store), into a
+/// folder and into a GeoPackage; an unknown village is an error, not an empty export.
+#[tokio::test]
+async fn a_village_exports_alone() {
+    let dir = common::tmp();
+    let ds = town(6000, 16, &dir.path().join("in"));
+    assert_eq!(ds.villages.len(), 2, "a town of two villages");
+    let p = plan(&ds, (300.0, 500.0));
+    let v = ds.villages[1].code.to_string();
+    let own = |d: &Dataset| {
+        d.buildings
+            .iter()
+            .filter(|b| d.villages[b.village].code.as_str() == v)
+            .count()
+    };
+    let grids = p
+        .villages
+        .iter()
+        .find(|x| x.code.as_str() == v)
+        .unwrap()
+        .grids
+        .len();
+    for kind in kinds() {
+        let s = fresh(kind, dir.path()).await;
+        s.save_run(&ds, &p, &meta("first"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let out = dir.path().join(format!("village-{kind:?}"));
+        let e = wangge::store::export::export_dir(&s, &out, Some(&v), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (e.plans, e.grids, e.buildings),
+            (1, grids, own(&ds)),
+            "{kind:?}"
+        );
+        let back = wangge::ingest::read_dir(&out, &Weight::Households).unwrap();
+        assert_eq!(back.villages.len(), 1);
+        assert_eq!(back.villages[0].code.as_str(), v);
+        assert_eq!(back.buildings.len(), own(&ds));
+        let gpkg = dir.path().join(format!("village-{kind:?}.gpkg"));
+        wangge::store::export::export_gpkg(&s, &gpkg, Some(&v), None)
+            .await
+            .unwrap();
+        let g = Store::open(gpkg.to_str().unwrap()).await.unwrap();
+        let gds = g.dataset().await.unwrap();
+        assert_eq!(gds.villages.len(), 1);
+        assert_eq!(gds.buildings.len(), own(&ds), "{kind:?}");
+        let (_, gp) = g.active_plan(&v).await.unwrap().unwrap();
+        assert_eq!(gp.grids.len(), grids);
+        let e = wangge::store::export::export_dir(
+            &s,
+            &dir.path().join("none"),
+            Some("999999999999"),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("village 999999999999 not found"),
+            "{e}"
+        );
+        assert!(!dir.path().join("none").exists());
+    }
+}
+
 /// GDAL's own reader must list every layer with its geometry type, EPSG:4326, and the counts.
 fn ogrinfo_checks(gpkg: &Path, grids: usize, buildings: usize) {
     let run = |args: &[&str]| {

@@ -8,6 +8,7 @@ use super::{Base, PlanMeta, Result, Store, StoreError};
 use crate::model::Dataset;
 use geo::Geometry;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// What an export wrote.
@@ -35,6 +36,19 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// The town's data to export: all of it, or only `village`'s (with every barrier), which is all
+/// that is read from the store then.
+async fn dataset_for(store: &Store, village: Option<&str>) -> Result<Dataset> {
+    let Some(v) = village else {
+        return store.dataset().await;
+    };
+    let ds = store.dataset_of(&BTreeSet::from([v.to_string()])).await?;
+    if ds.villages.is_empty() {
+        return Err(StoreError::NotFound(format!("village {v}")));
+    }
+    Ok(ds)
 }
 
 /// The plans to export: one version of one village, or every (or one) village's active plan.
@@ -68,8 +82,8 @@ pub async fn export_dir(
     village: Option<&str>,
     version: Option<i64>,
 ) -> Result<Exported> {
+    let ds = dataset_for(store, village).await?;
     let plans = chosen(store, village, version).await?;
-    let ds = store.dataset().await?;
     let people = store.people().await?;
     let mut grids = Vec::new();
     let mut micro = Vec::new();
@@ -217,32 +231,8 @@ pub async fn export_gpkg(
     village: Option<&str>,
     version: Option<i64>,
 ) -> Result<Exported> {
+    let ds = dataset_for(store, village).await?;
     let plans = chosen(store, village, version).await?;
-    let mut ds: Dataset = store.dataset().await?;
-    if let Some(v) = village {
-        let keep: Vec<bool> = ds.villages.iter().map(|x| x.code.as_str() == v).collect();
-        let mut new_index = vec![usize::MAX; ds.villages.len()];
-        let mut n = 0;
-        for (i, k) in keep.iter().enumerate() {
-            if *k {
-                new_index[i] = n;
-                n += 1;
-            }
-        }
-        ds.buildings.retain(|b| keep[b.village]);
-        for b in &mut ds.buildings {
-            b.village = new_index[b.village];
-        }
-        ds.units.retain(|u| keep[u.village]);
-        for u in &mut ds.units {
-            u.village = new_index[u.village];
-        }
-        let mut i = 0;
-        ds.villages.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-    }
     let tmp = out.with_extension(format!("gpkg.tmp-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let result = async {

@@ -8,7 +8,7 @@ use crate::snapshot::{BuildingRecord, BuildingView, Person, Role, Snapshot};
 use geo::{Geometry, MultiPolygon, Point};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A plan version: who made it, when, why, and whether it is the active one.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -355,6 +355,17 @@ impl Store {
 
     /// The town's data as stored (villages, buildings with footprints, barriers).
     pub async fn dataset(&self) -> Result<Dataset> {
+        self.dataset_where(None).await
+    }
+
+    /// The town's data restricted to the villages coded `villages` (those of them in the store):
+    /// their boundaries, buildings and units, and every barrier. What editing a few villages
+    /// reads, instead of the whole town.
+    pub async fn dataset_of(&self, villages: &BTreeSet<String>) -> Result<Dataset> {
+        self.dataset_where(Some(villages)).await
+    }
+
+    async fn dataset_where(&self, only: Option<&BTreeSet<String>>) -> Result<Dataset> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
@@ -363,6 +374,7 @@ impl Store {
             .villages_in(&mut tx)
             .await?
             .into_iter()
+            .filter(|v| only.is_none_or(|o| o.contains(v.code.as_str())))
             .map(|v| Village {
                 code: v.code,
                 name: v.name,
@@ -375,9 +387,17 @@ impl Store {
             .enumerate()
             .map(|(i, v)| (v.code.to_string(), i))
             .collect();
-        let buildings = self
-            .all_buildings_in(&mut tx)
-            .await?
+        let records = match only {
+            None => self.all_buildings_in(&mut tx).await?,
+            Some(_) => {
+                let mut out = Vec::new();
+                for v in &villages {
+                    out.extend(self.village_buildings_in(&mut tx, v.code.as_str()).await?);
+                }
+                out
+            }
+        };
+        let buildings = records
             .iter()
             .map(|b| {
                 Ok(b.to_building(*vidx.get(&b.village_code).ok_or_else(|| {
@@ -389,7 +409,7 @@ impl Store {
             })
             .collect::<Result<Vec<Building>>>()?;
         let barriers = self.barriers_in(&mut tx).await?;
-        let (units, groups) = self.units_and_groups(&mut tx, &villages).await?;
+        let (units, groups) = self.units_and_groups(&mut tx, &villages, only).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
         Ok(Dataset {
             villages,
@@ -405,6 +425,7 @@ impl Store {
         &self,
         conn: &mut AnyConnection,
         villages: &[Village],
+        only: Option<&BTreeSet<String>>,
     ) -> Result<(Vec<Unit>, Vec<Group>)> {
         let vidx: HashMap<&str, usize> = villages
             .iter()
@@ -423,6 +444,9 @@ impl Store {
         {
             let id: String = r.try_get("id").map_err(|e| self.db(e))?;
             let v: String = r.try_get("village_code").map_err(|e| self.db(e))?;
+            if only.is_some_and(|o| !o.contains(&v)) {
+                continue;
+            }
             units.push(Unit {
                 area: self.multipolygon(&r, &format!("unit {id}"))?,
                 village: *vidx.get(v.as_str()).ok_or_else(|| StoreError::Invalid {
@@ -452,6 +476,24 @@ impl Store {
             });
         }
         Ok((units, groups))
+    }
+
+    /// The buildings of village `code` with their grid and micro-grids under its active plan, in
+    /// row order.
+    async fn village_buildings_in(
+        &self,
+        conn: &mut AnyConnection,
+        code: &str,
+    ) -> Result<Vec<BuildingRecord>> {
+        let sql = self.building_sql("buildings b", "b.village_code = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(code.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?
+            .iter()
+            .map(|r| self.building_record(r))
+            .collect()
     }
 
     /// Every building with its grid and micro-grids under the active plans, in row order.

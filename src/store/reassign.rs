@@ -15,6 +15,7 @@ use crate::partition::assign::{assign_village, PreviousGrid};
 use crate::partition::assign_csv::{self, CsvError, Row};
 use crate::partition::{Band, Options};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// One village's newly saved version from an assignment, compared with the version that was active.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -88,8 +89,22 @@ impl Store {
         activate: bool,
     ) -> Result<Vec<Reassigned>> {
         let active = self.active_versions().await?;
-        let ds = self.dataset().await?;
-        let checked = assign_csv::check(file, &ds, rows).map_err(invalid)?;
+        // Only the villages the file can touch are read: a valid row's grid code starts with its
+        // building's village code. A file that fails against them is checked against the whole
+        // town, so its error names the row and field as it would have.
+        let touched: BTreeSet<String> = rows
+            .iter()
+            .flat_map(|r| [Some(r.grid.village().to_string()), r.village.clone()])
+            .flatten()
+            .collect();
+        let mut ds = self.dataset_of(&touched).await?;
+        let checked = match assign_csv::check(file, &ds, rows) {
+            Ok(c) => c,
+            Err(_) => {
+                ds = self.dataset().await?;
+                assign_csv::check(file, &ds, rows).map_err(invalid)?
+            }
+        };
         let mut work: Vec<(VillagePlanRecord, PlanMeta, Vec<String>)> = Vec::new();
         let mut base = Base::default();
         for cv in checked {
