@@ -14,6 +14,7 @@ use geojson::{Feature, FeatureCollection, Geometry, GeometryValue, JsonObject, P
 use h3o::{CellIndex, LatLng, Resolution};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The resolution points are located at for every coarser heat level.
@@ -120,30 +121,32 @@ impl HeatMap {
         counts: impl IntoIterator<Item = (CellIndex, &'a str, u64)>,
         res: Resolution,
     ) -> HeatMap {
+        // Each distinct worker once (a month holds each worker's name thirty times or more),
+        // numbered in name order so the result does not depend on the input's order.
         let mut names: Vec<&str> = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut raw: Vec<(CellIndex, usize, u64)> = Vec::new();
         let mut last: Option<(&str, usize)> = None;
         for (c, w, n) in counts {
             let Some(c) = c.parent(res) else { continue };
             let wi = match last {
-                Some((a, i)) if a == w => i,
+                Some((a, i)) if std::ptr::eq(a, w) || a == w => i,
                 _ => {
-                    names.push(w);
-                    last = Some((w, names.len() - 1));
-                    names.len() - 1
+                    let i = *seen.entry(w).or_insert_with(|| {
+                        names.push(w);
+                        names.len() - 1
+                    });
+                    last = Some((w, i));
+                    i
                 }
             };
             raw.push((c, wi, n));
         }
         let mut order: Vec<usize> = (0..names.len()).collect();
-        order.sort_by(|&a, &b| names[a].cmp(names[b]));
+        order.sort_unstable_by(|&a, &b| names[a].cmp(names[b]));
         let mut number = vec![0u32; names.len()];
-        let mut k = 0u32;
-        for (j, &i) in order.iter().enumerate() {
-            if j > 0 && names[order[j - 1]] != names[i] {
-                k += 1;
-            }
-            number[i] = k;
+        for (k, &i) in order.iter().enumerate() {
+            number[i] = k as u32;
         }
         let mut keyed: Vec<(CellIndex, u32, u64)> =
             raw.into_iter().map(|(c, w, n)| (c, number[w], n)).collect();

@@ -832,33 +832,50 @@ impl Store {
                     && ll.lat() <= b[3] + dy
             })
         };
+        // The days are decoded in parallel, each into (worker, cells), then joined in day order.
+        type DayCells = Vec<(String, Vec<(CellIndex, u32)>)>;
+        let days: Vec<DayCells> = {
+            use rayon::prelude::*;
+            blobs
+                .par_iter()
+                .map(|(day, blob)| -> Result<DayCells> {
+                    let workers = DayHeat::read(blob).map_err(|e| StoreError::Invalid {
+                        what: format!("{}: patrol_days row of day {day}", self.target),
+                        why: e.to_string(),
+                    })?;
+                    let mut memo: HashMap<CellIndex, bool> = HashMap::new();
+                    Ok(workers
+                        .into_iter()
+                        .filter_map(|(w, cells)| {
+                            let cells: Vec<(CellIndex, u32)> = cells
+                                .into_iter()
+                                .filter(|(c, _)| keep(*c, &mut memo))
+                                .collect();
+                            if cells.is_empty() {
+                                return None;
+                            }
+                            let cells = if res == COARSE_RES {
+                                cells
+                            } else {
+                                coarsen_cells(&cells, res)
+                            };
+                            Some((w, cells))
+                        })
+                        .collect())
+                })
+                .collect::<Result<_>>()?
+        };
         let mut ids: HashMap<String, Arc<str>> = HashMap::new();
-        let mut memo: HashMap<CellIndex, bool> = HashMap::new();
         let mut out = Vec::new();
-        for (day, blob) in &blobs {
-            let workers = DayHeat::read(blob).map_err(|e| StoreError::Invalid {
-                what: format!("{}: patrol_days row of day {day}", self.target),
-                why: e.to_string(),
-            })?;
-            for (w, cells) in workers {
-                let cells: Vec<(CellIndex, u32)> = cells
-                    .into_iter()
-                    .filter(|(c, _)| keep(*c, &mut memo))
-                    .collect();
-                if cells.is_empty() {
-                    continue;
-                }
-                let worker = ids
+        for (w, cells) in days.into_iter().flatten() {
+            let worker = match ids.get(&w) {
+                Some(a) => a.clone(),
+                None => ids
                     .entry(w)
                     .or_insert_with_key(|k| Arc::from(k.as_str()))
-                    .clone();
-                let cells = if res == COARSE_RES {
-                    cells
-                } else {
-                    coarsen_cells(&cells, res)
-                };
-                out.push(TrackCells { worker, cells });
-            }
+                    .clone(),
+            };
+            out.push(TrackCells { worker, cells });
         }
         Ok(out)
     }
