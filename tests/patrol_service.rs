@@ -1346,3 +1346,58 @@ async fn http_periods_workers_and_documented_parameters() {
         );
     }
 }
+
+/// Heat tiles are kept per window and tile until patrol points are stored by any writer of the
+/// store (an import beside the running server included); a kept tile keeps its ETag (304).
+#[tokio::test(flavor = "multi_thread")]
+async fn heat_tiles_are_kept_until_points_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in kinds() {
+        let target = fresh_target(kind, dir.path()).await;
+        let writer = Store::open(&target).await.unwrap();
+        let (lon, lat) = (120.5, 31.25);
+        let first = stroll("w1", "2024-05-01T08:00:00+08:00", 7, lon, lat);
+        writer.insert_checked(&checked(first)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = Store::open(&target).await.unwrap();
+        let source = Arc::new(wangge::serve::StoreSource::new(server));
+        tokio::spawn(serve_with(listener, source, Config::default()));
+        let client = reqwest::Client::new();
+        let id = tile_of(lon, lat, 12);
+        let url = format!("{base}/tiles/heat/{}/{}/{}.mvt?{DAY}", id.z, id.x, id.y);
+        let get = |etag: Option<String>| {
+            let mut rq = client.get(&url);
+            if let Some(e) = etag {
+                rq = rq.header("if-none-match", e);
+            }
+            async move {
+                let r = rq.send().await.unwrap();
+                let st = r.status().as_u16();
+                let etag = r.headers()["etag"].to_str().unwrap().to_string();
+                (st, etag, r.bytes().await.unwrap())
+            }
+        };
+        let (st, e1, b1) = get(None).await;
+        assert_eq!(st, 200, "{kind:?}");
+        let (st, e2, b2) = get(None).await;
+        assert_eq!(
+            (st, &e2, &b2),
+            (200, &e1, &b1),
+            "{kind:?}: the same tile again"
+        );
+        assert_eq!(get(Some(e1.clone())).await.0, 304, "{kind:?}");
+        // Another writer stores a second worker's points on the tile: the next request has them.
+        let more = stroll("w2", "2024-05-01T09:00:00+08:00", 5, lon, lat);
+        let ins = writer.insert_checked(&checked(more.clone())).await.unwrap();
+        assert_eq!(ins.inserted, 5);
+        let (st, e3, b3) = get(Some(e1.clone())).await;
+        assert_eq!(st, 200, "{kind:?}: changed, not 304");
+        assert_ne!(e3, e1);
+        assert_ne!(b3, b1);
+        // Sent again, nothing is stored and the tile stands.
+        let again = writer.insert_checked(&checked(more)).await.unwrap();
+        assert_eq!(again.inserted, 0);
+        assert_eq!(get(Some(e3)).await.0, 304, "{kind:?}");
+    }
+}

@@ -197,6 +197,70 @@ impl TileCache {
     }
 }
 
+/// A heat tile's key: the window (UTC milliseconds, `[from, to)`) and the tile.
+pub type HeatKey = (i64, i64, TileId);
+
+/// Heat tiles (巡查热力切片) of one patrol revision, per window and tile, bounded in bytes. Stored
+/// patrol points change the revision ([`super::source::Source::patrol_revision`]) and so empty it:
+/// a heat tile is never older than the points it was asked after.
+pub struct HeatCache {
+    limit: usize,
+    inner: Mutex<HeatInner>,
+}
+
+#[derive(Default)]
+struct HeatInner {
+    revision: i64,
+    bytes: usize,
+    tiles: HashMap<HeatKey, Entry>,
+}
+
+impl HeatCache {
+    /// A cache holding at most about `limit` bytes.
+    pub fn new(limit: usize) -> HeatCache {
+        HeatCache {
+            limit,
+            inner: Mutex::new(HeatInner::default()),
+        }
+    }
+
+    /// The tile `key` rendered at patrol revision `revision`, if kept.
+    pub fn get(&self, revision: i64, key: &HeatKey) -> Option<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.revision != revision {
+            return None;
+        }
+        inner.tiles.get(key).cloned()
+    }
+
+    /// Keeps tile `key` rendered from the points of patrol revision `revision` (read before they
+    /// were). A newer revision empties the cache first; a tile of an older one is not kept; when
+    /// full, the cache starts again empty.
+    pub fn put(&self, revision: i64, key: HeatKey, entry: Entry) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if revision < inner.revision {
+            return;
+        }
+        let size = entry.value.as_ref().map_or(0, |b| b.len()) + ENTRY_OVERHEAD;
+        if revision > inner.revision || inner.bytes + size > self.limit {
+            inner.tiles.clear();
+            inner.bytes = 0;
+            inner.revision = revision;
+        }
+        if size <= self.limit {
+            inner.bytes += size;
+            if let Some(old) = inner.tiles.insert(key, entry) {
+                inner.bytes -= old.value.as_ref().map_or(0, |b| b.len()) + ENTRY_OVERHEAD;
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +334,33 @@ mod tests {
         assert_eq!(c.usage(), (0, 0));
         assert!(!c.put(2, 0, there, e(10)));
         assert!(c.put(3, 0, there, e(10)));
+    }
+
+    #[test]
+    fn heat_tiles_last_until_the_patrol_revision_changes() {
+        let t = TileId::new(10, 856, 418).unwrap();
+        let e = |n: usize| Entry {
+            value: Some(Bytes::from(vec![7u8; n])),
+            etag: n as u64,
+        };
+        let c = HeatCache::new(1000);
+        c.put(3, (0, 10, t), e(100));
+        assert_eq!(c.get(3, &(0, 10, t)), Some(e(100)));
+        assert_eq!(c.get(3, &(0, 11, t)), None, "another window");
+        assert_eq!(c.get(4, &(0, 10, t)), None, "newer points");
+        c.put(2, (0, 11, t), e(50));
+        assert_eq!(
+            c.get(2, &(0, 11, t)),
+            None,
+            "rendered from older points: not kept"
+        );
+        c.put(4, (0, 11, t), e(50));
+        assert_eq!(c.get(3, &(0, 10, t)), None, "a newer revision empties it");
+        assert_eq!(c.bytes(), 50 + ENTRY_OVERHEAD);
+        c.put(4, (0, 12, t), e(900));
+        assert!(c.bytes() <= 1000, "bounded: {}", c.bytes());
+        assert_eq!(c.get(4, &(0, 12, t)), Some(e(900)));
+        c.put(4, (0, 13, t), e(2000));
+        assert_eq!(c.get(4, &(0, 13, t)), None, "larger than the whole cache");
     }
 }

@@ -11,6 +11,8 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Memory the cache of rendered (gzipped) tiles may hold, in bytes.
     pub tile_cache_bytes: usize,
+    /// Memory the cache of heat tiles of the current patrol points may hold, in bytes.
+    pub heat_cache_bytes: usize,
     /// Zoom levels advertised in TileJSON (tiles are served at any zoom up to
     /// [`crate::tiles::MAX_ZOOM`]).
     pub min_zoom: u8,
@@ -28,6 +30,7 @@ impl Default for Config {
         Config {
             poll_interval: Duration::from_millis(500),
             tile_cache_bytes: 48 << 20,
+            heat_cache_bytes: 8 << 20,
             min_zoom: 0,
             max_zoom: 16,
             gps_margin_m: 3.0,

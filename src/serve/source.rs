@@ -84,6 +84,9 @@ pub trait Source: Send + Sync + 'static {
     /// instant and position to 1e-7°) is counted as a duplicate, not repeated. Patrol points do
     /// not change the revision: the map of grids stays as it is.
     fn insert_patrol(&self, batch: PatrolBatch) -> BoxFuture<'_, Result<Inserted, SourceError>>;
+    /// A number that changes whenever patrol points are stored (by this server or any other
+    /// writer): heat tiles are cached against it.
+    fn patrol_revision(&self) -> BoxFuture<'_, Result<i64, SourceError>>;
     /// The worker-days with points in `[from_ms, to_ms)` (UTC milliseconds) whose bounding box
     /// meets `bbox` (all if `None`), clipped to the window (see [`crate::store::Store::patrol_tracks`]).
     fn patrol_tracks(
@@ -197,6 +200,7 @@ pub struct StaticSource {
     snapshot: RwLock<Arc<Snapshot>>,
     index: RwLock<Arc<OnceLock<BuildingIndex>>>,
     patrol: Mutex<BTreeMap<PatrolKey, Fixes>>,
+    patrol_revision: std::sync::atomic::AtomicI64,
 }
 
 impl StaticSource {
@@ -206,6 +210,7 @@ impl StaticSource {
             snapshot: RwLock::new(Arc::new(snapshot)),
             index: RwLock::new(Arc::new(OnceLock::new())),
             patrol: Mutex::new(BTreeMap::new()),
+            patrol_revision: std::sync::atomic::AtomicI64::new(0),
         }
     }
     /// Replaces the snapshot (as activating a plan would); the server picks it up at its next
@@ -421,11 +426,21 @@ impl Source for StaticSource {
                 }
             }
         }
+        if inserted > 0 {
+            self.patrol_revision
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let out = Inserted {
             inserted,
             duplicates: total - inserted,
         };
         Box::pin(async move { Ok(out) })
+    }
+    fn patrol_revision(&self) -> BoxFuture<'_, Result<i64, SourceError>> {
+        let r = self
+            .patrol_revision
+            .load(std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Ok(r) })
     }
     fn patrol_tracks(
         &self,

@@ -11,7 +11,7 @@
 //! pieces, everything else is shared with the previous state, and only the tiles over those
 //! villages leave the cache.
 
-use super::cache::{Dirty, TileCache};
+use super::cache::{Dirty, HeatCache, TileCache};
 use super::config::Config;
 use super::layers::{self, bit, LAYERS};
 use super::locator::{Located, Locator};
@@ -528,6 +528,8 @@ pub struct Service {
     current: RwLock<Arc<State>>,
     /// Rendered tiles.
     pub cache: TileCache,
+    /// Rendered heat tiles of the current patrol points.
+    pub heat_cache: HeatCache,
     /// Where the map comes from.
     pub source: Arc<dyn Source>,
     /// Settings.
@@ -544,6 +546,7 @@ impl Service {
         Ok(Service {
             current: RwLock::new(Arc::new(state)),
             cache: TileCache::new(config.tile_cache_bytes),
+            heat_cache: HeatCache::new(config.heat_cache_bytes),
             source,
             config,
             refreshing: tokio::sync::Mutex::new(()),

@@ -148,6 +148,10 @@ impl Source for StoreSource {
         })
     }
 
+    fn patrol_revision(&self) -> BoxFuture<'_, Result<i64, SourceError>> {
+        Box::pin(async move { self.store.patrol_revision().await.map_err(SourceError::new) })
+    }
+
     fn patrol_cells(
         &self,
         from_ms: i64,

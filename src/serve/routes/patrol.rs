@@ -14,12 +14,13 @@
 //!
 //! Windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
 
-use super::tiles::{accepts_gzip, MVT_TYPE};
+use super::tiles::{gzip, respond};
 use crate::patrol::report::{daily_report, to_csv, TownReport};
 use crate::patrol::{
     check, heat, heat_geojson, CheckRules, Coverage, GridCoverage, HeatCell, HeatMap, PatrolPoint,
     Period, Roster, Window,
 };
+use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::{Service, State};
 use crate::store::patrol::codec::CELL_RES;
@@ -28,14 +29,13 @@ use crate::tiles::{Feature, Layer, PropValue, TileId};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use geo::{BoundingRect, Contains, Coord, MultiPolygon, Point, Polygon};
 use h3o::Resolution;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
@@ -531,7 +531,8 @@ pub fn heat_tile_of_counts(tracks: &[TrackCells], id: TileId) -> Option<Vec<u8>>
 }
 
 /// `GET /tiles/heat/{z}/{x}/{y}.mvt?from=&to=` (or `day=`, `week=`, `month=`): heat cells as
-/// polygons (layer `heat`), not cached.
+/// polygons (layer `heat`). Kept per window and tile until patrol points are stored (by this
+/// server or any other writer of the store), with an ETag from their bytes (304 when unchanged).
 pub async fn heat_tile(
     AxState(svc): AxState<Arc<Service>>,
     Path((z, x, y)): Path<(String, String, String)>,
@@ -550,36 +551,40 @@ pub async fn heat_tile(
     let (from, to) = w.ms();
     let res = Resolution::try_from(tile_res(id.z))
         .map_err(|e| ApiError::bad_request(format!("zoom {}: {e}", id.z)))?;
-    let tracks = svc
-        .source
-        .patrol_cells(from, to, Some(heat_tile_box(id)), res)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let gz = accepts_gzip(&headers);
-    let body = blocking(move || -> std::io::Result<Option<Vec<u8>>> {
-        let Some(raw) = heat_tile_of_counts(&tracks, id) else {
-            return Ok(None);
-        };
-        if !gz {
-            return Ok(Some(raw));
+    let unavailable = |e: crate::serve::source::SourceError| ApiError::unavailable(e.to_string());
+    // The revision is read before the points: a tile is never kept under a newer one than its
+    // points.
+    let revision = svc.source.patrol_revision().await.map_err(unavailable)?;
+    let key = (from, to, id);
+    let entry = match svc.heat_cache.get(revision, &key) {
+        Some(e) => e,
+        None => {
+            let tracks = svc
+                .source
+                .patrol_cells(from, to, Some(heat_tile_box(id)), res)
+                .await
+                .map_err(unavailable)?;
+            let value = blocking(move || -> std::io::Result<Option<Bytes>> {
+                match heat_tile_of_counts(&tracks, id) {
+                    Some(raw) => Ok(Some(Bytes::from(gzip(&raw)?))),
+                    None => Ok(None),
+                }
+            })
+            .await?
+            .map_err(|e| ApiError::unavailable(format!("compressing tile: {e}")))?;
+            let e = Entry {
+                etag: etag_of(&value),
+                value,
+            };
+            svc.heat_cache.put(revision, key, e.clone());
+            e
         }
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-        e.write_all(&raw)?;
-        e.finish().map(Some)
-    })
-    .await?
-    .map_err(|e| ApiError::unavailable(format!("compressing tile: {e}")))?;
-    let Some(body) = body else {
-        return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let mut r = ([(header::CONTENT_TYPE, MVT_TYPE)], body).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, "no-cache".parse().expect("static"));
-    h.insert(header::VARY, "Accept-Encoding".parse().expect("static"));
-    if gz {
-        h.insert(header::CONTENT_ENCODING, "gzip".parse().expect("static"));
-    }
-    Ok(r)
+    let etag = format!(
+        "W/\"heat-{}-{}-{}-{from}-{to}-{:016x}\"",
+        id.z, id.x, id.y, entry.etag
+    );
+    respond(entry, &etag, &headers)
 }
 
 /// `GET /tiles/heat.json`: TileJSON of the heat layer.

@@ -114,7 +114,7 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut e = GzEncoder::new(
         Vec::with_capacity(raw.len() / 2 + 64),
         flate2::Compression::new(6),
@@ -204,7 +204,13 @@ async fn tile(
         "W/\"{layer}-{}-{}-{}-{:016x}\"",
         id.z, id.x, id.y, entry.etag
     );
-    let etag_value = HeaderValue::from_str(&etag)
+    respond(entry, &etag, headers)
+}
+
+/// The answer for a tile whose cache entry is `entry` and ETag `etag`: 304 when the client holds
+/// it, 204 when empty, else the MVT, gzipped if the client accepts it.
+pub(crate) fn respond(entry: Entry, etag: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let etag_value = HeaderValue::from_str(etag)
         .map_err(|_| ApiError::bad_request("tile address does not fit a header"))?;
     let common = |mut r: Response| {
         let h = r.headers_mut();

@@ -550,10 +550,33 @@ impl Store {
         }
         self.write_days(conn, updates.iter().chain(&inserts))
             .await?;
+        if inserted > 0 {
+            // what a heat cache checks (an older store has no row yet)
+            sqlx::query(
+                "INSERT INTO store_state (key, value) VALUES ('patrol_revision', 1) \
+                 ON CONFLICT (key) DO UPDATE SET value = store_state.value + 1",
+            )
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?;
+        }
         Ok(Inserted {
             inserted,
             duplicates: total - inserted,
         })
+    }
+
+    /// A number that changes whenever patrol points are stored (0 before the first): what the
+    /// map service's heat tiles are cached against.
+    pub async fn patrol_revision(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT value FROM store_state WHERE key = 'patrol_revision'")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?;
+        match row {
+            Some(r) => r.try_get(0).map_err(|e| self.db(e)),
+            None => Ok(0),
+        }
     }
 
     /// Brings the day heat of the rows written up to date (see [`DayHeat`]).
