@@ -81,7 +81,18 @@ async fn fingerprint(s: &Store) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_then_snapshot_and_dataset_round_trip() {
     let dir = common::tmp();
-    let ds = town(3000, 11, &dir.path().join("in"));
+    let mut ds = town(3000, 11, &dir.path().join("in"));
+    // Text that must survive each backend's batch encoding (JSON, array literals) as it is.
+    for (b, text) in ds.buildings.iter_mut().zip([
+        r#"和平路 1 号 "东楼", {2} \ 3"#,
+        "NULL",
+        "",
+        " spaces , commas } ",
+        r#"\"#,
+    ]) {
+        b.address = Some(text.to_string());
+    }
+    ds.buildings[5].address = None;
     for kind in kinds() {
         let s = fresh(kind, dir.path()).await;
         let n = s.import(&ds, &mut |_, _| {}).await.unwrap();

@@ -1,5 +1,5 @@
-//! SQL helpers shared by both backends: batched inserts (a batch is one JSON parameter) and
-//! geometry in/out expressions.
+//! SQL helpers shared by both backends: batched inserts (a batch is one JSON parameter for
+//! SQLite, one array parameter per column for PostgreSQL) and geometry in/out expressions.
 //!
 //! Both backends take the same SQL with `$1`-style parameters. Only geometry differs: a GeoPackage
 //! stores its own blob (`$n`), PostGIS parses WKB (`ST_GeomFromWKB($n, 4326)`) and hands it back
@@ -65,12 +65,12 @@ impl Store {
         })
     }
 
-    /// Inserts rows in batches. Each batch travels as ONE parameter, a JSON array of rows, which
-    /// the database unpacks itself (`json_each` in SQLite, `jsonb_array_elements` in PostgreSQL, whose
-    /// binary form reads each field directly where `json` re-scans the text for every `->>`):
-    /// binding every value separately costs more than the insert. Geometry goes as hex of the
-    /// backend's bytes. `on_conflict` is appended (e.g. `ON CONFLICT (…) DO NOTHING`);
-    /// `on_rows` is called with the count so far. Returns the rows inserted.
+    /// Inserts rows in batches. Each batch travels as few parameters, which the database
+    /// unpacks itself: one JSON array of rows for SQLite (`json_each`), one array per column for
+    /// PostgreSQL (`unnest($1::bigint[], $2::text[], …)`); binding every value separately costs
+    /// more than the insert. Geometry goes as hex of the backend's bytes. `on_conflict` is
+    /// appended (e.g. `ON CONFLICT (…) DO NOTHING`); `on_rows` is called with the count so far.
+    /// Returns the rows inserted.
     pub(crate) async fn insert_many(
         &self,
         conn: &mut AnyConnection,
@@ -82,7 +82,7 @@ impl Store {
     ) -> super::Result<usize> {
         let mut sql: Option<String> = None;
         let mut total = 0;
-        let mut next = self.json_batch(rows, &mut |first| {
+        let mut next = self.batch(rows, &mut |first| {
             let mut s = self.insert_sql(table, cols, first);
             if let Some(c) = on_conflict {
                 // `WHERE true`: after `INSERT … SELECT … FROM json_each(…)`, SQLite reads
@@ -94,18 +94,97 @@ impl Store {
             sql = Some(s);
         });
         let Some(sql) = sql else { return Ok(0) };
-        while let Some(json) = next {
+        while let Some(params) = next {
             // The database works on this batch (PostgreSQL in its own process, SQLite on sqlx's
             // worker thread) while this task encodes the next one.
-            let q = sqlx::query(AssertSqlSafe(sql.clone())).bind(json);
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for p in params {
+                q = q.bind(p);
+            }
             let (done, built) = tokio::join!(q.execute(&mut *conn), async {
-                self.json_batch(rows, &mut |_| {})
+                self.batch(rows, &mut |_| {})
             });
             total += done.map_err(|e| self.db(e))?.rows_affected() as usize;
             on_rows(total);
             next = built;
         }
         Ok(total)
+    }
+
+    /// The parameters of the next batch of `rows`, or `None` when they are all sent: one JSON
+    /// array for a GeoPackage, one array literal per column for PostgreSQL. `first` sees the
+    /// first row of the batch (its types decide the SQL).
+    fn batch(
+        &self,
+        rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
+        first: &mut dyn FnMut(&[Val]),
+    ) -> Option<Vec<String>> {
+        match self.backend {
+            Backend::Gpkg => self.json_batch(rows, first).map(|j| vec![j]),
+            Backend::Postgis => self.column_batch(rows, first),
+        }
+    }
+
+    /// The next batch as one PostgreSQL array literal per column (`{1,NULL,"a \"b\""}`), which
+    /// `unnest($1::bigint[], $2::text[], …)` zips back into rows: the server parses each value
+    /// once with its type's input function, where a JSON batch parsed the document and then
+    /// extracted and converted every field (a 1.5M-household import: 96k-115k buildings/s with
+    /// JSON, 131k with arrays).
+    fn column_batch(
+        &self,
+        rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
+        first: &mut dyn FnMut(&[Val]),
+    ) -> Option<Vec<String>> {
+        use std::fmt::Write as _;
+        const PER_BATCH: usize = 2000;
+        let mut cols: Vec<String> = Vec::new();
+        for (i, row) in rows.take(PER_BATCH).enumerate() {
+            if i == 0 {
+                first(&row);
+                cols = row.iter().map(|_| String::from("{")).collect();
+            }
+            for (c, v) in cols.iter_mut().zip(row) {
+                if i > 0 {
+                    c.push(',');
+                }
+                match v {
+                    Val::Int(n) | Val::OptInt(Some(n)) => {
+                        let _ = write!(c, "{n}");
+                    }
+                    Val::Real(f) | Val::OptReal(Some(f)) if f.is_finite() => {
+                        // Rust's shortest round-trip form: parsed back to the same f64.
+                        let _ = write!(c, "{f:?}");
+                    }
+                    Val::Text(t) | Val::OptText(Some(t)) => {
+                        c.push('"');
+                        for ch in t.chars() {
+                            if ch == '"' || ch == '\\' {
+                                c.push('\\');
+                            }
+                            c.push(ch);
+                        }
+                        c.push('"');
+                    }
+                    Val::Real(_) | Val::OptReal(_) | Val::OptInt(None) | Val::OptText(None) => {
+                        c.push_str("NULL")
+                    }
+                    Val::Geom(g) => {
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        for b in self.encode_geom(&g) {
+                            c.push(HEX[(b >> 4) as usize] as char);
+                            c.push(HEX[(b & 15) as usize] as char);
+                        }
+                    }
+                }
+            }
+        }
+        if cols.is_empty() {
+            return None;
+        }
+        for c in &mut cols {
+            c.push('}');
+        }
+        Some(cols)
     }
 
     /// The next batch of `rows` as one JSON array, or `None` when they are all sent. `first` sees
@@ -143,18 +222,29 @@ impl Store {
                 (Backend::Gpkg, Val::Geom(_)) => format!("unhex(value ->> {i})"),
                 (Backend::Gpkg, _) => format!("value ->> {i}"),
                 (Backend::Postgis, Val::Geom(_)) => {
-                    format!("ST_GeomFromWKB(decode(v ->> {i}, 'hex'), 4326)")
+                    format!("ST_GeomFromWKB(decode(u.c{i}, 'hex'), 4326)")
                 }
-                (Backend::Postgis, Val::Int(_) | Val::OptInt(_)) => format!("(v ->> {i})::bigint"),
-                (Backend::Postgis, Val::Real(_) | Val::OptReal(_)) => {
-                    format!("(v ->> {i})::double precision")
-                }
-                (Backend::Postgis, Val::Text(_) | Val::OptText(_)) => format!("v ->> {i}"),
+                (Backend::Postgis, _) => format!("u.c{i}"),
             })
             .collect();
         let from = match self.backend {
-            Backend::Gpkg => "json_each($1)",
-            Backend::Postgis => "jsonb_array_elements($1::jsonb) AS r(v)",
+            Backend::Gpkg => "json_each($1)".to_string(),
+            Backend::Postgis => {
+                let arrays: Vec<String> = first
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let ty = match v {
+                            Val::Int(_) | Val::OptInt(_) => "bigint",
+                            Val::Real(_) | Val::OptReal(_) => "double precision",
+                            Val::Text(_) | Val::OptText(_) | Val::Geom(_) => "text",
+                        };
+                        format!("${}::{ty}[]", i + 1)
+                    })
+                    .collect();
+                let names: Vec<String> = (0..first.len()).map(|i| format!("c{i}")).collect();
+                format!("unnest({}) AS u({})", arrays.join(", "), names.join(", "))
+            }
         };
         format!(
             "INSERT INTO {table} ({}) SELECT {} FROM {from}",
