@@ -873,10 +873,7 @@ fn read_people(path: &std::path::Path) -> Result<BTreeMap<String, Vec<Person>>> 
 
 /// Peak resident memory of this process in MiB (Linux), if known.
 fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    wangge::serve::memory::peak_bytes().map(|b| b as f64 / 1048576.0)
 }
 
 fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {

@@ -721,6 +721,32 @@ impl CoverageIndex {
             .collect();
         self.tally(&pieces, &buildings, gp.cells.len(), m)
     }
+
+    /// The figures of grid `g` from its points, its runs (every worker's) and its marks.
+    fn grid_coverage(&self, g: usize, points: usize, runs: &[Patrol], m: &Marks) -> GridCoverage {
+        let (days, patrols) = grid_days(runs, &self.rules.patrol);
+        let t = self.grid_tally(g, m);
+        GridCoverage {
+            grid: g,
+            code: self.codes[g].clone(),
+            points,
+            patrols,
+            days_twice: days.iter().filter(|d| d.twice).count(),
+            days,
+            road_m: t.road_m,
+            road_walked_m: t.road_walked_m,
+            road_share: share(t.road_walked_m, t.road_m),
+            targets: t.targets,
+            targets_passed: t.targets_passed,
+            target_share: share(t.targets_passed as f64, t.targets as f64),
+            buildings: t.buildings,
+            buildings_passed: t.buildings_passed,
+            building_share: share(t.buildings_passed as f64, t.buildings as f64),
+            cells: t.cells,
+            cells_visited: t.cells_visited,
+            cell_share: share(t.cells_visited as f64, t.cells as f64),
+        }
+    }
 }
 
 struct GridAcc {
@@ -758,21 +784,23 @@ pub struct CoverageRun<'a> {
     workers: BTreeMap<WorkerKey, WorkerAcc>,
 }
 
-/// Adds `points` (one worker's, by time) to `runs`, continuing the last run when close enough.
+/// Adds `new` (one worker's runs of a chunk, by time) to `runs`, continuing run `last` (that
+/// worker's latest) when the first new run starts close enough after it; returns the worker's
+/// latest run now.
 fn extend_runs(
     runs: &mut Vec<Patrol>,
     last: Option<usize>,
-    points: &[&PatrolPoint],
+    new: Vec<Patrol>,
     rules: &PatrolRules,
 ) -> Option<usize> {
-    let mut new = super::patrols::runs(points.iter().copied(), rules);
     let mut last = last;
-    if let (Some(l), Some(first)) = (last, new.first()) {
+    let mut new = new.into_iter().peekable();
+    if let (Some(l), Some(first)) = (last, new.peek()) {
         let r = &mut runs[l];
         if first.start - r.end <= rules.max_gap {
             r.end = r.end.max(first.end);
             r.points += first.points;
-            new.remove(0);
+            new.next();
         }
     }
     for r in new {
@@ -893,13 +921,13 @@ impl CoverageRun<'_> {
                 // The chunk's runs alone, and the window's (continuing the last run).
                 let mut chunk_runs = Vec::new();
                 for w in mine.chunk_by(|a, b| a.worker == b.worker) {
-                    chunk_runs.extend(runs(w.iter().copied(), rules));
+                    let new = runs(w.iter().copied(), rules);
+                    chunk_runs.extend(new.iter().cloned());
                     let last = acc.last.get(&w[0].worker).copied();
-                    if let Some(l) = extend_runs(&mut acc.runs, last, w, rules) {
+                    if let Some(l) = extend_runs(&mut acc.runs, last, new, rules) {
                         acc.last.insert(w[0].worker.clone(), l);
                     }
                 }
-                let (days, patrols) = grid_days(&chunk_runs, rules);
                 let mut m = Marks::new(g.pieces.len(), g.buildings.len(), g.cells.len());
                 let r = ix.rules.radius_m;
                 for (k, p) in g.pieces.iter().enumerate() {
@@ -913,27 +941,7 @@ impl CoverageRun<'_> {
                 }
                 acc.marks.or(&m);
                 acc.points += mine.len();
-                let t = ix.grid_tally(gi, &m);
-                GridCoverage {
-                    grid: gi,
-                    code: ix.codes[gi].clone(),
-                    points: mine.len(),
-                    patrols,
-                    days_twice: days.iter().filter(|d| d.twice).count(),
-                    days,
-                    road_m: t.road_m,
-                    road_walked_m: t.road_walked_m,
-                    road_share: share(t.road_walked_m, t.road_m),
-                    targets: t.targets,
-                    targets_passed: t.targets_passed,
-                    target_share: share(t.targets_passed as f64, t.targets as f64),
-                    buildings: t.buildings,
-                    buildings_passed: t.buildings_passed,
-                    building_share: share(t.buildings_passed as f64, t.buildings as f64),
-                    cells: t.cells,
-                    cells_visited: t.cells_visited,
-                    cell_share: share(t.cells_visited as f64, t.cells as f64),
-                }
+                ix.grid_coverage(gi, mine.len(), &chunk_runs, &m)
             })
             .collect();
         if let Some(roster) = self.roster {
@@ -1038,7 +1046,12 @@ impl CoverageRun<'_> {
                 acc.points_in += inside.len();
             }
             let last = (!acc.runs.is_empty()).then(|| acc.runs.len() - 1);
-            extend_runs(&mut acc.runs, last, &inside, rules);
+            extend_runs(
+                &mut acc.runs,
+                last,
+                runs(inside.iter().copied(), rules),
+                rules,
+            );
             if acc.grids.is_empty() {
                 return;
             }
@@ -1077,30 +1090,7 @@ impl CoverageRun<'_> {
             .grids
             .iter()
             .enumerate()
-            .map(|(gi, acc)| {
-                let (days, patrols) = grid_days(&acc.runs, rules);
-                let t = ix.grid_tally(gi, &acc.marks);
-                GridCoverage {
-                    grid: gi,
-                    code: ix.codes[gi].clone(),
-                    points: acc.points,
-                    patrols,
-                    days_twice: days.iter().filter(|d| d.twice).count(),
-                    days,
-                    road_m: t.road_m,
-                    road_walked_m: t.road_walked_m,
-                    road_share: share(t.road_walked_m, t.road_m),
-                    targets: t.targets,
-                    targets_passed: t.targets_passed,
-                    target_share: share(t.targets_passed as f64, t.targets as f64),
-                    buildings: t.buildings,
-                    buildings_passed: t.buildings_passed,
-                    building_share: share(t.buildings_passed as f64, t.buildings as f64),
-                    cells: t.cells,
-                    cells_visited: t.cells_visited,
-                    cell_share: share(t.cells_visited as f64, t.cells as f64),
-                }
-            })
+            .map(|(gi, acc)| ix.grid_coverage(gi, acc.points, &acc.runs, &acc.marks))
             .collect();
         let mut workers = Vec::new();
         if let Some(roster) = self.roster {

@@ -241,17 +241,18 @@ impl HeatCache {
         if revision < inner.revision {
             return;
         }
-        let size = entry.value.as_ref().map_or(0, |b| b.len()) + ENTRY_OVERHEAD;
+        let size = cost(&entry);
+        if size > self.limit {
+            return;
+        }
         if revision > inner.revision || inner.bytes + size > self.limit {
             inner.tiles.clear();
             inner.bytes = 0;
             inner.revision = revision;
         }
-        if size <= self.limit {
-            inner.bytes += size;
-            if let Some(old) = inner.tiles.insert(key, entry) {
-                inner.bytes -= old.value.as_ref().map_or(0, |b| b.len()) + ENTRY_OVERHEAD;
-            }
+        inner.bytes += size;
+        if let Some(old) = inner.tiles.insert(key, entry) {
+            inner.bytes -= cost(&old);
         }
     }
 

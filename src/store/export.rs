@@ -135,11 +135,9 @@ pub async fn export_dir(
         }
         infos.push(info.clone());
     }
-    let wanted = |code: &str| village.is_none_or(|v| v == code);
     let villages: Vec<Value> = ds
         .villages
         .iter()
-        .filter(|v| wanted(v.code.as_str()))
         .map(|v| {
             json!({"type": "Feature",
                 "properties": {"code": v.code, "name": v.name, "mode": mode_str(v.mode)},
@@ -149,7 +147,6 @@ pub async fn export_dir(
     let buildings: Vec<Value> = ds
         .buildings
         .iter()
-        .filter(|b| wanted(ds.villages[b.village].code.as_str()))
         .map(|b| {
             let g = match &b.footprint {
                 Some(fp) => Geometry::MultiPolygon(fp.clone()),
@@ -174,7 +171,6 @@ pub async fn export_dir(
     let units: Vec<Value> = ds
         .units
         .iter()
-        .filter(|u| wanted(ds.villages[u.village].code.as_str()))
         .map(|u| {
             json!({"type": "Feature",
                 "properties": {"id": u.id, "households": u.households, "residents": u.residents},

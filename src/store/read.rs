@@ -387,17 +387,9 @@ impl Store {
             .enumerate()
             .map(|(i, v)| (v.code.to_string(), i))
             .collect();
-        let records = match only {
-            None => self.all_buildings_in(&mut tx).await?,
-            Some(_) => {
-                let mut out = Vec::new();
-                for v in &villages {
-                    out.extend(self.village_buildings_in(&mut tx, v.code.as_str()).await?);
-                }
-                out
-            }
-        };
-        let buildings = records
+        let buildings = self
+            .buildings_of(&mut tx, only)
+            .await?
             .iter()
             .map(|b| {
                 Ok(b.to_building(*vidx.get(&b.village_code).ok_or_else(|| {
@@ -409,7 +401,7 @@ impl Store {
             })
             .collect::<Result<Vec<Building>>>()?;
         let barriers = self.barriers_in(&mut tx).await?;
-        let (units, groups) = self.units_and_groups(&mut tx, &villages, only).await?;
+        let (units, groups) = self.units_and_groups(&mut tx, &vidx, only).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
         Ok(Dataset {
             villages,
@@ -424,29 +416,23 @@ impl Store {
     async fn units_and_groups(
         &self,
         conn: &mut AnyConnection,
-        villages: &[Village],
+        vidx: &HashMap<String, usize>,
         only: Option<&BTreeSet<String>>,
     ) -> Result<(Vec<Unit>, Vec<Group>)> {
-        let vidx: HashMap<&str, usize> = villages
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.code.as_str(), i))
-            .collect();
         let sql = format!(
-            "SELECT id, village_code, households, residents, custom, {} AS g FROM units ORDER BY fid",
-            self.geom_out("geom")
+            "SELECT id, village_code, households, residents, custom, {} AS g FROM units \
+             WHERE {} ORDER BY fid",
+            self.geom_out("geom"),
+            self.village_filter("village_code", only)
         );
         let mut units = Vec::new();
-        for r in sqlx::query(AssertSqlSafe(sql))
+        for r in Self::bind_villages(sqlx::query(AssertSqlSafe(sql)), only)
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.db(e))?
         {
             let id: String = r.try_get("id").map_err(|e| self.db(e))?;
             let v: String = r.try_get("village_code").map_err(|e| self.db(e))?;
-            if only.is_some_and(|o| !o.contains(&v)) {
-                continue;
-            }
             units.push(Unit {
                 area: self.multipolygon(&r, &format!("unit {id}"))?,
                 village: *vidx.get(v.as_str()).ok_or_else(|| StoreError::Invalid {
@@ -478,16 +464,15 @@ impl Store {
         Ok((units, groups))
     }
 
-    /// The buildings of village `code` with their grid and micro-grids under its active plan, in
-    /// row order.
-    async fn village_buildings_in(
+    /// The buildings of the villages coded `only` (all if `None`) with their grid and micro-grids
+    /// under the active plans, in row order.
+    async fn buildings_of(
         &self,
         conn: &mut AnyConnection,
-        code: &str,
+        only: Option<&BTreeSet<String>>,
     ) -> Result<Vec<BuildingRecord>> {
-        let sql = self.building_sql("buildings b", "b.village_code = $1");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(code.to_string())
+        let sql = self.building_sql("buildings b", &self.village_filter("b.village_code", only));
+        Self::bind_villages(sqlx::query(AssertSqlSafe(sql)), only)
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.db(e))?
@@ -496,16 +481,24 @@ impl Store {
             .collect()
     }
 
-    /// Every building with its grid and micro-grids under the active plans, in row order.
-    async fn all_buildings_in(&self, conn: &mut AnyConnection) -> Result<Vec<BuildingRecord>> {
-        let sql = self.building_sql("buildings b", "true");
-        sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db(e))?
-            .iter()
-            .map(|r| self.building_record(r))
-            .collect()
+    /// The condition that `col` is one of the village codes `only` binds as `$1` (see
+    /// [`Store::bind_villages`]), or `true` for every village.
+    fn village_filter(&self, col: &str, only: Option<&BTreeSet<String>>) -> String {
+        match only {
+            None => "true".to_string(),
+            Some(_) => format!("{col} IN ({})", self.json_text_list(1)),
+        }
+    }
+
+    /// Binds the village codes of [`Store::village_filter`] (nothing for every village).
+    fn bind_villages<'q>(
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        only: Option<&BTreeSet<String>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        match only {
+            None => q,
+            Some(o) => q.bind(serde_json::to_string(o).expect("strings serialise")),
+        }
     }
 
     /// The people responsible for each grid, by grid code.
@@ -549,7 +542,7 @@ impl Store {
             .await
             .map_err(|e| self.db(e))?;
         let mut snap = self.map_snapshot_in(&mut tx).await?;
-        let records = self.all_buildings_in(&mut tx).await?;
+        let records = self.buildings_of(&mut tx, None).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
         let vidx: HashMap<&str, usize> = snap
             .villages

@@ -65,6 +65,14 @@ impl Store {
         })
     }
 
+    /// A subquery of the strings of the JSON array parameter `$n`, for `col IN (…)`.
+    pub(crate) fn json_text_list(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Gpkg => format!("SELECT value FROM json_each(${n})"),
+            Backend::Postgis => format!("SELECT jsonb_array_elements_text(${n}::jsonb)"),
+        }
+    }
+
     /// Inserts rows in batches. Each batch travels as few parameters, which the database
     /// unpacks itself: one JSON array of rows for SQLite (`json_each`), one array per column for
     /// PostgreSQL (`unnest($1::bigint[], $2::text[], …)`); binding every value separately costs
@@ -135,7 +143,6 @@ impl Store {
         rows: &mut (dyn Iterator<Item = Vec<Val>> + Send),
         first: &mut dyn FnMut(&[Val]),
     ) -> Option<Vec<String>> {
-        use std::fmt::Write as _;
         const PER_BATCH: usize = 2000;
         let mut cols: Vec<String> = Vec::new();
         for (i, row) in rows.take(PER_BATCH).enumerate() {
@@ -147,35 +154,7 @@ impl Store {
                 if i > 0 {
                     c.push(',');
                 }
-                match v {
-                    Val::Int(n) | Val::OptInt(Some(n)) => {
-                        let _ = write!(c, "{n}");
-                    }
-                    Val::Real(f) | Val::OptReal(Some(f)) if f.is_finite() => {
-                        // Rust's shortest round-trip form: parsed back to the same f64.
-                        let _ = write!(c, "{f:?}");
-                    }
-                    Val::Text(t) | Val::OptText(Some(t)) => {
-                        c.push('"');
-                        for ch in t.chars() {
-                            if ch == '"' || ch == '\\' {
-                                c.push('\\');
-                            }
-                            c.push(ch);
-                        }
-                        c.push('"');
-                    }
-                    Val::Real(_) | Val::OptReal(_) | Val::OptInt(None) | Val::OptText(None) => {
-                        c.push_str("NULL")
-                    }
-                    Val::Geom(g) => {
-                        const HEX: &[u8; 16] = b"0123456789abcdef";
-                        for b in self.encode_geom(&g) {
-                            c.push(HEX[(b >> 4) as usize] as char);
-                            c.push(HEX[(b & 15) as usize] as char);
-                        }
-                    }
-                }
+                self.push_value(c, v, Spelling::PgArray);
             }
         }
         if cols.is_empty() {
@@ -254,37 +233,66 @@ impl Store {
     }
 
     fn push_json_row(&self, out: &mut String, row: Vec<Val>) {
-        use std::fmt::Write as _;
         out.push('[');
         for (i, v) in row.into_iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            match v {
-                Val::Int(n) | Val::OptInt(Some(n)) => {
-                    let _ = write!(out, "{n}");
-                }
-                Val::Real(f) | Val::OptReal(Some(f)) if f.is_finite() => {
-                    // Rust's shortest round-trip form: parsed back to the same f64.
-                    let _ = write!(out, "{f:?}");
-                }
-                Val::Text(s) | Val::OptText(Some(s)) => {
-                    out.push_str(&serde_json::to_string(&s).expect("a string serialises"))
-                }
-                Val::Real(_) | Val::OptReal(_) | Val::OptInt(None) | Val::OptText(None) => {
-                    out.push_str("null")
-                }
-                Val::Geom(g) => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.push('"');
-                    for b in self.encode_geom(&g) {
-                        out.push(HEX[(b >> 4) as usize] as char);
-                        out.push(HEX[(b & 15) as usize] as char);
+            self.push_value(out, v, Spelling::Json);
+        }
+        out.push(']');
+    }
+
+    /// Appends `v` as `spelling` writes it. Numbers are the same in both: integers as they are,
+    /// reals in Rust's shortest round-trip form (parsed back to the same f64); a non-finite real
+    /// is null. Geometry is hex of the backend's bytes.
+    fn push_value(&self, out: &mut String, v: Val, spelling: Spelling) {
+        use std::fmt::Write as _;
+        let json = matches!(spelling, Spelling::Json);
+        match v {
+            Val::Int(n) | Val::OptInt(Some(n)) => {
+                let _ = write!(out, "{n}");
+            }
+            Val::Real(f) | Val::OptReal(Some(f)) if f.is_finite() => {
+                let _ = write!(out, "{f:?}");
+            }
+            Val::Text(t) | Val::OptText(Some(t)) if json => {
+                out.push_str(&serde_json::to_string(&t).expect("a string serialises"))
+            }
+            Val::Text(t) | Val::OptText(Some(t)) => {
+                // an array element in double quotes: only `"` and `\` are escaped
+                out.push('"');
+                for ch in t.chars() {
+                    if ch == '"' || ch == '\\' {
+                        out.push('\\');
                     }
+                    out.push(ch);
+                }
+                out.push('"');
+            }
+            Val::Real(_) | Val::OptReal(_) | Val::OptInt(None) | Val::OptText(None) => {
+                out.push_str(if json { "null" } else { "NULL" })
+            }
+            Val::Geom(g) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                if json {
+                    out.push('"');
+                }
+                for b in self.encode_geom(&g) {
+                    out.push(HEX[(b >> 4) as usize] as char);
+                    out.push(HEX[(b & 15) as usize] as char);
+                }
+                if json {
                     out.push('"');
                 }
             }
         }
-        out.push(']');
     }
+}
+
+/// How a batch spells its values: inside a JSON array (SQLite) or a PostgreSQL array literal.
+#[derive(Clone, Copy)]
+enum Spelling {
+    Json,
+    PgArray,
 }

@@ -421,13 +421,10 @@ impl Store {
         if !any_stored {
             return Ok(HashMap::new());
         }
-        let list = match self.backend {
-            Backend::Gpkg => "SELECT value FROM json_each($1)",
-            Backend::Postgis => "SELECT jsonb_array_elements_text($1::jsonb)",
-        };
         let ids: Vec<&str> = ids.collect();
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, village_code FROM {table} WHERE id IN ({list})"
+            "SELECT id, village_code FROM {table} WHERE id IN ({})",
+            self.json_text_list(1)
         )))
         .bind(serde_json::to_string(&ids).expect("strings serialise"))
         .fetch_all(&mut *tx)

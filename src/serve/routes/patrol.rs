@@ -62,11 +62,6 @@ pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
         .map_err(|_| format!("zone `{s}` is not an offset like +08:00"))
 }
 
-/// The UTC-millisecond range `[from, to)` of a window.
-pub fn window_ms(w: &Window) -> (i64, i64) {
-    w.ms()
-}
-
 // ---------------------------------------------------------------- POST /api/patrol/points
 
 /// One point of a batch that could not be read: which record, which field, what.

@@ -32,13 +32,14 @@ use crate::patrol::cells::CellFinder;
 use crate::patrol::PatrolPoint;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta};
 use geo::{Coord, LineString, MultiLineString};
-use h3o::{CellIndex, LatLng, Resolution};
+use h3o::{CellIndex, Resolution};
 use std::sync::Arc;
 
 /// Rows are cut at midnight of this UTC offset (China Standard Time).
 pub const ROW_OFFSET_S: i32 = 8 * 3600;
-/// H3 resolution of the fine cell counts kept per row.
-pub const CELL_RES: Resolution = Resolution::Ten;
+/// H3 resolution of the fine cell counts kept per row: the heat rule's base resolution, which
+/// every coarser heat level is an ancestor of, so stored counts coarsen into exact heat.
+pub const CELL_RES: Resolution = crate::patrol::heat::BASE_RES;
 /// H3 resolution of the coarse cell counts kept per row (low zooms).
 pub const COARSE_RES: Resolution = Resolution::Seven;
 /// The track geometry is cut where two points are further apart in time (the default patrol gap),
@@ -134,13 +135,6 @@ impl Fix {
             crs: Ok(self.crs),
             accuracy_m: self.accuracy_cm.map(|c| c as f64 / 100.0),
         }
-    }
-
-    /// The H3 cell of the point at `res`.
-    pub fn cell(&self, res: Resolution) -> Option<CellIndex> {
-        LatLng::new(self.lat(), self.lon())
-            .ok()
-            .map(|ll| ll.to_cell(res))
     }
 }
 
@@ -660,6 +654,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use h3o::LatLng;
 
     fn p(time: &str, lon: f64, lat: f64, acc: Option<f64>) -> PatrolPoint {
         PatrolPoint::new(

@@ -891,13 +891,10 @@ impl Store {
         let mut ids: HashMap<String, Arc<str>> = HashMap::new();
         let mut out = Vec::new();
         for (w, cells) in days.into_iter().flatten() {
-            let worker = match ids.get(&w) {
-                Some(a) => a.clone(),
-                None => ids
-                    .entry(w)
-                    .or_insert_with_key(|k| Arc::from(k.as_str()))
-                    .clone(),
-            };
+            let worker = ids
+                .entry(w)
+                .or_insert_with_key(|k| Arc::from(k.as_str()))
+                .clone();
             out.push(TrackCells { worker, cells });
         }
         Ok(out)
