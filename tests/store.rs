@@ -463,6 +463,23 @@ async fn a_bad_import_names_the_feature_and_rolls_back() {
             "{msg}"
         );
         assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
+        // Two villages with one code: refused (not the second written over the first).
+        let mut dup = ds.clone();
+        dup.villages[1].code = dup.villages[0].code.clone();
+        let e = s
+            .import(&dup, &mut |_, _| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        for w in [
+            "villages.geojson",
+            "feature #1",
+            "field `code`",
+            "feature #0",
+        ] {
+            assert!(e.contains(w), "{kind:?}: {e:?} should say {w:?}");
+        }
+        assert_eq!(fingerprint(&s).await, before, "{kind:?}: store unchanged");
         // A plan for a village the store does not hold is refused whole.
         let p = plan(&ds, (300.0, 500.0));
         let recs: Vec<_> = p
@@ -789,6 +806,107 @@ fn a_killed_import_leaves_the_store_as_it_was() {
             "{kind:?}: after a bulk import"
         );
     }
+}
+
+/// PostGIS: every feature table's geometry column is `geometry(<type>, 4326)` with a GiST index,
+/// so QGIS, GDAL or a tile server read the tables directly.
+#[test]
+fn postgis_tables_are_typed_4326_geometry_with_gist_indexes() {
+    use sqlx::Connection;
+    let Some(kind) = kinds().into_iter().find(|k| matches!(k, Kind::Postgis)) else {
+        return;
+    };
+    let dir = common::tmp();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let target = fresh_target(kind, dir.path()).await;
+        Store::open(&target).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&target).await.unwrap();
+        let cols: Vec<(String, i32, String)> = sqlx::query_as(
+            "SELECT f_table_name::text, srid, type::text FROM geometry_columns \
+             WHERE f_table_schema = current_schema() ORDER BY 1",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let want = [
+            ("barriers", "MULTILINESTRING"),
+            ("building_footprints", "MULTIPOLYGON"),
+            ("buildings", "POINT"),
+            ("grids", "MULTIPOLYGON"),
+            ("micro_grids", "MULTIPOLYGON"),
+            ("patrol_tracks", "MULTILINESTRING"),
+            ("units", "MULTIPOLYGON"),
+            ("villager_groups", "MULTIPOLYGON"),
+            ("villages", "MULTIPOLYGON"),
+        ];
+        for (table, ty) in want {
+            let found = cols.iter().find(|c| c.0 == table);
+            assert_eq!(
+                found.map(|c| (c.1, c.2.as_str())),
+                Some((4326, ty)),
+                "{table}: {cols:?}"
+            );
+            let gist: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = $1 \
+                 AND indexdef LIKE '%USING gist (geom)%'",
+            )
+            .bind(table)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            assert_eq!(gist, 1, "{table}: one GiST index on geom");
+        }
+    });
+}
+
+/// Without `--db`, a command uses `wangge.gpkg` in the working directory, created on first use
+/// (no set-up), and GDAL reads it.
+#[test]
+fn the_default_store_is_wangge_gpkg_in_the_working_directory() {
+    let dir = common::tmp();
+    let d = dir.path();
+    let input = d.join("in");
+    town(2000, 17, &input);
+    let work = d.join("work");
+    std::fs::create_dir(&work).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    // an import without --db creates the store here
+    run(&["import", input.to_str().unwrap()]);
+    let gpkg = work.join("wangge.gpkg");
+    assert!(gpkg.exists(), "no wangge.gpkg in the working directory");
+    run(&[
+        "partition",
+        input.to_str().unwrap(),
+        "--db",
+        gpkg.to_str().unwrap(),
+        "--quiet",
+    ]);
+    // and a listing without --db reads the plans from it
+    let v: serde_json::Value = serde_json::from_slice(&run(&["plans", "--json"])).unwrap();
+    assert!(
+        !v.as_array().unwrap().is_empty(),
+        "the plans are in the default store"
+    );
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-q"])
+        .arg(&gpkg)
+        .output()
+        .expect("ogrinfo");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("active_grids"));
 }
 
 /// The non-unique indexes on the buildings tables of a store, by name.

@@ -141,7 +141,19 @@ impl Store {
         ds: &Dataset,
         progress: &mut (dyn FnMut(&str, usize) + Send),
     ) -> Result<Imported> {
-        let codes: BTreeSet<&str> = ds.villages.iter().map(|v| v.code.as_str()).collect();
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (i, v) in ds.villages.iter().enumerate() {
+            if let Some(j) = first.insert(v.code.as_str(), i) {
+                return Err(StoreError::Invalid {
+                    what: format!(
+                        "villages.geojson: feature #{i} (code {}): field `code`",
+                        v.code
+                    ),
+                    why: format!("is also the code of feature #{j}: a village code is unique"),
+                });
+            }
+        }
+        let codes: BTreeSet<&str> = first.into_keys().collect();
         let elsewhere = self
             .ids_elsewhere(
                 tx,

@@ -621,16 +621,21 @@ pub struct PeriodFigures {
 }
 
 /// Computes a period's figures, reading its points one day at a time (a bounded channel between
-/// the reads and the computation, which runs off the async threads).
-pub async fn period_figures(svc: &Service, period: Period) -> ApiResult<PeriodFigures> {
+/// the reads and the computation, which runs off the async threads); per-worker figures only
+/// with `with_workers` (a grid report needs none).
+pub async fn period_figures(
+    svc: &Service,
+    period: Period,
+    with_workers: bool,
+) -> ApiResult<PeriodFigures> {
     let st = svc.state();
     let (tx, mut rx) =
         tokio::sync::mpsc::channel::<Result<(NaiveDate, Vec<PatrolPoint>), String>>(1);
     let source = svc.source.clone();
     let st2 = st.clone();
     let compute = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let roster = Roster::from_snapshot(&st2.snapshot);
-        let mut run = st2.coverage_index().run(period.window(), Some(&roster));
+        let roster = with_workers.then(|| Roster::from_snapshot(&st2.snapshot));
+        let mut run = st2.coverage_index().run(period.window(), roster.as_ref());
         let mut days = Vec::new();
         while let Some(msg) = rx.blocking_recv() {
             let (d, points) = msg?;
@@ -682,7 +687,7 @@ pub async fn coverage(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResu
     let Query(q) = q?;
     let period = period_of(&q)?;
     let village = village_of(&svc.state(), &q)?;
-    let f = period_figures(&svc, period).await?;
+    let f = period_figures(&svc, period, true).await?;
     let snap = &f.state.snapshot;
     let in_village = |code: &str| {
         village.is_none_or(|vi| {
@@ -731,7 +736,8 @@ pub async fn report(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult
             )))
         }
     };
-    let f = period_figures(&svc, period).await?;
+    // the report ranks grids: no per-worker figures
+    let f = period_figures(&svc, period, false).await?;
     let rep: Vec<TownReport> = f
         .days
         .iter()

@@ -477,7 +477,7 @@ impl Store {
                 .map_err(|e| self.db(e))?;
         }
         // The GeoPackage's R*Tree follows the rows (PostGIS indexes itself).
-        let before_max: i64 = if self.backend == Backend::Gpkg {
+        let before_max: i64 = if self.backend == Backend::Gpkg && !inserts.is_empty() {
             sqlx::query("SELECT coalesce(max(fid), 0) FROM patrol_tracks")
                 .fetch_one(&mut *conn)
                 .await
