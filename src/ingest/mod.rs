@@ -4,6 +4,8 @@
 //! and the field, e.g.
 //! `buildings.geojson: feature #12 (id "B0012"): field "households": must be a whole number ≥ 0, got -3`.
 
+pub mod people;
+
 use crate::model::{
     Barrier, BarrierClass, Building, BuildingKind, Dataset, Group, Mode, Unit, Village,
     VillageCode, Weight,

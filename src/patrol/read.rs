@@ -115,6 +115,50 @@ fn parse_crs(s: Option<&str>) -> Result<Crs, crate::crs::UnknownCrs> {
     }
 }
 
+/// Why a file of points could not be read as a whole (see [`read_path`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    /// The file cannot be opened or read.
+    #[error("cannot {what} {file}")]
+    Io {
+        /// File name as given.
+        file: String,
+        /// `open` or `read`.
+        what: &'static str,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The extension names no reader.
+    #[error("{0}: unknown kind of file; use .csv, .geojson (or .json) or .gpx")]
+    UnknownKind(String),
+    /// The reader refused the file.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
+/// Reads a file of points with the reader its extension names: `.csv` ([`read_csv`]),
+/// `.geojson` or `.json` ([`read_geojson`]), `.gpx` ([`read_gpx`]), case-insensitive.
+pub fn read_path(path: &std::path::Path, opts: &ReadOptions) -> Result<Read, PathError> {
+    let file = path.display().to_string();
+    let io = |what: &'static str| {
+        let file = file.clone();
+        move |source| PathError::Io { file, what, source }
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let text = || std::fs::read_to_string(path).map_err(io("read"));
+    Ok(match ext.as_str() {
+        "csv" => read_csv(&file, std::fs::File::open(path).map_err(io("open"))?, opts)?,
+        "geojson" | "json" => read_geojson(&file, &text()?, opts)?,
+        "gpx" => read_gpx(&file, &text()?, opts)?,
+        _ => return Err(PathError::UnknownKind(file)),
+    })
+}
+
 /// Reads CSV with the header `worker,time,lon,lat,crs,accuracy` (columns in any order; `crs` and
 /// `accuracy` may be missing or empty: WGS84, unknown accuracy).
 pub fn read_csv(

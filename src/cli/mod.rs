@@ -1,0 +1,187 @@
+//! The `wangge` command line: one module per command, each with its clap `Args` and a
+//! `run(args) -> anyhow::Result<()>`; `main.rs` only parses and dispatches.
+//!
+//! To add a command `wangge foo`:
+//!
+//! 1. write `src/cli/foo.rs` with a `//!` doc, `#[derive(clap::Args)] pub struct Args { … }` (take
+//!    `#[command(flatten)] store: StoreArgs` for `--db`) and `pub fn run(args: Args) -> Result<()>`
+//!    that reads its flags, calls the library and prints; domain logic stays in the library;
+//! 2. add `pub mod foo;` below and a variant `Foo(foo::Args)` to [`Command`] with the command's
+//!    help as its doc comment, and one arm in [`Command::run`].
+//!
+//! A command with subcommands (like `patrol`) is a folder `src/cli/foo/` whose `mod.rs` holds a
+//! `#[derive(clap::Subcommand)]` enum and dispatches the same way.
+//!
+//! Errors: return them (with `anyhow::Context` naming the file, record and field); `main` prints
+//! `error: …` on one line and exits with status 1.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::ProgressBar;
+use wangge::store::Store;
+
+pub mod activate;
+pub mod bench;
+pub mod diff;
+pub mod export;
+pub mod fixture;
+pub mod import;
+pub mod partition;
+pub mod patrol;
+pub mod people;
+pub mod plans;
+pub mod serve;
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "wangge",
+    version,
+    about = "Grid-based governance (网格化管理): partition, store and serve grid plans"
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands; each variant's doc comment is its help.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Partition every village of a town into grids and micro-grids.
+    Partition(partition::Args),
+    /// Serve the map: GeoJSON, vector tiles, "which grid am I in?", and the map pages, from a
+    /// store. A newly activated plan shows within a second.
+    Serve(serve::Args),
+    /// Import into a store, in one transaction: a town's villages, buildings and barriers (a folder
+    /// in the partition input format, or another wangge GeoPackage), or an edited building → grid
+    /// assignment (a .csv file as `wangge export` writes it: kind,id,village_code,plan_version,
+    /// grid_code), saved as a new plan version of every village it touches.
+    ///
+    /// In an assignment, every building of a village the file touches needs a row (a missing one
+    /// is an error, nothing is kept silently); micro_grid_code is ignored (micro-grids are made
+    /// again). Land without buildings keeps the grid it had in the plan the rows were exported
+    /// from, else joins the neighbouring grid it shares the longest border with. A grid in two
+    /// pieces, an unknown or repeated building, or a grid code of another village is refused
+    /// with the line and field at fault, and nothing is saved. The new versions are not active
+    /// unless --activate is given.
+    Import(import::Args),
+    /// Export plans and the town's data: a folder of GeoJSON + CSV, or a standalone GeoPackage
+    /// (when OUT ends in .gpkg).
+    Export(export::Args),
+    /// List plan versions (who, when, why, which is active).
+    Plans(plans::Args),
+    /// Make a plan version the village's active one (e.g. roll back to an earlier version).
+    Activate(activate::Args),
+    /// What changed between two plan versions of a village: grids added, removed, changed, and
+    /// buildings that moved grid (JSON).
+    Diff(diff::Args),
+    /// Set the people responsible for grids from a CSV `grid_code,role,name,phone`
+    /// (role: grid_leader | grid_worker); each listed grid's people are replaced.
+    People(people::Args),
+    /// Benchmark: generate a town, partition it, print wall times, peak memory and quality.
+    Bench(bench::Args),
+    /// Test data.
+    #[command(subcommand)]
+    Fixture(fixture::Command),
+    /// Patrols (巡查): import grid workers' GPS points, report a day's coverage, benchmark.
+    #[command(subcommand)]
+    Patrol(patrol::Command),
+}
+
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Command::Partition(a) => partition::run(a),
+            Command::Serve(a) => serve::run(a),
+            Command::Import(a) => import::run(a),
+            Command::Export(a) => export::run(a),
+            Command::Plans(a) => plans::run(a),
+            Command::Activate(a) => activate::run(a),
+            Command::Diff(a) => diff::run(a),
+            Command::People(a) => people::run(a),
+            Command::Bench(a) => bench::run(a),
+            Command::Fixture(c) => c.run(),
+            Command::Patrol(c) => c.run(),
+        }
+    }
+}
+
+/// The store used when `--db` is not given: a GeoPackage in the working directory.
+pub const DEFAULT_DB: &str = "wangge.gpkg";
+
+/// `--db`, the store of a command that needs one (flatten it into the command's `Args`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// The store: a GeoPackage file or postgres://… URL.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: String,
+}
+
+impl StoreArgs {
+    /// Opens the store, which must exist already (a GeoPackage file that is there, or any
+    /// postgres://… URL); `hint` is added to the "no such store" error (e.g. how to make one).
+    pub async fn open_existing(&self, hint: &str) -> Result<Store> {
+        let db = &self.db;
+        if !db.contains("://") && !std::path::Path::new(db).is_file() {
+            if hint.is_empty() {
+                bail!("{db}: no such store");
+            }
+            bail!("{db}: no such store; {hint}");
+        }
+        Ok(Store::open(db).await?)
+    }
+
+    /// Opens the store, creating a GeoPackage file if there is none.
+    pub async fn open(&self) -> Result<Store> {
+        Ok(Store::open(&self.db).await?)
+    }
+}
+
+/// Who saves a plan when `--author` is not given: `$USER`, else `wangge`.
+pub fn default_author() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "wangge".into())
+}
+
+/// The async runtime a command runs store and server calls on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A spinner on stderr with `msg` (hidden when `quiet`).
+pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    pb.set_message(msg);
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    pb
+}
+
+/// Peak resident memory of this process in MiB (Linux), if known.
+pub fn peak_mib() -> Option<f64> {
+    wangge::serve::memory::peak_bytes().map(|b| b as f64 / 1048576.0)
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text the line already
+/// holds (an error that prints its source as well as returning it) is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
