@@ -21,13 +21,57 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::Town, Mode::Industrial, Mode::Rural];
+
+    /// `town`, `industrial` or `rural` (the `mode` field's text).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Town => "town",
+            Mode::Industrial => "industrial",
+            Mode::Rural => "rural",
+        }
+    }
+
     /// Parses `town`, `industrial` or `rural`.
+    ///
+    /// ```
+    /// use wangge::model::Mode;
+    /// for m in Mode::ALL {
+    ///     assert_eq!(m.as_str().parse::<Mode>(), Ok(m));
+    /// }
+    /// assert_eq!(Mode::parse("city"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "town" => Some(Mode::Town),
-            "industrial" => Some(Mode::Industrial),
-            "rural" => Some(Mode::Rural),
-            _ => None,
+        s.parse().ok()
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Mode, UnknownName> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| UnknownName::new("mode", s))
+    }
+}
+
+/// A name that is not one of an enum's texts (a mode, a barrier class, a micro-grid kind).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{name}`")]
+pub struct UnknownName {
+    /// What was asked for (`mode`, `barrier class`, `micro-grid kind`).
+    pub what: &'static str,
+    /// The text given.
+    pub name: String,
+}
+
+impl UnknownName {
+    fn new(what: &'static str, name: &str) -> UnknownName {
+        UnknownName {
+            what,
+            name: name.to_string(),
         }
     }
 }
@@ -176,16 +220,94 @@ pub enum BarrierClass {
 }
 
 impl BarrierClass {
+    /// Every class.
+    pub const ALL: [BarrierClass; 5] = [
+        BarrierClass::River,
+        BarrierClass::Rail,
+        BarrierClass::Expressway,
+        BarrierClass::MajorRoad,
+        BarrierClass::MinorRoad,
+    ];
+
+    /// `river`, `rail`, `expressway`, `major_road` or `minor_road` (the `class` field's text).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BarrierClass::River => "river",
+            BarrierClass::Rail => "rail",
+            BarrierClass::Expressway => "expressway",
+            BarrierClass::MajorRoad => "major_road",
+            BarrierClass::MinorRoad => "minor_road",
+        }
+    }
+
     /// Parses the `class` field.
+    ///
+    /// ```
+    /// use wangge::model::BarrierClass;
+    /// for c in BarrierClass::ALL {
+    ///     assert_eq!(c.as_str().parse::<BarrierClass>(), Ok(c));
+    /// }
+    /// assert_eq!(BarrierClass::parse("canal"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<BarrierClass> {
-        Some(match s {
-            "river" => BarrierClass::River,
-            "rail" => BarrierClass::Rail,
-            "expressway" => BarrierClass::Expressway,
-            "major_road" => BarrierClass::MajorRoad,
-            "minor_road" => BarrierClass::MinorRoad,
-            _ => return None,
-        })
+        s.parse().ok()
+    }
+}
+
+impl std::str::FromStr for BarrierClass {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<BarrierClass, UnknownName> {
+        BarrierClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("barrier class", s))
+    }
+}
+
+/// Why a micro-grid is what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MicroKind {
+    /// Whole buildings or villager-group parts, 50–80 households.
+    Residential,
+    /// A dedicated micro-grid (专属微网格) for a school, hospital, firm, mall or office.
+    Dedicated,
+    /// One part of a building over the band, split by stairwell/floor (same footprint).
+    BuildingPart,
+}
+
+impl MicroKind {
+    /// Every kind.
+    pub const ALL: [MicroKind; 3] = [
+        MicroKind::Residential,
+        MicroKind::Dedicated,
+        MicroKind::BuildingPart,
+    ];
+
+    /// `residential`, `dedicated` or `building_part`.
+    ///
+    /// ```
+    /// use wangge::model::MicroKind;
+    /// for k in MicroKind::ALL {
+    ///     assert_eq!(k.as_str().parse::<MicroKind>(), Ok(k));
+    /// }
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MicroKind::Residential => "residential",
+            MicroKind::Dedicated => "dedicated",
+            MicroKind::BuildingPart => "building_part",
+        }
+    }
+}
+
+impl std::str::FromStr for MicroKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<MicroKind, UnknownName> {
+        MicroKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownName::new("micro-grid kind", s))
     }
 }
 

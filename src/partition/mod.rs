@@ -119,17 +119,8 @@ pub struct Figures {
     pub units: usize,
 }
 
-/// Why a micro-grid is what it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MicroKind {
-    /// Whole buildings or villager-group parts, 50–80 households.
-    Residential,
-    /// A dedicated micro-grid (专属微网格) for a school, hospital, firm, mall or office.
-    Dedicated,
-    /// One part of a building over the band, split by stairwell/floor (same footprint).
-    BuildingPart,
-}
+/// Why a micro-grid is what it is (declared in [`crate::model`], beside its text).
+pub use crate::model::MicroKind;
 
 /// One part of a building that was split across several micro-grids sharing its footprint.
 #[derive(Clone, Debug, Serialize)]

@@ -2,7 +2,7 @@
 //!
 //! [`CoverageIndex::from_parts`] (or [`CoverageIndex::new`] for a whole snapshot) prepares once
 //! what does not depend on points: each grid's road pieces, buildings and H3 cells.
-//! [`CoverageIndex::run`] then takes the accepted points of a window (see [`super::check`]) in
+//! [`CoverageIndex::run`] then takes the accepted points of a window (see [`super::check()`]) in
 //! chunks that follow each other in time (one local day after another, so a month never has to
 //! be in memory), and gives, for every grid:
 //!

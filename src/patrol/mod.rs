@@ -4,7 +4,7 @@
 //!
 //! - [`point`]: a [`PatrolPoint`] and its de-duplication key;
 //! - [`read`]: CSV, GeoJSON and GPX readers, errors naming file, record and field;
-//! - [`check`]: duplicates kept once, impossible points rejected, doubtful ones flagged, all with
+//! - [`mod@check`]: duplicates kept once, impossible points rejected, doubtful ones flagged, all with
 //!   a reason;
 //! - [`patrols`]: runs of points → patrols, "twice a day" (一日双巡);
 //! - [`cells`]: exact H3 cells of walks, fast;
@@ -12,11 +12,11 @@
 //!   H3 cells covered, over a window fed day by day;
 //! - [`roster`]: the registered grid workers and how a terminal's worker id matches one;
 //! - [`period`]: a day, a week, a month or a run of days;
-//! - [`heat`]: point density per H3 cell, coarser levels, GeoJSON;
+//! - [`mod@heat`]: point density per H3 cell, coarser levels, GeoJSON; [`heat_tile`]: heat as tiles;
 //! - [`report`]: the daily report per town of grids that missed a patrol;
 //! - [`tracks`]: a seeded generator of patrol tracks for tests and benchmarks.
 //!
-//! The flow: read → [`check`] → keep [`Checked::accepted`] (and store the flagged points with
+//! The flow: read → [`check()`] → keep [`Checked::accepted`] (and store the flagged points with
 //! their reasons) → a [`CoverageRun`] over a [`Period`]'s window, fed one day at a time, with a
 //! [`Roster`] for the figures per worker → [`report::daily_report`] of each day; [`HeatMap`] for
 //! the map.
@@ -25,6 +25,7 @@ pub mod cells;
 pub mod check;
 pub mod coverage;
 pub mod heat;
+pub mod heat_tile;
 pub mod patrols;
 pub mod period;
 pub mod point;
@@ -40,7 +41,9 @@ pub use coverage::{
 };
 pub use heat::{heat, heat_cell, to_geojson as heat_geojson, HeatCell, HeatMap};
 pub use patrols::{DayPatrols, Patrol, PatrolRules};
-pub use period::Period;
+pub use period::{coverage_by_day, default_zone, parse_zone, Period, ZoneError};
 pub use point::{DedupeKey, PatrolPoint};
-pub use read::{read_csv, read_geojson, read_gpx, Read, ReadError, ReadOptions};
+pub use read::{
+    read_batch, read_csv, read_geojson, read_gpx, read_path, Read, ReadError, ReadOptions,
+};
 pub use roster::{Roster, Status};

@@ -8,7 +8,9 @@
 //! - a **month**: a calendar month, `2026-11`;
 //! - **from / to**: the days from one date to another, both included.
 
-use super::coverage::Window;
+use super::coverage::{Coverage, CoverageIndex, GridCoverage, Window};
+use super::point::PatrolPoint;
+use super::roster::Roster;
 use chrono::{Datelike, Days, FixedOffset, NaiveDate, Weekday};
 
 /// `days` local days from `first` in `zone`.
@@ -27,7 +29,43 @@ fn date(s: &str, what: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("{what} `{s}` is not a date like 2026-11-20"))
 }
 
+/// The zone of local days when a request does not name one: China Standard Time.
+pub fn default_zone() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
+/// Parses a zone like `+08:00`, `-05:30` or `Z`.
+pub fn parse_zone(s: &str) -> Result<FixedOffset, ZoneError> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("z") || t == "UTC" {
+        return Ok(FixedOffset::east_opt(0).expect("UTC is a valid offset"));
+    }
+    t.parse::<FixedOffset>()
+        .map_err(|_| ZoneError(s.to_string()))
+}
+
+/// A zone that is not an offset like `+08:00`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("zone `{0}` is not an offset like +08:00")]
+pub struct ZoneError(pub String);
+
 impl Period {
+    /// `period` (its label), `from`, `to`, `days`, `zone` (and `day` for a single day): the period
+    /// as answers and reports give it.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let p = self;
+        let mut m = serde_json::Map::new();
+        if p.days == 1 {
+            m.insert("day".into(), p.first.to_string().into());
+        }
+        m.insert("period".into(), p.label().into());
+        m.insert("from".into(), p.first.to_string().into());
+        m.insert("to".into(), p.last().to_string().into());
+        m.insert("days".into(), p.days.into());
+        m.insert("zone".into(), p.zone.to_string().into());
+        m
+    }
+
     /// One day.
     pub fn day(day: NaiveDate, zone: FixedOffset) -> Period {
         Period {
@@ -168,6 +206,25 @@ impl Period {
     pub fn first_weekday(&self) -> Weekday {
         self.first.weekday()
     }
+}
+
+/// The coverage of `period`, fed one day at a time (a month is never in memory at once):
+/// `points_of(day)` gives a day's accepted points (from a store, a channel…), `each_day` gets each
+/// day's figures per grid (for the daily reports); the whole period's figures are returned. The
+/// first error of `points_of` stops the run.
+pub fn coverage_by_day<E>(
+    index: &CoverageIndex,
+    period: &Period,
+    roster: Option<&Roster>,
+    mut points_of: impl FnMut(NaiveDate) -> Result<Vec<PatrolPoint>, E>,
+    mut each_day: impl FnMut(NaiveDate, Vec<GridCoverage>),
+) -> Result<Coverage, E> {
+    let mut run = index.run(period.window(), roster);
+    for d in period.dates() {
+        let points = points_of(d)?;
+        each_day(d, run.add(&points));
+    }
+    Ok(run.finish())
 }
 
 #[cfg(test)]

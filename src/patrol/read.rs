@@ -4,7 +4,7 @@
 //! error naming the file, the record (CSV line, GeoJSON feature index, GPX `trkpt` index) and the
 //! field. Only a file that cannot be read at all (not CSV with the right header, not JSON, not
 //! XML) is an `Err`. Values that parse but are impossible (bad coordinates, unknown CRS, future
-//! time) are left to [`super::check`].
+//! time) are left to [`super::check()`].
 
 use super::point::PatrolPoint;
 use crate::crs::Crs;
@@ -513,5 +513,109 @@ fn close_trkpt(
             None,
         )),
         Err(e) => out.errors.push(e),
+    }
+}
+
+/// One point of a batch that could not be read: which record, which field, what.
+fn field_err(index: usize, field: &str, what: &str) -> String {
+    format!("record {index}: field `{field}`: {what}")
+}
+
+/// Reads a JSON array of point objects; every unreadable record is listed.
+fn read_array(items: &[serde_json::Value]) -> Result<Vec<PatrolPoint>, Vec<String>> {
+    use serde_json::Value;
+    let mut workers: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    let mut points = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, v) in items.iter().enumerate() {
+        let Some(o) = v.as_object() else {
+            errors.push(format!("record {i}: is not an object"));
+            continue;
+        };
+        let text = |f: &str| -> Result<&str, String> {
+            match o.get(f) {
+                None | Some(Value::Null) => Err(field_err(i, f, "missing")),
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.as_str()),
+                Some(_) => Err(field_err(i, f, "is not a non-empty string")),
+            }
+        };
+        let num = |f: &str| -> Result<f64, String> {
+            match o.get(f) {
+                None | Some(Value::Null) => Err(field_err(i, f, "missing")),
+                Some(Value::Number(n)) => {
+                    n.as_f64().ok_or_else(|| field_err(i, f, "is not a number"))
+                }
+                Some(Value::String(s)) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| field_err(i, f, "is not a number")),
+                Some(_) => Err(field_err(i, f, "is not a number")),
+            }
+        };
+        let worker = text("worker");
+        let time = text("time").and_then(|s| {
+            DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|e| field_err(i, "time", &format!("`{s}` is not RFC 3339 ({e})")))
+        });
+        let lon = num("lon");
+        let lat = num("lat");
+        let crs = match o.get("crs") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(field_err(i, "crs", "is not a string")),
+        };
+        let accuracy = match o.get("accuracy") {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => num("accuracy").map(Some),
+        };
+        match (worker, time, lon, lat, crs, accuracy) {
+            (Ok(w), Ok(t), Ok(lon), Ok(lat), Ok(crs), Ok(acc)) => {
+                let w = workers
+                    .entry(w.to_string())
+                    .or_insert_with(|| Arc::from(w))
+                    .clone();
+                let crs = match crs.map(str::trim) {
+                    None | Some("") => Ok(crate::crs::Crs::Wgs84),
+                    Some(c) => c.parse(),
+                };
+                points.push(PatrolPoint::new(w, t, lon, lat, crs, acc));
+            }
+            (w, t, lon, lat, crs, acc) => {
+                errors.extend(w.err());
+                errors.extend(t.err());
+                errors.extend(lon.err());
+                errors.extend(lat.err());
+                errors.extend(crs.err());
+                errors.extend(acc.err());
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(points)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads a batch as `POST /api/patrol/points` gets it: a JSON array of `{worker, time, lon, lat,
+/// crs?, accuracy?}` or a GeoJSON FeatureCollection; all of it or the list of what is unreadable.
+pub fn read_batch(body: &[u8]) -> Result<Vec<PatrolPoint>, Vec<String>> {
+    let text = std::str::from_utf8(body).map_err(|e| vec![format!("body is not UTF-8: {e}")])?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| vec![format!("body is not JSON: {e}")])?;
+    match &v {
+        serde_json::Value::Array(items) => read_array(items),
+        serde_json::Value::Object(o) if o.get("type").and_then(|t| t.as_str()).is_some() => {
+            let r =
+                read_geojson("body", text, &Default::default()).map_err(|e| vec![e.to_string()])?;
+            if r.errors.is_empty() {
+                Ok(r.points)
+            } else {
+                Err(r.errors.iter().map(ToString::to_string).collect())
+            }
+        }
+        _ => Err(vec![
+            "body is neither a JSON array of points nor a GeoJSON FeatureCollection".into(),
+        ]),
     }
 }

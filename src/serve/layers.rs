@@ -109,7 +109,7 @@ pub fn village_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)
     props.extend([
         s("code", v.code.as_str()),
         s("name", v.name.as_str()),
-        s("mode", mode_str(v.mode)),
+        s("mode", v.mode.as_str()),
     ]);
     if let Some(p) = v.plan_version {
         props.push(i("plan_version", p));
@@ -181,7 +181,7 @@ pub fn micro_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>)
                 .map(|g| g.code.as_str())
                 .unwrap_or(""),
         ),
-        s("kind", micro_kind_str(m.kind)),
+        s("kind", m.kind.as_str()),
         f("households", m.figures.households),
         f("residents", m.figures.residents),
     ]);
@@ -217,7 +217,7 @@ pub fn lines(snap: &Snapshot, river: bool) -> Layer {
             .enumerate()
             .filter(|(_, b)| (b.class == BarrierClass::River) == river)
             .map(|(k, b)| {
-                let mut props = vec![s("class", barrier_class_str(b.class))];
+                let mut props = vec![s("class", b.class.as_str())];
                 if let Some(n) = &b.name {
                     props.push(s("name", n.as_str()));
                 }
@@ -272,33 +272,4 @@ pub fn buildings(records: &[BuildingRecord]) -> Layer {
             })
             .collect(),
     )
-}
-
-/// `town`, `industrial` or `rural`.
-pub fn mode_str(m: crate::model::Mode) -> &'static str {
-    match m {
-        crate::model::Mode::Town => "town",
-        crate::model::Mode::Industrial => "industrial",
-        crate::model::Mode::Rural => "rural",
-    }
-}
-
-/// `residential`, `dedicated` or `building_part`.
-pub fn micro_kind_str(k: crate::partition::MicroKind) -> &'static str {
-    match k {
-        crate::partition::MicroKind::Residential => "residential",
-        crate::partition::MicroKind::Dedicated => "dedicated",
-        crate::partition::MicroKind::BuildingPart => "building_part",
-    }
-}
-
-/// `river`, `rail`, `expressway`, `major_road` or `minor_road`.
-pub fn barrier_class_str(c: BarrierClass) -> &'static str {
-    match c {
-        BarrierClass::River => "river",
-        BarrierClass::Rail => "rail",
-        BarrierClass::Expressway => "expressway",
-        BarrierClass::MajorRoad => "major_road",
-        BarrierClass::MinorRoad => "minor_road",
-    }
 }

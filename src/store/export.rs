@@ -3,7 +3,6 @@
 //! Both are written atomically: a temporary folder or file beside the target, then a rename.
 
 use super::read::{PlanInfo, VillagePlanRecord};
-use super::write::{barrier_class_str, mode_str};
 use super::{Base, PlanMeta, Result, Store, StoreError};
 use crate::model::Dataset;
 use geo::Geometry;
@@ -140,7 +139,7 @@ pub async fn export_dir(
         .iter()
         .map(|v| {
             json!({"type": "Feature",
-                "properties": {"code": v.code, "name": v.name, "mode": mode_str(v.mode)},
+                "properties": {"code": v.code, "name": v.name, "mode": v.mode.as_str()},
                 "geometry": geometry(&Geometry::MultiPolygon(v.boundary.clone()))})
         })
         .collect();
@@ -164,7 +163,7 @@ pub async fn export_dir(
         .iter()
         .map(|b| {
             json!({"type": "Feature",
-                "properties": {"class": barrier_class_str(b.class), "name": b.name},
+                "properties": {"class": b.class.as_str(), "name": b.name},
                 "geometry": geometry(&Geometry::MultiLineString(geo::MultiLineString::new(b.lines.clone())))})
         })
         .collect();

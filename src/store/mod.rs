@@ -2,7 +2,7 @@
 //! no set-up, opens in QGIS) or in PostGIS (for shared deployments), behind one interface.
 //!
 //! - [`Store::open`] takes `town.gpkg` (a file path, created if missing) or `postgres://…`;
-//! - [`Store::import`] loads villages, buildings and barriers; [`Store::save_plan`] saves a
+//! - [`Store::import`] loads villages, buildings and barriers; [`Store::save_run`] saves a
 //!   partition run as a new plan version per village and activates it; both are one transaction:
 //!   a failure leaves the store exactly as it was;
 //! - [`Store::import_assignment`] saves a planner's edited building → grid CSV as new versions;

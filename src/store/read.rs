@@ -1,6 +1,5 @@
 //! Reads: plan versions and their contents, diffs, the map's snapshot, and the town's data back.
 
-use super::write::parse_micro_kind;
 use super::{versioning, Backend, Base, PlanDiff, Result, Store, StoreError};
 use crate::model::{Building, Dataset, Group, Unit, Village};
 use crate::partition::{Figures, MicroKind, Stack};
@@ -238,7 +237,7 @@ impl Store {
             micro.push(MicroRecord {
                 geometry: self.multipolygon(&r, &format!("micro-grid {code}"))?,
                 grid_code: r.try_get("grid_code").map_err(|e| self.db(e))?,
-                kind: parse_micro_kind(&kind).ok_or_else(|| StoreError::Invalid {
+                kind: kind.parse::<MicroKind>().map_err(|_| StoreError::Invalid {
                     what: format!("micro-grid {code}: field `kind`"),
                     why: format!("unknown kind {kind:?}"),
                 })?,

@@ -202,7 +202,7 @@ impl Store {
                 .bind(v.code.to_string())
                 .bind(town.to_string())
                 .bind(v.name.clone())
-                .bind(mode_str(v.mode).to_string())
+                .bind(v.mode.as_str().to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.db(e))?;
@@ -391,7 +391,7 @@ impl Store {
                             Val::Geom(Geometry::MultiLineString(MultiLineString::new(
                                 b.lines.clone(),
                             ))),
-                            Val::Text(barrier_class_str(b.class).to_string()),
+                            Val::Text(b.class.as_str().to_string()),
                             Val::OptText(b.name.clone()),
                         ]
                     }),
@@ -790,7 +790,7 @@ impl Store {
                     Val::Int(plan_fid),
                     Val::Text(micro_code[m.code.as_str()].clone()),
                     Val::Text(grid_code[m.grid_code.as_str()].clone()),
-                    Val::Text(micro_kind_str(m.kind).to_string()),
+                    Val::Text(m.kind.as_str().to_string()),
                 ];
                 v.extend(fig(&m.figures));
                 v.extend([
@@ -1135,42 +1135,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-pub(crate) fn mode_str(m: crate::model::Mode) -> &'static str {
-    match m {
-        crate::model::Mode::Town => "town",
-        crate::model::Mode::Industrial => "industrial",
-        crate::model::Mode::Rural => "rural",
-    }
-}
-
-pub(crate) fn barrier_class_str(c: crate::model::BarrierClass) -> &'static str {
-    use crate::model::BarrierClass::*;
-    match c {
-        River => "river",
-        Rail => "rail",
-        Expressway => "expressway",
-        MajorRoad => "major_road",
-        MinorRoad => "minor_road",
-    }
-}
-
-pub(crate) fn micro_kind_str(k: crate::partition::MicroKind) -> &'static str {
-    use crate::partition::MicroKind::*;
-    match k {
-        Residential => "residential",
-        Dedicated => "dedicated",
-        BuildingPart => "building_part",
-    }
-}
-
-pub(crate) fn parse_micro_kind(s: &str) -> Option<crate::partition::MicroKind> {
-    use crate::partition::MicroKind::*;
-    Some(match s {
-        "residential" => Residential,
-        "dedicated" => Dedicated,
-        "building_part" => BuildingPart,
-        _ => return None,
-    })
 }

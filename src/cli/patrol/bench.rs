@@ -46,8 +46,8 @@ fn patrol_bench(
     db: Option<&str>,
 ) -> Result<()> {
     use std::time::Instant;
+    use wangge::patrol::heat_tile::{heat_tile_box, heat_tile_of_counts, tile_res};
     use wangge::patrol::{self as pt, tracks};
-    use wangge::serve::routes::patrol::{heat_tile_box, heat_tile_of_counts, tile_res};
     use wangge::store::patrol::accepted_points;
     let dir = std::env::temp_dir().join(format!(
         "wangge-patrol-bench-{}-{households}",
@@ -91,7 +91,7 @@ fn patrol_bench(
     let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
     let roster = pt::Roster::from_snapshot(&snap);
     println!("coverage index: {:.2} s", t.elapsed().as_secs_f64());
-    let zone = wangge::serve::routes::patrol::default_zone();
+    let zone = pt::default_zone();
     let codes: Vec<GridCode> = snap.grids.iter().map(|g| g.code.clone()).collect();
     let gen = tracks::TrackGen::new(&index, &codes, tracks::TrackConfig::new(seed, first_day));
     let target = match db {
@@ -181,15 +181,13 @@ fn patrol_bench(
     // The whole period, streamed one day at a time.
     if days > 1 {
         let t = Instant::now();
-        let mut run = index.run(period.window(), Some(&roster));
-        for d in period.dates() {
-            let (from, to) = period.day_window(d).ms();
-            let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
-            let points = accepted_points(&tracks);
-            drop(tracks);
-            run.add(&points);
-        }
-        let cov = run.finish();
+        let cov = pt::coverage_by_day(
+            &index,
+            &period,
+            Some(&roster),
+            |d| super::day_points(&rt, &store, &period, d),
+            |_, _| {},
+        )?;
         let mean = cov.grids.iter().filter_map(|c| c.road_share).sum::<f64>()
             / cov
                 .grids

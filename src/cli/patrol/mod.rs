@@ -6,7 +6,6 @@ use super::{runtime, StoreArgs};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use wangge::patrol::{self as pt, report};
-use wangge::serve::routes::patrol::parse_zone;
 
 /// `wangge patrol` subcommands.
 #[derive(clap::Subcommand)]
@@ -81,11 +80,7 @@ pub struct ReportArgs {
 
 /// `wangge patrol import`.
 fn import(a: ImportArgs) -> Result<()> {
-    let zone = a
-        .zone
-        .map(|z| parse_zone(&z))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let zone = a.zone.map(|z| pt::parse_zone(&z)).transpose()?;
     let name = a.file.display().to_string();
     let opts = pt::ReadOptions {
         worker: a.worker,
@@ -135,7 +130,7 @@ fn import(a: ImportArgs) -> Result<()> {
 
 /// `wangge patrol report`.
 fn report(a: ReportArgs) -> Result<()> {
-    let zone = parse_zone(&a.zone).map_err(anyhow::Error::msg)?;
+    let zone = pt::parse_zone(&a.zone)?;
     let today = chrono::Utc::now().with_timezone(&zone).date_naive();
     let period = pt::Period::choose(
         a.day.as_deref(),
@@ -152,36 +147,36 @@ fn report(a: ReportArgs) -> Result<()> {
     let snap = rt.block_on(store.snapshot())?;
     let index = pt::CoverageIndex::new(&snap, pt::CoverageRules::default());
     let roster = pt::Roster::from_snapshot(&snap);
-    // One day at a time: a month is never in memory at once.
-    let mut run = index.run(period.window(), Some(&roster));
     let mut reports = Vec::new();
-    for d in period.dates() {
-        let (from, to) = period.day_window(d).ms();
-        let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
-        let points = wangge::store::patrol::accepted_points(&tracks);
-        drop(tracks);
-        let cov = run.add(&points);
-        reports.extend(report::daily_report(&snap, &cov, d));
-    }
-    let total = run.finish();
+    let total = pt::coverage_by_day(
+        &index,
+        &period,
+        Some(&roster),
+        |d| day_points(&rt, &store, &period, d),
+        |d, cov| reports.extend(report::daily_report(&snap, &cov, d)),
+    )?;
     rt.block_on(store.close());
     if a.format == "csv" {
         print!("{}", report::to_csv(&reports));
         return Ok(());
     }
-    let mut doc = serde_json::json!({
-        "period": period.label(),
-        "from": period.first.to_string(),
-        "to": period.last().to_string(),
-        "days": period.days,
-        "zone": zone.to_string(),
-        "grids": total.grids,
-        "workers": total.workers,
-        "towns": reports,
-    });
-    if period.days == 1 {
-        doc["day"] = period.first.to_string().into();
-    }
+    let mut doc = period.to_json();
+    doc.insert("grids".into(), serde_json::to_value(&total.grids)?);
+    doc.insert("workers".into(), serde_json::to_value(&total.workers)?);
+    doc.insert("towns".into(), serde_json::to_value(&reports)?);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
+}
+
+/// The accepted points of `day` of `period`, read from `store` (what [`pt::coverage_by_day`] is
+/// fed).
+fn day_points(
+    rt: &tokio::runtime::Runtime,
+    store: &wangge::store::Store,
+    period: &pt::Period,
+    day: chrono::NaiveDate,
+) -> Result<Vec<pt::PatrolPoint>> {
+    let (from, to) = period.day_window(day).ms();
+    let tracks = rt.block_on(store.patrol_tracks(from, to, None))?;
+    Ok(wangge::store::patrol::accepted_points(&tracks))
 }

@@ -5,7 +5,7 @@
 //! orients every polygon), and features carry only `type`, `id`, `geometry` and `properties`.
 
 use crate::serve::error::{ApiError, ApiResult};
-use crate::serve::layers::{grid_name, micro_kind_str, mode_str};
+use crate::serve::layers::grid_name;
 use crate::serve::source::BuildingFilter;
 use crate::serve::state::{Service, State};
 use crate::snapshot::{BuildingRecord, GridView, MicroView, Person};
@@ -202,7 +202,7 @@ fn micro_props(st: &State, m: &MicroView, grids: &[GridView]) -> Map<String, Val
         "village_code".into(),
         v.map(|v| v.code.as_str()).unwrap_or("").into(),
     );
-    p.insert("kind".into(), micro_kind_str(m.kind).into());
+    p.insert("kind".into(), m.kind.as_str().into());
     p.insert("households".into(), f.households.into());
     p.insert("residents".into(), f.residents.into());
     p.insert("area_m2".into(), round(f.area_m2, 1).into());
@@ -309,7 +309,7 @@ pub async fn villages(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResu
         let mut p = Map::new();
         p.insert("code".into(), v.code.as_str().into());
         p.insert("name".into(), v.name.as_str().into());
-        p.insert("mode".into(), mode_str(v.mode).into());
+        p.insert("mode".into(), v.mode.as_str().into());
         p.insert(
             "plan_version".into(),
             v.plan_version.map_or(Value::Null, Value::from),

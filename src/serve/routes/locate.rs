@@ -168,7 +168,7 @@ pub fn answer(st: &State, l: &Located) -> Value {
         })),
         "micro_grids": l.micro_grids.iter().filter_map(|&m| s.micro_grids.get(m)).map(|m| json!({
             "code": m.code.as_str(),
-            "kind": crate::serve::layers::micro_kind_str(m.kind),
+            "kind": m.kind.as_str(),
         })).collect::<Vec<_>>(),
         "people": grid.map_or(Value::Array(vec![]), |g| people_json(&g.people)),
         "border_distance_m": l.border_m.map(round1),

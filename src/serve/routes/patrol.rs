@@ -15,17 +15,19 @@
 //! Windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
 
 use super::tiles::{gzip, respond};
+pub use crate::patrol::heat_tile::heat_of_counts;
+use crate::patrol::heat_tile::{heat_tile_box, heat_tile_of_counts, tile_res};
 use crate::patrol::report::{daily_report, to_csv, TownReport};
 use crate::patrol::{
-    check, heat, heat_geojson, CheckRules, Coverage, GridCoverage, HeatCell, HeatMap, PatrolPoint,
-    Period, Roster, Window,
+    check, coverage_by_day, default_zone, heat, heat_geojson, parse_zone, read_batch, CheckRules,
+    Coverage, GridCoverage, HeatCell, PatrolPoint, Period, Roster, Window,
 };
 use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::{Service, State};
 use crate::store::patrol::codec::CELL_RES;
-use crate::store::patrol::{accepted_points, Bbox, PatrolBatch, TrackCells};
-use crate::tiles::{Feature, Layer, PropValue, TileId};
+use crate::store::patrol::{accepted_points, PatrolBatch};
+use crate::tiles::TileId;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxState};
@@ -33,7 +35,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
-use geo::{BoundingRect, Contains, Coord, MultiPolygon, Point, Polygon};
+use geo::{BoundingRect, Contains, Point};
 use h3o::Resolution;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,125 +49,7 @@ pub const MAX_WINDOW_DAYS: i64 = 31;
 /// Heat resolution when `res=` is not given.
 pub const DEFAULT_HEAT_RES: u8 = 10;
 
-/// The zone of local days when a request does not name one: China Standard Time.
-pub fn default_zone() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
-
-/// Parses a zone like `+08:00`, `-05:30` or `Z`.
-pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("z") || t == "UTC" {
-        return Ok(FixedOffset::east_opt(0).expect("UTC is a valid offset"));
-    }
-    t.parse::<FixedOffset>()
-        .map_err(|_| format!("zone `{s}` is not an offset like +08:00"))
-}
-
 // ---------------------------------------------------------------- POST /api/patrol/points
-
-/// One point of a batch that could not be read: which record, which field, what.
-fn field_err(index: usize, field: &str, what: &str) -> String {
-    format!("record {index}: field `{field}`: {what}")
-}
-
-/// Reads a JSON array of point objects; every unreadable record is listed.
-fn read_array(items: &[serde_json::Value]) -> Result<Vec<PatrolPoint>, Vec<String>> {
-    use serde_json::Value;
-    let mut workers: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    let mut points = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (i, v) in items.iter().enumerate() {
-        let Some(o) = v.as_object() else {
-            errors.push(format!("record {i}: is not an object"));
-            continue;
-        };
-        let text = |f: &str| -> Result<&str, String> {
-            match o.get(f) {
-                None | Some(Value::Null) => Err(field_err(i, f, "missing")),
-                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.as_str()),
-                Some(_) => Err(field_err(i, f, "is not a non-empty string")),
-            }
-        };
-        let num = |f: &str| -> Result<f64, String> {
-            match o.get(f) {
-                None | Some(Value::Null) => Err(field_err(i, f, "missing")),
-                Some(Value::Number(n)) => {
-                    n.as_f64().ok_or_else(|| field_err(i, f, "is not a number"))
-                }
-                Some(Value::String(s)) => s
-                    .trim()
-                    .parse::<f64>()
-                    .map_err(|_| field_err(i, f, "is not a number")),
-                Some(_) => Err(field_err(i, f, "is not a number")),
-            }
-        };
-        let worker = text("worker");
-        let time = text("time").and_then(|s| {
-            DateTime::parse_from_rfc3339(s.trim())
-                .map_err(|e| field_err(i, "time", &format!("`{s}` is not RFC 3339 ({e})")))
-        });
-        let lon = num("lon");
-        let lat = num("lat");
-        let crs = match o.get("crs") {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(field_err(i, "crs", "is not a string")),
-        };
-        let accuracy = match o.get("accuracy") {
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => num("accuracy").map(Some),
-        };
-        match (worker, time, lon, lat, crs, accuracy) {
-            (Ok(w), Ok(t), Ok(lon), Ok(lat), Ok(crs), Ok(acc)) => {
-                let w = workers
-                    .entry(w.to_string())
-                    .or_insert_with(|| Arc::from(w))
-                    .clone();
-                let crs = match crs.map(str::trim) {
-                    None | Some("") => Ok(crate::crs::Crs::Wgs84),
-                    Some(c) => c.parse(),
-                };
-                points.push(PatrolPoint::new(w, t, lon, lat, crs, acc));
-            }
-            (w, t, lon, lat, crs, acc) => {
-                errors.extend(w.err());
-                errors.extend(t.err());
-                errors.extend(lon.err());
-                errors.extend(lat.err());
-                errors.extend(crs.err());
-                errors.extend(acc.err());
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(points)
-    } else {
-        Err(errors)
-    }
-}
-
-/// Reads a batch: a JSON array of points or a GeoJSON FeatureCollection.
-pub fn read_batch(body: &[u8]) -> Result<Vec<PatrolPoint>, Vec<String>> {
-    let text = std::str::from_utf8(body).map_err(|e| vec![format!("body is not UTF-8: {e}")])?;
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| vec![format!("body is not JSON: {e}")])?;
-    match &v {
-        serde_json::Value::Array(items) => read_array(items),
-        serde_json::Value::Object(o) if o.get("type").and_then(|t| t.as_str()).is_some() => {
-            let r = crate::patrol::read_geojson("body", text, &Default::default())
-                .map_err(|e| vec![e.to_string()])?;
-            if r.errors.is_empty() {
-                Ok(r.points)
-            } else {
-                Err(r.errors.iter().map(ToString::to_string).collect())
-            }
-        }
-        _ => Err(vec![
-            "body is neither a JSON array of points nor a GeoJSON FeatureCollection".into(),
-        ]),
-    }
-}
 
 /// `POST /api/patrol/points`.
 pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> ApiResult<Response> {
@@ -268,7 +152,7 @@ fn parse_time(q: &BTreeMap<String, String>, key: &str) -> ApiResult<Option<DateT
 fn zone_of(q: &BTreeMap<String, String>) -> ApiResult<FixedOffset> {
     match q.get("zone") {
         None => Ok(default_zone()),
-        Some(z) => parse_zone(z).map_err(ApiError::bad_request),
+        Some(z) => parse_zone(z).map_err(|e| ApiError::bad_request(e.to_string())),
     }
 }
 
@@ -374,16 +258,6 @@ fn heat_res(q: &BTreeMap<String, String>) -> ApiResult<Resolution> {
     Resolution::try_from(res).map_err(|e| ApiError::bad_request(format!("`res`: {e}")))
 }
 
-/// The heat map of per worker-day cell counts at `res` (at most 10).
-pub fn heat_of_counts(tracks: &[TrackCells], res: Resolution) -> HeatMap {
-    HeatMap::from_counts(
-        tracks
-            .iter()
-            .flat_map(|t| t.cells.iter().map(|&(c, n)| (c, &*t.worker, n as u64))),
-        res,
-    )
-}
-
 /// `GET /api/heat?from=&to=&res=&village=` (or `day=`, `week=`, `month=` for the window): one
 /// Feature per H3 cell with points.
 pub async fn heat_geojson_route(
@@ -443,86 +317,6 @@ pub async fn heat_geojson_route(
         heat_geojson(&cells).to_string(),
     )
         .into_response())
-}
-
-/// The heat resolution drawn at zoom `z`: coarser when zoomed out.
-pub fn tile_res(z: u8) -> u8 {
-    (z as i32 - 5).clamp(4, 10) as u8
-}
-
-/// The box of worker-days whose points may fall in a heat cell reaching into tile `id`: the
-/// tile grown by two and a half cell edges of its resolution (a cell is about two edges across;
-/// a point's resolution-10 cell reaches out of its ancestor by less than half an edge).
-pub fn heat_tile_box(id: TileId) -> Bbox {
-    let b = id.bounds();
-    let res = Resolution::try_from(tile_res(id.z)).unwrap_or(Resolution::Ten);
-    let km = 2.5 * res.edge_length_km();
-    let lat = b.max().y.abs().max(b.min().y.abs()).min(85.0);
-    let dy = km / 111.2;
-    let dx = km / (111.2 * lat.to_radians().cos());
-    [
-        b.min().x - dx,
-        b.min().y - dy,
-        b.max().x + dx,
-        b.max().y + dy,
-    ]
-}
-
-/// The heat layer of `cells` on tile `id` (uncompressed MVT), `None` when empty. Cells are drawn
-/// as given (no shared-border topology: a heat map needs none).
-pub fn render_heat_tile(cells: &[HeatCell], id: TileId) -> Option<Vec<u8>> {
-    let b = id.bounds();
-    let features: Vec<Feature<MultiPolygon<f64>>> = cells
-        .iter()
-        .filter_map(|h| {
-            let mut ring: Vec<Coord> = h
-                .cell
-                .boundary()
-                .iter()
-                .map(|ll| Coord {
-                    x: ll.lng(),
-                    y: ll.lat(),
-                })
-                .collect();
-            let (x0, x1) = ring
-                .iter()
-                .fold((f64::MAX, f64::MIN), |a, c| (a.0.min(c.x), a.1.max(c.x)));
-            let (y0, y1) = ring
-                .iter()
-                .fold((f64::MAX, f64::MIN), |a, c| (a.0.min(c.y), a.1.max(c.y)));
-            if x1 < b.min().x || x0 > b.max().x || y1 < b.min().y || y0 > b.max().y {
-                return None;
-            }
-            if let Some(first) = ring.first().copied() {
-                ring.push(first);
-            }
-            Some(Feature {
-                id: u64::from(h.cell),
-                geometry: MultiPolygon(vec![Polygon::new(ring.into(), vec![])]),
-                props: vec![
-                    ("h3".into(), PropValue::Str(h.cell.to_string())),
-                    (
-                        "res".into(),
-                        PropValue::Int(u8::from(h.cell.resolution()) as i64),
-                    ),
-                    ("points".into(), PropValue::Int(h.points as i64)),
-                    ("workers".into(), PropValue::Int(h.workers as i64)),
-                ],
-            })
-        })
-        .collect();
-    if features.is_empty() {
-        return None;
-    }
-    Layer::footprints("heat", features)
-        .render(id)
-        .filter(|t| !t.is_empty())
-}
-
-/// The heat tile `id` from per worker-day cell counts (read for [`heat_tile_box`]).
-pub fn heat_tile_of_counts(tracks: &[TrackCells], id: TileId) -> Option<Vec<u8>> {
-    let res = Resolution::try_from(tile_res(id.z)).ok()?;
-    render_heat_tile(&heat_of_counts(tracks, res).cells(), id)
 }
 
 /// `GET /tiles/heat/{z}/{x}/{y}.mvt?from=&to=` (or `day=`, `week=`, `month=`): heat cells as
@@ -635,13 +429,18 @@ pub async fn period_figures(
     let st2 = st.clone();
     let compute = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let roster = with_workers.then(|| Roster::from_snapshot(&st2.snapshot));
-        let mut run = st2.coverage_index().run(period.window(), roster.as_ref());
         let mut days = Vec::new();
-        while let Some(msg) = rx.blocking_recv() {
-            let (d, points) = msg?;
-            days.push((d, run.add(&points)));
-        }
-        Ok((days, run.finish()))
+        let total = coverage_by_day(
+            st2.coverage_index(),
+            &period,
+            roster.as_ref(),
+            |_| match rx.blocking_recv() {
+                Some(msg) => msg.map(|(_, points)| points),
+                None => Err("the reads stopped".to_string()),
+            },
+            |d, cov| days.push((d, cov)),
+        )?;
+        Ok((days, total))
     });
     for d in period.dates() {
         let (from, to) = period.day_window(d).ms();
@@ -665,20 +464,6 @@ pub async fn period_figures(
         days,
         total,
     })
-}
-
-/// `from`, `to`, `days`, `zone` (and `day` for a single day) of a period, for responses.
-fn period_json(p: &Period) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = serde_json::Map::new();
-    if p.days == 1 {
-        m.insert("day".into(), p.first.to_string().into());
-    }
-    m.insert("period".into(), p.label().into());
-    m.insert("from".into(), p.first.to_string().into());
-    m.insert("to".into(), p.last().to_string().into());
-    m.insert("days".into(), p.days.into());
-    m.insert("zone".into(), p.zone.to_string().into());
-    m
 }
 
 /// `GET /api/patrol/coverage?day=|week=|month=|from=&to=[&village=][&zone=]`: each grid's and each
@@ -710,7 +495,7 @@ pub async fn coverage(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResu
         .iter()
         .filter(|w| village.is_none() || w.grids.iter().any(|g| in_village(g.as_str())))
         .collect();
-    let mut doc = period_json(&period);
+    let mut doc = period.to_json();
     doc.insert(
         "grids".into(),
         serde_json::to_value(grids).unwrap_or_default(),
@@ -750,7 +535,7 @@ pub async fn report(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult
         )
             .into_response());
     }
-    let mut doc = period_json(&period);
+    let mut doc = period.to_json();
     doc.insert(
         "towns".into(),
         serde_json::to_value(rep).unwrap_or_default(),

@@ -55,7 +55,7 @@ pub struct PatrolRow {
 }
 
 impl PatrolRow {
-    /// The rows to store from a [`check`](crate::patrol::check)ed batch: the accepted points,
+    /// The rows to store from a [`check`](crate::patrol::check())ed batch: the accepted points,
     /// then the flagged ones with their reasons (rejected points are not stored).
     pub fn from_checked(checked: &Checked) -> Vec<PatrolRow> {
         checked
@@ -287,17 +287,7 @@ pub fn accepted_points(tracks: &[Track]) -> Vec<PatrolPoint> {
     v.into_iter().flat_map(|t| t.accepted()).collect()
 }
 
-/// One worker's unflagged points of one row day counted per H3 cell (ascending).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrackCells {
-    /// The worker.
-    pub worker: Arc<str>,
-    /// (cell, points).
-    pub cells: Vec<(CellIndex, u32)>,
-}
-
-/// A lon/lat box: `[min lon, min lat, max lon, max lat]`.
-pub type Bbox = [f64; 4];
+pub use crate::patrol::heat_tile::{Bbox, TrackCells};
 
 /// A row ready to write.
 struct Prepared {
@@ -766,7 +756,7 @@ impl Store {
 
     /// Unflagged points of `[from_ms, to_ms)` counted per worker-day and H3 cell at `res`
     /// (at most 10), for worker-days whose bounding box meets `bbox`. A point's cell at `res` is
-    /// the ancestor of its resolution-10 cell (see [`crate::patrol::heat`]). At resolution 7 and
+    /// the ancestor of its resolution-10 cell (see [`crate::patrol::heat()`]). At resolution 7 and
     /// coarser, the row days wholly inside the window answer from their day heat (one row a day,
     /// cells kept when their centre is within a cell's radius of `bbox`); otherwise rows wholly
     /// inside the window answer from their stored counts and only rows the window cuts are
