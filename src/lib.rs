@@ -10,6 +10,7 @@
 //! - [`ingest`]: reads and validates the planner's GeoJSON into the [`model`];
 //! - [`topology`]: the planar topology of shared borders that grids (and map tiles) are cut from;
 //! - [`partition`]: cells → grids → micro-grids, codes and quality figures;
+//! - [`edit`]: the planner's editor: a village's cells under a draft, grids in pieces, rebalance;
 //! - [`output`]: writes a plan as GeoJSON, CSV and a JSON report, atomically;
 //! - [`synth`]: a seeded generator of realistic towns for tests and benchmarks;
 //! - [`snapshot`]: what the map shows, the active plans of a town;
@@ -27,6 +28,7 @@
 
 pub mod address;
 pub mod crs;
+pub mod edit;
 pub mod ingest;
 pub mod model;
 pub mod output;

@@ -617,6 +617,9 @@ async fn every_documented_route_answers() {
         assert!(paths.contains_key(*r), "{r} undocumented");
     }
     for p in paths.keys() {
+        if p.starts_with("/api/villages/{code}/") || p == "/api/planner/villages" {
+            continue; // the editor's routes need a store: tests/edit.rs
+        }
         let concrete = p
             .replace(
                 "{code}",

@@ -44,6 +44,11 @@ pub struct PlanGrids {
 
 /// What the map service reads. Object-safe: the server holds an `Arc<dyn Source>`.
 pub trait Source: Send + Sync + 'static {
+    /// The store behind this source, for the routes that write plans (the planner's editor);
+    /// `None` for a source that is not a store.
+    fn store(&self) -> Option<&crate::store::Store> {
+        None
+    }
     /// The current revision: changes whenever anything the map shows changes. Polled every
     /// ~500 ms, so it must be cheap (one small query).
     fn revision(&self) -> BoxFuture<'_, Result<i64, SourceError>>;

@@ -28,6 +28,10 @@ impl StoreSource {
 }
 
 impl Source for StoreSource {
+    fn store(&self) -> Option<&Store> {
+        Some(&self.store)
+    }
+
     fn revision(&self) -> BoxFuture<'_, Result<i64, SourceError>> {
         Box::pin(async move { self.store.revision().await.map_err(SourceError::new) })
     }

@@ -17,6 +17,7 @@
 //! silently replacing it. The schema and its migrations are in [`schema`]; the rules for codes
 //! across versions in [`versioning`].
 
+pub mod edit;
 pub mod export;
 pub mod geom;
 mod map;

@@ -88,7 +88,25 @@ impl Store {
         meta: &PlanMeta,
         activate: bool,
     ) -> Result<Vec<Reassigned>> {
-        let active = self.active_versions().await?;
+        self.import_assignment_on(file, rows, meta, activate, None)
+            .await
+    }
+
+    /// [`Store::import_assignment`] for a writer who says which active versions it started from
+    /// (`base`; `None`: those active now): if another writer saved or activated a plan of one of
+    /// those villages since, nothing is saved and the error is [`StoreError::Conflict`].
+    pub async fn import_assignment_on(
+        &self,
+        file: &str,
+        rows: &[Row],
+        meta: &PlanMeta,
+        activate: bool,
+        base: Option<Base>,
+    ) -> Result<Vec<Reassigned>> {
+        let active = match base {
+            Some(b) => b,
+            None => self.active_versions().await?,
+        };
         // Only the villages the file can touch are read: a valid row's grid code starts with its
         // building's village code. A file that fails against them is checked against the whole
         // town, so its error names the row and field as it would have.

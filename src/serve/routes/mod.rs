@@ -1,5 +1,6 @@
 //! The routes of the map service and the router that joins them.
 
+pub mod edit;
 pub mod geojson;
 pub mod locate;
 pub mod openapi;
@@ -9,13 +10,14 @@ pub mod tiles;
 
 use super::state::Service;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 
-/// The documented routes (OpenAPI paths), each `GET` (`/api/patrol/points` also `POST`). `/api/openapi.json` documents exactly these.
+/// The documented routes (OpenAPI paths), each `GET` (`/api/patrol/points` and the editor's
+/// `/api/villages/{code}/…` writes also `POST`). `/api/openapi.json` documents exactly these.
 pub const ROUTES: &[&str] = &[
     "/",
     "/api/health",
@@ -38,6 +40,13 @@ pub const ROUTES: &[&str] = &[
     "/tiles/{layer}/{z}/{x}/{y}.mvt",
     "/tiles/style.json",
     "/tiles/fonts/{fontstack}/{range}.pbf",
+    "/planner",
+    "/api/planner/villages",
+    "/api/villages/{code}/edit",
+    "/api/villages/{code}/plans",
+    "/api/villages/{code}/rebalance",
+    "/api/villages/{code}/diff",
+    "/api/villages/{code}/activate",
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -71,6 +80,24 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/tiles/heat.json", get(patrol::heat_tilejson))
         .route("/tiles/heat/{z}/{x}/{y}", get(patrol::heat_tile))
         .route("/tiles/{*path}", get(tiles::dispatch))
+        .route("/planner", get(edit::page))
+        .route("/api/planner/villages", get(edit::villages))
+        .route("/api/villages/{code}/edit", get(edit::open))
+        .route(
+            "/api/villages/{code}/plans",
+            get(edit::plans)
+                .post(edit::save)
+                .layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/villages/{code}/rebalance",
+            post(edit::rebalance).layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
+        )
+        .route("/api/villages/{code}/diff", get(edit::diff))
+        .route(
+            "/api/villages/{code}/activate",
+            post(edit::activate).layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
+        )
         .route("/", get(static_files::index))
         .fallback(static_files::web_file)
         .layer(

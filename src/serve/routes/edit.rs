@@ -1,0 +1,313 @@
+//! The planner's editor over HTTP (`/planner` and its API): open a village for editing, save a
+//! draft as a new plan version, propose a rebalance, list versions, diff two, activate one.
+//! Handlers read the request, call the store ([`crate::store::edit`]) and write the answer.
+//!
+//! Who may write is decided in one place, [`editor`].
+
+use super::super::error::ApiError;
+use super::super::state::Service;
+use crate::model::VillageCode;
+use crate::store::edit::{DraftRequest, EditError};
+use crate::store::{Store, StoreError};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The largest body a write route reads (a draft of a 20,000-building village is ~700 KB).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The store behind the service, or 503 when it serves something else (a static snapshot).
+fn store(svc: &Service) -> Result<&Store, ApiError> {
+    svc.source
+        .store()
+        .ok_or_else(|| ApiError::unavailable("this server has no store to edit plans in"))
+}
+
+fn village(code: &str) -> Result<VillageCode, ApiError> {
+    VillageCode::parse(code).map_err(|e| ApiError::bad_request(format!("village code: {e}")))
+}
+
+/// Who is writing to `village`: the one rule for every write route of the editor.
+///
+/// Until accounts land, the author is the `X-Wangge-User` header (required, so every version
+/// names who saved it).
+fn editor(headers: &HeaderMap, _village: &VillageCode) -> Result<String, ApiError> {
+    let who = headers
+        .get("x-wangge-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    who.map(str::to_string).ok_or(ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        message: "log in to edit plans".into(),
+    })
+}
+
+/// A store error as an answer: a conflict 409, an unknown thing 404, a refused record 422.
+fn store_error(e: StoreError) -> Response {
+    let status = match &e {
+        StoreError::Conflict { .. } => StatusCode::CONFLICT,
+        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreError::Db { .. } | StoreError::Io { .. } => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut body = json!({ "error": e.to_string() });
+    if let StoreError::Conflict { found, .. } = &e {
+        body["conflict"] = json!({ "found": found });
+    }
+    (status, Json(body)).into_response()
+}
+
+fn edit_error(e: EditError) -> Response {
+    match e {
+        EditError::Store(e) => store_error(e),
+        EditError::Problems(p) => {
+            let message = p
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": format!("nothing saved: {message}"), "problems": p })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A JSON body: 413 when too big, 400 when not JSON or not of the expected shape.
+fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let b = b.map_err(|r| ApiError {
+        status: r.status(),
+        message: format!("nothing saved: {}", r.body_text()),
+    })?;
+    serde_json::from_slice(&b)
+        .map_err(|e| ApiError::bad_request(format!("nothing saved: bad JSON body: {e}")))
+}
+
+/// `GET /api/villages/{code}/edit`: the village as the editor opens it.
+pub async fn open(AxState(svc): AxState<Arc<Service>>, Path(code): Path<String>) -> Response {
+    let run = async {
+        let v = village(&code)?;
+        Ok::<_, ApiError>((store(&svc)?.clone(), v))
+    };
+    let (st, v) = match run.await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    match st.edit_view(v.as_str()).await {
+        Ok(view) => Json(view).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// `POST /api/villages/{code}/plans`: a draft saved as a new plan version.
+pub async fn save(
+    AxState(svc): AxState<Arc<Service>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let prep = || -> Result<(Store, VillageCode, String, DraftRequest), ApiError> {
+        let v = village(&code)?;
+        let who = editor(&headers, &v)?;
+        let req: DraftRequest = body(b)?;
+        Ok((store(&svc)?.clone(), v, who, req))
+    };
+    let (st, v, who, req) = match prep() {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    match st.save_draft(v.as_str(), &req, &who).await {
+        Ok(saved) => {
+            // Show the new version at once if it was activated (the poll would, within 500 ms).
+            if req.activate {
+                let _ = svc.refresh().await;
+            }
+            (StatusCode::CREATED, Json(saved)).into_response()
+        }
+        Err(e) => edit_error(e),
+    }
+}
+
+/// The body of `POST /api/villages/{code}/rebalance`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceRequest {
+    /// The draft: building (unit) id → grid code or `new:K`.
+    pub assignment: BTreeMap<String, String>,
+    /// Grid codes that must not change.
+    #[serde(default)]
+    pub locked: Vec<String>,
+}
+
+/// `POST /api/villages/{code}/rebalance`: a proposal, nothing saved.
+pub async fn rebalance(
+    AxState(svc): AxState<Arc<Service>>,
+    Path(code): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let prep = || -> Result<(Store, VillageCode, RebalanceRequest), ApiError> {
+        let v = village(&code)?;
+        Ok((store(&svc)?.clone(), v, body(b)?))
+    };
+    let (st, v, req) = match prep() {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    match st
+        .rebalance_draft(v.as_str(), &req.assignment, &req.locked)
+        .await
+    {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => edit_error(e),
+    }
+}
+
+/// `GET /api/villages/{code}/plans`: the village's versions, oldest first.
+pub async fn plans(AxState(svc): AxState<Arc<Service>>, Path(code): Path<String>) -> Response {
+    let st = match village(&code).and_then(|_| store(&svc)) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    match st.plans(Some(&code)).await {
+        Ok(p) => Json(json!({ "village": code, "plans": p })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The query of `GET /api/villages/{code}/diff`.
+#[derive(serde::Deserialize)]
+pub struct DiffQuery {
+    /// The first version.
+    pub from: i64,
+    /// The second version.
+    pub to: i64,
+}
+
+/// `GET /api/villages/{code}/diff?from=A&to=B`: what changed from version A to B.
+pub async fn diff(
+    AxState(svc): AxState<Arc<Service>>,
+    Path(code): Path<String>,
+    q: Result<Query<DiffQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let prep = || -> Result<(&Store, DiffQuery), ApiError> {
+        village(&code)?;
+        Ok((store(&svc)?, q?.0))
+    };
+    let (st, q) = match prep() {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    match st.diff(&code, q.from, q.to).await {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The body of `POST /api/villages/{code}/activate`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// The version to make active.
+    pub version: i64,
+    /// The version the caller saw active (`null`: none); a conflict if it changed.
+    pub expect: Option<i64>,
+}
+
+/// `POST /api/villages/{code}/activate`: roll back (or forward) to a version.
+pub async fn activate(
+    AxState(svc): AxState<Arc<Service>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let prep = || -> Result<(Store, String, ActivateRequest), ApiError> {
+        let v = village(&code)?;
+        let who = editor(&headers, &v)?;
+        Ok((store(&svc)?.clone(), who, body(b)?))
+    };
+    let (st, who, req) = match prep() {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    match st.activate(&code, req.version, Some(req.expect)).await {
+        Ok(()) => {
+            tracing::info!(village = %code, version = req.version, by = %who, "plan activated");
+            let _ = svc.refresh().await;
+            Json(json!({ "village": code, "active": req.version, "by": who })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// `GET /api/planner/villages`: every village with its active version, how many of its grids are
+/// outside the band, and who saved it last, when.
+pub async fn villages(AxState(svc): AxState<Arc<Service>>) -> Response {
+    let st = match store(&svc) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let plans = match st.plans(None).await {
+        Ok(p) => p,
+        Err(e) => return store_error(e),
+    };
+    let state = svc.state();
+    let s = &state.snapshot;
+    let mut last: BTreeMap<&str, &crate::store::PlanInfo> = BTreeMap::new();
+    let mut band: BTreeMap<&str, crate::partition::Band> = BTreeMap::new();
+    for p in &plans {
+        last.insert(&p.village, p);
+        if p.active {
+            band.insert(
+                &p.village,
+                crate::store::reassign::options_from_params(&p.params).band,
+            );
+        }
+    }
+    let mut out_of_band = vec![0usize; s.villages.len()];
+    let mut grids = vec![0usize; s.villages.len()];
+    for g in &s.grids {
+        grids[g.village] += 1;
+        let b = band
+            .get(s.villages[g.village].code.as_str())
+            .copied()
+            .unwrap_or(crate::partition::Options::default().band);
+        if b.violation(g.figures.weight) > 0.0 {
+            out_of_band[g.village] += 1;
+        }
+    }
+    let list: Vec<serde_json::Value> = s
+        .villages
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let l = last.get(v.code.as_str());
+            json!({
+                "code": v.code.as_str(),
+                "name": v.name,
+                "active": v.plan_version,
+                "grids": grids[i],
+                "out_of_band": out_of_band[i],
+                "last_saved_by": l.map(|p| p.author.clone()),
+                "last_saved_at": l.map(|p| p.created_at.clone()),
+                "last_version": l.map(|p| p.version),
+            })
+        })
+        .collect();
+    Json(json!({ "villages": list })).into_response()
+}
+
+/// `GET /planner`: the editor page (`web/planner/index.html`).
+pub async fn page() -> Response {
+    super::static_files::file(&super::static_files::WEB, "planner/index.html")
+        .unwrap_or_else(|| ApiError::not_found("no planner page is built in").into_response())
+}
