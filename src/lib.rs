@@ -17,7 +17,8 @@
 //! - [`tiles`]: vector tiles of a snapshot's layers, simplified on shared borders;
 //! - [`patrol`]: grid workers' GPS tracks → patrols, coverage and heatmaps;
 //! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions;
-//! - [`address`]: loosely written addresses matched to buildings.
+//! - [`address`]: loosely written addresses matched to buildings;
+//! - [`check`]: an independent check of any plan against the input (`wangge check`).
 //!
 //! The engine (everything above) knows nothing of HTTP or databases. On top of it, and never the
 //! other way round:
@@ -27,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod check;
 pub mod crs;
 pub mod edit;
 pub mod ingest;

@@ -130,12 +130,13 @@ fn check_rfc7946(what: &str, text: &str) -> Vec<geojson::Feature> {
 /// the same point (to 1e-12°: serde_json's default float parsing may be off by one ulp).
 #[tokio::test]
 async fn every_label_is_inside_its_grid() {
-    use geo::{Centroid, Contains, Intersects};
+    use geo::{Centroid, Contains};
     let t = town();
     let mut centroid_outside = 0;
     for g in &t.grids {
+        // strictly inside: a label on the border would pass `intersects`
         assert!(
-            g.geometry.intersects(&g.label),
+            g.geometry.contains(&g.label),
             "label of {} outside its grid",
             g.code
         );
@@ -542,12 +543,13 @@ async fn tiles_tilejson_etag_and_gzip() {
         .await
         .unwrap();
     let status = r.status().as_u16();
-    assert!(status == 200 || status == 204, "{status}");
+    // the tile holds grid 0's label: it has content (an empty 204 would be a broken renderer)
+    assert_eq!(status, 200, "{path}");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert!(etag.contains("grids-14"), "{etag}");
     assert_eq!(r.headers()["vary"], "Accept-Encoding");
     assert!(r.headers().contains_key("cache-control"));
-    if status == 200 {
+    {
         assert_eq!(r.headers()["content-encoding"], "gzip");
         let gz = r.bytes().await.unwrap();
         assert_eq!(&gz[..2], &[0x1f, 0x8b], "gzip magic");
@@ -557,8 +559,6 @@ async fn tiles_tilejson_etag_and_gzip() {
         let r2 = s.client.get(&url).send().await.unwrap();
         assert!(r2.headers().get("content-encoding").is_none());
         assert_eq!(r2.bytes().await.unwrap().to_vec(), raw);
-    } else {
-        eprintln!("tile {path} is empty (204): the tiles renderer is still a stub");
     }
     // If-None-Match → 304
     let r = s
@@ -633,7 +633,7 @@ async fn every_documented_route_answers() {
             .replace("{z}", "0")
             .replace("{x}", "0")
             .replace("{y}", "0")
-            .replace("{fontstack}", "Noto Sans Regular")
+            .replace("{fontstack}", "dejavu-sans")
             .replace("{range}", "0-255");
         let concrete = if concrete == "/api/locate" {
             format!(
@@ -648,11 +648,8 @@ async fn every_documented_route_answers() {
         let status = r.status().as_u16();
         let body = r.text().await.unwrap_or_default();
         if p.contains("fontstack") {
-            // glyphs come from the web branch; the route must at least answer as a file route
-            assert!(
-                status == 200 || body.contains("no tile route or file"),
-                "{p}: {status} {body}"
-            );
+            // the style's own font: the glyphs are there (a 404 for a font it lacks proved nothing)
+            assert_eq!(status, 200, "{p} → {concrete}: {body}");
         } else {
             assert!(
                 status == 200 || status == 204,
@@ -672,7 +669,7 @@ async fn every_documented_route_answers() {
 }
 
 #[tokio::test]
-async fn a_new_revision_is_served_within_a_second() {
+async fn a_new_revision_is_served() {
     let s = start().await;
     let (_, h) = s.json("/api/health").await;
     assert_eq!(h["revision"], 1);
@@ -681,16 +678,17 @@ async fn a_new_revision_is_served_within_a_second() {
     next.grids[0].people[0].name = "王芳".into();
     let code = next.grids[0].code.to_string();
     s.source.replace(next);
+    // how soon is measured and printed, never asserted; the polls are bounded so that a revision
+    // that is never served fails instead of hanging
     let t0 = Instant::now();
+    let mut polls = 0;
     loop {
         let (_, g) = s.json(&format!("/api/grids/{code}")).await;
         if g["properties"]["people"][0]["name"] == "王芳" {
             break;
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "new revision never served"
-        );
+        polls += 1;
+        assert!(polls < 1200, "new revision never served ({polls} polls)");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("new revision served after {:?}", t0.elapsed());
@@ -698,8 +696,10 @@ async fn a_new_revision_is_served_within_a_second() {
     assert_eq!(h["revision"], 2);
 }
 
-/// Prints (never asserts) the in-process locate rate.
+/// Prints (never asserts) the in-process locate rate: a measurement, not a test, so not run in CI:
+/// `cargo test --test serve -- --ignored --nocapture locate_throughput`.
 #[test]
+#[ignore = "a measurement (100k locates, prints only): run with --ignored"]
 fn locate_throughput() {
     locate_rate(town());
 }
@@ -813,7 +813,7 @@ fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
 }
 
 /// GDAL's MVT driver reads a served grid tile and finds grid 0 in it by its code (feature id =
-/// the 15-digit code). Skipped (printed) while the tiles renderer is a stub answering 204.
+/// the 15-digit code).
 #[tokio::test]
 async fn served_tiles_decode_in_gdal() {
     let s = start().await;
@@ -827,11 +827,8 @@ async fn served_tiles_decode_in_gdal() {
     ] {
         let (x, y) = tile_of(g.label.x(), g.label.y(), z);
         let r = s.get(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt")).await;
-        if r.status() == 204 {
-            eprintln!("{layer} {z}/{x}/{y}: 204, nothing to decode (tiles stub?)");
-            continue;
-        }
-        assert_eq!(r.status(), 200);
+        // every one of these tiles holds grid 0's label: an empty 204 fails, nothing is skipped
+        assert_eq!(r.status(), 200, "{layer} {z}/{x}/{y}");
         assert!(r.headers().get("content-encoding").is_none());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("{y}.mvt"));

@@ -576,13 +576,27 @@ async fn exports_read_back_and_gdal_reads_the_geopackage() {
         let back = wangge::ingest::read_dir(&out, &Weight::Households).unwrap();
         assert_eq!(back.buildings.len(), ds.buildings.len());
         let p_again = plan(&back, (300.0, 500.0));
+        // the same plan: every grid and micro-grid with its code, outline and figures, and the
+        // same assignment (a count of grids would pass a different plan)
+        let opts = Options {
+            band: Band {
+                min: 300.0,
+                max: 500.0,
+            },
+            ..Options::default()
+        };
+        assert!(
+            wangge::output::grids_geojson(&p_again, &opts)
+                == wangge::output::grids_geojson(&p, &opts),
+            "{kind:?}: the grids differ"
+        );
+        assert!(
+            wangge::output::micro_geojson(&p_again) == wangge::output::micro_geojson(&p),
+            "{kind:?}: the micro-grids differ"
+        );
         assert_eq!(
-            p_again
-                .villages
-                .iter()
-                .map(|v| v.grids.len())
-                .sum::<usize>(),
-            grids,
+            wangge::output::assignment_csv(&p_again),
+            wangge::output::assignment_csv(&p),
             "{kind:?}"
         );
         // A standalone GeoPackage that GDAL reads, with the right types and SRS.

@@ -27,6 +27,24 @@ const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 60_000; // generous: the machine is shared and slow
 
 const failures = [];
+/** The colour the page shows at (x, y): a 1×1 screenshot decoded by the page's own 2-D canvas. */
+async function pixelAt(page, x, y) {
+  const png = await page.screenshot({clip: {x, y, width: 1, height: 1}});
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = c.height = 1;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    return Array.from(g.getImageData(0, 0, 1, 1).data.slice(0, 3));
+  }, png.toString('base64'));
+}
+
+/** Largest difference of one channel between two rgb colours. */
+const colourDistance = (a, b) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+
 const check = (ok, message) => {
   if (!ok) failures.push(message);
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${message}`);
@@ -133,6 +151,17 @@ try {
   });
   if (!check(spot !== null, 'found a grid on screen to click')) throw new Error('no grid to click');
 
+  // What the canvas drew there: the grid fill, then no fill with the layer off, then the fill
+  // again; a transparent fill or an undrawn layer leaves the same pixels and fails.
+  const fillShown = await pixelAt(page, spot.x, spot.y);
+  await page.uncheck('#layers input[data-source="grids"]');
+  await waitIdle(page);
+  const fillHidden = await pixelAt(page, spot.x, spot.y);
+  await page.check('#layers input[data-source="grids"]');
+  await waitIdle(page);
+  check(colourDistance(fillShown, fillHidden) > 12,
+    `the grid fill is drawn where it is clicked: rgb ${fillShown} with the layer, ${fillHidden} without`);
+
   // Click it: the panel shows its code, then its figures from /api/grids/{code}.
   await page.mouse.click(spot.x, spot.y);
   const shown = await page
@@ -146,6 +175,10 @@ try {
     return f && f.id !== undefined ? window.map.getFeatureState({source: 'grids', sourceLayer: 'grids', id: f.id}) : null;
   }, spot.code);
   check(selectedState?.selected === true, `the clicked grid is highlighted (feature-state ${JSON.stringify(selectedState)})`);
+  await waitIdle(page);
+  const fillSelected = await pixelAt(page, spot.x, spot.y);
+  check(colourDistance(fillSelected, fillShown) > 12,
+    `the highlight is drawn where it was clicked: rgb ${fillSelected}, before the click ${fillShown}`);
   const apiGrid = await waitRequest(page, (r) => new URL(r.url).pathname === `/api/grids/${spot.code}`);
   check(apiGrid && apiGrid.status === 200, `/api/grids/${spot.code} answered 200 (${apiGrid?.status ?? 'no request'})`);
   await page.waitForTimeout(200);
