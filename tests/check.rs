@@ -478,3 +478,83 @@ fn a_custom_weight_field_is_what_the_band_counts() {
         bad.join("\n")
     );
 }
+
+/// `wangge check <plan-dir> --input <input-dir>`: exit 0 on the plan as written; a building moved
+/// to another grid in assignment.csv by hand: exit 1, the building named, and `--json` gives the
+/// typed findings.
+#[test]
+fn the_command_checks_a_plan_folder() {
+    let dir = tmp();
+    synth(dir.path(), 3000, 5, false);
+    let out = dir.path().join("out");
+    partition_ok(dir.path(), &out, &[]);
+    let (plan, input) = (out.to_str().unwrap(), dir.path().to_str().unwrap());
+    let (ok, o, e) = wangge(&["check", plan, "--input", input]);
+    assert!(ok, "{o}{e}");
+    assert!(e.contains("every rule holds"), "{e}");
+    // move the first building to the last row's grid
+    let csv = std::fs::read_to_string(out.join("assignment.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let last: Vec<String> = lines
+        .last()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut first: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    assert_ne!(first[3], last[3], "two grids");
+    first[3] = last[3].clone();
+    let id = first[1].clone();
+    lines[1] = first.join(",");
+    std::fs::write(out.join("assignment.csv"), lines.join("\n") + "\n").unwrap();
+    let (ok, o, _) = wangge(&["check", plan, "--input", input]);
+    assert!(!ok);
+    assert!(
+        o.contains(&format!("building {id} lies outside its grid {}", last[3])),
+        "{o}"
+    );
+    let (ok, o, _) = wangge(&["check", plan, "--input", input, "--json"]);
+    assert!(!ok);
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "outside_its_polygon" && f["item"]["id"] == id.as_str()),
+        "{o}"
+    );
+    // a plan folder without --input is refused
+    let (ok, _, e) = wangge(&["check", plan]);
+    assert!(!ok && e.contains("--input"), "{e}");
+}
+
+/// `wangge check --db`: a plan saved in a store, read back and checked (no report there: a grid
+/// outside the band needs a reason the check finds itself).
+#[test]
+fn the_command_checks_a_stored_plan() {
+    let dir = tmp();
+    synth(dir.path(), 3000, 5, false);
+    let db = dir.path().join("town.gpkg");
+    let db = db.to_str().unwrap();
+    let (ok, o, e) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--db",
+        db,
+        "--quiet",
+    ]);
+    assert!(ok, "{o}{e}");
+    let (_, o, e) = wangge(&["check", "--db", db, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap_or_else(|_| panic!("{o}{e}"));
+    let found = v.as_array().unwrap();
+    assert!(found.is_empty(), "{o}");
+    let village = read_json(&dir.path().join("villages.geojson"))["features"][0]["properties"]
+        ["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, o, e) = wangge(&["check", "--db", db, "--village", &village, "--plan", "1"]);
+    assert!(ok, "{o}{e}");
+    let (ok, _, e) = wangge(&["check", "--db", db, "--village", &village, "--plan", "7"]);
+    assert!(!ok && e.contains("error"), "{e}");
+}

@@ -22,6 +22,7 @@ use wangge::store::Store;
 
 pub mod activate;
 pub mod bench;
+pub mod check;
 pub mod diff;
 pub mod export;
 pub mod fixture;
@@ -79,6 +80,10 @@ pub enum Command {
     /// Set the people responsible for grids from a CSV `grid_code,role,name,phone`
     /// (role: grid_leader | grid_worker); each listed grid's people are replaced.
     People(people::Args),
+    /// Check a plan independently: a plan folder against its input (--input), or plans in a
+    /// store (--db); every rule recomputed from the polygons, the assignment and the input, and
+    /// every excuse of the report verified. Exits 0 when every rule holds, 1 with the list.
+    Check(check::Args),
     /// Benchmark: generate a town, partition it, print wall times, peak memory and quality.
     Bench(bench::Args),
     /// Test data.
@@ -101,6 +106,7 @@ impl Command {
             Command::Activate(a) => activate::run(a),
             Command::Diff(a) => diff::run(a),
             Command::People(a) => people::run(a),
+            Command::Check(a) => check::run(a),
             Command::Bench(a) => bench::run(a),
             Command::Fixture(c) => c.run(),
             Command::Patrol(c) => c.run(),

@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 /// `MIN..MAX` as a [`Band`].
-fn parse_band(s: &str) -> Result<Band, String> {
+pub fn parse_band(s: &str) -> Result<Band, String> {
     let (a, b) = s
         .split_once("..")
         .ok_or_else(|| format!("`{s}` is not a band like 300..500"))?;
