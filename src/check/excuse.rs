@@ -567,9 +567,8 @@ fn check_micro_band(st: &State<'_, '_>) -> Vec<Finding> {
             .filter(|e| e.kind.starts_with("micro_") && e.code.as_deref() == Some(&micro.code))
             .collect();
         for e in &listed {
-            if state != Some(e.kind.as_str()) {
-                out.push(false_excuse(e, format!("the micro-grid holds {w}")));
-            } else if e.value.is_some_and(|v| (v - w).abs() > 1e-5 + 1e-9 * w) {
+            let wrong_value = e.value.is_some_and(|v| (v - w).abs() > 1e-5 + 1e-9 * w);
+            if state != Some(e.kind.as_str()) || wrong_value {
                 out.push(false_excuse(e, format!("the micro-grid holds {w}")));
             }
         }
