@@ -5,7 +5,7 @@
 //! The check is a second opinion on the engine: it uses geo's point-in-polygon, interior points
 //! and boolean operations on the polygons as written, and shares no code with [`crate::topology`]
 //! or [`crate::partition`] (only the [`model`](crate::model) types and the
-//! [`Band`](crate::partition::Band) bounds). A plan someone edited by hand or drew in another tool
+//! [`Band`] bounds). A plan someone edited by hand or drew in another tool
 //! is checked the same way.
 //!
 //! What is checked ([`Finding`] has one variant per way a rule can fail, each naming the village,

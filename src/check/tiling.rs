@@ -1,6 +1,6 @@
 //! Tiling: a village's grids cover it with no gap, no overlap and nothing outside it, and a grid's
 //! micro-grids cover the grid the same way; every grid and micro-grid is one piece. Measured in m²
-//! with geo's boolean operations, up to [`AREA_TOLERANCE_M2`](super::AREA_TOLERANCE_M2) each.
+//! with geo's boolean operations, up to [`AREA_TOLERANCE_M2`] each.
 //!
 //! Parts of one split building (or of a firm split by workshop) share one outline: micro-grids
 //! with the very same outline count once.

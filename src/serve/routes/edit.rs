@@ -2,7 +2,7 @@
 //! draft as a new plan version, propose a rebalance, list versions, diff two, activate one.
 //! Handlers read the request, call the store ([`crate::store::edit`]) and write the answer.
 //!
-//! Who may write is decided in one place, [`editor`].
+//! Who may write is decided in one place, `editor`.
 
 use super::super::error::ApiError;
 use super::super::state::Service;
