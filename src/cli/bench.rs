@@ -31,18 +31,9 @@ pub fn run(a: Args) -> Result<()> {
 /// Generates, partitions and writes a town (and loads it into `db`), printing the figures.
 fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
     use std::time::Instant;
-    let dir =
-        std::env::temp_dir().join(format!("wangge-bench-{}-{households}", std::process::id()));
     let t = Instant::now();
-    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
-        households,
-        seed,
-        odd_shapes: false,
-    });
-    std::fs::create_dir_all(&dir)?;
-    town.write_dir(&dir)?;
+    let dir = super::scratch_town("bench", households, seed)?;
     let t_synth = t.elapsed().as_secs_f64();
-    drop(town);
     let opts = Options {
         seed,
         ..Options::default()

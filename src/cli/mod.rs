@@ -170,6 +170,24 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
     pb
 }
 
+/// Generates a synthetic town of `households` (seed `seed`) and writes it to a fresh scratch
+/// folder named for `what` and this process, for the bench commands; the caller removes it.
+pub fn scratch_town(what: &str, households: u64, seed: u64) -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "wangge-{what}-{}-{households}",
+        std::process::id()
+    ));
+    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households,
+        seed,
+        odd_shapes: false,
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    town.write_dir(&dir)
+        .with_context(|| format!("{}: cannot write the town", dir.display()))?;
+    Ok(dir)
+}
+
 /// Peak resident memory of this process in MiB (Linux), if known.
 pub fn peak_mib() -> Option<f64> {
     wangge::serve::memory::peak_bytes().map(|b| b as f64 / 1048576.0)

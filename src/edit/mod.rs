@@ -362,32 +362,9 @@ impl EditVillage {
 
     /// Per grid (of `n`): its faces in connected pieces, each sorted, in order of their first face.
     pub fn components(&self, grid: &[Option<u32>], n: usize) -> Vec<Vec<Vec<usize>>> {
-        let mut out: Vec<Vec<Vec<usize>>> = vec![Vec::new(); n];
-        let mut seen = vec![false; grid.len()];
-        for s in 0..grid.len() {
-            let Some(g) = grid[s] else { continue };
-            if seen[s] {
-                continue;
-            }
-            seen[s] = true;
-            let mut comp = vec![s];
-            let mut i = 0;
-            while i < comp.len() {
-                let f = comp[i];
-                i += 1;
-                for (o, _, _) in self.neighbours(f) {
-                    if !seen[o] && grid[o] == Some(g) {
-                        seen[o] = true;
-                        comp.push(o);
-                    }
-                }
-            }
-            comp.sort_unstable();
-            if let Some(slot) = out.get_mut(g as usize) {
-                slot.push(comp);
-            }
-        }
-        out
+        crate::partition::assign::grid_pieces(grid, n, |f, out| {
+            out.extend(self.neighbours(f).map(|(o, _, _)| o));
+        })
     }
 
     /// Every grid of `codes` that the face grids leave in more than one piece holding buildings,

@@ -494,9 +494,26 @@ fn grid_components(
     grid_of_face: &[Option<u32>],
     n: usize,
 ) -> Vec<Vec<Vec<usize>>> {
+    grid_pieces(grid_of_face, n, |f, out| {
+        for &a in &arcs_of[f] {
+            let arc = &cells.topo.arcs[a as usize];
+            out.extend([arc.left, arc.right].into_iter().flatten().map(|o| o as usize));
+        }
+    })
+}
+
+/// Per grid (of `n`, grids out of range ignored): its faces in connected pieces, each sorted, in
+/// order of their first face. `neighbours(f, out)` pushes the faces next to face `f` onto `out`.
+/// The one connected-pieces walk under the engine's contiguity checks and the editor's.
+pub(crate) fn grid_pieces(
+    grid_of_face: &[Option<u32>],
+    n: usize,
+    mut neighbours: impl FnMut(usize, &mut Vec<usize>),
+) -> Vec<Vec<Vec<usize>>> {
     let nf = grid_of_face.len();
     let mut out: Vec<Vec<Vec<usize>>> = vec![Vec::new(); n];
     let mut seen = vec![false; nf];
+    let mut next = Vec::new();
     for s in 0..nf {
         let Some(g) = grid_of_face[s] else { continue };
         if seen[s] {
@@ -508,19 +525,19 @@ fn grid_components(
         while i < comp.len() {
             let f = comp[i];
             i += 1;
-            for &a in &arcs_of[f] {
-                let arc = &cells.topo.arcs[a as usize];
-                for o in [arc.left, arc.right].into_iter().flatten() {
-                    let o = o as usize;
-                    if !seen[o] && grid_of_face[o] == Some(g) {
-                        seen[o] = true;
-                        comp.push(o);
-                    }
+            next.clear();
+            neighbours(f, &mut next);
+            for &o in &next {
+                if !seen[o] && grid_of_face[o] == Some(g) {
+                    seen[o] = true;
+                    comp.push(o);
                 }
             }
         }
         comp.sort_unstable();
-        out[g as usize].push(comp);
+        if let Some(slot) = out.get_mut(g as usize) {
+            slot.push(comp);
+        }
     }
     out
 }

@@ -277,16 +277,21 @@ try {
   if (mine) {
     await A.click(`#versions [data-activate="${mine.version}"]`);
     await A.waitForFunction(() => /已启用版本/.test(document.querySelector('#messages').textContent), null, {timeout: STEP_MS});
-    if (painted) {
-      const b = await A.evaluate((id) => window.__planner.V.data.buildings.find((x) => x.id === id).position, painted.id);
-      const want = savedDraft[painted.id];
+    // A building whose grid the saved draft changed (the painted one, unless rebalance moved it
+    // back): after activation, locate at it answers its grid in the draft.
+    const original = painted ? JSON.parse(painted.asg) : {};
+    const movedId = [painted?.id, ...Object.keys(savedDraft)].find((id) => id && original[id] &&
+      savedDraft[id] !== original[id] && !String(savedDraft[id]).startsWith('new:'));
+    if (check(movedId, 'the saved draft moved a building into an existing grid')) {
+      const b = await A.evaluate((id) => window.__planner.V.data.buildings.find((x) => x.id === id).position, movedId);
+      const want = savedDraft[movedId];
       let loc = null;
       for (let i = 0; i < 20; i++) {
         loc = (await getJson(`/api/locate?lon=${b[0]}&lat=${b[1]}`)).json;
         if (loc?.grid?.code === want) break;
         await new Promise((r) => setTimeout(r, 250));
       }
-      check(want !== painted.from && loc?.grid?.code === want, `after activation /api/locate at ${painted.id} answers its grid in the saved draft ${want} (got ${loc?.grid?.code}; was ${painted.from})`);
+      check(loc?.grid?.code === want, `after activation /api/locate at ${movedId} answers its grid in the saved draft ${want} (got ${loc?.grid?.code}; was ${original[movedId]})`);
     }
   }
 
@@ -303,6 +308,8 @@ try {
       if (await P.evaluate(() => window.__planner.V.pieces.size)) await P.keyboard.press('Control+z');
       await P.fill('#reason', `${who} 的修改`);
     }
+    // B saves and activates first: A's base is no longer the active version (409).
+    await B.check('#activate-now');
     await B.click('#save');
     await B.waitForFunction(() => /已保存为版本/.test(document.querySelector('#messages').textContent), null, {timeout: STEP_MS});
     await A.click('#save');

@@ -49,19 +49,8 @@ fn patrol_bench(
     use wangge::patrol::heat_tile::{heat_tile_box, heat_tile_of_counts, tile_res};
     use wangge::patrol::{self as pt, tracks};
     use wangge::store::patrol::accepted_points;
-    let dir = std::env::temp_dir().join(format!(
-        "wangge-patrol-bench-{}-{households}",
-        std::process::id()
-    ));
     let t = Instant::now();
-    let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
-        households,
-        seed,
-        odd_shapes: false,
-    });
-    std::fs::create_dir_all(&dir)?;
-    town.write_dir(&dir)?;
-    drop(town);
+    let dir = crate::cli::scratch_town("patrol-bench", households, seed)?;
     let ds = wangge::ingest::read_dir(&dir, &Weight::Households)?;
     let plan = partition::partition(
         &ds,
