@@ -487,13 +487,36 @@ async fn the_editor_api_opens_saves_refuses_and_rebalances() {
                 assert_eq!(g, &locked, "{kind:?}: locked grid gained {id}");
             }
         }
+        // Grids the proposal emptied (joined to a neighbour so the band can be reached) hold
+        // nothing; grids it split off are new:K; every other unlocked grid is in band.
+        let merged: Vec<&Value> = p["merged"].as_array().unwrap().iter().collect();
+        for a in p["added"].as_array().unwrap() {
+            assert!(a.as_str().unwrap().starts_with("new:"), "{kind:?}: {a}");
+        }
+        let mut in_band = 0;
         for g in p["grids"].as_array().unwrap() {
+            let w = g["weight"].as_f64().unwrap();
+            if merged.contains(&&g["code"]) {
+                assert_eq!(w, 0.0, "{kind:?}: emptied grid {g} still holds weight");
+                continue;
+            }
             if g["code"] == json!(locked) {
                 continue;
             }
-            let w = g["weight"].as_f64().unwrap();
             assert!((300.0..=500.0).contains(&w), "{kind:?}: {g} out of band");
+            in_band += 1;
         }
+        let total: f64 = p["grids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["code"] != json!(locked))
+            .map(|g| g["weight"].as_f64().unwrap())
+            .sum();
+        assert!(
+            total <= in_band as f64 * 500.0 && total >= in_band as f64 * 300.0,
+            "{kind:?}: {in_band} grids for {total}"
+        );
         let (st, r) = http
             .post_json(
                 &plans,

@@ -173,10 +173,8 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
 /// Generates a synthetic town of `households` (seed `seed`) and writes it to a fresh scratch
 /// folder named for `what` and this process, for the bench commands; the caller removes it.
 pub fn scratch_town(what: &str, households: u64, seed: u64) -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "wangge-{what}-{}-{households}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("wangge-{what}-{}-{households}", std::process::id()));
     let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
         households,
         seed,

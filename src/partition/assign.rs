@@ -497,7 +497,12 @@ fn grid_components(
     grid_pieces(grid_of_face, n, |f, out| {
         for &a in &arcs_of[f] {
             let arc = &cells.topo.arcs[a as usize];
-            out.extend([arc.left, arc.right].into_iter().flatten().map(|o| o as usize));
+            out.extend(
+                [arc.left, arc.right]
+                    .into_iter()
+                    .flatten()
+                    .map(|o| o as usize),
+            );
         }
     })
 }

@@ -113,6 +113,10 @@ pub struct RebalanceView {
     pub assignment: BTreeMap<String, String>,
     /// Buildings and units whose grid changed.
     pub moved: Vec<String>,
+    /// Grids split off so the unlocked grids can hold their weight in the band (new:K names).
+    pub added: Vec<String>,
+    /// Grids emptied into a neighbour because the unlocked grids were too many for the band.
+    pub merged: Vec<String>,
     /// Each grid's figures under the proposal.
     pub grids: Vec<GridHead>,
 }
@@ -165,7 +169,7 @@ impl Opened {
     }
 }
 
-fn figures(ev: &EditVillage, grid: &[Option<u32>], codes: &[GridCode]) -> Vec<GridHead> {
+fn figures(ev: &EditVillage, grid: &[Option<u32>], codes: &[impl ToString]) -> Vec<GridHead> {
     let mut out: Vec<GridHead> = codes
         .iter()
         .map(|c| GridHead {
@@ -475,11 +479,21 @@ impl Store {
             &ev.cells.weight,
             o.opts.band,
         );
+        // Grids the proposal split off get the next free new:K names.
+        let next_new = assignment
+            .values()
+            .filter_map(|c| c.strip_prefix("new:")?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        let mut codes: Vec<String> = draft.codes.iter().map(|c| c.to_string()).collect();
+        codes.extend(
+            (1..=p.grids - draft.codes.len()).map(|k| format!("new:{}", next_new + k as u64)),
+        );
         let mut out = BTreeMap::new();
         let mut moved = Vec::new();
         for f in 0..ev.faces() {
             let Some(g) = p.grid[f] else { continue };
-            let code = draft.codes[g as usize].to_string();
+            let code = codes[g as usize].clone();
             for id in ev.ids_in(&o.ds, f) {
                 let was = &assignment[id];
                 let was_code = draft
@@ -502,7 +516,13 @@ impl Store {
         Ok(RebalanceView {
             assignment: out,
             moved,
-            grids: figures(&ev, &p.grid, &draft.codes),
+            added: codes[draft.codes.len()..].to_vec(),
+            merged: p
+                .merged
+                .iter()
+                .map(|&g| codes[g as usize].clone())
+                .collect(),
+            grids: figures(&ev, &p.grid, &codes),
         })
     }
 }

@@ -723,6 +723,14 @@ async function rebalance() {
   const r = await api('POST', `/api/villages/${V.code}/rebalance`, {assignment: assignment(), locked});
   perf.rebalance.push(performance.now() - t0);
   if (!r.ok) { message(`均衡失败：${r.json?.error || r.status}`); return; }
+  // Grids the server split off so the band can be reached arrive as new:K names.
+  for (const c of r.json.added || []) {
+    if (V.codes.includes(c)) continue;
+    V.codes.push(c);
+    V.features.push(null);
+    V.colors.push(null);
+    V.newK = Math.max(V.newK, +c.slice(4) || 0);
+  }
   const idx = new Map(V.codes.map((c, i) => [c, i]));
   const step = [];
   const want = new Int32Array(V.faceGrid);
@@ -737,8 +745,10 @@ async function rebalance() {
   settleAll();
   redraw(null);
   const fig = figures();
-  const out = V.codes.filter((_, g) => !V.locked.has(g) && state(fig.w[g]) !== 'within').length;
-  message(`均衡：移动 ${r.json.moved.length} 栋；未锁定网格中超出范围 ${out} 个`, out === 0);
+  const out = V.codes.filter((_, g) => !V.locked.has(g) && fig.w[g] > 0 && state(fig.w[g]) !== 'within').length;
+  const count = (r.json.added?.length ? `；为容纳户数新增网格 ${r.json.added.length} 个` : '') +
+    (r.json.merged?.length ? `；户数不足，并入邻格 ${r.json.merged.join('、')}` : '');
+  message(`均衡：移动 ${r.json.moved.length} 栋${count}；未锁定网格中超出范围 ${out} 个`, out === 0);
 }
 
 /** The draft as the API takes it: building id → grid code or new:K. */
