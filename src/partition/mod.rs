@@ -302,7 +302,7 @@ fn village(
     }
     let mut grid_of_atom = vec![u32::MAX; g.len()];
     let mut grid_piece: Vec<usize> = Vec::new();
-    let mut crossings: Vec<(u32, String)> = Vec::new();
+    let mut crossings: Vec<(Vec<u32>, String)> = Vec::new();
     for (pi, piece) in pieces.iter().enumerate() {
         // Banks: sides of hard barriers.
         let mut banks = atoms::components(g, piece, |a, li| {
@@ -408,17 +408,25 @@ fn village(
             });
         }
     }
-    // Barrier crossings forced by small banks.
-    for (a, what) in crossings {
-        let gi = grid_of_atom[a as usize];
-        let code = grids[new_id[gi as usize] as usize].code.to_string();
-        issues.push(Issue {
-            code: Some(code),
-            kind: "crosses_barrier",
-            bound: None,
-            value: None,
-            reason: what,
-        });
+    // Barrier crossings forced by small banks: on every grid that took people from the small
+    // bank (its first atom may be empty land that went to another grid).
+    for (atoms, what) in crossings {
+        let mut took: Vec<u32> = atoms
+            .iter()
+            .filter(|&&a| g.w[a as usize] > 0.0)
+            .map(|&a| new_id[grid_of_atom[a as usize] as usize])
+            .collect();
+        took.sort_unstable();
+        took.dedup();
+        for gi in took {
+            issues.push(Issue {
+                code: Some(grids[gi as usize].code.to_string()),
+                kind: "crosses_barrier",
+                bound: None,
+                value: None,
+                reason: what.clone(),
+            });
+        }
     }
     let (border, on_lines) = quality::border_share(&cells, &grid_of_face);
     let (micro_grids, assignment) = micro::build(
@@ -454,7 +462,7 @@ fn merge_small_banks(
     g: &regions::Graph,
     banks: &mut Vec<Vec<u32>>,
     band: Band,
-    crossings: &mut Vec<(u32, String)>,
+    crossings: &mut Vec<(Vec<u32>, String)>,
 ) {
     loop {
         let mut bank_of = vec![usize::MAX; g.len()];
@@ -493,7 +501,7 @@ fn merge_small_banks(
         let small = banks[b].clone();
         if w > 0.0 {
             crossings.push((
-                small[0],
+                small.clone(),
                 format!(
                     "crosses a river, railway or expressway: the land on one side holds only {w} and cannot be a grid of its own"
                 ),
