@@ -11,11 +11,13 @@ use wangge::store::{PlanMeta, Store};
 /// Flags of `wangge import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A folder (villages.geojson, buildings.geojson, barriers.geojson…), a .gpkg file, or an
-    /// assignment .csv.
+    /// A folder (villages, buildings, barriers… as .geojson, .shp, .zip, .gpkg or .kml), a wangge
+    /// .gpkg file, or an assignment .csv.
     input: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    read: super::input::InputArgs,
     /// Assignment only: who saves the new versions (kept with them).
     #[arg(long)]
     author: Option<String>,
@@ -53,7 +55,7 @@ pub fn run(a: Args) -> Result<()> {
         if !input.is_dir() {
             bail!("{}: is not a folder or a .gpkg file", input.display());
         }
-        wangge::ingest::read_dir(input, &Weight::Households)?
+        wangge::ingest::read_dir_with(input, &Weight::Households, &a.read.options()?)?
     };
     let store = rt.block_on(a.store.open())?;
     let pb = spinner(false, "importing");
