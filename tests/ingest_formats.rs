@@ -108,8 +108,22 @@ fn assert_same_town(got: &Dataset, tol: f64) -> f64 {
     assert_eq!(got.buildings.len(), want.buildings.len());
     for (g, w) in got.buildings.iter().zip(&want.buildings) {
         assert_eq!(
-            (&g.id, g.households, g.residents, g.kind, &g.address, g.village),
-            (&w.id, w.households, w.residents, w.kind, &w.address, w.village)
+            (
+                &g.id,
+                g.households,
+                g.residents,
+                g.kind,
+                &g.address,
+                g.village
+            ),
+            (
+                &w.id,
+                w.households,
+                w.residents,
+                w.kind,
+                &w.address,
+                w.village
+            )
         );
         match (&g.footprint, &w.footprint) {
             // The point of a footprint is an interior point of it, which may jump with a
@@ -205,7 +219,10 @@ fn shapefiles_in_gauss_kruger_zones_with_gbk_dbf_and_a_zip() {
         encoding: wangge::ingest::shp::encoding_from_label("gbk"),
         ..ReadOptions::default()
     };
-    assert_eq!(read(dir.path(), &opts).unwrap().villages[0].name, "外滩片区");
+    assert_eq!(
+        read(dir.path(), &opts).unwrap().villages[0].name,
+        "外滩片区"
+    );
 }
 
 #[test]
@@ -249,7 +266,10 @@ fn geopackage_in_a_6_degree_zone() {
         db.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    assert!(stdout.contains("3 villages, 1282 buildings, 628 barriers"), "{stdout}");
+    assert!(
+        stdout.contains("3 villages, 1282 buildings, 628 barriers"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -290,7 +310,10 @@ fn gcj02_geojson_with_crs_flag() {
     }
     // Read as WGS84 the town is hundreds of metres off…
     let shifted = read(dir.path(), &ReadOptions::default()).unwrap();
-    let off = metres(shifted.buildings[0].point.0, baseline().0.buildings[0].point.0);
+    let off = metres(
+        shifted.buildings[0].point.0,
+        baseline().0.buildings[0].point.0,
+    );
     assert!(off > 100.0, "{off}");
     // …with --crs gcj02 it is back in place.
     let opts = ReadOptions {
@@ -308,7 +331,10 @@ fn renamed_columns_are_mapped() {
         "villages",
         "villages",
         "EPSG:4528",
-        &["-sql", "SELECT code AS XZQDM, name AS MC, mode FROM villages"],
+        &[
+            "-sql",
+            "SELECT code AS XZQDM, name AS MC, mode FROM villages",
+        ],
     );
     shapefile(
         dir.path(),
@@ -338,7 +364,10 @@ fn renamed_columns_are_mapped() {
     assert_eq!(ds.villages[0].name, "外滩片区");
     assert_eq!(ds.buildings.len(), baseline().0.buildings.len());
     for (g, w) in ds.buildings.iter().zip(&baseline().0.buildings) {
-        assert_eq!((&g.id, g.households, g.residents), (&w.id, w.households, w.residents));
+        assert_eq!(
+            (&g.id, g.households, g.residents),
+            (&w.id, w.households, w.residents)
+        );
     }
     // From the command line: a column no layer has is named, with the columns there are.
     let out = dir.path().join("out");
@@ -434,7 +463,12 @@ fn a_shapefile_without_prj_or_in_an_unknown_crs_is_refused() {
         ..ReadOptions::default()
     };
     let e = read(dir.path(), &opts).unwrap_err();
-    for part in ["villages.shp", "feature #0", "\"geometry\"", "zone number in front"] {
+    for part in [
+        "villages.shp",
+        "feature #0",
+        "\"geometry\"",
+        "zone number in front",
+    ] {
         assert!(e.contains(part), "{e:?} does not name {part}");
     }
     // a .prj in a CRS wangge does not know (Lambert-93), and Xi'an 80
@@ -473,5 +507,84 @@ fn two_files_for_one_layer_are_refused() {
     assert!(
         e.contains("villages.geojson, villages.kml") && e.contains("keep one"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_person_register_in_gbk_sets_households_and_lists_unmatched_lines() {
+    let (b0, b1) = (
+        baseline().0.buildings[0].id.clone(),
+        baseline().0.buildings[1].id.clone(),
+    );
+    let fullwidth: String = b1
+        .chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap(),
+            c => c,
+        })
+        .collect();
+    let csv = format!(
+        "楼栋编号,户号,姓名\n{b0},H1,张三\n{b0},H1,李四\n{b0},H2,王五\nX-404,H9,赵六\n{fullwidth},H3,钱七\n,H4,孙八\n"
+    );
+    let dir = tmp();
+    let file = dir.path().join("人口.csv");
+    std::fs::write(&file, encoding_rs::GBK.encode(&csv).0).unwrap();
+    let mut ds = baseline().0.clone();
+    let spec = wangge::ingest::register::RegisterSpec {
+        file: file.clone(),
+        key: "楼栋编号".into(),
+        household: Some("户号".into()),
+        residents: None,
+    };
+    let r = wangge::ingest::register::apply(&mut ds, &spec).unwrap();
+    assert_eq!((r.rows, r.matched, r.buildings), (6, 4, 2));
+    assert_eq!(
+        r.unmatched,
+        vec![(5, "X-404".to_string()), (7, String::new())]
+    );
+    assert_eq!(
+        (ds.buildings[0].households, ds.buildings[0].residents),
+        (2, 3)
+    );
+    assert_eq!(
+        (ds.buildings[1].households, ds.buildings[1].residents),
+        (1, 1)
+    );
+    let other = &baseline().0.buildings[2];
+    assert_eq!(
+        ds.buildings[2].households, other.households,
+        "not in the register"
+    );
+    // A column that is not there is named, with the columns there are.
+    let bad = wangge::ingest::register::RegisterSpec {
+        key: "building_id".into(),
+        ..spec
+    };
+    let e = wangge::ingest::register::apply(&mut ds, &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"building_id\"") && e.contains("楼栋编号, 户号, 姓名"),
+        "{e}"
+    );
+    // From the command line: the summary names the unmatched lines.
+    let out = dir.path().join("out");
+    let (ok, _, err) = wangge(&[
+        "partition",
+        TOWN,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--register",
+        file.to_str().unwrap(),
+        "--register-key",
+        "楼栋编号",
+        "--register-household",
+        "户号",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("6 rows, 4 matched (2 buildings); 2 match no building: line 5 (\"X-404\"), line 7 (\"\")"),
+        "{err}"
     );
 }

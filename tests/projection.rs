@@ -85,9 +85,15 @@ fn eastings_in_the_wrong_zone_convention_are_refused() {
     let without = SourceCrs::from_epsg(4548).unwrap();
     let (x, y) = (39_547_627.381, 3_458_800.037);
     let e = without.to_lonlat(x, y).unwrap_err();
-    assert!(e.contains("zone number in front") && e.contains("EPSG:4527"), "{e}");
+    assert!(
+        e.contains("zone number in front") && e.contains("EPSG:4527"),
+        "{e}"
+    );
     let e = with.to_lonlat(x - 39e6, y).unwrap_err();
-    assert!(e.contains("no zone number") && e.contains("EPSG:4548"), "{e}");
+    assert!(
+        e.contains("no zone number") && e.contains("EPSG:4548"),
+        "{e}"
+    );
     let e = with.to_lonlat(x + 1e6, y).unwrap_err();
     assert!(e.contains("zone 40") && e.contains("EPSG:4528"), "{e}");
     // a 6° zone easting given to a 3° zone CRS
@@ -115,7 +121,10 @@ fn old_datums_and_unknown_codes_say_what_to_do() {
     assert!(e.contains("Beijing 1954"), "{e}");
     let prj = r#"PROJCS["Xian_1980_3_Degree_GK_CM_117E",GEOGCS["GCS_Xian_1980",DATUM["D_Xian_1980",SPHEROID["Xian_1980",6378140.0,298.257]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",117.0],PARAMETER["Scale_Factor",1.0],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
     let e = SourceCrs::from_wkt(prj).unwrap_err().to_string();
-    assert!(e.contains("Xi'an 1980") && e.contains("Xian_1980_3_Degree_GK_CM_117E"), "{e}");
+    assert!(
+        e.contains("Xi'an 1980") && e.contains("Xian_1980_3_Degree_GK_CM_117E"),
+        "{e}"
+    );
     let e = "EPSG:2154".parse::<SourceCrs>().unwrap_err().to_string();
     assert!(e.contains("EPSG:2154") && e.contains("--crs"), "{e}");
     assert!("tokyo".parse::<SourceCrs>().is_err());

@@ -89,7 +89,7 @@ pub fn run(a: Args) -> Result<()> {
 fn check_dir(a: &Args, plan: &Path, input: &Path, fresh: bool) -> Result<Vec<Finding>> {
     let settings = read_settings(plan)?.unwrap_or_default();
     let rules = a.rules(&settings, fresh);
-    let ds = wangge::ingest::read_dir_with(input, &rules.weight, &a.read.options()?)?;
+    let ds = a.read.read_dir(input, &rules.weight)?;
     let p = PlanToCheck::read_dir(plan)?;
     Ok(check(&p, &ds, &rules))
 }

@@ -55,7 +55,7 @@ pub fn run(a: Args) -> Result<()> {
         if !input.is_dir() {
             bail!("{}: is not a folder or a .gpkg file", input.display());
         }
-        wangge::ingest::read_dir_with(input, &Weight::Households, &a.read.options()?)?
+        a.read.read_dir(input, &Weight::Households)?
     };
     let store = rt.block_on(a.store.open())?;
     let pb = spinner(false, "importing");

@@ -2,10 +2,13 @@
 //! system, the DBF text encoding and the column → field mapping of the input folder's layers.
 
 use anyhow::{anyhow, Result};
+use std::path::Path;
 use std::path::PathBuf;
 use wangge::crs::source::SourceCrs;
 use wangge::ingest::fields::FieldMap;
 use wangge::ingest::layer::ReadOptions;
+use wangge::ingest::register::{RegisterReport, RegisterSpec};
+use wangge::model::{Dataset, Weight};
 
 /// How to read the input layers (flatten into a command's `Args`).
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -27,6 +30,26 @@ pub struct InputArgs {
     /// (`field,column` or `layer,field,column`).
     #[arg(long, value_name = "FILE")]
     pub field_map: Option<PathBuf>,
+    /// A household or person register (实有房屋/实有人口) as CSV, joined to the buildings by
+    /// --register-key: it sets the households (and residents) of every building it names; rows
+    /// that match no building are listed by line.
+    #[arg(long, value_name = "FILE.csv")]
+    pub register: Option<PathBuf>,
+    /// The register's building number column (the buildings' id).
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "building_id",
+        requires = "register"
+    )]
+    pub register_key: String,
+    /// The register's household number column: each row is then a person, and a building's
+    /// households are its distinct household numbers (else each row is a household).
+    #[arg(long, value_name = "COLUMN", requires = "register")]
+    pub register_household: Option<String>,
+    /// The register's column of residents per row (a household register's 人数).
+    #[arg(long, value_name = "COLUMN", requires = "register")]
+    pub register_residents: Option<String>,
 }
 
 impl InputArgs {
@@ -58,4 +81,52 @@ impl InputArgs {
             fields,
         })
     }
+}
+
+impl InputArgs {
+    /// Reads the input folder with these flags, and joins the register if one is given (its
+    /// summary and unmatched lines on stderr).
+    pub fn read_dir(&self, dir: &Path, weight: &Weight) -> Result<Dataset> {
+        let mut ds = wangge::ingest::read_dir_with(dir, weight, &self.options()?)?;
+        if let Some(file) = &self.register {
+            let spec = RegisterSpec {
+                file: file.clone(),
+                key: self.register_key.clone(),
+                household: self.register_household.clone(),
+                residents: self.register_residents.clone(),
+            };
+            let r = wangge::ingest::register::apply(&mut ds, &spec)?;
+            eprintln!("{}", register_summary(file, &r));
+        }
+        Ok(ds)
+    }
+}
+
+/// `register FILE: N rows, M matched (B buildings); K match no building: line 5 (B0099), …`.
+fn register_summary(file: &Path, r: &RegisterReport) -> String {
+    let mut s = format!(
+        "register {}: {} rows, {} matched ({} buildings)",
+        file.display(),
+        r.rows,
+        r.matched,
+        r.buildings
+    );
+    if !r.unmatched.is_empty() {
+        const SHOWN: usize = 50;
+        let lines: Vec<String> = r
+            .unmatched
+            .iter()
+            .take(SHOWN)
+            .map(|(line, key)| format!("line {line} ({key:?})"))
+            .collect();
+        s.push_str(&format!(
+            "; {} match no building: {}",
+            r.unmatched.len(),
+            lines.join(", ")
+        ));
+        if r.unmatched.len() > SHOWN {
+            s.push_str(&format!(", and {} more", r.unmatched.len() - SHOWN));
+        }
+    }
+    s
 }

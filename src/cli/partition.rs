@@ -92,7 +92,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
-    let ds = wangge::ingest::read_dir_with(&a.input, &opts.weight, &a.read.options()?)?;
+    let ds = a.read.read_dir(&a.input, &opts.weight)?;
     let pb = if a.quiet {
         ProgressBar::hidden()
     } else {

@@ -147,7 +147,13 @@ impl SourceCrs {
             }
             4534..=4554 => {
                 let cm = 75.0 + (f - 4534.0) * 3.0;
-                gk(code, format!("3-degree Gauss-Kruger CM {cm}E"), cm, 5e5, 1.5)
+                gk(
+                    code,
+                    format!("3-degree Gauss-Kruger CM {cm}E"),
+                    cm,
+                    5e5,
+                    1.5,
+                )
             }
             32601..=32660 | 32701..=32760 => {
                 let south = code > 32700;
@@ -239,8 +245,14 @@ impl SourceCrs {
         let suggest = |zone: f64| -> String {
             let z = zone as i64;
             match z {
-                25..=45 => format!(" (3° zone {z} with the number in front is EPSG:{})", 4488 + z),
-                13..=23 => format!(" (6° zone {z} with the number in front is EPSG:{})", 4478 + z),
+                25..=45 => format!(
+                    " (3° zone {z} with the number in front is EPSG:{})",
+                    4488 + z
+                ),
+                13..=23 => format!(
+                    " (6° zone {z} with the number in front is EPSG:{})",
+                    4478 + z
+                ),
                 _ => String::new(),
             }
         };
@@ -359,8 +371,12 @@ impl SourceCrs {
                     .ok_or_else(unknown)?;
                 let tm = TransverseMercator {
                     ellipsoid: Ellipsoid { a, f: 1.0 / rf },
-                    lon0: p(&["centralmeridian", "longitudeofnaturalorigin", "longitudeofcenter"])
-                        .ok_or_else(unknown)?,
+                    lon0: p(&[
+                        "centralmeridian",
+                        "longitudeofnaturalorigin",
+                        "longitudeofcenter",
+                    ])
+                    .ok_or_else(unknown)?,
                     k0: p(&["scalefactor", "scalefactoratnaturalorigin"]).unwrap_or(1.0),
                     false_easting: p(&["falseeasting"]).unwrap_or(0.0),
                     false_northing: p(&["falsenorthing"]).unwrap_or(0.0),
@@ -568,7 +584,8 @@ mod wkt {
             while let Some(n) = stack.pop() {
                 for c in n.children() {
                     if c.key.eq_ignore_ascii_case("PARAMETER")
-                        && c.text(0).is_some_and(|t| names.contains(&super::norm(t).as_str()))
+                        && c.text(0)
+                            .is_some_and(|t| names.contains(&super::norm(t).as_str()))
                     {
                         return c.number(1);
                     }

@@ -165,7 +165,7 @@ impl FieldMap {
                 }
                 match cells.as_slice() {
                     [f, c] => rule(None, f, c, origin),
-                    [l, f, c] if l.is_empty() => rule(None, f, c, origin),
+                    ["", f, c] => rule(None, f, c, origin),
                     [l, f, c] => rule(Some(l), f, c, origin),
                     _ => return Err(err("expected field,column or layer,field,column".into())),
                 }

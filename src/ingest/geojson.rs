@@ -35,9 +35,7 @@ pub fn read(path: &Path) -> Result<Layer, IngestError> {
                 .pointer("/properties/name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| {
-                    file_err(format!(
-                        "has a \"crs\" member without properties.name: {c}"
-                    ))
+                    file_err(format!("has a \"crs\" member without properties.name: {c}"))
                 })?;
             Some(
                 name.parse::<SourceCrs>()

@@ -24,7 +24,12 @@ fn block_on<T: Send>(
                 .block_on(f)
         })
         .join()
-        .unwrap_or_else(|_| Err(IngestError::file(Path::new("."), "GeoPackage reader panicked")))
+        .unwrap_or_else(|_| {
+            Err(IngestError::file(
+                Path::new("."),
+                "GeoPackage reader panicked",
+            ))
+        })
     })
 }
 
@@ -42,19 +47,21 @@ fn db_err(path: &Path, e: sqlx::Error) -> IngestError {
 }
 
 /// The feature tables of a GeoPackage, and whether it is a wangge store.
-async fn tables(path: &Path, conn: &mut SqliteConnection) -> Result<(Vec<String>, bool), IngestError> {
+async fn tables(
+    path: &Path,
+    conn: &mut SqliteConnection,
+) -> Result<(Vec<String>, bool), IngestError> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY table_name",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| db_err(path, e))?;
-    let store: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sqlite_master WHERE name = 'wangge_migrations'",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| db_err(path, e))?;
+    let store: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 'wangge_migrations'")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| db_err(path, e))?;
     Ok((names, store > 0))
 }
 
@@ -122,9 +129,9 @@ async fn read_table(
     let rows: Vec<SqliteRow> = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM {quoted}" // the table name comes from gpkg_contents, quoted
     )))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| db_err(path, e))?;
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db_err(path, e))?;
     let mut columns = BTreeSet::new();
     let mut features = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -192,9 +199,11 @@ fn srs(
         }
     }
     match definition.map(str::trim) {
-        Some(d) if !d.is_empty() && d != "undefined" => SourceCrs::from_wkt(d)
-            .map(Some)
-            .map_err(|e| e.to_string()),
-        _ => Err(format!("its SRS {srs_id} has no EPSG code or definition: give --crs")),
+        Some(d) if !d.is_empty() && d != "undefined" => {
+            SourceCrs::from_wkt(d).map(Some).map_err(|e| e.to_string())
+        }
+        _ => Err(format!(
+            "its SRS {srs_id} has no EPSG code or definition: give --crs"
+        )),
     }
 }

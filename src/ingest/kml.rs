@@ -9,6 +9,9 @@ use quick_xml::events::{BytesStart, Event};
 use serde_json::{Map, Number, Value};
 use std::path::Path;
 
+/// A polygon being read: its outer ring (once read) and inner rings.
+type OpenPolygon = (Option<LineString<f64>>, Vec<LineString<f64>>);
+
 /// A Placemark being read.
 #[derive(Default)]
 struct Mark {
@@ -16,7 +19,7 @@ struct Mark {
     geoms: Vec<Geometry<f64>>,
     bad: Option<String>,
     /// The polygon being read: outer ring, inner rings.
-    polygon: Option<(Option<LineString<f64>>, Vec<LineString<f64>>)>,
+    polygon: Option<OpenPolygon>,
 }
 
 fn attr(e: &BytesStart, k: &str) -> Option<String> {
@@ -70,7 +73,10 @@ pub fn read(path: &Path) -> Result<Layer, IngestError> {
         let ev = reader.read_event().map_err(|e| {
             IngestError::file(
                 path,
-                format!("is not well-formed XML at byte {}: {e}", reader.error_position()),
+                format!(
+                    "is not well-formed XML at byte {}: {e}",
+                    reader.error_position()
+                ),
             )
         })?;
         match ev {
@@ -213,7 +219,9 @@ fn finish(m: Mark) -> RawFeature {
             ))
         } else if g.iter().all(|g| matches!(g, Geometry::Point(_))) {
             Geometry::MultiPoint(MultiPoint(
-                g.into_iter().filter_map(|g| Point::try_from(g).ok()).collect(),
+                g.into_iter()
+                    .filter_map(|g| Point::try_from(g).ok())
+                    .collect(),
             ))
         } else {
             Geometry::GeometryCollection(geo::GeometryCollection(g))

@@ -125,7 +125,10 @@ pub fn find(dir: &Path, base: &str) -> Result<Option<(PathBuf, LayerFormat)>, In
     };
     let mut packages: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gpkg")))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gpkg"))
+        })
         .collect();
     packages.sort();
     for p in packages {
@@ -137,8 +140,10 @@ pub fn find(dir: &Path, base: &str) -> Result<Option<(PathBuf, LayerFormat)>, In
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 impl Layer {

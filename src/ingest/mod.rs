@@ -14,6 +14,7 @@ pub mod gpkg;
 pub mod kml;
 pub mod layer;
 pub mod people;
+pub mod register;
 pub mod shp;
 
 use crate::crs::source::SourceCrs;
@@ -155,7 +156,10 @@ pub fn read_dir_with(
     let mut get = |base: &str| -> Result<Option<Loaded>, IngestError> {
         let l = load(dir, base, opts, &mut used)?;
         if let Some(l) = &l {
-            columns.push((l.layer.file.clone(), l.layer.columns.iter().cloned().collect()));
+            columns.push((
+                l.layer.file.clone(),
+                l.layer.columns.iter().cloned().collect(),
+            ));
         }
         Ok(l)
     };
@@ -164,14 +168,14 @@ pub fn read_dir_with(
     let buildings_l = get("buildings")?;
     let groups_l = get("groups")?;
     let barriers_l = get("barriers")?;
-    drop(get);
     if let Some(i) = used.iter().position(|u| !u) {
         let rule = &opts.fields.rules()[i];
         let have: Vec<String> = columns
             .iter()
             .filter(|(f, _)| {
                 rule.layer.as_ref().is_none_or(|l| {
-                    f.file_stem().is_some_and(|s| s.to_string_lossy() == l.as_str())
+                    f.file_stem()
+                        .is_some_and(|s| s.to_string_lossy() == l.as_str())
                         || f.to_string_lossy().ends_with(&format!(":{l}"))
                 })
             })
@@ -186,7 +190,11 @@ pub fn read_dir_with(
                 rule.layer.as_deref().unwrap_or("input"),
                 rule.column,
                 rule.field,
-                if have.is_empty() { "no such layer".to_string() } else { have.join("; ") }
+                if have.is_empty() {
+                    "no such layer".to_string()
+                } else {
+                    have.join("; ")
+                }
             ),
         });
     }

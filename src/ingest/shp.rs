@@ -96,10 +96,11 @@ pub fn read_zip(path: &Path, opts: &ReadOptions) -> Result<Layer, IngestError> {
     };
     let stem = &shp_name[..shp_name.len() - 4];
     let mut member = |ext: &str| -> Result<Option<(PathBuf, Vec<u8>)>, IngestError> {
-        let Some(name) = names
-            .iter()
-            .find(|n| n.len() == stem.len() + 4 && n.starts_with(stem) && n[stem.len()..].eq_ignore_ascii_case(ext))
-        else {
+        let Some(name) = names.iter().find(|n| {
+            n.len() == stem.len() + 4
+                && n.starts_with(stem)
+                && n[stem.len()..].eq_ignore_ascii_case(ext)
+        }) else {
             return Ok(None);
         };
         let mut f = zip
@@ -108,7 +109,10 @@ pub fn read_zip(path: &Path, opts: &ReadOptions) -> Result<Layer, IngestError> {
         let mut buf = Vec::new();
         f.read_to_end(&mut buf)
             .map_err(|e| err(format!("{name}: cannot be read: {e}")))?;
-        Ok(Some((PathBuf::from(format!("{}:{name}", path.display())), buf)))
+        Ok(Some((
+            PathBuf::from(format!("{}:{name}", path.display())),
+            buf,
+        )))
     };
     let shp = member(".shp")?.map(|m| m.1).unwrap_or_default();
     let dbf = member(".dbf")?.map(|m| m.1);
@@ -130,9 +134,9 @@ pub fn read_zip(path: &Path, opts: &ReadOptions) -> Result<Layer, IngestError> {
 impl Parts {
     fn read(self, opts: &ReadOptions) -> Result<Layer, IngestError> {
         let crs = match &self.prj {
-            Some((p, wkt)) if !wkt.trim().is_empty() => Some(
-                SourceCrs::from_wkt(wkt).map_err(|e| IngestError::file(p, e.to_string()))?,
-            ),
+            Some((p, wkt)) if !wkt.trim().is_empty() => {
+                Some(SourceCrs::from_wkt(wkt).map_err(|e| IngestError::file(p, e.to_string()))?)
+            }
             _ => None,
         };
         let shapes = read_shapes(&self.name, &self.shp)?;
@@ -392,7 +396,9 @@ fn read_dbf(name: &Path, dbf: &[u8], enc: &'static Encoding) -> Result<Table, In
                     file: name.to_path_buf(),
                     feature: Some(super::FeatureRef { index: i, id: None }),
                     field: Some(c.name.clone()),
-                    problem: "is not UTF-8 text as the .cpg (or --encoding) says: give --encoding gbk".into(),
+                    problem:
+                        "is not UTF-8 text as the .cpg (or --encoding) says: give --encoding gbk"
+                            .into(),
                 });
             }
             props.insert(c.name.clone(), value(c.kind, &decode(enc, raw)));
