@@ -270,6 +270,32 @@ fn geopackage_in_a_6_degree_zone() {
         stdout.contains("3 villages, 1282 buildings, 628 barriers"),
         "{stdout}"
     );
+    // `wangge import town.gpkg`: a town's GeoPackage (not a store) is read as its layers.
+    let db2 = dir.path().join("store2.gpkg");
+    let (ok, stdout, err) = wangge(&[
+        "import",
+        gpkg.to_str().unwrap(),
+        "--db",
+        db2.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("3 villages, 1282 buildings, 628 barriers"),
+        "{stdout}"
+    );
+    // and the store it made is one: imported again, it is read as a store
+    let db3 = dir.path().join("store3.gpkg");
+    let (ok, stdout, err) = wangge(&[
+        "import",
+        db2.to_str().unwrap(),
+        "--db",
+        db3.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("3 villages, 1282 buildings, 628 barriers"),
+        "{stdout}"
+    );
 }
 
 #[test]

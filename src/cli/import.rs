@@ -12,7 +12,7 @@ use wangge::store::{PlanMeta, Store};
 #[derive(clap::Args)]
 pub struct Args {
     /// A folder (villages, buildings, barriers… as .geojson, .shp, .zip, .gpkg or .kml), a wangge
-    /// .gpkg file, or an assignment .csv.
+    /// store or a town's GeoPackage (tables villages, buildings…), or an assignment .csv.
     input: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
@@ -50,7 +50,11 @@ pub fn run(a: Args) -> Result<()> {
         if !input.is_file() {
             bail!("{}: no such GeoPackage", input.display());
         }
-        rt.block_on(async { Store::open(src).await?.dataset().await })?
+        if wangge::ingest::gpkg::is_store(input)? {
+            rt.block_on(async { Store::open(src).await?.dataset().await })?
+        } else {
+            a.read.read_gpkg(input, &Weight::Households)?
+        }
     } else {
         if !input.is_dir() {
             bail!("{}: is not a folder or a .gpkg file", input.display());

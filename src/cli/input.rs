@@ -87,7 +87,17 @@ impl InputArgs {
     /// Reads the input folder with these flags, and joins the register if one is given (its
     /// summary and unmatched lines on stderr).
     pub fn read_dir(&self, dir: &Path, weight: &Weight) -> Result<Dataset> {
-        let mut ds = wangge::ingest::read_dir_with(dir, weight, &self.options()?)?;
+        let ds = wangge::ingest::read_dir_with(dir, weight, &self.options()?)?;
+        self.join_register(ds)
+    }
+
+    /// Reads the layers of a town's GeoPackage (not a wangge store), as [`Self::read_dir`].
+    pub fn read_gpkg(&self, file: &Path, weight: &Weight) -> Result<Dataset> {
+        let ds = wangge::ingest::read_gpkg_with(file, weight, &self.options()?)?;
+        self.join_register(ds)
+    }
+
+    fn join_register(&self, mut ds: Dataset) -> Result<Dataset> {
         if let Some(file) = &self.register {
             let spec = RegisterSpec {
                 file: file.clone(),

@@ -74,6 +74,14 @@ pub fn has_table(path: &Path, name: &str) -> Result<bool, IngestError> {
     })
 }
 
+/// Whether `path` is a wangge store (a GeoPackage with wangge's tables), not a town's data.
+pub fn is_store(path: &Path) -> Result<bool, IngestError> {
+    block_on(async {
+        let mut conn = open(path).await?;
+        Ok(tables(path, &mut conn).await?.1)
+    })
+}
+
 /// Reads feature table `table` of `path`, or its only feature table when `table` is `None`.
 pub fn read(path: &Path, table: Option<&str>) -> Result<Layer, IngestError> {
     block_on(async {

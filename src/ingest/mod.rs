@@ -99,12 +99,21 @@ struct Loaded {
 
 /// Finds, reads and maps layer `base` of `dir`.
 fn load(
-    dir: &Path,
+    source: &Source<'_>,
     base: &str,
     opts: &ReadOptions,
     used: &mut [bool],
 ) -> Result<Option<Loaded>, IngestError> {
-    let Some((path, format)) = layer::find(dir, base)? else {
+    let found = match source {
+        Source::Dir(dir) => layer::find(dir, base)?,
+        Source::Package(p) => gpkg::has_table(p, base)?.then(|| {
+            (
+                p.to_path_buf(),
+                layer::LayerFormat::GeoPackage(Some(base.into())),
+            )
+        }),
+    };
+    let Some((path, format)) = found else {
         return Ok(None);
     };
     let mut layer = format.read(&path, opts)?;
@@ -151,10 +160,40 @@ pub fn read_dir_with(
     weight: &Weight,
     opts: &ReadOptions,
 ) -> Result<Dataset, IngestError> {
+    read_source(&Source::Dir(dir), weight, opts)
+}
+
+/// Reads the layers of one GeoPackage (tables `villages`, `buildings`, … as a land office or
+/// GIS software wrote them, not a wangge store) like [`read_dir_with`] reads a folder.
+pub fn read_gpkg_with(
+    file: &Path,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Dataset, IngestError> {
+    read_source(&Source::Package(file), weight, opts)
+}
+
+/// Where the layers are.
+enum Source<'a> {
+    /// A folder of files named after the layers.
+    Dir(&'a Path),
+    /// A GeoPackage with tables named after the layers.
+    Package(&'a Path),
+}
+
+fn read_source(
+    source: &Source<'_>,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Dataset, IngestError> {
+    let dir = match source {
+        Source::Dir(d) => d,
+        Source::Package(p) => *p,
+    };
     let mut used = vec![false; opts.fields.rules().len()];
     let mut columns: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut get = |base: &str| -> Result<Option<Loaded>, IngestError> {
-        let l = load(dir, base, opts, &mut used)?;
+        let l = load(source, base, opts, &mut used)?;
         if let Some(l) = &l {
             columns.push((
                 l.layer.file.clone(),
