@@ -347,6 +347,35 @@ fn gcj02_geojson_with_crs_flag() {
         ..ReadOptions::default()
     };
     assert_same_plan(&read(dir.path(), &opts).unwrap(), "GCJ-02 GeoJSON");
+    // Mixed: survey Shapefiles in a GK zone, buildings drawn on Amap; `--crs buildings=gcj02`.
+    for layer in ["villages", "barriers"] {
+        std::fs::remove_file(dir.path().join(format!("{layer}.geojson"))).unwrap();
+        shapefile(dir.path(), layer, layer, "EPSG:4528", &[]);
+    }
+    let out = dir.path().join("out");
+    let (ok, stdout, err) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--crs",
+        "buildings=gcj02",
+    ]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let hh: f64 = baseline().1.iter().map(|g| g.1 as f64).sum();
+    assert_eq!(
+        report["totals"]["grids"].as_u64().unwrap() as usize,
+        baseline().1.len(),
+        "{stdout}"
+    );
+    assert_eq!(
+        report["totals"]["households"].as_f64(),
+        Some(hh),
+        "{}",
+        report["totals"]
+    );
 }
 
 #[test]

@@ -15,9 +15,10 @@ use wangge::model::{Dataset, Weight};
 pub struct InputArgs {
     /// Coordinate system of every input layer, over what the files say: EPSG:NNNN (4326, 4490,
     /// CGCS2000 Gauss-Kruger 4491-4554, UTM 326NN/327NN, 3857), wgs84, cgcs2000, gcj02 (Amap,
-    /// Tencent) or bd09 (Baidu). Needed for a Shapefile without .prj.
+    /// Tencent) or bd09 (Baidu). Needed for a Shapefile without .prj. LAYER=CRS
+    /// (buildings=gcj02) sets one layer's; repeatable.
     #[arg(long, value_name = "CRS")]
-    pub crs: Option<String>,
+    pub crs: Vec<String>,
     /// Text encoding of every Shapefile's .dbf, over its .cpg: gbk, gb18030, utf-8, …
     /// (default: the .cpg, else UTF-8 if the text is valid UTF-8, else GBK).
     #[arg(long, value_name = "ENCODING")]
@@ -55,13 +56,32 @@ pub struct InputArgs {
 impl InputArgs {
     /// The flags as the library's [`ReadOptions`].
     pub fn options(&self) -> Result<ReadOptions> {
-        let crs = match &self.crs {
-            Some(c) => Some(
-                c.parse::<SourceCrs>()
-                    .map_err(|e| anyhow!("--crs {c}: {e}"))?,
-            ),
-            None => None,
-        };
+        let mut crs = None;
+        let mut layer_crs = Vec::new();
+        for c in &self.crs {
+            let parse = |t: &str| {
+                t.parse::<SourceCrs>()
+                    .map_err(|e| anyhow!("--crs {c}: {e}"))
+            };
+            match c.split_once('=') {
+                Some((layer, t)) if !c.contains('[') => {
+                    let layer = layer.trim();
+                    if !wangge::ingest::fields::LAYERS.contains(&layer) {
+                        return Err(anyhow!(
+                            "--crs {c}: unknown layer {layer:?} (expected one of {})",
+                            wangge::ingest::fields::LAYERS.join(", ")
+                        ));
+                    }
+                    layer_crs.push((layer.to_string(), parse(t)?));
+                }
+                _ if crs.is_some() => {
+                    return Err(anyhow!(
+                        "--crs {c}: a second CRS for every layer; use LAYER=CRS"
+                    ))
+                }
+                _ => crs = Some(parse(c)?),
+            }
+        }
         let encoding = match &self.encoding {
             Some(e) => Some(wangge::ingest::shp::encoding_from_label(e).ok_or_else(|| {
                 anyhow!("--encoding {e}: unknown text encoding (try gbk, gb18030 or utf-8)")
@@ -77,6 +97,7 @@ impl InputArgs {
         }
         Ok(ReadOptions {
             crs,
+            layer_crs,
             encoding,
             fields,
         })

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 pub struct ReadOptions {
     /// `--crs`: the coordinate system of every layer, whatever the files say.
     pub crs: Option<SourceCrs>,
+    /// `--crs LAYER=CRS`: the coordinate system of one layer (over `crs` and the file), e.g. the
+    /// buildings digitised on Amap (GCJ-02) beside survey Shapefiles.
+    pub layer_crs: Vec<(String, SourceCrs)>,
     /// `--encoding`: the text encoding of every DBF, whatever its `.cpg` says.
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// `--field` / `--field-map`: the file's column names of wangge's fields.

@@ -117,7 +117,12 @@ fn load(
         return Ok(None);
     };
     let mut layer = format.read(&path, opts)?;
-    let crs = match (&opts.crs, &layer.crs, &format) {
+    let own = opts
+        .layer_crs
+        .iter()
+        .find(|(l, _)| l == base)
+        .map(|(_, c)| c);
+    let crs = match (own.or(opts.crs.as_ref()), &layer.crs, &format) {
         (Some(c), _, _) => c.clone(),
         (None, Some(c), _) => c.clone(),
         (None, None, layer::LayerFormat::GeoJson | layer::LayerFormat::Kml) => SourceCrs::wgs84(),
