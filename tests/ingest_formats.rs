@@ -643,3 +643,83 @@ fn a_person_register_in_gbk_sets_households_and_lists_unmatched_lines() {
         "{err}"
     );
 }
+
+#[test]
+fn villages_with_holes_and_pieces_survive_shapefile_and_kml() {
+    use geo::{Area, CoordsIter};
+    let town = tmp();
+    wangge::synth::synth_town(&wangge::synth::SynthConfig {
+        households: 3000,
+        seed: 5,
+        odd_shapes: true,
+    })
+    .write_dir(town.path())
+    .unwrap();
+    let want = read(town.path(), &ReadOptions::default()).unwrap();
+    let holes: usize = want
+        .villages
+        .iter()
+        .flat_map(|v| &v.boundary.0)
+        .map(|p| p.interiors().len())
+        .sum();
+    let pieces = want
+        .villages
+        .iter()
+        .filter(|v| v.boundary.0.len() > 1)
+        .count();
+    assert!(
+        holes > 0 && pieces > 0,
+        "holes {holes}, villages in pieces {pieces}"
+    );
+    let g = |l: &str| {
+        town.path()
+            .join(format!("{l}.geojson"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for (fmt, ext) in [("ESRI Shapefile", "shp"), ("KML", "kml")] {
+        let dir = tmp();
+        for l in ["villages", "groups", "barriers"] {
+            let out = dir.path().join(format!("{l}.{ext}"));
+            let mut args = vec!["-f", fmt, out.to_str().unwrap()];
+            let src = g(l);
+            args.push(&src);
+            if ext == "shp" {
+                args.extend_from_slice(&["-s_srs", "EPSG:4490", "-t_srs", "EPSG:4528"]);
+            }
+            ogr(&args);
+        }
+        std::fs::copy(g("buildings"), dir.path().join("buildings.geojson")).unwrap();
+        let got = read(dir.path(), &ReadOptions::default()).unwrap();
+        assert_eq!(got.villages.len(), want.villages.len());
+        for (a, b) in got.villages.iter().zip(&want.villages) {
+            assert_eq!(
+                a.boundary.0.len(),
+                b.boundary.0.len(),
+                "{ext}: {} pieces",
+                a.code
+            );
+            let ih = |v: &wangge::model::Village| -> Vec<usize> {
+                v.boundary.0.iter().map(|p| p.interiors().len()).collect()
+            };
+            assert_eq!(ih(a), ih(b), "{ext}: {} holes", a.code);
+            let (x, y) = (a.boundary.unsigned_area(), b.boundary.unsigned_area());
+            assert!((x - y).abs() < 1e-9 * y, "{ext}: {} area", a.code);
+            assert_eq!(a.boundary.coords_count(), b.boundary.coords_count());
+        }
+        assert_eq!(got.groups.len(), want.groups.len(), "{ext}");
+        assert_eq!(got.barriers.len(), want.barriers.len(), "{ext}");
+        let hh = |d: &Dataset| {
+            d.buildings
+                .iter()
+                .map(|b| (b.village, b.households))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            hh(&got),
+            hh(&want),
+            "{ext}: buildings fall in the same villages"
+        );
+    }
+}
