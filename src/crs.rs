@@ -5,6 +5,13 @@
 //! widely published one; its inverse here is iterative and reproduces the forward formula to 1e-9°,
 //! but the published formula itself is only known to match the official one to a metre or two, so a
 //! converted point that close to a border is ambiguous ([`CONVERSION_UNCERTAINTY_M`]).
+//!
+//! This is wangge's one place for coordinate systems: [`source`] names the CRS an input file is
+//! in (EPSG codes, WKT, `--crs`) and converts it to lon/lat, with the Gauss–Krüger/UTM series in
+//! [`tm`].
+
+pub mod source;
+pub mod tm;
 
 use std::f64::consts::PI;
 use std::fmt;
@@ -154,12 +161,23 @@ pub fn gcj02_to_wgs84(lon: f64, lat: f64) -> (f64, f64) {
 
 const X_PI: f64 = PI * 3000.0 / 180.0;
 
-/// BD-09 → GCJ-02.
+/// BD-09 → GCJ-02: the published closed form (good to ~0.1 m), refined by fixed-point iteration
+/// on [`gcj02_to_bd09`] until it reproduces the input to 1e-10°.
 pub fn bd09_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
     let (x, y) = (lon - 0.0065, lat - 0.006);
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
     let theta = y.atan2(x) - 0.000003 * (x * X_PI).cos();
-    (z * theta.cos(), z * theta.sin())
+    let (mut glon, mut glat) = (z * theta.cos(), z * theta.sin());
+    for _ in 0..10 {
+        let (blon, blat) = gcj02_to_bd09(glon, glat);
+        let (ex, ey) = (blon - lon, blat - lat);
+        glon -= ex;
+        glat -= ey;
+        if ex.abs() < 1e-10 && ey.abs() < 1e-10 {
+            break;
+        }
+    }
+    (glon, glat)
 }
 
 /// GCJ-02 → BD-09.

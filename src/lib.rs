@@ -7,7 +7,8 @@
 //!
 //! The pipeline, one module a step:
 //!
-//! - [`ingest`]: reads and validates the planner's GeoJSON into the [`model`];
+//! - [`ingest`]: reads and validates the planner's layers (GeoJSON, Shapefile, GeoPackage, KML, in
+//!   any CRS of [`crs::source`]) into the [`model`];
 //! - [`topology`]: the planar topology of shared borders that grids (and map tiles) are cut from;
 //! - [`partition`]: cells → grids → micro-grids, codes and quality figures;
 //! - [`edit`]: the planner's editor: a village's cells under a draft, grids in pieces, rebalance;
@@ -16,7 +17,7 @@
 //! - [`snapshot`]: what the map shows, the active plans of a town;
 //! - [`tiles`]: vector tiles of a snapshot's layers, simplified on shared borders;
 //! - [`patrol`]: grid workers' GPS tracks → patrols, coverage and heatmaps;
-//! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions;
+//! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions, CGCS2000 Gauss–Krüger and other input CRSs;
 //! - [`address`]: loosely written addresses matched to buildings;
 //! - [`check`]: an independent check of any plan against the input (`wangge check`).
 //!

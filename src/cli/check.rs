@@ -42,6 +42,8 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    read: super::input::InputArgs,
 }
 
 impl Args {
@@ -87,7 +89,7 @@ pub fn run(a: Args) -> Result<()> {
 fn check_dir(a: &Args, plan: &Path, input: &Path, fresh: bool) -> Result<Vec<Finding>> {
     let settings = read_settings(plan)?.unwrap_or_default();
     let rules = a.rules(&settings, fresh);
-    let ds = wangge::ingest::read_dir(input, &rules.weight)?;
+    let ds = a.read.read_dir(input, &rules.weight)?;
     let p = PlanToCheck::read_dir(plan)?;
     Ok(check(&p, &ds, &rules))
 }

@@ -11,11 +11,13 @@ use wangge::store::{PlanMeta, Store};
 /// Flags of `wangge import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A folder (villages.geojson, buildings.geojson, barriers.geojson…), a .gpkg file, or an
-    /// assignment .csv.
+    /// A folder (villages, buildings, barriers… as .geojson, .shp, .zip, .gpkg or .kml), a wangge
+    /// store or a town's GeoPackage (tables villages, buildings…), or an assignment .csv.
     input: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    read: super::input::InputArgs,
     /// Assignment only: who saves the new versions (kept with them).
     #[arg(long)]
     author: Option<String>,
@@ -48,12 +50,16 @@ pub fn run(a: Args) -> Result<()> {
         if !input.is_file() {
             bail!("{}: no such GeoPackage", input.display());
         }
-        rt.block_on(async { Store::open(src).await?.dataset().await })?
+        if wangge::ingest::gpkg::is_store(input)? {
+            rt.block_on(async { Store::open(src).await?.dataset().await })?
+        } else {
+            a.read.read_gpkg(input, &Weight::Households)?
+        }
     } else {
         if !input.is_dir() {
             bail!("{}: is not a folder or a .gpkg file", input.display());
         }
-        wangge::ingest::read_dir(input, &Weight::Households)?
+        a.read.read_dir(input, &Weight::Households)?
     };
     let store = rt.block_on(a.store.open())?;
     let pb = spinner(false, "importing");

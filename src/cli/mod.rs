@@ -27,6 +27,7 @@ pub mod diff;
 pub mod export;
 pub mod fixture;
 pub mod import;
+pub mod input;
 pub mod partition;
 pub mod patrol;
 pub mod people;

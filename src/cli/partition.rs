@@ -12,8 +12,11 @@ use wangge::store::{PlanMeta, Store};
 /// Flags of `wangge partition`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder with villages.geojson, buildings.geojson and optional units, groups, barriers.
+    /// Folder with villages, buildings and optional units, groups, barriers: each a .geojson,
+    /// .shp (or .zip), .gpkg or .kml of that name, or a table of that name in a GeoPackage.
     input: PathBuf,
+    #[command(flatten)]
+    read: super::input::InputArgs,
     /// Folder to write grids.geojson, micro_grids.geojson, assignment.csv and report.json to.
     #[arg(long, required_unless_present = "db")]
     out: Option<PathBuf>,
@@ -89,7 +92,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
-    let ds = wangge::ingest::read_dir(&a.input, &opts.weight)?;
+    let ds = a.read.read_dir(&a.input, &opts.weight)?;
     let pb = if a.quiet {
         ProgressBar::hidden()
     } else {

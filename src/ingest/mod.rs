@@ -1,17 +1,30 @@
 //! Reading and validating a planner's input directory into a [`Dataset`].
 //!
+//! Each layer (villages, buildings, units, groups, barriers) may be GeoJSON, a Shapefile (or a
+//! zipped one), a GeoPackage table or KML ([`layer`]), in any coordinate system wangge knows
+//! ([`crate::crs::source`]), with its columns mapped onto wangge's fields ([`fields`]).
+//!
 //! Every problem is reported as one [`IngestError`] naming the file, the feature (index and id)
 //! and the field, e.g.
 //! `buildings.geojson: feature #12 (id "B0012"): field "households": must be a whole number ≥ 0, got -3`.
 
+pub mod fields;
+pub mod geojson;
+pub mod gpkg;
+pub mod kml;
+pub mod layer;
 pub mod people;
+pub mod register;
+pub mod shp;
 
+use crate::crs::source::SourceCrs;
 use crate::model::{
     Barrier, BarrierClass, Building, BuildingKind, Dataset, Group, Mode, Unit, Village,
     VillageCode, Weight,
 };
 use crate::spatial::{box_tree, BoxTree};
 use geo::{Contains, Geometry, InteriorPoint, LineString, MultiPolygon, Orient, Point, Validation};
+use layer::{Layer, RawGeometry, ReadOptions};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fmt;
@@ -55,37 +68,198 @@ impl fmt::Display for IngestError {
     }
 }
 
+impl IngestError {
+    /// A problem with a whole file.
+    pub fn file(file: &Path, problem: impl Into<String>) -> IngestError {
+        IngestError {
+            file: file.to_path_buf(),
+            feature: None,
+            field: None,
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Reads `villages.geojson`, `buildings.geojson` and the optional `units.geojson`,
-/// `groups.geojson` and `barriers.geojson` from `dir`.
+/// `groups.geojson` and `barriers.geojson` from `dir` (or the same layers in the other formats,
+/// see [`read_dir_with`]).
 ///
 /// `weight` names the field the band counts; a custom field must then be present on every
 /// building (or unit).
 pub fn read_dir(dir: &Path, weight: &Weight) -> Result<Dataset, IngestError> {
-    let villages = read_villages(&dir.join("villages.geojson"))?;
-    let units_path = dir.join("units.geojson");
-    let buildings_path = dir.join("buildings.geojson");
+    read_dir_with(dir, weight, &ReadOptions::default())
+}
+
+/// A layer ready to read: its features in lon/lat terms, and how its columns were renamed.
+struct Loaded {
+    layer: Layer,
+    crs: SourceCrs,
+    renames: Vec<(String, String)>,
+}
+
+/// Finds, reads and maps layer `base` of `dir`.
+fn load(
+    source: &Source<'_>,
+    base: &str,
+    opts: &ReadOptions,
+    used: &mut [bool],
+) -> Result<Option<Loaded>, IngestError> {
+    let found = match source {
+        Source::Dir(dir) => layer::find(dir, base)?,
+        Source::Package(p) => gpkg::has_table(p, base)?.then(|| {
+            (
+                p.to_path_buf(),
+                layer::LayerFormat::GeoPackage(Some(base.into())),
+            )
+        }),
+    };
+    let Some((path, format)) = found else {
+        return Ok(None);
+    };
+    let mut layer = format.read(&path, opts)?;
+    let own = opts
+        .layer_crs
+        .iter()
+        .find(|(l, _)| l == base)
+        .map(|(_, c)| c);
+    let crs = match (own.or(opts.crs.as_ref()), &layer.crs, &format) {
+        (Some(c), _, _) => c.clone(),
+        (None, Some(c), _) => c.clone(),
+        (None, None, layer::LayerFormat::GeoJson | layer::LayerFormat::Kml) => SourceCrs::wgs84(),
+        (None, None, layer::LayerFormat::GeoPackage(_)) => {
+            return Err(IngestError::file(
+                &layer.file,
+                "has no coordinate system (SRS undefined): give --crs, e.g. --crs EPSG:4490",
+            ))
+        }
+        (None, None, _) => {
+            return Err(IngestError::file(
+                &layer.file,
+                "has no .prj, so its coordinate system is unknown: add the .prj, or give --crs (e.g. --crs EPSG:4527 for CGCS2000 3° zone 39, EPSG:4490 for CGCS2000 lon/lat)",
+            ))
+        }
+    };
+    let renames = layer.map_fields(base, &opts.fields, used);
+    Ok(Some(Loaded {
+        layer,
+        crs,
+        renames,
+    }))
+}
+
+fn missing_layer(dir: &Path, base: &str) -> IngestError {
+    IngestError::file(
+        &dir.join(format!("{base}.geojson")),
+        format!(
+            "cannot be read: no {base} layer in the folder ({base}.geojson, .shp, .zip, .gpkg or .kml, or a table {base:?} in a GeoPackage)"
+        ),
+    )
+}
+
+/// Reads the layers of `dir` in any supported format ([`layer::find`]), in the coordinate system
+/// each file states (or `opts.crs`), with columns mapped by `opts.fields`.
+///
+/// A mapping whose column no layer has is an error naming the mapping and the columns there are.
+pub fn read_dir_with(
+    dir: &Path,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Dataset, IngestError> {
+    read_source(&Source::Dir(dir), weight, opts)
+}
+
+/// Reads the layers of one GeoPackage (tables `villages`, `buildings`, … as a land office or
+/// GIS software wrote them, not a wangge store) like [`read_dir_with`] reads a folder.
+pub fn read_gpkg_with(
+    file: &Path,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Dataset, IngestError> {
+    read_source(&Source::Package(file), weight, opts)
+}
+
+/// Where the layers are.
+enum Source<'a> {
+    /// A folder of files named after the layers.
+    Dir(&'a Path),
+    /// A GeoPackage with tables named after the layers.
+    Package(&'a Path),
+}
+
+fn read_source(
+    source: &Source<'_>,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Dataset, IngestError> {
+    let dir = match source {
+        Source::Dir(d) => d,
+        Source::Package(p) => *p,
+    };
+    let mut used = vec![false; opts.fields.rules().len()];
+    let mut columns: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut get = |base: &str| -> Result<Option<Loaded>, IngestError> {
+        let l = load(source, base, opts, &mut used)?;
+        if let Some(l) = &l {
+            columns.push((
+                l.layer.file.clone(),
+                l.layer.columns.iter().cloned().collect(),
+            ));
+        }
+        Ok(l)
+    };
+    let villages_l = get("villages")?.ok_or_else(|| missing_layer(dir, "villages"))?;
+    let units_l = get("units")?;
+    let buildings_l = get("buildings")?;
+    let groups_l = get("groups")?;
+    let barriers_l = get("barriers")?;
+    if let Some(i) = used.iter().position(|u| !u) {
+        let rule = &opts.fields.rules()[i];
+        let have: Vec<String> = columns
+            .iter()
+            .filter(|(f, _)| {
+                rule.layer.as_ref().is_none_or(|l| {
+                    f.file_stem()
+                        .is_some_and(|s| s.to_string_lossy() == l.as_str())
+                        || f.to_string_lossy().ends_with(&format!(":{l}"))
+                })
+            })
+            .map(|(f, c)| format!("{} has {}", f.display(), c.join(", ")))
+            .collect();
+        return Err(IngestError {
+            file: PathBuf::from(&rule.origin),
+            feature: None,
+            field: Some(rule.column.clone()),
+            problem: format!(
+                "no {} layer has a column {:?} to read as {:?} ({})",
+                rule.layer.as_deref().unwrap_or("input"),
+                rule.column,
+                rule.field,
+                if have.is_empty() {
+                    "no such layer".to_string()
+                } else {
+                    have.join("; ")
+                }
+            ),
+        });
+    }
+    let villages = read_villages(&villages_l)?;
     let index = VillageIndex::new(&villages);
-    let units = if units_path.exists() {
-        read_units(&units_path, weight, &index)?
-    } else {
-        Vec::new()
+    let units = match &units_l {
+        Some(l) => read_units(l, weight, &index)?,
+        None => Vec::new(),
     };
-    let buildings = if buildings_path.exists() || units.is_empty() {
-        read_buildings(&buildings_path, weight, &index)?
-    } else {
-        Vec::new()
+    let buildings = match &buildings_l {
+        Some(l) => read_buildings(l, weight, &index)?,
+        None if units.is_empty() => return Err(missing_layer(dir, "buildings")),
+        None => Vec::new(),
     };
-    let groups_path = dir.join("groups.geojson");
-    let groups = if groups_path.exists() {
-        read_groups(&groups_path)?
-    } else {
-        Vec::new()
+    let groups = match &groups_l {
+        Some(l) => read_groups(l)?,
+        None => Vec::new(),
     };
-    let barriers_path = dir.join("barriers.geojson");
-    let barriers = if barriers_path.exists() {
-        read_barriers(&barriers_path)?
-    } else {
-        Vec::new()
+    let barriers = match &barriers_l {
+        Some(l) => read_barriers(l)?,
+        None => Vec::new(),
     };
     Ok(Dataset {
         villages,
@@ -101,8 +275,10 @@ struct Feat<'a> {
     file: &'a Path,
     index: usize,
     id: Option<String>,
-    props: Map<String, Value>,
-    geometry: Option<Value>,
+    props: &'a Map<String, Value>,
+    geometry: &'a RawGeometry,
+    crs: &'a SourceCrs,
+    renames: &'a [(String, String)],
 }
 
 impl Feat<'_> {
@@ -113,8 +289,16 @@ impl Feat<'_> {
                 index: self.index,
                 id: self.id.clone(),
             }),
-            field: field.map(str::to_string),
+            field: field.map(|f| self.column_of(f)),
             problem: problem.into(),
+        }
+    }
+
+    /// How the file calls field `f`: `HS (households)` when `--field households=HS` mapped it.
+    fn column_of(&self, f: &str) -> String {
+        match self.renames.iter().find(|(field, _)| field == f) {
+            Some((field, column)) => format!("{column} (as {field})"),
+            None => f.to_string(),
         }
     }
 
@@ -164,27 +348,16 @@ impl Feat<'_> {
     }
 
     fn geometry(&self) -> Result<Geometry<f64>, IngestError> {
-        let Some(g) = &self.geometry else {
-            return Err(self.err(Some("geometry"), "is missing"));
+        let geom = match self.geometry {
+            RawGeometry::Missing => return Err(self.err(Some("geometry"), "is missing")),
+            RawGeometry::Bad(why) => return Err(self.err(Some("geometry"), why.clone())),
+            RawGeometry::Geo(g) => g,
         };
-        let parsed: geojson::Geometry = serde_json::from_value(g.clone())
-            .map_err(|e| self.err(Some("geometry"), format!("is not a GeoJSON geometry: {e}")))?;
-        let geom: Geometry<f64> = Geometry::try_from(&parsed.value)
-            .map_err(|e| self.err(Some("geometry"), format!("cannot be read: {e}")))?;
-        let mut bad = None;
-        geo::coords_iter::CoordsIter::coords_iter(&geom).for_each(|c| {
-            if bad.is_none()
-                && (!c.x.is_finite() || !c.y.is_finite() || c.x.abs() > 180.0 || c.y.abs() > 90.0)
-            {
-                bad = Some(c);
-            }
-        });
-        if let Some(c) = bad {
-            return Err(self.err(
-                Some("geometry"),
-                format!("coordinate ({}, {}) is not a WGS84 lon/lat", c.x, c.y),
-            ));
-        }
+        let crs = self.crs;
+        let geom = geo::MapCoords::try_map_coords(geom, |c| {
+            crs.to_lonlat(c.x, c.y).map(|(x, y)| geo::Coord { x, y })
+        })
+        .map_err(|e| self.err(Some("geometry"), e))?;
         Ok(geom)
     }
 
@@ -224,73 +397,35 @@ fn geom_type(g: &Geometry<f64>) -> &'static str {
     }
 }
 
-/// Reads a GeoJSON FeatureCollection file and hands each feature to `f`.
+/// Hands each feature of a loaded layer to `f`.
 fn read_features<T>(
-    path: &Path,
+    l: &Loaded,
     id_field: &str,
     mut f: impl FnMut(Feat<'_>) -> Result<T, IngestError>,
 ) -> Result<Vec<T>, IngestError> {
-    let file_err = |problem: String| IngestError {
-        file: path.to_path_buf(),
-        feature: None,
-        field: None,
-        problem,
-    };
-    let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot be read: {e}")))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(file_err("is empty".into()));
-    }
-    let doc: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| file_err(format!("is not GeoJSON (not valid JSON: {e})")))?;
-    let Value::Object(mut doc) = doc else {
-        return Err(file_err(
-            "is not GeoJSON: expected a FeatureCollection object".into(),
-        ));
-    };
-    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(file_err(format!(
-            "is not a GeoJSON FeatureCollection (its \"type\" is {})",
-            doc.get("type")
-                .map_or("missing".to_string(), |t| t.to_string())
-        )));
-    }
-    let Some(Value::Array(features)) = doc.remove("features") else {
-        return Err(file_err("has no \"features\" array".into()));
-    };
-    let mut out = Vec::with_capacity(features.len());
-    for (index, feat) in features.into_iter().enumerate() {
-        let Value::Object(mut feat) = feat else {
-            return Err(IngestError {
-                file: path.to_path_buf(),
-                feature: Some(FeatureRef { index, id: None }),
-                field: None,
-                problem: "is not a GeoJSON Feature object".into(),
-            });
-        };
-        let props = match feat.remove("properties") {
-            Some(Value::Object(p)) => p,
-            _ => Map::new(),
-        };
-        let id = match props.get(id_field).or_else(|| feat.get("id")) {
+    let mut out = Vec::with_capacity(l.layer.features.len());
+    for (index, feat) in l.layer.features.iter().enumerate() {
+        let id = match feat.props.get(id_field).or(feat.id.as_ref()) {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let geometry = feat.remove("geometry").filter(|g| !g.is_null());
         out.push(f(Feat {
-            file: path,
+            file: &l.layer.file,
             index,
             id,
-            props,
-            geometry,
+            props: &feat.props,
+            geometry: &feat.geometry,
+            crs: &l.crs,
+            renames: &l.renames,
         })?);
     }
     Ok(out)
 }
 
-fn read_villages(path: &Path) -> Result<Vec<Village>, IngestError> {
+fn read_villages(l: &Loaded) -> Result<Vec<Village>, IngestError> {
     let mut seen = HashSet::new();
-    let villages = read_features(path, "code", |f| {
+    let villages = read_features(l, "code", |f| {
         let code_text = f.required_string("code")?;
         let code =
             VillageCode::parse(&code_text).map_err(|e| f.err(Some("code"), e.to_string()))?;
@@ -316,12 +451,7 @@ fn read_villages(path: &Path) -> Result<Vec<Village>, IngestError> {
         })
     })?;
     if villages.is_empty() {
-        return Err(IngestError {
-            file: path.to_path_buf(),
-            feature: None,
-            field: None,
-            problem: "has no villages".into(),
-        });
+        return Err(IngestError::file(&l.layer.file, "has no villages"));
     }
     Ok(villages)
 }
@@ -350,12 +480,12 @@ impl<'a> VillageIndex<'a> {
 }
 
 fn read_buildings(
-    path: &Path,
+    l: &Loaded,
     weight: &Weight,
     villages: &VillageIndex<'_>,
 ) -> Result<Vec<Building>, IngestError> {
     let mut seen = HashSet::new();
-    read_features(path, "id", |f| {
+    read_features(l, "id", |f| {
         let id = f.required_string("id")?;
         if !seen.insert(id.clone()) {
             return Err(f.err(Some("id"), format!("duplicate building id {id:?}")));
@@ -431,12 +561,12 @@ fn read_buildings(
 }
 
 fn read_units(
-    path: &Path,
+    l: &Loaded,
     weight: &Weight,
     villages: &VillageIndex<'_>,
 ) -> Result<Vec<Unit>, IngestError> {
     let mut seen = HashSet::new();
-    read_features(path, "id", |f| {
+    read_features(l, "id", |f| {
         let id = f.required_string("id")?;
         if !seen.insert(id.clone()) {
             return Err(f.err(Some("id"), format!("duplicate unit id {id:?}")));
@@ -477,8 +607,8 @@ fn read_units(
     })
 }
 
-fn read_groups(path: &Path) -> Result<Vec<Group>, IngestError> {
-    read_features(path, "id", |f| {
+fn read_groups(l: &Loaded) -> Result<Vec<Group>, IngestError> {
+    read_features(l, "id", |f| {
         Ok(Group {
             id: f.required_string("id")?,
             area: f.area()?,
@@ -486,8 +616,8 @@ fn read_groups(path: &Path) -> Result<Vec<Group>, IngestError> {
     })
 }
 
-fn read_barriers(path: &Path) -> Result<Vec<Barrier>, IngestError> {
-    read_features(path, "id", |f| {
+fn read_barriers(l: &Loaded) -> Result<Vec<Barrier>, IngestError> {
+    read_features(l, "id", |f| {
         let class_text = f.required_string("class")?;
         let class = BarrierClass::parse(&class_text).ok_or_else(|| {
             f.err(

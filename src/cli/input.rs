@@ -1,0 +1,163 @@
+//! The input flags `wangge partition`, `wangge import` and `wangge check` share: the coordinate
+//! system, the DBF text encoding and the column → field mapping of the input folder's layers.
+
+use anyhow::{anyhow, Result};
+use std::path::Path;
+use std::path::PathBuf;
+use wangge::crs::source::SourceCrs;
+use wangge::ingest::fields::FieldMap;
+use wangge::ingest::layer::ReadOptions;
+use wangge::ingest::register::{RegisterReport, RegisterSpec};
+use wangge::model::{Dataset, Weight};
+
+/// How to read the input layers (flatten into a command's `Args`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct InputArgs {
+    /// Coordinate system of every input layer, over what the files say: EPSG:NNNN (4326, 4490,
+    /// CGCS2000 Gauss-Kruger 4491-4554, UTM 326NN/327NN, 3857), wgs84, cgcs2000, gcj02 (Amap,
+    /// Tencent) or bd09 (Baidu). Needed for a Shapefile without .prj. LAYER=CRS
+    /// (buildings=gcj02) sets one layer's; repeatable.
+    #[arg(long, value_name = "CRS")]
+    pub crs: Vec<String>,
+    /// Text encoding of every Shapefile's .dbf, over its .cpg: gbk, gb18030, utf-8, …
+    /// (default: the .cpg, else UTF-8 if the text is valid UTF-8, else GBK).
+    #[arg(long, value_name = "ENCODING")]
+    pub encoding: Option<String>,
+    /// Read a column as one of wangge's fields: FIELD=COLUMN (households=HS) or
+    /// LAYER.FIELD=COLUMN (villages.code=XZQDM). Repeatable.
+    #[arg(long = "field", value_name = "FIELD=COLUMN")]
+    pub field: Vec<String>,
+    /// A file of such mappings: TOML (`households = "HS"`, `[villages]` sections) or CSV
+    /// (`field,column` or `layer,field,column`).
+    #[arg(long, value_name = "FILE")]
+    pub field_map: Option<PathBuf>,
+    /// A household or person register (实有房屋/实有人口) as CSV, joined to the buildings by
+    /// --register-key: it sets the households (and residents) of every building it names; rows
+    /// that match no building are listed by line.
+    #[arg(long, value_name = "FILE.csv")]
+    pub register: Option<PathBuf>,
+    /// The register's building number column (the buildings' id).
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "building_id",
+        requires = "register"
+    )]
+    pub register_key: String,
+    /// The register's household number column: each row is then a person, and a building's
+    /// households are its distinct household numbers (else each row is a household).
+    #[arg(long, value_name = "COLUMN", requires = "register")]
+    pub register_household: Option<String>,
+    /// The register's column of residents per row (a household register's 人数).
+    #[arg(long, value_name = "COLUMN", requires = "register")]
+    pub register_residents: Option<String>,
+}
+
+impl InputArgs {
+    /// The flags as the library's [`ReadOptions`].
+    pub fn options(&self) -> Result<ReadOptions> {
+        let mut crs = None;
+        let mut layer_crs = Vec::new();
+        for c in &self.crs {
+            let parse = |t: &str| {
+                t.parse::<SourceCrs>()
+                    .map_err(|e| anyhow!("--crs {c}: {e}"))
+            };
+            match c.split_once('=') {
+                Some((layer, t)) if !c.contains('[') => {
+                    let layer = layer.trim();
+                    if !wangge::ingest::fields::LAYERS.contains(&layer) {
+                        return Err(anyhow!(
+                            "--crs {c}: unknown layer {layer:?} (expected one of {})",
+                            wangge::ingest::fields::LAYERS.join(", ")
+                        ));
+                    }
+                    layer_crs.push((layer.to_string(), parse(t)?));
+                }
+                _ if crs.is_some() => {
+                    return Err(anyhow!(
+                        "--crs {c}: a second CRS for every layer; use LAYER=CRS"
+                    ))
+                }
+                _ => crs = Some(parse(c)?),
+            }
+        }
+        let encoding = match &self.encoding {
+            Some(e) => Some(wangge::ingest::shp::encoding_from_label(e).ok_or_else(|| {
+                anyhow!("--encoding {e}: unknown text encoding (try gbk, gb18030 or utf-8)")
+            })?),
+            None => None,
+        };
+        let mut fields = FieldMap::default();
+        if let Some(f) = &self.field_map {
+            fields.add_file(f)?;
+        }
+        for f in &self.field {
+            fields.add_arg(f)?;
+        }
+        Ok(ReadOptions {
+            crs,
+            layer_crs,
+            encoding,
+            fields,
+        })
+    }
+}
+
+impl InputArgs {
+    /// Reads the input folder with these flags, and joins the register if one is given (its
+    /// summary and unmatched lines on stderr).
+    pub fn read_dir(&self, dir: &Path, weight: &Weight) -> Result<Dataset> {
+        let ds = wangge::ingest::read_dir_with(dir, weight, &self.options()?)?;
+        self.join_register(ds)
+    }
+
+    /// Reads the layers of a town's GeoPackage (not a wangge store), as [`Self::read_dir`].
+    pub fn read_gpkg(&self, file: &Path, weight: &Weight) -> Result<Dataset> {
+        let ds = wangge::ingest::read_gpkg_with(file, weight, &self.options()?)?;
+        self.join_register(ds)
+    }
+
+    fn join_register(&self, mut ds: Dataset) -> Result<Dataset> {
+        if let Some(file) = &self.register {
+            let spec = RegisterSpec {
+                file: file.clone(),
+                key: self.register_key.clone(),
+                household: self.register_household.clone(),
+                residents: self.register_residents.clone(),
+            };
+            let r = wangge::ingest::register::apply(&mut ds, &spec)?;
+            eprintln!("{}", register_summary(file, &r));
+        }
+        Ok(ds)
+    }
+}
+
+/// `register FILE: N rows, M matched (B buildings); K match no building: line 5 (B0099), …`.
+fn register_summary(file: &Path, r: &RegisterReport) -> String {
+    let mut s = format!(
+        "register {}: {} rows, {} matched ({} buildings)",
+        file.display(),
+        r.rows,
+        r.matched,
+        r.buildings
+    );
+    if !r.unmatched.is_empty() {
+        const SHOWN: usize = 50;
+        let lines: Vec<String> = r
+            .unmatched
+            .iter()
+            .take(SHOWN)
+            .map(|(line, key)| format!("line {line} ({key:?})"))
+            .collect();
+        s.push_str(&format!(
+            "; {} match no building: {}",
+            r.unmatched.len(),
+            lines.join(", ")
+        ));
+        if r.unmatched.len() > SHOWN {
+            s.push_str(&format!(", and {} more", r.unmatched.len() - SHOWN));
+        }
+    }
+    s
+}
