@@ -635,7 +635,7 @@ mod tests {
                         g.add_edge(v, v + w);
                     }
                     if q + 1 < w && r + 1 < h {
-                        if tie(seed, v) % 2 == 0 {
+                        if tie(seed, v).is_multiple_of(2) {
                             g.add_edge(v, v + w + 1);
                         } else {
                             g.add_edge(v + 1, v + w);

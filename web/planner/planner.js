@@ -164,11 +164,14 @@ function prepare(data) {
   }
   const faceWeight = new Float64Array(nf), faceHH = new Float64Array(nf), faceRes = new Float64Array(nf);
   const itemFaces = data.buildings.map(() => []);
+  // where the village has units, they carry their buildings' sums: buildings add nothing more
+  const hasUnits = data.buildings.some((b) => b.kind === 'unit');
   faceItems.forEach((items, f) => {
     for (const i of items) {
       const b = data.buildings[i];
+      const counts = !hasUnits || b.kind === 'unit';
       // a unit spread over several faces counts once: its figures go to its first face
-      if (itemFaces[i].length === 0) { faceWeight[f] += b.weight; faceHH[f] += b.households; faceRes[f] += b.residents; }
+      if (counts && itemFaces[i].length === 0) { faceWeight[f] += b.weight; faceHH[f] += b.households; faceRes[f] += b.residents; }
       itemFaces[i].push(f);
     }
   });
