@@ -100,6 +100,9 @@ pub struct GridView {
     pub figures: Figures,
     /// Grid leader and workers.
     pub people: Vec<Person>,
+    /// Map colour, an index into [`PALETTE`](crate::partition::colour::PALETTE) no neighbour
+    /// shares (none for plans stored before colours were).
+    pub color: Option<u8>,
 }
 
 /// One micro-grid of an active plan.
@@ -119,6 +122,8 @@ pub struct MicroView {
     pub kind: MicroKind,
     /// For parts of a split building or firm.
     pub stack: Option<Stack>,
+    /// Map colour, as for grids: no neighbouring micro-grid shares it.
+    pub color: Option<u8>,
 }
 
 /// A building and where the active plan puts it.
@@ -307,6 +312,7 @@ impl Snapshot {
                     label: Point::new(g.label[0], g.label[1]),
                     figures: g.figures.clone(),
                     people: Vec::new(),
+                    color: Some(g.color),
                 });
             }
             for m in &vp.micro_grids {
@@ -318,6 +324,7 @@ impl Snapshot {
                     figures: m.figures.clone(),
                     kind: m.kind,
                     stack: m.stack.clone(),
+                    color: Some(m.color),
                 });
             }
             for a in &vp.assignment {

@@ -416,6 +416,7 @@ fn hand_snapshot() -> Snapshot {
         geometry,
         figures: Figures::default(),
         people: vec![],
+        color: None,
     };
     let a = square(-100.0, -100.0, 100.0, 100.0);
     let b = square(100.0, -100.0, 300.0, 100.0);
@@ -625,6 +626,7 @@ fn daily_report_ranks_grids_that_missed() {
         label: Point::new(0.0, 0.0),
         figures: Figures::default(),
         people: vec![],
+        color: None,
     });
     let index = CoverageIndex::new(&snap, CoverageRules::default());
     let mut pts = hand_points();

@@ -74,10 +74,15 @@ pub fn weight_of(ds: &Dataset, r: Ref, weight: &Weight) -> f64 {
     }
 }
 
+/// An item's figures. Where a village has units, they carry their buildings' sums (given both
+/// files, `ingest` makes them so), and a building of it adds nothing of its own.
 fn parts(ds: &Dataset, r: Ref) -> (f64, f64, Option<f64>) {
     match r.kind {
         ItemKind::Building => {
             let b = &ds.buildings[r.index];
+            if ds.units.iter().any(|u| u.village == b.village) {
+                return (0.0, 0.0, b.custom.map(|_| 0.0));
+            }
             (b.households as f64, b.residents as f64, b.custom)
         }
         ItemKind::Unit => {

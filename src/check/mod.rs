@@ -21,7 +21,8 @@
 //!   west→east then north→south, and every label lies inside its polygon ([`codes`]);
 //! - hard barriers (rivers, railways, expressways) crossed and villager groups split, each listed
 //!   unless the report's excuse for it holds;
-//! - every excuse in the report is true: a reason that does not hold is itself a finding.
+//! - every excuse in the report is true: a reason that does not hold is itself a finding;
+//! - two grids (or micro-grids) that share a border do not share a map colour ([`colours`]).
 //!
 //! ```
 //! use wangge::check::{check, Finding, Rules};
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod codes;
+pub mod colours;
 pub mod excuse;
 pub mod geom;
 pub mod items;
@@ -379,6 +381,19 @@ pub enum Finding {
         /// Why it does not hold.
         why: String,
     },
+    /// Two grids (or micro-grids) that share a border have the same map colour.
+    SameColourNeighbours {
+        /// Grid or micro-grid.
+        level: Level,
+        /// One of them.
+        a: String,
+        /// The other.
+        b: String,
+        /// The colour both have.
+        color: u8,
+        /// The length of border they share, m.
+        border_m: f64,
+    },
 }
 
 fn num(x: f64) -> String {
@@ -477,6 +492,11 @@ impl fmt::Display for Finding {
                 "village {village}{}: the report's {issue} excuse \"{reason}\" does not hold: {why}",
                 code.as_ref().map(|c| format!(", {c}")).unwrap_or_default()
             ),
+            SameColourNeighbours { level, a, b, color, border_m } => write!(
+                f,
+                "{level}s {a} and {b} share {} m of border and both have colour {color}",
+                num(*border_m)
+            ),
         }
     }
 }
@@ -491,5 +511,25 @@ pub fn check(plan: &PlanToCheck, ds: &Dataset, rules: &Rules) -> Vec<Finding> {
     out.extend(ctx.check_assignment());
     out.extend(ctx.check_figures());
     out.extend(excuse::check(&ctx));
+    let grids: Vec<colours::Coloured<'_>> = plan
+        .grids
+        .iter()
+        .map(|g| colours::Coloured {
+            code: &g.code,
+            color: g.color,
+            geometry: &g.geometry,
+        })
+        .collect();
+    out.extend(colours::check(Level::Grid, &grids));
+    let micro: Vec<colours::Coloured<'_>> = plan
+        .micro
+        .iter()
+        .map(|m| colours::Coloured {
+            code: &m.code,
+            color: m.color,
+            geometry: &m.geometry,
+        })
+        .collect();
+    out.extend(colours::check(Level::Micro, &micro));
     out
 }

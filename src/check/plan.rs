@@ -38,6 +38,8 @@ pub struct PlanGrid {
     pub label: Option<Point<f64>>,
     /// Its figures.
     pub claimed: Claimed,
+    /// Its map colour, if the plan gives one.
+    pub color: Option<u8>,
 }
 
 /// A micro-grid of the plan.
@@ -56,6 +58,8 @@ pub struct PlanMicro {
     /// What the plan calls it: `residential`, `dedicated` (专属: a school, hospital, firm…) or
     /// `building_part` (one part of a split building); the band binds only residential ones.
     pub kind: String,
+    /// Its map colour, if the plan gives one.
+    pub color: Option<u8>,
 }
 
 /// One row of the assignment.
@@ -190,6 +194,10 @@ fn claimed(p: &Value) -> Claimed {
     }
 }
 
+fn color(p: &Value) -> Option<u8> {
+    p["color"].as_u64().and_then(|c| u8::try_from(c).ok())
+}
+
 fn label(p: &Value) -> Option<Point<f64>> {
     let l = p["label"].as_array()?;
     Some(Point::new(l.first()?.as_f64()?, l.get(1)?.as_f64()?))
@@ -206,6 +214,7 @@ pub fn read_grids(path: &Path) -> Result<Vec<PlanGrid>, ReadError> {
                 village: text(path, i, &p, "village_code")?,
                 label: label(&p),
                 claimed: claimed(&p),
+                color: color(&p),
                 geometry,
             })
         })
@@ -224,6 +233,7 @@ pub fn read_micro(path: &Path) -> Result<Vec<PlanMicro>, ReadError> {
                 label: label(&p),
                 claimed: claimed(&p),
                 kind: p["kind"].as_str().unwrap_or("residential").to_string(),
+                color: color(&p),
                 geometry,
             })
         })

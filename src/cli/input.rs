@@ -108,8 +108,14 @@ impl InputArgs {
     /// Reads the input folder with these flags, and joins the register if one is given (its
     /// summary and unmatched lines on stderr).
     pub fn read_dir(&self, dir: &Path, weight: &Weight) -> Result<Dataset> {
-        let ds = wangge::ingest::read_dir_with(dir, weight, &self.options()?)?;
-        self.join_register(ds)
+        Ok(self.read_input(dir, weight)?.dataset)
+    }
+
+    /// [`Self::read_dir`], with the units whose own figures differ from their buildings'.
+    pub fn read_input(&self, dir: &Path, weight: &Weight) -> Result<wangge::ingest::Input> {
+        let mut input = wangge::ingest::read_input_with(dir, weight, &self.options()?)?;
+        input.dataset = self.join_register(input.dataset)?;
+        Ok(input)
     }
 
     /// Reads the layers of a town's GeoPackage (not a wangge store), as [`Self::read_dir`].

@@ -92,7 +92,8 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
-    let ds = a.read.read_dir(&a.input, &opts.weight)?;
+    let input = a.read.read_input(&a.input, &opts.weight)?;
+    let (ds, unit_differences) = (input.dataset, input.unit_differences);
     let pb = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -104,8 +105,33 @@ pub fn run(a: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     pb.set_message("partitioning");
-    let plan = partition::partition(&ds, &opts, &|| pb.inc(1));
+    let mut plan = partition::partition(&ds, &opts, &|| pb.inc(1));
     pb.finish_and_clear();
+    // Units whose own figures differ from their buildings' (the buildings' were used).
+    for d in &unit_differences {
+        plan.villages[d.village].issues.push(partition::Issue {
+            code: None,
+            kind: "unit_figures_differ",
+            bound: Some(d.buildings_sum),
+            value: Some(d.stated),
+            reason: d.to_string(),
+        });
+    }
+    if !unit_differences.is_empty() {
+        eprintln!(
+            "warning: {} unit figures differ from the sums of their buildings (listed in report.json as unit_figures_differ), e.g. {}",
+            unit_differences.len(),
+            unit_differences[0]
+        );
+    }
+    for code in plan
+        .colours
+        .fifth_grids
+        .iter()
+        .chain(&plan.colours.fifth_micro_grids)
+    {
+        eprintln!("note: {code} has the fifth map colour (four were not found around it)");
+    }
     let report = wangge::output::report_json(&plan, &opts);
     if let Some(out) = &a.out {
         wangge::output::write_plan(out, &plan, &opts, &report)

@@ -4,6 +4,16 @@
 //! zipped one), a GeoPackage table or KML ([`layer`]), in any coordinate system wangge knows
 //! ([`crate::crs::source`]), with its columns mapped onto wangge's fields ([`fields`]).
 //!
+//! **Units and buildings together.** Given both a units and a buildings layer, units are the
+//! atoms (a grid never cuts one) and the buildings inside them give their weights: each unit's
+//! households, residents and `--weight` field become the sums over the buildings inside it (a
+//! building counts in the first unit of its village, in file order, that contains its point), and
+//! a building's figures are then counted once, through its unit. Where a unit states households or
+//! residents of its own that differ from its buildings' sums, the difference is reported
+//! ([`UnitDifference`], in `report.json` as `unit_figures_differ`) and the buildings' sums are
+//! used. A building that lies in no unit of its village cannot be counted either way and is
+//! refused, naming the building, the file and the field.
+//!
 //! Every problem is reported as one [`IngestError`] naming the file, the feature (index and id)
 //! and the field, e.g.
 //! `buildings.geojson: feature #12 (id "B0012"): field "households": must be a whole number ≥ 0, got -3`.
@@ -165,7 +175,64 @@ pub fn read_dir_with(
     weight: &Weight,
     opts: &ReadOptions,
 ) -> Result<Dataset, IngestError> {
+    read_input_with(dir, weight, opts).map(|i| i.dataset)
+}
+
+/// [`read_dir_with`], with what it found of units and buildings given together (see the module
+/// doc).
+pub fn read_input_with(
+    dir: &Path,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Input, IngestError> {
     read_source(&Source::Dir(dir), weight, opts)
+}
+
+/// [`read_input_with`] with the default options: GeoJSON or any format, as the files say.
+pub fn read_input(dir: &Path, weight: &Weight) -> Result<Input, IngestError> {
+    read_input_with(dir, weight, &ReadOptions::default())
+}
+
+/// What [`read_input`] read: the dataset and, given both units and buildings, the units whose
+/// stated figures differ from their buildings' sums.
+#[derive(Debug)]
+pub struct Input {
+    /// The town's data, units carrying their buildings' sums.
+    pub dataset: Dataset,
+    /// Units whose own figures differ from their buildings' (the buildings' were used).
+    pub unit_differences: Vec<UnitDifference>,
+}
+
+/// A unit whose stated households (or residents, or `--weight` field) differ from the sum over
+/// the buildings inside it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct UnitDifference {
+    /// The units layer's file.
+    pub file: PathBuf,
+    /// The unit's id.
+    pub unit: String,
+    /// Its index in the units layer.
+    pub index: usize,
+    /// Index of its village.
+    pub village: usize,
+    /// `households`, `residents` or the `--weight` field.
+    pub field: String,
+    /// What the unit states.
+    pub stated: f64,
+    /// What its buildings hold.
+    pub buildings_sum: f64,
+    /// How many buildings lie in it.
+    pub buildings: usize,
+}
+
+impl fmt::Display for UnitDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: feature #{} (id {:?}): field {:?}: states {}, but the {} buildings inside it hold {}; the buildings' figures are used",
+            self.file.display(), self.index, self.unit, self.field, self.stated, self.buildings, self.buildings_sum
+        )
+    }
 }
 
 /// Reads the layers of one GeoPackage (tables `villages`, `buildings`, … as a land office or
@@ -175,7 +242,7 @@ pub fn read_gpkg_with(
     weight: &Weight,
     opts: &ReadOptions,
 ) -> Result<Dataset, IngestError> {
-    read_source(&Source::Package(file), weight, opts)
+    read_source(&Source::Package(file), weight, opts).map(|i| i.dataset)
 }
 
 /// Where the layers are.
@@ -190,7 +257,7 @@ fn read_source(
     source: &Source<'_>,
     weight: &Weight,
     opts: &ReadOptions,
-) -> Result<Dataset, IngestError> {
+) -> Result<Input, IngestError> {
     let dir = match source {
         Source::Dir(d) => d,
         Source::Package(p) => *p,
@@ -244,14 +311,21 @@ fn read_source(
     }
     let villages = read_villages(&villages_l)?;
     let index = VillageIndex::new(&villages);
-    let units = match &units_l {
-        Some(l) => read_units(l, weight, &index)?,
+    let both = units_l.is_some() && buildings_l.is_some();
+    let stated = match &units_l {
+        Some(l) => read_units(l, weight, &index, !both)?,
         None => Vec::new(),
     };
     let buildings = match &buildings_l {
         Some(l) => read_buildings(l, weight, &index)?,
-        None if units.is_empty() => return Err(missing_layer(dir, "buildings")),
+        None if stated.is_empty() => return Err(missing_layer(dir, "buildings")),
         None => Vec::new(),
+    };
+    let (units, unit_differences) = match (&units_l, &buildings_l) {
+        (Some(u), Some(b)) => {
+            units_from_buildings(stated, &buildings, &u.layer.file, &b.layer.file, weight)?
+        }
+        _ => (stated.into_iter().map(|(u, _)| u).collect(), Vec::new()),
     };
     let groups = match &groups_l {
         Some(l) => read_groups(l)?,
@@ -261,13 +335,95 @@ fn read_source(
         Some(l) => read_barriers(l)?,
         None => Vec::new(),
     };
-    Ok(Dataset {
-        villages,
-        buildings,
-        units,
-        groups,
-        barriers,
+    Ok(Input {
+        dataset: Dataset {
+            villages,
+            buildings,
+            units,
+            groups,
+            barriers,
+        },
+        unit_differences,
     })
+}
+
+/// Units and buildings given together: each building into the first unit of its village that
+/// holds its point; each unit's figures the sums of its buildings'; differences with what a
+/// unit states listed. A building in no unit is refused.
+#[allow(clippy::type_complexity)]
+fn units_from_buildings(
+    stated: Vec<(Unit, Stated)>,
+    buildings: &[Building],
+    units_path: &Path,
+    buildings_path: &Path,
+    weight: &Weight,
+) -> Result<(Vec<Unit>, Vec<UnitDifference>), IngestError> {
+    let tree = box_tree(stated.iter().enumerate().map(|(i, (u, _))| (i, &u.area)));
+    let mut sums = vec![(0.0f64, 0.0f64, 0.0f64, 0usize); stated.len()];
+    for (bi, b) in buildings.iter().enumerate() {
+        let p = b.point;
+        let unit = tree
+            .locate_all_at_point(&[p.x(), p.y()])
+            .map(|c| c.data)
+            .filter(|&u| stated[u].0.village == b.village && stated[u].0.area.contains(&p))
+            .min()
+            .ok_or_else(|| IngestError {
+                file: buildings_path.to_path_buf(),
+                feature: Some(FeatureRef {
+                    index: bi,
+                    id: Some(b.id.clone()),
+                }),
+                field: Some("geometry".into()),
+                problem: format!(
+                    "lies in no unit of {} ({:.7}, {:.7}): given both layers, units are the atoms and the buildings inside them give their households, so every building must lie in a unit of its village",
+                    units_path.display(),
+                    p.x(),
+                    p.y()
+                ),
+            })?;
+        let s = &mut sums[unit];
+        s.0 += b.households as f64;
+        s.1 += b.residents as f64;
+        s.2 += b.custom.unwrap_or(0.0);
+        s.3 += 1;
+    }
+    let mut diffs = Vec::new();
+    let mut units = Vec::with_capacity(stated.len());
+    for (index, ((mut u, st), (h, r, c, n))) in stated.into_iter().zip(sums).enumerate() {
+        let mut differ = |field: &str, said: Option<f64>, sum: f64| {
+            if let Some(said) = said.filter(|s| (s - sum).abs() > 1e-9) {
+                diffs.push(UnitDifference {
+                    file: units_path.to_path_buf(),
+                    unit: u.id.clone(),
+                    index,
+                    village: u.village,
+                    field: field.to_string(),
+                    stated: said,
+                    buildings_sum: sum,
+                    buildings: n,
+                });
+            }
+        };
+        differ("households", st.households, h);
+        differ("residents", st.residents, r);
+        if let Weight::Field(name) = weight {
+            differ(name, st.custom, c);
+        }
+        u.households = h;
+        u.residents = r;
+        if u.custom.is_some() || matches!(weight, Weight::Field(_)) {
+            u.custom = Some(c);
+        }
+        units.push(u);
+    }
+    Ok((units, diffs))
+}
+
+/// What a unit states of its own figures (`None`: not given).
+struct Stated {
+    households: Option<f64>,
+    residents: Option<f64>,
+    custom: Option<f64>,
 }
 
 /// One parsed feature with what is needed to report on it.
@@ -560,11 +716,14 @@ fn read_buildings(
     })
 }
 
+/// Reads the units layer; `need_weight`: the `--weight` field must be given (no buildings to
+/// give it).
 fn read_units(
     l: &Loaded,
     weight: &Weight,
     villages: &VillageIndex<'_>,
-) -> Result<Vec<Unit>, IngestError> {
+    need_weight: bool,
+) -> Result<Vec<(Unit, Stated)>, IngestError> {
     let mut seen = HashSet::new();
     read_features(l, "id", |f| {
         let id = f.required_string("id")?;
@@ -574,13 +733,15 @@ fn read_units(
         let households = f.number("households")?;
         let residents = f.number("residents")?;
         let custom = match weight {
-            Weight::Field(name) => Some(
+            Weight::Field(name) if need_weight => Some(
                 f.number(name)?
                     .ok_or_else(|| f.err(Some(name), "is missing (it is the --weight field)"))?,
             ),
+            Weight::Field(name) => f.number(name)?,
             _ => None,
         };
         match weight {
+            _ if !need_weight => {}
             Weight::Households if households.is_none() => {
                 return Err(f.err(Some("households"), "is missing (it is the --weight field)"))
             }
@@ -596,14 +757,21 @@ fn read_units(
         let village = villages
             .locate(probe)
             .ok_or_else(|| f.err(Some("geometry"), "lies outside every village"))?;
-        Ok(Unit {
-            id,
-            area,
-            households: households.unwrap_or(0.0),
-            residents: residents.unwrap_or(0.0),
-            custom,
-            village,
-        })
+        Ok((
+            Unit {
+                id,
+                area,
+                households: households.unwrap_or(0.0),
+                residents: residents.unwrap_or(0.0),
+                custom,
+                village,
+            },
+            Stated {
+                households,
+                residents,
+                custom,
+            },
+        ))
     })
 }
 

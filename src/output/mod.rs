@@ -49,7 +49,7 @@ pub fn grids_geojson(plan: &Plan, opts: &Options) -> Value {
                     "weight": f.weight, "households": f.households, "residents": f.residents,
                     "area_m2": f.area_m2, "perimeter_m": f.perimeter_m, "polsby_popper": f.polsby_popper,
                     "buildings": f.buildings, "units": f.units, "band": band_status(&opts.band, f.weight),
-                    "piece": g.piece, "label": g.label,
+                    "piece": g.piece, "label": g.label, "color": g.color,
                 }),
                 &g.rings,
             ));
@@ -69,6 +69,7 @@ pub fn micro_geojson(plan: &Plan) -> Value {
                 "kind": m.kind, "weight": f.weight, "households": f.households, "residents": f.residents,
                 "area_m2": f.area_m2, "polsby_popper": f.polsby_popper, "buildings": f.buildings,
                 "footprint": format!("{}-{}", v.code, m.footprint), "label": m.label,
+                "color": m.color,
             });
             if let (Some(s), Value::Object(p)) = (&m.stack, &mut props) {
                 p.insert("stack_building".into(), json!(s.building));
@@ -211,6 +212,7 @@ pub fn report_json(plan: &Plan, opts: &Options) -> Value {
             "border_on_lines_share": if border > 0.0 { json!(r6(on / border)) } else { json!(null) },
         },
         "villages": villages,
+        "colours": plan.colours,
     })
 }
 

@@ -419,6 +419,7 @@ pub fn assign_village(
             rings: rs,
             figures: figs[i].clone(),
             piece: piece_of_grid[i],
+            color: 0,
         })
         .collect();
     let mut issues = Vec::new();
@@ -471,7 +472,7 @@ pub fn assign_village(
         &unit_ids,
         &mut issues,
     );
-    Ok(VillagePlan {
+    let mut vp = VillagePlan {
         code: v.code.clone(),
         name: v.name.clone(),
         mode: v.mode,
@@ -483,7 +484,10 @@ pub fn assign_village(
         grid_border_m: border,
         grid_border_on_lines_m: on_lines,
         issues,
-    })
+    };
+    // The village's own colours; a store recolours it among its neighbours when it is saved.
+    super::colour::colour_plan(std::slice::from_mut(&mut vp), opts.seed);
+    Ok(vp)
 }
 
 /// Per grid: its faces in connected components (faces sharing an arc), each sorted, in order of

@@ -171,7 +171,9 @@ pub fn build(
         first
     };
 
-    // Buildings into faces.
+    // Buildings into faces. Where the village has units, a unit's figures are its buildings'
+    // sums (see `ingest`), so its buildings add none of their own: each counts once.
+    let buildings_count = unit_ids.is_empty();
     let mut households = vec![0.0; nf];
     let mut residents = vec![0.0; nf];
     let mut weight_v = vec![0.0; nf];
@@ -182,6 +184,9 @@ pub fn build(
         if let Some(f) = f {
             let f = f as usize;
             buildings[f].push(bi);
+            if !buildings_count {
+                continue;
+            }
             households[f] += bld.households as f64;
             residents[f] += bld.residents as f64;
             weight_v[f] += match weight {

@@ -207,6 +207,7 @@ pub fn build(
                     kind: part.kind,
                     stack: part.stack,
                     footprint: a,
+                    color: 0,
                 });
             }
         }

@@ -14,6 +14,7 @@ pub mod assign_csv;
 pub mod atoms;
 pub mod cells;
 pub mod codes;
+pub mod colour;
 pub mod micro;
 pub mod quality;
 pub mod regions;
@@ -66,6 +67,8 @@ pub struct Plan {
     pub villages: Vec<VillagePlan>,
     /// What the micro-grid band counted.
     pub micro_weight: String,
+    /// Grids and micro-grids that got the fifth colour.
+    pub colours: colour::PlanColours,
 }
 
 /// Something the plan could not do as asked, and why.
@@ -96,6 +99,8 @@ pub struct GridPlan {
     pub figures: Figures,
     /// Which piece of the village it lies in (0 for a village in one piece).
     pub piece: usize,
+    /// Its colour, an index into [`colour::PALETTE`]: no neighbouring grid has the same.
+    pub color: u8,
 }
 
 /// Figures of a grid or micro-grid.
@@ -154,6 +159,8 @@ pub struct MicroPlan {
     pub stack: Option<Stack>,
     /// Index of its footprint: parts of one building share it, every other micro-grid has its own.
     pub footprint: usize,
+    /// Its colour, an index into [`colour::PALETTE`]: no neighbouring micro-grid has the same.
+    pub color: u8,
 }
 
 /// Where a building or unit went.
@@ -254,9 +261,12 @@ pub fn partition(ds: &Dataset, opts: &Options, progress: &(dyn Fn() + Sync)) -> 
         })
         .collect();
     done.sort_by_key(|(v, _)| *v);
+    let mut villages: Vec<VillagePlan> = done.into_iter().map(|(_, p)| p).collect();
+    let colours = colour::colour_plan(&mut villages, opts.seed);
     Plan {
-        villages: done.into_iter().map(|(_, p)| p).collect(),
+        villages,
         micro_weight: micro_weight.name().to_string(),
+        colours,
     }
 }
 
@@ -358,6 +368,7 @@ fn village(
             rings: rs,
             figures: figs[i].clone(),
             piece: grid_piece[old],
+            color: 0,
         });
     }
     if ng > 999 {

@@ -47,6 +47,7 @@ pub fn fields(layer: &str) -> &'static [(&'static str, &'static str)] {
             ("area_m2", "Number"),
             ("polsby_popper", "Number"),
             ("leader", "String"),
+            ("color", "Number"),
         ],
         "micro_grids" => &[
             ("code", "String"),
@@ -54,6 +55,7 @@ pub fn fields(layer: &str) -> &'static [(&'static str, &'static str)] {
             ("kind", "String"),
             ("households", "Number"),
             ("residents", "Number"),
+            ("color", "Number"),
         ],
         "buildings" => &[
             ("id", "String"),
@@ -149,6 +151,9 @@ pub fn grid_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>) 
     if let Some(l) = leader(&g.people) {
         props.push(s("leader", l));
     }
+    if let Some(c) = g.color {
+        props.push(i("color", c.into()));
+    }
     code_id(g.code.as_str(), k)
 }
 
@@ -185,6 +190,9 @@ pub fn micro_props(snap: &Snapshot, k: usize, props: &mut Vec<(Key, PropValue)>)
         f("households", m.figures.households),
         f("residents", m.figures.residents),
     ]);
+    if let Some(c) = m.color {
+        props.push(i("color", c.into()));
+    }
     code_id(m.code.as_str(), k)
 }
 

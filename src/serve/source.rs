@@ -150,6 +150,7 @@ fn village_plan(s: &Snapshot, vi: usize) -> VillagePlanRecord {
             geometry: g.geometry.clone(),
             label: g.label,
             figures: g.figures.clone(),
+            color: g.color,
         });
     }
     for m in &s.micro_grids {
@@ -163,6 +164,7 @@ fn village_plan(s: &Snapshot, vi: usize) -> VillagePlanRecord {
                 figures: m.figures.clone(),
                 kind: m.kind,
                 stack: m.stack.clone(),
+                color: m.color,
             });
         }
     }

@@ -69,6 +69,7 @@ impl Source for StoreSource {
                     figures: g.figures.clone(),
                     // People are kept per live code; a past version is shown without them.
                     people: Vec::new(),
+                    color: g.color,
                 });
             }
             let mut micro_grids = Vec::with_capacity(p.micro_grids.len());
@@ -84,6 +85,7 @@ impl Source for StoreSource {
                     figures: m.figures.clone(),
                     kind: m.kind,
                     stack: m.stack.clone(),
+                    color: m.color,
                 });
             }
             Ok(Some(PlanGrids { grids, micro_grids }))

@@ -79,6 +79,9 @@ pub struct GridHead {
     pub buildings: usize,
     /// Compactness (Polsby–Popper).
     pub polsby_popper: f64,
+    /// Map colour in the active plan (an index into
+    /// [`PALETTE`](crate::partition::colour::PALETTE)); a save colours the plan again.
+    pub color: Option<u8>,
 }
 
 /// A building (or unit) as the editor sees it.
@@ -179,6 +182,7 @@ fn figures(ev: &EditVillage, grid: &[Option<u32>], codes: &[impl ToString]) -> V
             weight: 0.0,
             buildings: 0,
             polsby_popper: 0.0,
+            color: None,
         })
         .collect();
     for (f, g) in grid.iter().enumerate() {
@@ -301,6 +305,7 @@ impl Store {
         if let Some((_, gs, _)) = &o.plan {
             for (h, g) in grids.iter_mut().zip(gs) {
                 h.polsby_popper = g.figures.polsby_popper;
+                h.color = g.color;
             }
         }
         Ok(EditView {

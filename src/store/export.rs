@@ -100,6 +100,7 @@ pub async fn export_dir(
                     "polsby_popper": f.polsby_popper, "buildings": f.buildings,
                     "label": [g.label.x(), g.label.y()],
                     "people": people.get(&g.code).map(|p| p.as_slice()).unwrap_or(&[]),
+                    "color": g.color,
                 },
                 "geometry": geometry(&Geometry::MultiPolygon(g.geometry.clone())),
             }));
@@ -114,6 +115,7 @@ pub async fn export_dir(
                     "residents": f.residents, "buildings": f.buildings,
                     "stack_building": m.stack.as_ref().map(|s| &s.building),
                     "stack_units": m.stack.as_ref().map(|s| &s.units),
+                    "color": m.color,
                 },
                 "geometry": geometry(&Geometry::MultiPolygon(m.geometry.clone())),
             }));

@@ -747,6 +747,7 @@ pub fn plan_views(
             geometry,
             label,
             figures,
+            color,
         } = g;
         index.insert(code.clone(), grids.len());
         grids.push(GridView {
@@ -759,6 +760,7 @@ pub fn plan_views(
             geometry,
             label,
             figures,
+            color,
         });
     }
     let mut micro = Vec::with_capacity(p.micro_grids.len());
@@ -771,6 +773,7 @@ pub fn plan_views(
             figures,
             kind,
             stack,
+            color,
         } = m;
         let grid = *index.get(&grid_code).ok_or_else(|| StoreError::Invalid {
             what: format!("micro-grid {code}: field `grid_code`"),
@@ -787,6 +790,7 @@ pub fn plan_views(
             figures,
             kind,
             stack,
+            color,
         });
     }
     Ok((grids, micro))

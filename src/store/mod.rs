@@ -17,6 +17,7 @@
 //! silently replacing it. The schema and its migrations are in [`schema`]; the rules for codes
 //! across versions in [`versioning`].
 
+mod colour;
 pub mod edit;
 pub mod export;
 pub mod geom;
@@ -127,6 +128,8 @@ pub struct Saved {
     pub issued: usize,
     /// Grid codes retired.
     pub retired: usize,
+    /// Grids and micro-grids given the fifth map colour (four not found around them).
+    pub fifth_colour: Vec<String>,
 }
 
 /// A data store: a GeoPackage file or a PostGIS database.

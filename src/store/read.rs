@@ -39,6 +39,8 @@ pub struct GridRecord {
     pub label: Point<f64>,
     /// Figures.
     pub figures: Figures,
+    /// Map colour (an index into the palette), if one was given.
+    pub color: Option<u8>,
 }
 
 /// A micro-grid as stored.
@@ -58,6 +60,8 @@ pub struct MicroRecord {
     pub kind: MicroKind,
     /// For parts of a split building or firm.
     pub stack: Option<Stack>,
+    /// Map colour (an index into the palette), if one was given.
+    pub color: Option<u8>,
 }
 
 /// Where a building or unit is in a plan.
@@ -108,6 +112,12 @@ impl Store {
             },
             Point::new(f("label_lon")?, f("label_lat")?),
         ))
+    }
+
+    /// The row's `color` (NULL for plans saved before migration 7).
+    pub(crate) fn color(&self, r: &AnyRow) -> Result<Option<u8>> {
+        let c: Option<i64> = r.try_get("color").map_err(|e| self.db(e))?;
+        Ok(c.map(|c| c.clamp(0, 255) as u8))
     }
 
     pub(crate) fn multipolygon(&self, r: &AnyRow, what: &str) -> Result<MultiPolygon<f64>> {
@@ -200,7 +210,7 @@ impl Store {
         let packed: Option<String> = info.try_get("assignment_json").map_err(|e| self.db(e))?;
         let info = self.plan_info(&info)?;
         let sql = format!(
-            "SELECT code, {g} AS g, {FIGS} FROM grids WHERE plan_fid = $1 ORDER BY code",
+            "SELECT code, color, {g} AS g, {FIGS} FROM grids WHERE plan_fid = $1 ORDER BY code",
             g = self.geom_out("geom")
         );
         let mut grids = Vec::new();
@@ -209,6 +219,7 @@ impl Store {
             let (figures, label) = self.figures(&r)?;
             grids.push(GridRecord {
                 geometry: self.multipolygon(&r, &format!("grid {code}"))?,
+                color: self.color(&r)?,
                 code,
                 label,
                 figures,
@@ -216,7 +227,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT code, grid_code, kind, stack_building, stack_part, stack_of, stack_units, \
-             {g} AS g, {FIGS} FROM micro_grids WHERE plan_fid = $1 ORDER BY code",
+             color, {g} AS g, {FIGS} FROM micro_grids WHERE plan_fid = $1 ORDER BY code",
             g = self.geom_out("geom")
         );
         let mut micro = Vec::new();
@@ -235,6 +246,7 @@ impl Store {
                 None => None,
             };
             micro.push(MicroRecord {
+                color: self.color(&r)?,
                 geometry: self.multipolygon(&r, &format!("micro-grid {code}"))?,
                 grid_code: r.try_get("grid_code").map_err(|e| self.db(e))?,
                 kind: kind.parse::<MicroKind>().map_err(|_| StoreError::Invalid {

@@ -265,6 +265,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "building boxes, spatial and address keys", V3),
     (4, "each plan's assignment packed in one row", V4),
     (5, "villager groups and units", V5),
+    (7, "grid and micro-grid colours", V7),
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -281,6 +282,25 @@ CREATE TABLE villager_groups (fid {pk}, {geom:MULTIPOLYGON}, name TEXT NOT NULL)
 CREATE TABLE units (fid {pk}, {geom:MULTIPOLYGON}, id TEXT NOT NULL UNIQUE, village_code TEXT NOT NULL,
   households {real} NOT NULL, residents {real} NOT NULL, custom {real});
 CREATE INDEX units_village ON units (village_code);
+"#;
+
+/// Migration 7: each grid's and micro-grid's map colour, an index into
+/// [`PALETTE`](crate::partition::colour::PALETTE) that no neighbour shares (NULL for plans saved
+/// before it; the map then colours them by code). The active-plan views show it too.
+const V7: &str = r#"
+ALTER TABLE grids ADD COLUMN color {int};
+ALTER TABLE micro_grids ADD COLUMN color {int};
+DROP VIEW active_grids;
+CREATE VIEW active_grids AS SELECT g.fid AS fid, g.geom AS geom, g.code AS code,
+  g.village_code AS village_code, p.version AS plan_version, g.weight AS weight,
+  g.households AS households, g.residents AS residents, g.area_m2 AS area_m2,
+  g.polsby_popper AS polsby_popper, g.buildings AS buildings, g.color AS color
+  FROM grids g JOIN plans p ON p.fid = g.plan_fid WHERE p.active = 1;
+DROP VIEW active_micro_grids;
+CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS code,
+  m.grid_code AS grid_code, p.village_code AS village_code, p.version AS plan_version, m.kind AS kind,
+  m.households AS households, m.residents AS residents, m.stack_units AS stack_units, m.color AS color
+  FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
 "#;
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.

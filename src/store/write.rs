@@ -40,6 +40,7 @@ impl VillagePlanRecord {
                 geometry: rings_to_multipolygon(&g.rings),
                 label: Point::new(g.label[0], g.label[1]),
                 figures: g.figures.clone(),
+                color: Some(g.color),
             })
             .collect();
         let micro: Vec<MicroRecord> = vp
@@ -53,6 +54,7 @@ impl VillagePlanRecord {
                 figures: m.figures.clone(),
                 kind: m.kind,
                 stack: m.stack.clone(),
+                color: Some(m.color),
             })
             .collect();
         let assignment = vp
@@ -694,6 +696,9 @@ impl Store {
                 micro_code.insert(m.code.as_str(), c);
             }
         }
+        let colours = self
+            .colours_in(tx, rec, &grid_code, &micro_code, old.as_ref())
+            .await?;
         let version: i64 =
             sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM plans WHERE village_code = $1")
                 .bind(village.to_string())
@@ -749,7 +754,7 @@ impl Store {
         ];
         let mut cols = vec!["geom", "plan_fid", "code", "village_code"];
         cols.extend(FIG);
-        cols.extend(["label_lon", "label_lat"]);
+        cols.extend(["label_lon", "label_lat", "color"]);
         self.insert_many(
             tx,
             "grids",
@@ -763,7 +768,11 @@ impl Store {
                     Val::Text(village.to_string()),
                 ];
                 v.extend(fig(&g.figures));
-                v.extend([Val::Real(g.label.x()), Val::Real(g.label.y())]);
+                v.extend([
+                    Val::Real(g.label.x()),
+                    Val::Real(g.label.y()),
+                    Val::OptInt(colours.grid.get(&g.code).map(|&c| i64::from(c))),
+                ]);
                 v
             }),
             &mut |n| progress("grids", n),
@@ -778,6 +787,7 @@ impl Store {
             "stack_part",
             "stack_of",
             "stack_units",
+            "color",
         ]);
         self.insert_many(
             tx,
@@ -800,6 +810,7 @@ impl Store {
                     Val::OptInt(m.stack.as_ref().map(|s| s.part as i64)),
                     Val::OptInt(m.stack.as_ref().map(|s| s.of as i64)),
                     Val::OptText(m.stack.as_ref().map(|s| s.units.clone())),
+                    Val::OptInt(colours.micro.get(&m.code).map(|&c| i64::from(c))),
                 ]);
                 v
             }),
@@ -883,6 +894,7 @@ impl Store {
             kept,
             issued: codes.len() - kept,
             retired,
+            fifth_colour: colours.fifth,
         })
     }
 

@@ -12,7 +12,9 @@
 
 const HARD = (1 << 1) | (1 << 2) | (1 << 3); // river, rail, expressway
 const CLS = {boundary: 1, river: 2, rail: 4, expressway: 8, major: 16, minor: 32, group: 64};
-const PALETTE = ['#8dd3c7', '#fdb462', '#bebada', '#fb8072', '#80b1d3', '#b3de69'];
+// The map colours of wangge::partition::colour::PALETTE (ColorBrewer Set2), shared with the viewer
+// and print: grids start with the colours the server gave them; a save colours the plan again.
+const PALETTE = ['#66c2a5', '#fc8d62', '#8da0cb', '#ffd92f', '#e78ac3'];
 const CJK_FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif";
 
 const $ = (s) => document.querySelector(s);
@@ -162,11 +164,14 @@ function prepare(data) {
   }
   const faceWeight = new Float64Array(nf), faceHH = new Float64Array(nf), faceRes = new Float64Array(nf);
   const itemFaces = data.buildings.map(() => []);
+  // where the village has units, they carry their buildings' sums: buildings add nothing more
+  const hasUnits = data.buildings.some((b) => b.kind === 'unit');
   faceItems.forEach((items, f) => {
     for (const i of items) {
       const b = data.buildings[i];
+      const counts = !hasUnits || b.kind === 'unit';
       // a unit spread over several faces counts once: its figures go to its first face
-      if (itemFaces[i].length === 0) { faceWeight[f] += b.weight; faceHH[f] += b.households; faceRes[f] += b.residents; }
+      if (counts && itemFaces[i].length === 0) { faceWeight[f] += b.weight; faceHH[f] += b.households; faceRes[f] += b.residents; }
       itemFaces[i].push(f);
     }
   });
@@ -1022,7 +1027,7 @@ async function load(code, {fresh} = {}) {
   const r = await api('GET', `/api/villages/${code}/edit`);
   if (!r.ok) { $('#status').textContent = r.json?.error || `载入失败 ${r.status}`; return; }
   V = prepare(r.json);
-  V.colors = [];
+  V.colors = r.json.grids.map((g) => (g.color == null ? null : g.color));
   const restored = !fresh && restoreDraft();
   buildIndex();
   settleAll();

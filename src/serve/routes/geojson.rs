@@ -185,6 +185,7 @@ pub fn grid_props(st: &State, g: &GridView, plan_version: Option<i64>) -> Map<St
     m.insert("buildings".into(), f.buildings.into());
     m.insert("label".into(), json!([g.label.x(), g.label.y()]));
     m.insert("people".into(), people_json(&g.people));
+    m.insert("color".into(), g.color.map_or(Value::Null, Value::from));
     m
 }
 
@@ -213,6 +214,7 @@ fn micro_props(st: &State, m: &MicroView, grids: &[GridView]) -> Map<String, Val
         "stack".into(),
         serde_json::to_value(&m.stack).unwrap_or(Value::Null),
     );
+    p.insert("color".into(), m.color.map_or(Value::Null, Value::from));
     p
 }
 
