@@ -20,7 +20,10 @@ impl Town {
         self.db.parent().unwrap()
     }
     fn of_village(&self, v: &str) -> Vec<&(String, String)> {
-        self.grids.iter().filter(|(c, _)| c.starts_with(v)).collect()
+        self.grids
+            .iter()
+            .filter(|(c, _)| c.starts_with(v))
+            .collect()
     }
 }
 
@@ -46,7 +49,11 @@ fn tool(name: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{name}: {e} (install poppler-utils: scripts/setup)"));
-    assert!(out.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -57,7 +64,16 @@ fn town() -> Town {
     let input = dir.path().join("in");
     let db = dir.path().join("x.gpkg");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    ok(&["fixture", "synth", "--households", "8000", "--seed", "7", "--out", &s(&input)]);
+    ok(&[
+        "fixture",
+        "synth",
+        "--households",
+        "8000",
+        "--seed",
+        "7",
+        "--out",
+        &s(&input),
+    ]);
     ok(&["partition", &s(&input), "--db", &s(&db), "--quiet"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let snap = rt.block_on(async {
@@ -70,8 +86,16 @@ fn town() -> Town {
     let mut grids = Vec::new();
     for (i, g) in snap.grids.iter().enumerate() {
         let phone = format!("139{:08}", 10_000 + i);
-        csv.push_str(&format!("{},grid_leader,王{}明,{phone}\n", g.code.as_str(), i));
-        csv.push_str(&format!("{},grid_worker,李春华,137{:08}\n", g.code.as_str(), i));
+        csv.push_str(&format!(
+            "{},grid_leader,王{}明,{phone}\n",
+            g.code.as_str(),
+            i
+        ));
+        csv.push_str(&format!(
+            "{},grid_worker,李春华,137{:08}\n",
+            g.code.as_str(),
+            i
+        ));
         grids.push((g.code.to_string(), phone));
     }
     assert!(grids.len() >= 10, "a town of {} grids", grids.len());
@@ -89,7 +113,12 @@ fn print(t: &Town, what: &[&str], out: &str) -> PathBuf {
     let path = t.dir().join(out);
     let mut args = vec!["print"];
     args.extend_from_slice(what);
-    args.extend_from_slice(&["--out", path.to_str().unwrap(), "--db", t.db.to_str().unwrap()]);
+    args.extend_from_slice(&[
+        "--out",
+        path.to_str().unwrap(),
+        "--db",
+        t.db.to_str().unwrap(),
+    ]);
     ok(&args);
     path
 }
@@ -126,8 +155,14 @@ fn a_village_and_a_town_print_to_pdf_with_every_code_and_phone_and_an_embedded_c
         let text = tool("pdftotext", &[pdf.to_str().unwrap(), "-"]);
         assert!(!codes.is_empty());
         for (code, phone) in codes {
-            assert!(text.contains(code.as_str()), "{out}: grid code {code} missing");
-            assert!(text.contains(phone.as_str()), "{out}: leader phone {phone} missing");
+            assert!(
+                text.contains(code.as_str()),
+                "{out}: grid code {code} missing"
+            );
+            assert!(
+                text.contains(phone.as_str()),
+                "{out}: leader phone {phone} missing"
+            );
         }
         assert!(text.contains("网格划分图"), "{out}: no title in {text}");
         let fonts = tool("pdffonts", &[pdf.to_str().unwrap()]);
@@ -143,14 +178,24 @@ fn a_village_and_a_town_print_to_pdf_with_every_code_and_phone_and_an_embedded_c
             "{out}: no CID (CJK) font: {fonts}"
         );
         let (w, h) = page_size(&pdf);
-        assert!((w - mm_pt(297.0)).abs() < 1.0 && (h - mm_pt(420.0)).abs() < 1.0, "{w}×{h}");
+        assert!(
+            (w - mm_pt(297.0)).abs() < 1.0 && (h - mm_pt(420.0)).abs() < 1.0,
+            "{w}×{h}"
+        );
         // rendered back to PNG
         let png = t.dir().join(format!("{out}-back"));
         tool(
             "pdftoppm",
-            &["-r", "50", "-png", "-singlefile", pdf.to_str().unwrap(), png.to_str().unwrap()],
+            &[
+                "-r",
+                "50",
+                "-png",
+                "-singlefile",
+                pdf.to_str().unwrap(),
+                png.to_str().unwrap(),
+            ],
         );
-        let back = std::fs::read(png.with_extension("png")).unwrap();
+        let back = std::fs::read(format!("{}.png", png.display())).unwrap();
         let img = resvg::tiny_skia::Pixmap::decode_png(&back).unwrap();
         assert_eq!(img.width(), (297.0 / 25.4 * 50.0_f64).ceil() as u32);
     }
@@ -197,11 +242,22 @@ fn svg_is_xml_png_decodes_and_the_same_input_gives_the_same_bytes() {
     let img = resvg::tiny_skia::Pixmap::decode_png(&std::fs::read(&png).unwrap()).unwrap();
     assert_eq!((img.width(), img.height()), (1240, 1754), "A4 at 150 dpi");
     // not blank: some pixels are grid colours
-    assert!(img.pixels().iter().any(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255)));
+    assert!(img
+        .pixels()
+        .iter()
+        .any(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255)));
     for (what, a, b) in [
         (vec!["--town", TOWN], "d1.pdf", "d2.pdf"),
-        (vec!["--village", VILLAGE, "--paper", "A4"], "d1.png", "d2.png"),
-        (vec!["--grid", t.grids[0].0.as_str(), "--board"], "b1.pdf", "b2.pdf"),
+        (
+            vec!["--village", VILLAGE, "--paper", "A4"],
+            "d1.png",
+            "d2.png",
+        ),
+        (
+            vec!["--grid", t.grids[0].0.as_str(), "--board"],
+            "b1.pdf",
+            "b2.pdf",
+        ),
     ] {
         let (a, b) = (print(&t, &what, a), print(&t, &what, b));
         assert!(
@@ -227,9 +283,14 @@ fn a_notice_board_shows_code_leader_phone_and_supervision_phone() {
     assert!(text.contains("0512-12345"), "{text}");
     assert!(text.contains("网格长") && text.contains("网格员"), "{text}");
     let (w, h) = page_size(&pdf);
-    assert!((w - mm_pt(210.0)).abs() < 1.0 && (h - mm_pt(297.0)).abs() < 1.0, "A4: {w}×{h}");
+    assert!(
+        (w - mm_pt(210.0)).abs() < 1.0 && (h - mm_pt(297.0)).abs() < 1.0,
+        "A4: {w}×{h}"
+    );
     let pages = tool("pdfinfo", &[pdf.to_str().unwrap()]);
-    assert!(pages.lines().any(|l| l.starts_with("Pages:") && l.trim_end().ends_with(" 1")));
+    assert!(pages
+        .lines()
+        .any(|l| l.starts_with("Pages:") && l.trim_end().ends_with(" 1")));
 }
 
 #[test]
@@ -243,19 +304,65 @@ fn bad_input_is_refused_with_a_clear_error() {
         assert!(!o.status.success(), "{args:?} succeeded");
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
-    let e = err(&["print", "--village", "320583104999", "--out", out, "--db", db]);
+    let e = err(&[
+        "print",
+        "--village",
+        "320583104999",
+        "--out",
+        out,
+        "--db",
+        db,
+    ]);
     assert!(e.contains("village 320583104999: not in the store"), "{e}");
-    assert!(e.contains(VILLAGE), "the error lists villages there are: {e}");
-    let e = err(&["print", "--village", VILLAGE, "--paper", "B5", "--out", out, "--db", db]);
+    assert!(
+        e.contains(VILLAGE),
+        "the error lists villages there are: {e}"
+    );
+    let e = err(&[
+        "print",
+        "--village",
+        VILLAGE,
+        "--paper",
+        "B5",
+        "--out",
+        out,
+        "--db",
+        db,
+    ]);
     assert!(e.contains("paper `B5`: unknown"), "{e}");
     let e = err(&["print", "--town", "999999999", "--out", out, "--db", db]);
     assert!(e.contains("town 999999999"), "{e}");
-    let e = err(&["print", "--grid", "320583104001999", "--board", "--out", out, "--db", db]);
-    assert!(e.contains("grid 320583104001999: not in any village's active plan"), "{e}");
+    let e = err(&[
+        "print",
+        "--grid",
+        "320583104001999",
+        "--board",
+        "--out",
+        out,
+        "--db",
+        db,
+    ]);
+    assert!(
+        e.contains("grid 320583104001999: not in any village's active plan"),
+        "{e}"
+    );
     let e = err(&["print", "--village", VILLAGE, "--out", "x.doc", "--db", db]);
     assert!(e.contains("x.doc: unknown output format"), "{e}");
-    let e = err(&["print", "--village", VILLAGE, "--font", "/etc/hostname", "--out", out, "--db", db]);
-    assert!(e.contains("/etc/hostname: is not a TrueType/OpenType font"), "{e}");
+    let e = err(&[
+        "print",
+        "--village",
+        VILLAGE,
+        "--font",
+        "/etc/hostname",
+        "--out",
+        out,
+        "--db",
+        db,
+    ]);
+    assert!(
+        e.contains("/etc/hostname: is not a TrueType/OpenType font"),
+        "{e}"
+    );
     assert!(!Path::new(out).exists(), "nothing written on error");
 }
 
@@ -264,7 +371,9 @@ fn the_map_service_prints_a_village_as_pdf() {
     let t = town();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = wangge::store::Store::open(t.db.to_str().unwrap()).await.unwrap();
+        let store = wangge::store::Store::open(t.db.to_str().unwrap())
+            .await
+            .unwrap();
         let svc = Arc::new(
             wangge::serve::Service::load(
                 Arc::new(wangge::serve::StoreSource::new(store)),
@@ -297,10 +406,17 @@ fn the_map_service_prints_a_village_as_pdf() {
         }
         // the same bytes as the command line's
         let cli = print(&t, &["--village", VILLAGE, "--paper", "A3"], "cli.pdf");
-        assert!(std::fs::read(cli).unwrap() == body.to_vec(), "HTTP and CLI PDFs differ");
+        assert!(
+            std::fs::read(cli).unwrap() == body.to_vec(),
+            "HTTP and CLI PDFs differ"
+        );
         for (q, status, says) in [
             ("village=320583104999", 404, "not in the store"),
-            (&format!("village={VILLAGE}&paper=B5") as &str, 400, "paper `B5`: unknown"),
+            (
+                &format!("village={VILLAGE}&paper=B5") as &str,
+                400,
+                "paper `B5`: unknown",
+            ),
             ("", 400, "exactly one of"),
         ] {
             let r = c.get(format!("{base}/api/print?{q}")).send().await.unwrap();

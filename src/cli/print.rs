@@ -57,13 +57,18 @@ pub fn run(a: Args) -> Result<()> {
         _ => unreachable!("clap requires one of --village, --town, --grid"),
     };
     let opts = Options {
-        paper: a.paper.unwrap_or(if a.board { Paper::A4 } else { Paper::A3 }),
+        paper: a
+            .paper
+            .unwrap_or(if a.board { Paper::A4 } else { Paper::A3 }),
         landscape: a.landscape,
         supervision: a.supervision.clone(),
     };
     let font = CjkFont::find(a.font.as_deref())?;
     let rt = runtime()?;
-    let store = rt.block_on(a.store.open_existing("make one with `wangge partition … --db`"))?;
+    let store = rt.block_on(
+        a.store
+            .open_existing("make one with `wangge partition … --db`"),
+    )?;
     let sheet = rt.block_on(wangge::print::load::from_store(&store, &target))?;
     let bytes = wangge::print::render_sheet(&sheet, &font, &opts, format)?;
     let tmp = a.out.with_extension("part");
@@ -73,7 +78,11 @@ pub fn run(a: Args) -> Result<()> {
         "wrote {} ({} {}, {} grids, {} KiB, font {}) in {:.2} s",
         a.out.display(),
         opts.paper.as_str(),
-        if opts.landscape { "landscape" } else { "portrait" },
+        if opts.landscape {
+            "landscape"
+        } else {
+            "portrait"
+        },
         sheet.focus_grids().count(),
         bytes.len().div_ceil(1024),
         font.family,

@@ -45,7 +45,11 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
         band / 2.0 + hs * 0.36,
         hs,
         "网 格 公 示 牌",
-        &[("text-anchor", "middle"), ("fill", "#ffffff"), ("font-weight", "bold")],
+        &[
+            ("text-anchor", "middle"),
+            ("fill", "#ffffff"),
+            ("font-weight", "bold"),
+        ],
     );
     let mut y = band + 12.0 * u;
     let name = format!("{}{}", v.name, g.name);
@@ -55,16 +59,32 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
         y,
         ns,
         &name,
-        &[("text-anchor", "middle"), ("fill", "#111111"), ("font-weight", "bold")],
+        &[
+            ("text-anchor", "middle"),
+            ("fill", "#111111"),
+            ("font-weight", "bold"),
+        ],
     );
     y += 8.0 * u;
     let code = format!("网格编码 {}", g.code);
-    svg.text(page.w / 2.0, y, 5.5 * u, &code, &[("text-anchor", "middle"), ("fill", "#333333")]);
+    svg.text(
+        page.w / 2.0,
+        y,
+        5.5 * u,
+        &code,
+        &[("text-anchor", "middle"), ("fill", "#333333")],
+    );
     y += 3.0 * u;
     let place = format!("{} · {}（{}）", sheet.town_label(), v.name, v.code);
     let ps = fit_size(&m, &place, 3.6 * u, cw);
     y += ps * 1.3;
-    svg.text(page.w / 2.0, y, ps, &place, &[("text-anchor", "middle"), ("fill", "#555555")]);
+    svg.text(
+        page.w / 2.0,
+        y,
+        ps,
+        &place,
+        &[("text-anchor", "middle"), ("fill", "#555555")],
+    );
     y += 4.0 * u;
 
     // the map: the grid among its neighbours
@@ -83,7 +103,13 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
         g.residents,
         g.area_m2 / 1e6
     );
-    svg.text(x0, y, fit_size(&m, &figs, 4.6 * u, cw), &figs, &[("fill", "#222222")]);
+    svg.text(
+        x0,
+        y,
+        fit_size(&m, &figs, 4.6 * u, cw),
+        &figs,
+        &[("fill", "#222222")],
+    );
     y += 5.0 * u;
 
     // people
@@ -93,7 +119,11 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
     let phone_x = x0 + 80.0 * u;
     let mut people: Vec<(&str, &str, String)> = Vec::new();
     if let Some(l) = g.leader() {
-        people.push(("网格长", l.name.as_str(), l.phone.clone().unwrap_or_else(|| "—".into())));
+        people.push((
+            "网格长",
+            l.name.as_str(),
+            l.phone.clone().unwrap_or_else(|| "—".into()),
+        ));
     } else {
         people.push(("网格长", "（未登记）", "—".into()));
     }
@@ -102,7 +132,11 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
         people.push(("网格员", "（未登记）", "—".into()));
     }
     for w in workers {
-        people.push(("网格员", w.name.as_str(), w.phone.clone().unwrap_or_else(|| "—".into())));
+        people.push((
+            "网格员",
+            w.name.as_str(),
+            w.phone.clone().unwrap_or_else(|| "—".into()),
+        ));
     }
     let room = page.h - margin - 30.0 * u - y;
     let rs = if people.len() as f64 * row > room {
@@ -117,9 +151,27 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
             svg.rect(x0, ry, cw, row, &[("fill", "#f3eeee")]);
         }
         let by = ry + row / 2.0 + rs * 0.36;
-        svg.text(x0 + 3.0 * u, by, rs * 0.8, role, &[("fill", red), ("font-weight", "bold")]);
-        svg.text(name_x, by, rs, who, &[("fill", "#111111"), ("font-weight", "bold")]);
-        svg.text(phone_x, by, rs, &format!("电话 {phone}"), &[("fill", "#111111")]);
+        svg.text(
+            x0 + 3.0 * u,
+            by,
+            rs * 0.8,
+            role,
+            &[("fill", red), ("font-weight", "bold")],
+        );
+        svg.text(
+            name_x,
+            by,
+            rs,
+            who,
+            &[("fill", "#111111"), ("font-weight", "bold")],
+        );
+        svg.text(
+            phone_x,
+            by,
+            rs,
+            &format!("电话 {phone}"),
+            &[("fill", "#111111")],
+        );
     }
     y += people.len() as f64 * row + 7.0 * u;
 
@@ -135,14 +187,22 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page, opts: &Options) -> Str
         y,
         cw,
         bh,
-        &[("fill", "#fff6e0"), ("stroke", red), ("stroke-width", &num(0.8 * u))],
+        &[
+            ("fill", "#fff6e0"),
+            ("stroke", red),
+            ("stroke-width", &num(0.8 * u)),
+        ],
     );
     svg.text(
         page.w / 2.0,
         y + bh / 2.0 + bs * 0.36,
         fit_size(&m, &sup, bs, cw * 0.95),
         &sup,
-        &[("text-anchor", "middle"), ("fill", red), ("font-weight", "bold")],
+        &[
+            ("text-anchor", "middle"),
+            ("fill", red),
+            ("font-weight", "bold"),
+        ],
     );
 
     // footer: the plan

@@ -56,7 +56,11 @@ pub fn colour_fallback(adjacency: &[Vec<usize>]) -> Vec<u8> {
         }
         let c = (0..PALETTE.len())
             .find(|&c| used[c] == 0)
-            .unwrap_or_else(|| (0..PALETTE.len()).min_by_key(|&c| (used[c], c)).unwrap_or(0));
+            .unwrap_or_else(|| {
+                (0..PALETTE.len())
+                    .min_by_key(|&c| (used[c], c))
+                    .unwrap_or(0)
+            });
         colour[v] = Some(c as u8);
     }
     colour.into_iter().map(|c| c.unwrap_or(0)).collect()

@@ -129,7 +129,9 @@ impl CjkFont {
         let Some((index, family)) = cjk_faces(&data).into_iter().next() else {
             return Err(PrintError::BadFont {
                 path: path.to_path_buf(),
-                why: format!("has no glyphs for Chinese (missing some of {PROBE}); give a CJK font"),
+                why: format!(
+                    "has no glyphs for Chinese (missing some of {PROBE}); give a CJK font"
+                ),
             });
         };
         Ok(CjkFont {

@@ -24,6 +24,26 @@ pub enum Labels {
     Board,
 }
 
+/// Buildings' fill.
+pub const BUILDING: &str = "#a3a3a3";
+/// Village borders' colour.
+pub const VILLAGE_BORDER: &str = "#955aa5";
+
+/// A palette colour lightened towards white (60% colour), so that buildings and roads show
+/// through. Solid, not transparent: svg2pdf writes transparency as graphics states in an order
+/// that changes from run to run, and a print must give the same bytes every time.
+///
+/// ```
+/// assert_eq!(wangge::print::layout::tint("#000000"), "#666666");
+/// ```
+pub fn tint(hex: &str) -> String {
+    let h = hex.trim_start_matches('#');
+    let c =
+        |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255) as f64;
+    let t = |v: f64| (v * 0.6 + 255.0 * 0.4).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", t(c(0)), t(c(2)), t(c(4)))
+}
+
 /// Style of a barrier class: (casing colour, colour, width at A3, dash).
 fn barrier_style(c: BarrierClass) -> (&'static str, &'static str, f64, &'static str) {
     match c {
@@ -163,7 +183,10 @@ pub fn map_frame(
         } else {
             "#e6e6e3"
         };
-        svg.path(&villages.path(i, &proj), &[("fill", fill), ("fill-rule", "evenodd")]);
+        svg.path(
+            &villages.path(i, &proj),
+            &[("fill", fill), ("fill-rule", "evenodd")],
+        );
     }
 
     // grid fills
@@ -176,16 +199,14 @@ pub fn map_frame(
     };
     svg.group(&[("fill-rule", "evenodd")]);
     for (i, g) in sheet.grids.iter().enumerate() {
-        let (fill, op) = if g.focus {
-            (PALETTE[g.colour as usize % PALETTE.len()], "0.6")
+        let fill = if g.focus || sheet.villages[g.village].focus {
+            tint(PALETTE[g.colour as usize % PALETTE.len()])
         } else if neighbour(i) {
-            ("#d5d5d5", "0.8")
-        } else if sheet.villages[g.village].focus {
-            (PALETTE[g.colour as usize % PALETTE.len()], "0.6")
+            "#dedede".to_string()
         } else {
-            ("#dcdcd8", "0.5")
+            "#ebebe8".to_string()
         };
-        svg.path(&grids.path(i, &proj), &[("fill", fill), ("fill-opacity", op)]);
+        svg.path(&grids.path(i, &proj), &[("fill", &fill)]);
     }
     svg.close();
 
@@ -216,10 +237,7 @@ pub fn map_frame(
             }
         }
     }
-    svg.path(
-        &bd,
-        &[("fill", "#8c8c8c"), ("fill-opacity", "0.75"), ("stroke", "none")],
-    );
+    svg.path(&bd, &[("fill", BUILDING), ("stroke", "none")]);
 
     // roads, rivers, railways
     for class in BARRIER_ORDER {
@@ -271,13 +289,18 @@ pub fn map_frame(
         vb.line(&page_ring_open(&a.points, &proj));
     }
     let vw = num(sc.mm(1.1));
-    let vdash = format!("{} {} {} {}", num(sc.mm(4.0)), num(sc.mm(1.2)), num(sc.mm(1.0)), num(sc.mm(1.2)));
+    let vdash = format!(
+        "{} {} {} {}",
+        num(sc.mm(4.0)),
+        num(sc.mm(1.2)),
+        num(sc.mm(1.0)),
+        num(sc.mm(1.2))
+    );
     svg.path(
         &vb,
         &[
             ("fill", "none"),
-            ("stroke", "#7a2e8e"),
-            ("stroke-opacity", "0.8"),
+            ("stroke", VILLAGE_BORDER),
             ("stroke-width", &vw),
             ("stroke-dasharray", &vdash),
             ("stroke-linejoin", "round"),
@@ -303,18 +326,33 @@ pub fn map_frame(
     let ww = num(sc.mm(0.2).max(0.12));
     svg.path(
         &weak,
-        &[("fill", "none"), ("stroke", "#9a9a9a"), ("stroke-width", &ww), ("stroke-linejoin", "round")],
+        &[
+            ("fill", "none"),
+            ("stroke", "#9a9a9a"),
+            ("stroke-width", &ww),
+            ("stroke-linejoin", "round"),
+        ],
     );
     svg.path(
         &strong,
-        &[("fill", "none"), ("stroke", "#1f1f1f"), ("stroke-width", &gw), ("stroke-linejoin", "round")],
+        &[
+            ("fill", "none"),
+            ("stroke", "#1f1f1f"),
+            ("stroke-width", &gw),
+            ("stroke-linejoin", "round"),
+        ],
     );
     // the board's grid outlined boldly
     if let Some(b) = sheet.board_grid {
         let bw = num(sc.mm(1.2));
         svg.path(
             &grids.path(b, &proj),
-            &[("fill", "none"), ("stroke", "#c0392b"), ("stroke-width", &bw), ("stroke-linejoin", "round")],
+            &[
+                ("fill", "none"),
+                ("stroke", "#c0392b"),
+                ("stroke-width", &bw),
+                ("stroke-linejoin", "round"),
+            ],
         );
     }
 
@@ -341,22 +379,30 @@ pub fn map_frame(
 
     // grid labels
     svg.group(&[("text-anchor", "middle")]);
+    let mut placed = Vec::new();
     for (i, g) in sheet.grids.iter().enumerate() {
-        let lines: Vec<(String, f64)> = match labels {
-            Labels::FocusNameAndCode if g.focus => {
-                vec![(g.name.clone(), 1.0), (g.code.clone(), 0.8)]
-            }
-            Labels::Board if Some(i) == sheet.board_grid => {
-                vec![(g.name.clone(), 1.0), (g.code.clone(), 0.8)]
-            }
-            Labels::Board if neighbour(i) => vec![(g.code.clone(), 0.8)],
+        let full = vec![(g.name.clone(), 1.0), (g.code.clone(), 0.8)];
+        let code = vec![(g.code.clone(), 0.8)];
+        let seq = vec![(
+            g.code
+                .get(12..)
+                .unwrap_or("")
+                .trim_start_matches('0')
+                .to_string(),
+            0.9,
+        )];
+        let choices = match labels {
+            Labels::FocusNameAndCode if g.focus => vec![full, code, seq],
+            Labels::Board if Some(i) == sheet.board_grid => vec![full, code],
+            Labels::Board if neighbour(i) => vec![code, seq],
             _ => continue,
         };
         let Some(part) = largest(grids.rings(i, &proj)) else {
             continue;
         };
         let (c, _) = pole(&part, 0.1);
-        label(svg, m, &part, c, &lines, label_max, sc.mm(1.5).max(1.2));
+        let min = sc.mm(1.6).max(1.3);
+        label(svg, m, &part, c, &choices, label_max, min, &mut placed);
     }
     svg.close();
     svg.close();
@@ -366,7 +412,11 @@ pub fn map_frame(
         y,
         w,
         h,
-        &[("fill", "none"), ("stroke", "#333333"), ("stroke-width", &num(sc.mm(0.4)))],
+        &[
+            ("fill", "none"),
+            ("stroke", "#333333"),
+            ("stroke-width", &num(sc.mm(0.4))),
+        ],
     );
     proj
 }
@@ -375,17 +425,20 @@ fn page_ring_open(r: &[Pt], p: &Projection) -> Vec<[f64; 2]> {
     r.iter().map(|&q| p.pt(q)).collect()
 }
 
-/// A label of `lines` (text, size relative to the first) centred at `c`, as large as fits in
-/// `part` between `min` and `max` (mm); at `min` if nothing fits (with the name dropped if
-/// that helps): the code is always printed, the table lists it again.
+/// A label centred at `c`, as large as fits in `part` between `min` and `max` (mm): the first of
+/// `choices` (each lines of text with sizes relative to the first) that fits at `min` or more
+/// and overlaps no label already `placed`. Nothing if none does: a grid too small for its number
+/// at `min` is listed in the table only (labels drawn over their neighbours are unreadable).
+#[allow(clippy::too_many_arguments)]
 fn label(
     svg: &mut Svg,
     m: &Metrics,
     part: &[Vec<[f64; 2]>],
     c: [f64; 2],
-    lines: &[(String, f64)],
+    choices: &[Vec<(String, f64)>],
     max: f64,
     min: f64,
+    placed: &mut Vec<[f64; 4]>,
 ) {
     let bx = |lines: &[(String, f64)], s: f64| {
         let w = lines
@@ -395,36 +448,45 @@ fn label(
         let h: f64 = lines.iter().map(|(_, r)| s * r * 1.2).sum();
         (w + s * 0.4, h + s * 0.2)
     };
-    let mut chosen: Option<(Vec<(String, f64)>, f64)> = None;
-    let mut s = max;
-    while s >= min {
-        let (w, h) = bx(lines, s);
-        if box_fits(part, c, w, h) {
-            chosen = Some((lines.to_vec(), s));
-            break;
-        }
-        s *= 0.9;
-    }
-    if chosen.is_none() && lines.len() > 1 {
-        let code_only = &lines[lines.len() - 1..];
+    let free = |w: f64, h: f64, placed: &[[f64; 4]]| {
+        let r = [
+            c[0] - w / 2.0,
+            c[1] - h / 2.0,
+            c[0] + w / 2.0,
+            c[1] + h / 2.0,
+        ];
+        !placed
+            .iter()
+            .any(|p| r[0] < p[2] && p[0] < r[2] && r[1] < p[3] && p[1] < r[3])
+    };
+    let mut chosen: Option<(&[(String, f64)], f64)> = None;
+    'choices: for lines in choices {
         let mut s = max;
         while s >= min {
-            let (w, h) = bx(code_only, s);
-            if box_fits(part, c, w, h) {
-                chosen = Some((code_only.to_vec(), s));
-                break;
+            let (w, h) = bx(lines, s);
+            if box_fits(part, c, w, h) && free(w, h, placed) {
+                chosen = Some((lines, s));
+                break 'choices;
             }
             s *= 0.9;
         }
     }
-    let (lines, s) = chosen.unwrap_or_else(|| (lines.to_vec(), min));
-    let (w, h) = bx(&lines, s);
+    let Some((lines, s)) = chosen else {
+        return;
+    };
+    let (w, h) = bx(lines, s);
+    placed.push([
+        c[0] - w / 2.0,
+        c[1] - h / 2.0,
+        c[0] + w / 2.0,
+        c[1] + h / 2.0,
+    ]);
     svg.rect(
         c[0] - w / 2.0,
         c[1] - h / 2.0,
         w,
         h,
-        &[("fill", "#ffffff"), ("fill-opacity", "0.7"), ("rx", &num(s * 0.2))],
+        &[("fill", "#ffffff"), ("rx", &num(s * 0.2))],
     );
     let mut yy = c[1] - h / 2.0 + s * 0.1;
     for (i, (t, r)) in lines.iter().enumerate() {
@@ -483,7 +545,11 @@ pub fn scale_bar(svg: &mut Svg, proj: &Projection, sc: Scale, x: f64, y: f64) {
         by - ts * 2.8 - pad,
         len + 2.0 * pad + sc.mm(8.0),
         ts * 2.8 + bh + ts * 1.4 + pad * 1.5,
-        &[("fill", "#ffffff"), ("fill-opacity", "0.85"), ("stroke", "#999999"), ("stroke-width", &num(sc.mm(0.15)))],
+        &[
+            ("fill", "#ffffff"),
+            ("stroke", "#999999"),
+            ("stroke-width", &num(sc.mm(0.15))),
+        ],
     );
     for i in 0..4 {
         let fill = if i % 2 == 0 { "#222222" } else { "#ffffff" };
@@ -492,14 +558,20 @@ pub fn scale_bar(svg: &mut Svg, proj: &Projection, sc: Scale, x: f64, y: f64) {
             by,
             len / 4.0,
             bh,
-            &[("fill", fill), ("stroke", "#222222"), ("stroke-width", &num(sc.mm(0.15)))],
+            &[
+                ("fill", fill),
+                ("stroke", "#222222"),
+                ("stroke-width", &num(sc.mm(0.15))),
+            ],
         );
     }
     for (f, anchor) in [(0.0, "start"), (0.5, "middle"), (1.0, "middle")] {
         let t = if f == 1.0 {
             metres_text(len_m)
         } else {
-            metres_text(len_m * f).replace(" 米", "").replace(" 千米", "")
+            metres_text(len_m * f)
+                .replace(" 米", "")
+                .replace(" 千米", "")
         };
         svg.text(
             bx + len * f,
@@ -542,22 +614,40 @@ pub fn north_arrow(svg: &mut Svg, x: f64, y: f64, size: f64) {
         y - size * 0.08,
         w * 1.8,
         size * 1.12,
-        &[("fill", "#ffffff"), ("fill-opacity", "0.85"), ("rx", &num(size * 0.08))],
+        &[("fill", "#ffffff"), ("rx", &num(size * 0.08))],
     );
     svg.text(
         x,
         y + ts,
         ts,
         "北",
-        &[("text-anchor", "middle"), ("fill", "#222222"), ("font-weight", "bold")],
+        &[
+            ("text-anchor", "middle"),
+            ("fill", "#222222"),
+            ("font-weight", "bold"),
+        ],
     );
     let mut left = PathData::new();
     left.ring(&[[x, top], [x - w / 2.0, top + h], [x, top + h * 0.72]]);
     let mut right = PathData::new();
     right.ring(&[[x, top], [x + w / 2.0, top + h], [x, top + h * 0.72]]);
     let sw = num(size * 0.02);
-    svg.path(&left, &[("fill", "#222222"), ("stroke", "#222222"), ("stroke-width", &sw)]);
-    svg.path(&right, &[("fill", "#ffffff"), ("stroke", "#222222"), ("stroke-width", &sw)]);
+    svg.path(
+        &left,
+        &[
+            ("fill", "#222222"),
+            ("stroke", "#222222"),
+            ("stroke-width", &sw),
+        ],
+    );
+    svg.path(
+        &right,
+        &[
+            ("fill", "#ffffff"),
+            ("stroke", "#222222"),
+            ("stroke-width", &sw),
+        ],
+    );
 }
 
 /// How a column's cells are aligned.
@@ -641,12 +731,18 @@ impl Table {
         }
         let s = min.min(w / total);
         let (blocks, rows) = layout(s);
+        let complete = blocks * rows >= n;
         TableFit {
             size: s,
             widths: unit.iter().map(|u| u * s).collect(),
             blocks,
-            rows_per_block: rows,
-            complete: blocks * rows >= n,
+            // a row left for the note that some are not listed
+            rows_per_block: if complete {
+                rows
+            } else {
+                rows.saturating_sub(1)
+            },
+            complete,
         }
     }
 
@@ -680,7 +776,11 @@ impl Table {
                     y + hh * 0.5 + s * 0.36,
                     s,
                     hd,
-                    &[("fill", "#ffffff"), ("text-anchor", anchor), ("font-weight", "bold")],
+                    &[
+                        ("fill", "#ffffff"),
+                        ("text-anchor", anchor),
+                        ("font-weight", "bold"),
+                    ],
                 );
                 cx += fit.widths[c];
             }
@@ -711,7 +811,11 @@ impl Table {
                 y,
                 bw,
                 h,
-                &[("fill", "none"), ("stroke", "#4a4a4a"), ("stroke-width", &num(s * 0.06))],
+                &[
+                    ("fill", "none"),
+                    ("stroke", "#4a4a4a"),
+                    ("stroke-width", &num(s * 0.06)),
+                ],
             );
             used = used.max(h);
         }

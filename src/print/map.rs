@@ -7,7 +7,10 @@
 
 use super::colour::PALETTE;
 use super::fonts::{CjkFont, Metrics};
-use super::layout::{barrier_name, map_frame, north_arrow, scale_bar, Align, Labels, Scale, Table};
+use super::layout::{
+    barrier_name, map_frame, north_arrow, scale_bar, tint, Align, Labels, Scale, Table, BUILDING,
+    VILLAGE_BORDER,
+};
 use super::sheet::{GridSheet, Sheet};
 use super::svg::{num, PathData, Svg};
 use super::{Page, Target};
@@ -28,12 +31,7 @@ pub fn subtitle(sheet: &Sheet) -> String {
     let grids: Vec<&GridSheet> = sheet.focus_grids().map(|(_, g)| g).collect();
     let hh: f64 = grids.iter().map(|g| g.households).sum();
     let rs: f64 = grids.iter().map(|g| g.residents).sum();
-    let totals = format!(
-        "{} 个网格 · {:.0} 户 · {:.0} 人",
-        grids.len(),
-        hh,
-        rs
-    );
+    let totals = format!("{} 个网格 · {:.0} 户 · {:.0} 人", grids.len(), hh, rs);
     let vs = sheet.focus_villages();
     match vs.as_slice() {
         [v] => {
@@ -120,15 +118,30 @@ fn legend(svg: &mut Svg, sheet: &Sheet, sc: Scale, x: f64, y: f64, w: f64) -> f6
     let ts = sc.mm(2.6);
     let row = ts * 1.9;
     let sw = ts * 2.6;
-    svg.text(x, y + ts, ts * 1.15, "图例", &[("font-weight", "bold"), ("fill", "#111111")]);
+    svg.text(
+        x,
+        y + ts,
+        ts * 1.15,
+        "图例",
+        &[("font-weight", "bold"), ("fill", "#111111")],
+    );
     let mut yy = y + ts * 2.4;
     let mut item = |svg: &mut Svg, label: &str, draw: &dyn Fn(&mut Svg, f64, f64)| {
         draw(svg, x, yy);
-        svg.text(x + sw + ts * 0.8, yy + ts * 0.36, ts, label, &[("fill", "#111111")]);
+        svg.text(
+            x + sw + ts * 0.8,
+            yy + ts * 0.36,
+            ts,
+            label,
+            &[("fill", "#111111")],
+        );
         yy += row;
     };
     let present: BTreeSet<u8> = sheet.focus_grids().map(|(_, g)| g.colour).collect();
-    let colours: Vec<&str> = present.iter().map(|&c| PALETTE[c as usize % PALETTE.len()]).collect();
+    let colours: Vec<&str> = present
+        .iter()
+        .map(|&c| PALETTE[c as usize % PALETTE.len()])
+        .collect();
     item(svg, "网格（颜色区分相邻网格）", &|svg, x, y| {
         let n = colours.len().max(1) as f64;
         for (i, c) in colours.iter().enumerate() {
@@ -137,7 +150,7 @@ fn legend(svg: &mut Svg, sheet: &Sheet, sc: Scale, x: f64, y: f64, w: f64) -> f6
                 y - ts * 0.5,
                 sw / n,
                 ts,
-                &[("fill", c), ("fill-opacity", "0.6")],
+                &[("fill", &tint(c))],
             );
         }
     });
@@ -148,16 +161,36 @@ fn legend(svg: &mut Svg, sheet: &Sheet, sc: Scale, x: f64, y: f64, w: f64) -> f6
     };
     let gw = num(sc.mm(0.35));
     item(svg, "网格界线", &|svg, x, y| {
-        line(svg, x, y, &[("stroke", "#1f1f1f"), ("stroke-width", &gw), ("fill", "none")])
+        line(
+            svg,
+            x,
+            y,
+            &[
+                ("stroke", "#1f1f1f"),
+                ("stroke-width", &gw),
+                ("fill", "none"),
+            ],
+        )
     });
     let vw = num(sc.mm(1.1));
-    let vdash = format!("{} {} {} {}", num(sc.mm(4.0)), num(sc.mm(1.2)), num(sc.mm(1.0)), num(sc.mm(1.2)));
+    let vdash = format!(
+        "{} {} {} {}",
+        num(sc.mm(4.0)),
+        num(sc.mm(1.2)),
+        num(sc.mm(1.0)),
+        num(sc.mm(1.2))
+    );
     item(svg, "村/社区界线", &|svg, x, y| {
         line(
             svg,
             x,
             y,
-            &[("stroke", "#7a2e8e"), ("stroke-opacity", "0.8"), ("stroke-width", &vw), ("stroke-dasharray", &vdash), ("fill", "none")],
+            &[
+                ("stroke", VILLAGE_BORDER),
+                ("stroke-width", &vw),
+                ("stroke-dasharray", &vdash),
+                ("fill", "none"),
+            ],
         )
     });
     for c in BARRIER_CLASSES {
@@ -173,16 +206,30 @@ fn legend(svg: &mut Svg, sheet: &Sheet, sc: Scale, x: f64, y: f64, w: f64) -> f6
         };
         let wd = num(sc.mm(width));
         let cw = num(sc.mm(width + 0.3));
-        let dash = if c == BarrierClass::Rail { num(sc.mm(2.0)) } else { "none".into() };
+        let dash = if c == BarrierClass::Rail {
+            num(sc.mm(2.0))
+        } else {
+            "none".into()
+        };
         item(svg, barrier_name(c), &|svg, x, y| {
             if !casing.is_empty() {
-                line(svg, x, y, &[("stroke", casing), ("stroke-width", &cw), ("fill", "none")]);
+                line(
+                    svg,
+                    x,
+                    y,
+                    &[("stroke", casing), ("stroke-width", &cw), ("fill", "none")],
+                );
             }
             line(
                 svg,
                 x,
                 y,
-                &[("stroke", colour), ("stroke-width", &wd), ("stroke-dasharray", &dash), ("fill", "none")],
+                &[
+                    ("stroke", colour),
+                    ("stroke-width", &wd),
+                    ("stroke-dasharray", &dash),
+                    ("fill", "none"),
+                ],
             );
         });
     }
@@ -193,7 +240,7 @@ fn legend(svg: &mut Svg, sheet: &Sheet, sc: Scale, x: f64, y: f64, w: f64) -> f6
                 y - ts * 0.4,
                 sw * 0.4,
                 ts * 0.8,
-                &[("fill", "#8c8c8c"), ("fill-opacity", "0.75")],
+                &[("fill", BUILDING)],
             );
         });
     }
@@ -229,7 +276,11 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page) -> String {
         y0 + ts * 0.9,
         ts,
         &t,
-        &[("text-anchor", "middle"), ("font-weight", "bold"), ("fill", "#111111")],
+        &[
+            ("text-anchor", "middle"),
+            ("font-weight", "bold"),
+            ("fill", "#111111"),
+        ],
     );
     let st = subtitle(sheet);
     let ss = fit_size(&m, &st, sc.mm(3.6), cw * 0.95);
@@ -254,21 +305,22 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page) -> String {
     let ch = bottom - top;
     let legend_w = sc.mm(52.0);
     let lh = legend_height(sheet, sc);
-    let (s_max, s_min) = (sc.mm(3.0), sc.mm(1.7).max(1.3));
+    let (s_max, s_min) = (sc.mm(3.0), sc.mm(1.6).max(1.3));
     let (map_rect, fit, table_xy, legend_xy);
     if page.landscape() {
         // panel on the right: legend on top, table below
         let mut chosen = None;
-        for share in [0.26, 0.32, 0.38, 0.44] {
+        for share in [0.26, 0.32, 0.38, 0.44, 0.5] {
             let pw = cw * share;
             let f = table.fit(&m, pw, ch - lh - gap, s_max, s_min);
-            if f.complete && f.size >= sc.mm(2.2) || share == 0.44 {
+            if f.complete && f.size >= sc.mm(2.2) || share == 0.5 {
                 chosen = Some((pw, f));
                 break;
             }
         }
         let (pw, f) = chosen.expect("the last share is always chosen");
-        let used: f64 = f.widths.iter().sum::<f64>() * f.blocks as f64 + 2.5 * f.size * (f.blocks as f64 - 1.0);
+        let used: f64 =
+            f.widths.iter().sum::<f64>() * f.blocks as f64 + 2.5 * f.size * (f.blocks as f64 - 1.0);
         let pw = used.max(legend_w).min(pw);
         map_rect = [x0, top, cw - pw - gap, ch];
         legend_xy = [x1 - pw, top];
@@ -278,10 +330,10 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page) -> String {
         // panel at the bottom: legend on the left, table to its right
         let tw = cw - legend_w - gap;
         let mut chosen = None;
-        for share in [0.18, 0.24, 0.30, 0.36, 0.42] {
+        for share in [0.18, 0.24, 0.30, 0.36, 0.42, 0.5] {
             let ph = (ch * share).max(lh);
             let f = table.fit(&m, tw, ph, s_max, s_min);
-            if f.complete && f.size >= sc.mm(2.2) || share == 0.42 {
+            if f.complete && f.size >= sc.mm(2.2) || share == 0.5 {
                 chosen = Some((ph, f));
                 break;
             }
@@ -296,10 +348,23 @@ pub fn compose(sheet: &Sheet, font: &CjkFont, page: Page) -> String {
     }
 
     let label_max = (page.w.min(page.h) / 50.0).max(3.0);
-    let proj = map_frame(&mut svg, sheet, &m, sc, map_rect, Labels::FocusNameAndCode, label_max);
+    let proj = map_frame(
+        &mut svg,
+        sheet,
+        &m,
+        sc,
+        map_rect,
+        Labels::FocusNameAndCode,
+        label_max,
+    );
     let [mx, my, mw, mh] = map_rect;
     scale_bar(&mut svg, &proj, sc, mx + sc.mm(5.0), my + mh - sc.mm(5.0));
-    north_arrow(&mut svg, mx + mw - sc.mm(10.0), my + sc.mm(4.0), sc.mm(14.0));
+    north_arrow(
+        &mut svg,
+        mx + mw - sc.mm(10.0),
+        my + sc.mm(4.0),
+        sc.mm(14.0),
+    );
 
     legend(&mut svg, sheet, sc, legend_xy[0], legend_xy[1], legend_w);
     let used = table.draw(&mut svg, &fit, table_xy[0], table_xy[1]);

@@ -349,7 +349,12 @@ pub struct Options {
 
 /// The page of `sheet` (a grid-division map, or a notice board for [`Target::Board`]) as
 /// `format`.
-pub fn render_sheet(sheet: &Sheet, font: &CjkFont, opts: &Options, format: Format) -> Result<Vec<u8>> {
+pub fn render_sheet(
+    sheet: &Sheet,
+    font: &CjkFont,
+    opts: &Options,
+    format: Format,
+) -> Result<Vec<u8>> {
     let page = Page::new(opts.paper, opts.landscape);
     let (svg, title) = match sheet.target {
         Target::Board(_) => (board::compose(sheet, font, page, opts), board::title(sheet)),

@@ -19,9 +19,9 @@ use std::collections::BinaryHeap;
 pub type Rings = [Vec<[f64; 2]>];
 
 fn edges(rings: &Rings) -> impl Iterator<Item = ([f64; 2], [f64; 2])> + '_ {
-    rings.iter().flat_map(|r| {
-        (0..r.len()).map(move |i| (r[i], r[(i + 1) % r.len()]))
-    })
+    rings
+        .iter()
+        .flat_map(|r| (0..r.len()).map(move |i| (r[i], r[(i + 1) % r.len()])))
 }
 
 /// Whether `p` is inside (even-odd over every ring).
@@ -177,7 +177,12 @@ fn segments_cross(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
 /// Whether the box centred at `c`, `w` wide and `h` high, lies inside `rings`: its corners inside
 /// and no border crossing its sides or lying within it.
 pub fn box_fits(rings: &Rings, c: [f64; 2], w: f64, h: f64) -> bool {
-    let (x0, y0, x1, y1) = (c[0] - w / 2.0, c[1] - h / 2.0, c[0] + w / 2.0, c[1] + h / 2.0);
+    let (x0, y0, x1, y1) = (
+        c[0] - w / 2.0,
+        c[1] - h / 2.0,
+        c[0] + w / 2.0,
+        c[1] + h / 2.0,
+    );
     let corners = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
     if !corners.iter().all(|&p| inside(rings, p)) {
         return false;

@@ -36,7 +36,13 @@ fn tree(svg: &str, font: &CjkFont) -> Result<usvg::Tree> {
 }
 
 /// `svg` (a page of `page`) as `format`.
-pub fn write(svg: &str, font: &CjkFont, page: Page, format: Format, meta: &PdfMeta) -> Result<Vec<u8>> {
+pub fn write(
+    svg: &str,
+    font: &CjkFont,
+    page: Page,
+    format: Format,
+    meta: &PdfMeta,
+) -> Result<Vec<u8>> {
     match format {
         Format::Svg => Ok(svg.as_bytes().to_vec()),
         Format::Pdf => pdf(&tree(svg, font)?, page, meta),
@@ -61,8 +67,13 @@ fn pdf(tree: &usvg::Tree, page: Page, meta: &PdfMeta) -> Result<Vec<u8>> {
     const OURS: i32 = 5;
     let chunk = chunk.renumber(|r| Ref::new(r.get() + OURS));
     let svg_ref = Ref::new(svg_ref.get() + OURS);
-    let (catalog, pages, page_id, content_id, info) =
-        (Ref::new(1), Ref::new(2), Ref::new(3), Ref::new(4), Ref::new(5));
+    let (catalog, pages, page_id, content_id, info) = (
+        Ref::new(1),
+        Ref::new(2),
+        Ref::new(3),
+        Ref::new(4),
+        Ref::new(5),
+    );
     let (w, h) = (mm_to_pt(page.w), mm_to_pt(page.h));
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(pages);
@@ -107,10 +118,8 @@ fn png(tree: &usvg::Tree, page: Page) -> Result<Vec<u8>> {
     let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)
         .ok_or_else(|| PrintError::Render(format!("cannot make a {w}×{h} image")))?;
     let size = tree.size();
-    let t = resvg::tiny_skia::Transform::from_scale(
-        w as f32 / size.width(),
-        h as f32 / size.height(),
-    );
+    let t =
+        resvg::tiny_skia::Transform::from_scale(w as f32 / size.width(), h as f32 / size.height());
     resvg::render(tree, t, &mut pixmap.as_mut());
     pixmap
         .encode_png()
