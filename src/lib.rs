@@ -25,7 +25,7 @@
 //!
 //! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
 //! - [`serve`]: the HTTP map service and its pages;
-//! - [`print`]: the printed grid-division map and notice boards (PDF, SVG, PNG).
+//! - [`print`](mod@print): the printed grid-division map and notice boards (PDF, SVG, PNG).
 #![warn(missing_docs)]
 
 pub mod address;

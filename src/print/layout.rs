@@ -460,8 +460,9 @@ fn label(
             .any(|p| r[0] < p[2] && p[0] < r[2] && r[1] < p[3] && p[1] < r[3])
     };
     let mut chosen: Option<(&[(String, f64)], f64)> = None;
-    'choices: for lines in choices {
-        let mut s = max;
+    'choices: for (k, lines) in choices.iter().enumerate() {
+        // a fallback (code only, number only) stays small: a huge bare number reads as a title
+        let mut s = if k == 0 { max } else { max.min(min * 1.6) };
         while s >= min {
             let (w, h) = bx(lines, s);
             if box_fits(part, c, w, h) && free(w, h, placed) {

@@ -4,11 +4,11 @@
 //!
 //! ```
 //! use wangge::print::polylabel::pole;
-//! // an L shape: its centroid is near the corner, the pole is inside the thicker arm
+//! // an L of arms 2 wide: the most room is in the corner, a circle of radius 2√2/(1+√2) ≈ 1.17
 //! let l = vec![vec![[0.0, 0.0], [10.0, 0.0], [10.0, 2.0], [2.0, 2.0], [2.0, 10.0], [0.0, 10.0]]];
-//! let (p, d) = pole(&l, 0.01);
-//! assert!(d > 0.9 && d <= 1.0 + 1e-9, "{d}");
-//! assert!(p[0] < 2.0 || p[1] < 2.0);
+//! let (p, d) = pole(&l, 0.001);
+//! assert!((d - 1.1716).abs() < 0.01, "{d}");
+//! assert!(p[0] < 2.0 && p[1] < 2.0, "{p:?}");
 //! ```
 
 use std::cmp::Ordering;
