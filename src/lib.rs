@@ -25,7 +25,8 @@
 //! other way round:
 //!
 //! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
-//! - [`serve`]: the HTTP map service and its pages.
+//! - [`serve`]: the HTTP map service and its pages;
+//! - [`print`](mod@print): the printed grid-division map and notice boards (PDF, SVG, PNG).
 #![warn(missing_docs)]
 
 pub mod address;
@@ -37,6 +38,7 @@ pub mod model;
 pub mod output;
 pub mod partition;
 pub mod patrol;
+pub mod print;
 pub mod serve;
 pub mod snapshot;
 pub mod spatial;

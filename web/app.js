@@ -244,7 +244,21 @@ export function gridPanelHtml(g) {
     ${g.name ? `<p class="name">${esc(g.name)}</p>` : ''}
     <table class="figures">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>
     <h3>人员 People</h3>
-    ${peopleHtml(peopleOf(g))}`;
+    ${peopleHtml(peopleOf(g))}
+    ${printLinksHtml(g.code)}`;
+}
+
+/** Links that open the printed map of the grid's village (its code's first 12 digits) and the
+ * grid's notice board as PDFs (`/api/print`). */
+export function printLinksHtml(code) {
+  const c = String(code ?? '');
+  if (!/^[0-9]{15}$/.test(c)) return '';
+  const village = c.slice(0, 12);
+  return `<p class="print-links">
+    <a class="button" data-testid="print-village" target="_blank" rel="noopener"
+       href="/api/print?village=${village}&amp;paper=A3">打印本村网格图 Print village map (A3 PDF)</a>
+    <a class="button" data-testid="print-board" target="_blank" rel="noopener"
+       href="/api/print?grid=${c}">打印公示牌 Print notice board</a></p>`;
 }
 
 /** Shows grid `code` in the panel element: its code at once, then its figures from the API. */

@@ -32,6 +32,7 @@ pub mod partition;
 pub mod patrol;
 pub mod people;
 pub mod plans;
+pub mod print;
 pub mod serve;
 
 /// The command line.
@@ -93,6 +94,9 @@ pub enum Command {
     /// Patrols (巡查): import grid workers' GPS points, report a day's coverage, benchmark.
     #[command(subcommand)]
     Patrol(patrol::Command),
+    /// Print the grid-division map (网格划分图) of a village or town, or a grid's notice board
+    /// (公示牌, --grid CODE --board), as PDF, SVG or PNG, with Chinese text in an embedded CJK font.
+    Print(print::Args),
 }
 
 impl Command {
@@ -111,6 +115,7 @@ impl Command {
             Command::Bench(a) => bench::run(a),
             Command::Fixture(c) => c.run(),
             Command::Patrol(c) => c.run(),
+            Command::Print(a) => print::run(a),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod export;
 pub mod geom;
 mod map;
 pub mod patrol;
+mod print;
 mod read;
 pub mod reassign;
 pub mod schema;

@@ -5,6 +5,7 @@ pub mod geojson;
 pub mod locate;
 pub mod openapi;
 pub mod patrol;
+pub mod print;
 pub mod static_files;
 pub mod tiles;
 
@@ -47,6 +48,7 @@ pub const ROUTES: &[&str] = &[
     "/api/villages/{code}/rebalance",
     "/api/villages/{code}/diff",
     "/api/villages/{code}/activate",
+    "/api/print",
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -98,6 +100,7 @@ pub fn router(service: Arc<Service>) -> Router {
             "/api/villages/{code}/activate",
             post(edit::activate).layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
         )
+        .route("/api/print", get(print::print))
         .route("/", get(static_files::index))
         .fallback(static_files::web_file)
         .layer(
