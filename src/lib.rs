@@ -27,6 +27,7 @@
 //! - [`serve`]: the HTTP map service and its pages.
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod address;
 pub mod check;
 pub mod crs;

@@ -43,11 +43,17 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let source = Arc::new(StaticSource::new(town().clone()));
-    tokio::spawn(serve_with(listener, source.clone(), Config::default()));
+    let accounts = common::auth::accounts_store().await;
+    let client = common::auth::admin_client(&accounts).await;
+    let config = Config {
+        accounts: Some(accounts),
+        ..Config::default()
+    };
+    tokio::spawn(serve_with(listener, source.clone(), config));
     Server {
         base,
         source,
-        client: reqwest::Client::new(),
+        client,
     }
 }
 

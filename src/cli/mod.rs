@@ -32,6 +32,9 @@ pub mod patrol;
 pub mod people;
 pub mod plans;
 pub mod serve;
+pub mod audit;
+pub mod token;
+pub mod user;
 
 /// The command line.
 #[derive(Parser)]
@@ -92,6 +95,14 @@ pub enum Command {
     /// Patrols (巡查): import grid workers' GPS points, report a day's coverage, benchmark.
     #[command(subcommand)]
     Patrol(patrol::Command),
+    /// Users (login name, role, area): add, list, disable, set a password.
+    #[command(subcommand)]
+    User(user::Command),
+    /// Bearer tokens for workers' phones and wall screens: add (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// The audit log: every write, login and failed login (who, when, from where, what, result).
+    Audit(audit::Args),
 }
 
 impl Command {
@@ -110,6 +121,9 @@ impl Command {
             Command::Bench(a) => bench::run(a),
             Command::Fixture(c) => c.run(),
             Command::Patrol(c) => c.run(),
+            Command::User(c) => c.run(),
+            Command::Token(c) => c.run(),
+            Command::Audit(a) => audit::run(a),
         }
     }
 }

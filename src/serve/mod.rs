@@ -15,6 +15,7 @@
 //! - `GET /api/locate?lon=&lat=&crs=` and `GET /api/locate?address=`;
 //! - `GET /api/health`, `GET /api/openapi.json`.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod error;
@@ -53,5 +54,9 @@ pub async fn serve_with(
             .map_err(io::Error::other)?,
     );
     tokio::spawn(Service::poll(Arc::downgrade(&service)));
-    axum::serve(listener, router(service)).await
+    axum::serve(
+        listener,
+        router(service).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

@@ -28,6 +28,7 @@ pub mod schema;
 mod sql;
 pub mod versioning;
 mod write;
+pub mod accounts;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

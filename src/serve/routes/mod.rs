@@ -5,6 +5,7 @@ pub mod geojson;
 pub mod locate;
 pub mod openapi;
 pub mod patrol;
+pub mod session;
 pub mod static_files;
 pub mod tiles;
 
@@ -47,6 +48,8 @@ pub const ROUTES: &[&str] = &[
     "/api/villages/{code}/rebalance",
     "/api/villages/{code}/diff",
     "/api/villages/{code}/activate",
+    "/api/session",
+    "/api/audit",
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -98,7 +101,18 @@ pub fn router(service: Arc<Service>) -> Router {
             "/api/villages/{code}/activate",
             post(edit::activate).layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
         )
+        .route(
+            "/api/session",
+            get(session::show)
+                .post(session::create)
+                .delete(session::delete),
+        )
+        .route("/api/audit", get(session::audit))
         .route("/", get(static_files::index))
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            super::auth::guard,
+        ))
         .fallback(static_files::web_file)
         .layer(
             CompressionLayer::new()
