@@ -547,3 +547,45 @@ fn the_command_line_adds_users_and_tokens_and_shows_the_audit() {
     let (ok, _, err) = run(&["audit", "--since", "yesterday", "--db", db], None);
     assert!(!ok && err.contains("--since"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_bodies_are_413_and_slow_clients_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        accounts: Some(common::auth::accounts_store().await),
+        request_timeout: std::time::Duration::from_millis(300),
+        ..Config::default()
+    };
+    let source = Arc::new(wangge::serve::StaticSource::new(common::partitioned_town(800, 3)));
+    tokio::spawn(serve_with(listener, source, config));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/api/session");
+    let mut ok = false;
+    for _ in 0..100 {
+        if client.get(format!("http://{addr}/api/health")).send().await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ok, "server up");
+    let big = json!({"name": "x", "password": "y".repeat(100_000)});
+    let r = client.post(&url).json(&big).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    // a body announced and never sent: 408 once the timeout passes
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(250), "{:?}", t0.elapsed());
+}

@@ -30,6 +30,8 @@ pub struct Config {
     pub private: bool,
     /// Session cookies are `Secure` (the server is behind TLS).
     pub secure_cookies: bool,
+    /// A request not answered within this (a client sending its body slowly, say) gets 408.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             accounts: None,
             private: false,
             secure_cookies: false,
+            request_timeout: Duration::from_secs(60),
         }
     }
 }

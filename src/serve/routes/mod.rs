@@ -114,6 +114,10 @@ pub fn router(service: Arc<Service>) -> Router {
             super::auth::guard,
         ))
         .fallback(static_files::web_file)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            service.config.request_timeout,
+        ))
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),

@@ -24,6 +24,9 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// The largest body of `POST /api/session`.
+pub const MAX_BODY_BYTES: usize = 4 << 10;
+
 fn accounts(svc: &Service) -> Result<&Store, ApiError> {
     svc.accounts()
         .ok_or_else(|| ApiError::unavailable("this server keeps no accounts (no store)"))
@@ -32,9 +35,15 @@ fn accounts(svc: &Service) -> Result<&Store, ApiError> {
 /// `POST /api/session`: logs in; sets the session cookie and says who you are.
 pub async fn create(AxState(svc): AxState<Arc<Service>>, req: Request) -> Response {
     let addr = auth::address(req.extensions());
-    let body = match axum::body::to_bytes(req.into_body(), 64 << 10).await {
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => return ApiError::bad_request("body too large or unreadable").into_response(),
+        Err(_) => {
+            return ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: format!("a login body is at most {MAX_BODY_BYTES} bytes"),
+            }
+            .into_response()
+        }
     };
     match login_with(&svc, &body, &addr).await {
         Ok(r) => r,
