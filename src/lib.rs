@@ -25,6 +25,8 @@
 //!
 //! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
 //! - [`serve`]: the HTTP map service and its pages.
+//! - [`accounts`]: roles, users, tokens, sessions and the rule of every route (with the store's
+//!   audit log).
 #![warn(missing_docs)]
 
 pub mod accounts;

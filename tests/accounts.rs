@@ -112,11 +112,19 @@ fn rand_suffix() -> u64 {
 }
 
 async fn token(store: &Store, name: &str, role: Role, phone: Option<&str>) -> String {
-    login::issue_token(store, &Name::new(name).unwrap(), role, phone, 30, "test", "test")
-        .await
-        .unwrap()
-        .as_str()
-        .to_string()
+    login::issue_token(
+        store,
+        &Name::new(name).unwrap(),
+        role,
+        phone,
+        30,
+        "test",
+        "test",
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .to_string()
 }
 
 impl Town {
@@ -146,7 +154,13 @@ impl Town {
             _ => s.replace(' ', "%20"),
         }
     }
-    async fn call(&self, c: &reqwest::Client, m: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        c: &reqwest::Client,
+        m: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut rq = c.request(m, format!("{}{path}", self.base));
         if let Some(b) = body {
             rq = rq.json(&b);
@@ -157,7 +171,12 @@ impl Town {
     }
     async fn audit(&self) -> Vec<Value> {
         let (st, v) = self
-            .call(self.client(Role::Admin), Method::GET, "/api/audit?limit=100000", None)
+            .call(
+                self.client(Role::Admin),
+                Method::GET,
+                "/api/audit?limit=100000",
+                None,
+            )
             .await;
         assert_eq!(st, 200, "{v}");
         v["entries"].as_array().unwrap().clone()
@@ -166,7 +185,9 @@ impl Town {
 
 /// (method, path, roles: `anyone`, `public` or a list) of every documented operation.
 async fn operations(t: &Town) -> Vec<(Method, String, Value)> {
-    let (st, doc) = t.call(&t.anon, Method::GET, "/api/openapi.json", None).await;
+    let (st, doc) = t
+        .call(&t.anon, Method::GET, "/api/openapi.json", None)
+        .await;
     assert_eq!(st, 200);
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -261,7 +282,10 @@ async fn wrong_passwords_are_throttled_per_name_and_per_address() {
         let t = town(kind, dir.path(), false).await;
         let login = |name: &str, pw: &str| {
             let body = json!({"name": name, "password": pw});
-            async { t.call(&t.anon, Method::POST, "/api/session", Some(body)).await }
+            async {
+                t.call(&t.anon, Method::POST, "/api/session", Some(body))
+                    .await
+            }
         };
         // the right password works, and says who
         let (st, v) = login("planner1", PASSWORD).await;
@@ -279,7 +303,11 @@ async fn wrong_passwords_are_throttled_per_name_and_per_address() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-        let retry: i64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let retry: i64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((1..=900).contains(&retry), "{retry}");
         let audit = t.audit().await;
         let logins: Vec<&Value> = audit
@@ -339,13 +367,20 @@ async fn revoked_tokens_and_disabled_users_are_refused_at_once() {
     for kind in kinds() {
         let t = town(kind, dir.path(), false).await;
         let worker = t.client(Role::Worker);
-        let (st, _) = t.call(worker, Method::GET, "/api/patrol/coverage", None).await;
+        let (st, _) = t
+            .call(worker, Method::GET, "/api/patrol/coverage", None)
+            .await;
         assert_eq!(st, 200);
         t.store
-            .token_revoke("phone1", login::entry("test", "test", "token revoke", "phone1", "ok"))
+            .token_revoke(
+                "phone1",
+                login::entry("test", "test", "token revoke", "phone1", "ok"),
+            )
             .await
             .unwrap();
-        let (st, v) = t.call(worker, Method::GET, "/api/patrol/coverage", None).await;
+        let (st, v) = t
+            .call(worker, Method::GET, "/api/patrol/coverage", None)
+            .await;
         assert_eq!(st, 401, "{v}");
         assert!(v["error"].as_str().unwrap().contains("revoked"), "{v}");
         // even on a public route a dead token is an error, not a silent anonymous
@@ -356,12 +391,17 @@ async fn revoked_tokens_and_disabled_users_are_refused_at_once() {
         let (st, v) = t.call(leader, Method::GET, "/api/session", None).await;
         assert_eq!((st, v["name"].as_str()), (200, Some("leader1")));
         t.store
-            .user_disable("leader1", login::entry("test", "test", "user disable", "leader1", "ok"))
+            .user_disable(
+                "leader1",
+                login::entry("test", "test", "user disable", "leader1", "ok"),
+            )
             .await
             .unwrap();
         let (st, _) = t.call(leader, Method::GET, "/api/session", None).await;
         assert_eq!(st, 401);
-        let (st, _) = t.call(leader, Method::GET, "/api/planner/villages", None).await;
+        let (st, _) = t
+            .call(leader, Method::GET, "/api/planner/villages", None)
+            .await;
         assert_eq!(st, 401);
         let (st, _) = t
             .call(
@@ -386,21 +426,46 @@ async fn a_worker_posts_only_as_themselves_and_every_write_is_audited() {
                    "lon": 120.5 + 0.0001 * k as f64, "lat": 31.2, "accuracy": 5})
         };
         let worker = t.client(Role::Worker);
-        let mixed = json!([point(WORKER_PHONE, 0), point(WORKER_PHONE, 1), point("13900000002", 2)]);
+        let mixed = json!([
+            point(WORKER_PHONE, 0),
+            point(WORKER_PHONE, 1),
+            point("13900000002", 2)
+        ]);
         let (st, v) = t
             .call(worker, Method::POST, "/api/patrol/points", Some(mixed))
             .await;
         assert_eq!(st, 403, "{v}");
         let msg = v["error"].as_str().unwrap();
-        assert!(msg.contains("record #2") && msg.contains("13900000002"), "{msg}");
-        let (_, pts) = t.call(t.client(Role::Admin), Method::GET, "/api/patrol/points", None).await;
-        assert_eq!(pts["features"].as_array().unwrap().len(), 0, "nothing stored");
+        assert!(
+            msg.contains("record #2") && msg.contains("13900000002"),
+            "{msg}"
+        );
+        let (_, pts) = t
+            .call(
+                t.client(Role::Admin),
+                Method::GET,
+                "/api/patrol/points",
+                None,
+            )
+            .await;
+        assert_eq!(
+            pts["features"].as_array().unwrap().len(),
+            0,
+            "nothing stored"
+        );
         let own = json!([point(WORKER_PHONE, 0), point(WORKER_PHONE, 1)]);
-        let (st, v) = t.call(worker, Method::POST, "/api/patrol/points", Some(own)).await;
+        let (st, v) = t
+            .call(worker, Method::POST, "/api/patrol/points", Some(own))
+            .await;
         assert_eq!(st, 200, "{v}");
         // the leader cannot post at all; a planner cannot change another town's village
         let (st, _) = t
-            .call(t.client(Role::Leader), Method::POST, "/api/patrol/points", Some(json!([])))
+            .call(
+                t.client(Role::Leader),
+                Method::POST,
+                "/api/patrol/points",
+                Some(json!([])),
+            )
             .await;
         assert_eq!(st, 403);
         let other = format!("{}999", &t.village[..9]);
@@ -423,9 +488,18 @@ async fn a_worker_posts_only_as_themselves_and_every_write_is_audited() {
             .await;
         assert_eq!(st, 403, "outside the planner's town: {v}");
         // logging out ends the session
-        let (st, _) = t.call(t.client(Role::Planner), Method::DELETE, "/api/session", None).await;
+        let (st, _) = t
+            .call(
+                t.client(Role::Planner),
+                Method::DELETE,
+                "/api/session",
+                None,
+            )
+            .await;
         assert_eq!(st, 204);
-        let (st, _) = t.call(t.client(Role::Planner), Method::GET, "/api/session", None).await;
+        let (st, _) = t
+            .call(t.client(Role::Planner), Method::GET, "/api/session", None)
+            .await;
         assert_eq!(st, 401);
 
         let audit = t.audit().await;
@@ -450,7 +524,9 @@ async fn a_worker_posts_only_as_themselves_and_every_write_is_audited() {
         assert!(has("test", "user add", "ok", "user planner1 role planner"));
         assert!(has("test", "token add", "ok", "token phone1 role worker"));
         // the audit log is the admin's alone, and append-only in the store itself
-        let (st, _) = t.call(t.client(Role::Leader), Method::GET, "/api/audit", None).await;
+        let (st, _) = t
+            .call(t.client(Role::Leader), Method::GET, "/api/audit", None)
+            .await;
         assert_eq!(st, 403);
         let refused = match kind {
             Kind::Gpkg => {
@@ -464,7 +540,9 @@ async fn a_worker_posts_only_as_themselves_and_every_write_is_audited() {
             Kind::Postgis => {
                 use sqlx::{Connection, Executor};
                 let mut c = sqlx::PgConnection::connect(t.store.target()).await.unwrap();
-                c.execute("UPDATE audit_log SET result = 'ok'").await.is_err()
+                c.execute("UPDATE audit_log SET result = 'ok'")
+                    .await
+                    .is_err()
             }
         };
         assert!(refused, "{kind:?}: the audit log must refuse changes");
@@ -498,34 +576,85 @@ fn the_command_line_adds_users_and_tokens_and_shows_the_audit() {
         )
     };
     let (ok, _, err) = run(
-        &["user", "add", "zhang", "--role", "planner", "--town", "320583104",
-          "--village", "320583104200", "--phone", "13800000009", "--password-stdin", "--db", db],
+        &[
+            "user",
+            "add",
+            "zhang",
+            "--role",
+            "planner",
+            "--town",
+            "320583104",
+            "--village",
+            "320583104200",
+            "--phone",
+            "13800000009",
+            "--password-stdin",
+            "--db",
+            db,
+        ],
         Some("a long password\n"),
     );
     assert!(ok, "{err}");
     let (ok, _, err) = run(
-        &["user", "add", "li", "--role", "boss", "--password-stdin", "--db", db],
+        &[
+            "user",
+            "add",
+            "li",
+            "--role",
+            "boss",
+            "--password-stdin",
+            "--db",
+            db,
+        ],
         Some("a long password\n"),
     );
     assert!(!ok && err.contains("boss"), "{err}");
     let (ok, _, err) = run(
-        &["user", "add", "li", "--role", "leader", "--village", "3205", "--password-stdin", "--db", db],
+        &[
+            "user",
+            "add",
+            "li",
+            "--role",
+            "leader",
+            "--village",
+            "3205",
+            "--password-stdin",
+            "--db",
+            db,
+        ],
         Some("a long password\n"),
     );
     assert!(!ok && err.contains("3205"), "{err}");
-    let (ok, out, err) = run(&["token", "add", "--name", "phone9", "--role", "worker", "--phone", "139", "--db", db], None);
+    let (ok, out, err) = run(
+        &[
+            "token", "add", "--name", "phone9", "--role", "worker", "--phone", "139", "--db", db,
+        ],
+        None,
+    );
     assert!(ok, "{err}");
     let token = out.trim();
     assert_eq!(token.len(), 64, "{out}");
-    let (ok, _, err) = run(&["token", "add", "--name", "x", "--role", "admin", "--db", db], None);
+    let (ok, _, err) = run(
+        &["token", "add", "--name", "x", "--role", "admin", "--db", db],
+        None,
+    );
     assert!(!ok && err.contains("worker or screen"), "{err}");
     let (ok, out, _) = run(&["token", "list", "--db", db], None);
-    assert!(ok && out.contains("phone9") && !out.contains(token), "{out}");
+    assert!(
+        ok && out.contains("phone9") && !out.contains(token),
+        "{out}"
+    );
     let (ok, _, err) = run(&["token", "revoke", "phone9", "--db", db], None);
     assert!(ok, "{err}");
     let (ok, out, _) = run(&["user", "list", "--db", db], None);
-    assert!(ok && out.contains("zhang\tplanner\t320583104\t320583104200\t13800000009\tno"), "{out}");
-    let (ok, _, err) = run(&["user", "password", "zhang", "--password-stdin", "--db", db], Some("another long one\n"));
+    assert!(
+        ok && out.contains("zhang\tplanner\t320583104\t320583104200\t13800000009\tno"),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &["user", "password", "zhang", "--password-stdin", "--db", db],
+        Some("another long one\n"),
+    );
     assert!(ok, "{err}");
     let (ok, _, err) = run(&["user", "disable", "zhang", "--db", db], None);
     assert!(ok, "{err}");
@@ -534,13 +663,24 @@ fn the_command_line_adds_users_and_tokens_and_shows_the_audit() {
     let (ok, out, err) = run(&["audit", "--json", "--db", db], None);
     assert!(ok, "{err}");
     let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
-    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
-        ["user add", "token add", "token revoke", "user password", "user disable"],
+        [
+            "user add",
+            "token add",
+            "token revoke",
+            "user password",
+            "user disable"
+        ],
         "{out}"
     );
-    assert!(entries.iter().all(|e| e["who"].as_str().unwrap().starts_with("cli:")));
+    assert!(entries
+        .iter()
+        .all(|e| e["who"].as_str().unwrap().starts_with("cli:")));
     assert!(!out.contains(token), "the audit never shows a secret");
     let (ok, out, _) = run(&["audit", "--since", "2999-01-01", "--db", db], None);
     assert!(ok && out.lines().count() == 1, "{out}");
@@ -558,13 +698,20 @@ async fn huge_bodies_are_413_and_slow_clients_408() {
         request_timeout: std::time::Duration::from_millis(300),
         ..Config::default()
     };
-    let source = Arc::new(wangge::serve::StaticSource::new(common::partitioned_town(800, 3)));
+    let source = Arc::new(wangge::serve::StaticSource::new(common::partitioned_town(
+        800, 3,
+    )));
     tokio::spawn(serve_with(listener, source, config));
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/api/session");
     let mut ok = false;
     for _ in 0..100 {
-        if client.get(format!("http://{addr}/api/health")).send().await.is_ok() {
+        if client
+            .get(format!("http://{addr}/api/health"))
+            .send()
+            .await
+            .is_ok()
+        {
             ok = true;
             break;
         }
@@ -587,5 +734,9 @@ async fn huge_bodies_are_413_and_slow_clients_408() {
         .unwrap();
     let head = String::from_utf8_lossy(&buf[..n]);
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
-    assert!(t0.elapsed() >= std::time::Duration::from_millis(250), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
 }

@@ -27,7 +27,10 @@ impl Http {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
-            .header("cookie", format!("wangge_session={}", self.sessions["alice"]))
+            .header(
+                "cookie",
+                format!("wangge_session={}", self.sessions["alice"]),
+            )
             .send()
             .await
             .unwrap();

@@ -20,7 +20,9 @@ pub const THROTTLE_MINUTES: i64 = 15;
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Too many wrong passwords lately: try again after this many seconds.
-    #[error("too many failed logins for this name or from this address; try again in {retry_after_s} s")]
+    #[error(
+        "too many failed logins for this name or from this address; try again in {retry_after_s} s"
+    )]
     Throttled {
         /// Seconds to wait.
         retry_after_s: i64,
@@ -131,7 +133,11 @@ pub async fn caller(
         return store.token_caller(&Secret::from_text(t).hash(), &now).await;
     }
     match session {
-        Some(s) => store.session_caller(&Secret::from_text(s).hash(), &now).await,
+        Some(s) => {
+            store
+                .session_caller(&Secret::from_text(s).hash(), &now)
+                .await
+        }
         None => Ok(None),
     }
 }

@@ -67,14 +67,30 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("GET", "/api/patrol/report", Access::Roles(EVERYONE)),
     ("GET", "/api/heat", Access::Roles(EVERYONE)),
     ("GET", "/tiles/heat.json", Access::Roles(EVERYONE)),
-    ("GET", "/tiles/heat/{z}/{x}/{y}.mvt", Access::Roles(EVERYONE)),
+    (
+        "GET",
+        "/tiles/heat/{z}/{x}/{y}.mvt",
+        Access::Roles(EVERYONE),
+    ),
     ("GET", "/api/planner/villages", Access::Roles(READERS)),
     ("GET", "/api/villages/{code}/edit", Access::Roles(READERS)),
     ("GET", "/api/villages/{code}/plans", Access::Roles(READERS)),
-    ("POST", "/api/villages/{code}/plans", Access::Roles(PLANNERS)),
-    ("POST", "/api/villages/{code}/rebalance", Access::Roles(PLANNERS)),
+    (
+        "POST",
+        "/api/villages/{code}/plans",
+        Access::Roles(PLANNERS),
+    ),
+    (
+        "POST",
+        "/api/villages/{code}/rebalance",
+        Access::Roles(PLANNERS),
+    ),
     ("GET", "/api/villages/{code}/diff", Access::Roles(READERS)),
-    ("POST", "/api/villages/{code}/activate", Access::Roles(PLANNERS)),
+    (
+        "POST",
+        "/api/villages/{code}/activate",
+        Access::Roles(PLANNERS),
+    ),
     ("GET", "/api/audit", Access::Roles(ADMINS)),
 ];
 

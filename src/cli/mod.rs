@@ -21,6 +21,7 @@ use indicatif::ProgressBar;
 use wangge::store::Store;
 
 pub mod activate;
+pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod diff;
@@ -32,7 +33,6 @@ pub mod patrol;
 pub mod people;
 pub mod plans;
 pub mod serve;
-pub mod audit;
 pub mod token;
 pub mod user;
 

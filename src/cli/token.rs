@@ -112,7 +112,13 @@ fn list(a: ListArgs) -> Result<()> {
 fn revoke(a: RevokeArgs) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(a.store.open_existing(""))?;
-    let entry = login::entry(&cli_who(), "cli", "token revoke", &format!("token {}", a.name), "ok");
+    let entry = login::entry(
+        &cli_who(),
+        "cli",
+        "token revoke",
+        &format!("token {}", a.name),
+        "ok",
+    );
     rt.block_on(store.token_revoke(&a.name, entry))?;
     println!("token {} revoked", a.name);
     Ok(())

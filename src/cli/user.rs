@@ -146,7 +146,13 @@ fn list(a: ListArgs) -> Result<()> {
 fn disable(a: NameArgs) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(a.store.open_existing(""))?;
-    let entry = login::entry(&cli_who(), "cli", "user disable", &format!("user {}", a.name), "ok");
+    let entry = login::entry(
+        &cli_who(),
+        "cli",
+        "user disable",
+        &format!("user {}", a.name),
+        "ok",
+    );
     rt.block_on(store.user_disable(&a.name, entry))?;
     println!("user {} disabled", a.name);
     Ok(())

@@ -119,9 +119,24 @@ pub async fn guard(State(svc): State<Arc<Service>>, mut req: Request, next: Next
     };
     let audited = write && route != "/api/session";
     let who = caller.as_ref().map_or("-", |c| c.name.as_str()).to_string();
-    if let Err(e) = check(&svc, &method, &route, caller.as_ref(), req.headers(), req.uri().path()) {
+    if let Err(e) = check(
+        &svc,
+        &method,
+        &route,
+        caller.as_ref(),
+        req.headers(),
+        req.uri().path(),
+    ) {
         if audited {
-            audit(&svc, &who, &addr, &kind, &objects, &format!("{} refused", e.status.as_u16())).await;
+            audit(
+                &svc,
+                &who,
+                &addr,
+                &kind,
+                &objects,
+                &format!("{} refused", e.status.as_u16()),
+            )
+            .await;
         }
         return e.into_response();
     }
@@ -192,8 +207,13 @@ fn check(
 ) -> Result<(), ApiError> {
     // Routes without a rule (a method the route lacks, the page files) are the router's to answer.
     let access = policy::rule(method.as_str(), route).unwrap_or(Access::Asset);
-    policy::allow(access, caller, svc.config.private, &format!("{method} {route}"))
-        .map_err(denied)?;
+    policy::allow(
+        access,
+        caller,
+        svc.config.private,
+        &format!("{method} {route}"),
+    )
+    .map_err(denied)?;
     if let Some(c) = caller {
         if is_write(method) && c.via == Via::Session && cross_origin(headers) {
             return Err(ApiError {
@@ -254,7 +274,10 @@ mod tests {
     #[test]
     fn cookies_and_origins() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; wangge_session=abc; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; wangge_session=abc; b=2".parse().unwrap(),
+        );
         h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
         assert!(!cross_origin(&h));

@@ -540,7 +540,10 @@ pub struct Service {
 impl Service {
     /// Where accounts and the audit log are kept: the configured store, else the source's.
     pub fn accounts(&self) -> Option<&crate::store::Store> {
-        self.config.accounts.as_ref().or_else(|| self.source.store())
+        self.config
+            .accounts
+            .as_ref()
+            .or_else(|| self.source.store())
     }
 
     /// Loads the source's current map and builds its state.

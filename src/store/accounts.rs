@@ -160,7 +160,11 @@ impl Store {
         tx.commit().await.map_err(db_tx(self))
     }
 
-    async fn name_taken(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<bool> {
+    async fn name_taken(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+    ) -> Result<bool> {
         let n: i64 = sqlx::query(
             "SELECT (SELECT count(*) FROM users WHERE name = $1) + \
              (SELECT count(*) FROM tokens WHERE name = $1)",

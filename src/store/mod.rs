@@ -17,6 +17,7 @@
 //! silently replacing it. The schema and its migrations are in [`schema`]; the rules for codes
 //! across versions in [`versioning`].
 
+pub mod accounts;
 pub mod edit;
 pub mod export;
 pub mod geom;
@@ -28,7 +29,6 @@ pub mod schema;
 mod sql;
 pub mod versioning;
 mod write;
-pub mod accounts;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

@@ -27,7 +27,9 @@ pub async fn add_user(store: &Store, name: &str, role: Role, towns: &[&str], vil
 
 /// Logs `name` in: the session id.
 pub async fn session_of(store: &Store, name: &str) -> String {
-    let (secret, _) = login::login(store, name, PASSWORD, "127.0.0.9").await.unwrap();
+    let (secret, _) = login::login(store, name, PASSWORD, "127.0.0.9")
+        .await
+        .unwrap();
     secret.as_str().to_string()
 }
 
@@ -44,7 +46,10 @@ pub fn cookie_client(id: &str) -> reqwest::Client {
         reqwest::header::COOKIE,
         format!("wangge_session={id}").parse().unwrap(),
     );
-    reqwest::Client::builder().default_headers(h).build().unwrap()
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
 }
 
 /// A client that sends `Authorization: Bearer token` with every request.
@@ -54,7 +59,10 @@ pub fn bearer_client(token: &str) -> reqwest::Client {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {token}").parse().unwrap(),
     );
-    reqwest::Client::builder().default_headers(h).build().unwrap()
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
 }
 
 /// A client logged in as a new admin of `store`.

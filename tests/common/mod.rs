@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub mod stores;
 pub mod auth;
+pub mod stores;
 
 /// A generated town, partitioned with the default options, as the map shows it (plan version 1).
 pub fn partitioned_town(households: u64, seed: u64) -> wangge::snapshot::Snapshot {

@@ -7,12 +7,12 @@
 use super::super::error::ApiError;
 use super::super::state::Service;
 use crate::model::VillageCode;
+use crate::serve::auth::Who;
 use crate::store::edit::{DraftRequest, EditError};
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State as AxState};
-use crate::serve::auth::Who;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

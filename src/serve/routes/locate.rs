@@ -3,8 +3,8 @@
 //! enough for the answer to be ambiguous.
 
 use super::geojson::{keep_people, people_json};
-use crate::serve::auth::Who;
 use crate::crs::Crs;
+use crate::serve::auth::Who;
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::grid_name;
 use crate::serve::locator::Located;

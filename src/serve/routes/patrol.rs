@@ -15,6 +15,7 @@
 //! Windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
 
 use super::tiles::{gzip, respond};
+use crate::accounts::policy;
 pub use crate::patrol::heat_tile::heat_of_counts;
 use crate::patrol::heat_tile::{heat_tile_box, heat_tile_of_counts, tile_res};
 use crate::patrol::report::{daily_report, to_csv, TownReport};
@@ -22,9 +23,8 @@ use crate::patrol::{
     check, coverage_by_day, default_zone, heat, heat_geojson, parse_zone, read_batch, CheckRules,
     Coverage, GridCoverage, HeatCell, PatrolPoint, Period, Roster, Window,
 };
-use crate::serve::cache::{etag_of, Entry};
-use crate::accounts::policy;
 use crate::serve::auth::{self, Who};
+use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::{Service, State};
 use crate::store::patrol::codec::CELL_RES;

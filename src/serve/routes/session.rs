@@ -53,8 +53,9 @@ pub async fn create(AxState(svc): AxState<Arc<Service>>, req: Request) -> Respon
 
 async fn login_with(svc: &Service, body: &Bytes, addr: &str) -> Result<Response, ApiError> {
     let store = accounts(svc)?;
-    let lr: LoginRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("body: {e} (want {{\"name\", \"password\"}})")))?;
+    let lr: LoginRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("body: {e} (want {{\"name\", \"password\"}})"))
+    })?;
     match login::login(store, &lr.name, &lr.password, addr).await {
         Ok((secret, caller)) => Ok((
             [(
@@ -100,7 +101,10 @@ pub async fn delete(AxState(svc): AxState<Arc<Service>>, who: Who, req: Request)
     }
     (
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, auth::set_cookie("", svc.config.secure_cookies))],
+        [(
+            header::SET_COOKIE,
+            auth::set_cookie("", svc.config.secure_cookies),
+        )],
     )
         .into_response()
 }
