@@ -47,6 +47,14 @@ pub fn now() -> String {
     stamp(Utc::now())
 }
 
+/// A hash no password is checked against successfully, verified for unknown names.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        hash_password(Secret::generate().as_str()).unwrap_or_else(|_| "$argon2id$".into())
+    })
+}
+
 /// An audit entry of `who` from `address` (its time is set by the store).
 pub fn entry(who: &str, address: &str, kind: &str, objects: &str, result: &str) -> AuditEntry {
     AuditEntry {
@@ -89,15 +97,16 @@ pub async fn login(
     }
     let user = store.user_login(name).await?;
     let pw = password.to_string();
-    let ok = match user {
-        Some((hash, disabled)) => {
-            let good = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
-                .await
-                .unwrap_or(false);
-            good && !disabled
-        }
-        None => false,
+    // An unknown name costs one argon2 verification too, so the answer's time does not tell
+    // which names exist.
+    let (hash, usable) = match user {
+        Some((hash, disabled)) => (hash, !disabled),
+        None => (unknown_user_hash().to_string(), false),
     };
+    let good = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
+        .await
+        .unwrap_or(false);
+    let ok = good && usable;
     if !ok {
         store
             .audit(entry(name, address, "login", "session", "refused"))
