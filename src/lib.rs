@@ -26,9 +26,12 @@
 //!
 //! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
 //! - [`serve`]: the HTTP map service and its pages;
-//! - [`print`](mod@print): the printed grid-division map and notice boards (PDF, SVG, PNG).
+//! - [`print`](mod@print): the printed grid-division map and notice boards (PDF, SVG, PNG);
+//! - [`accounts`]: roles, users, tokens, sessions and the rule of every route (with the store's
+//!   audit log).
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod address;
 pub mod check;
 pub mod crs;

@@ -18,6 +18,8 @@ use wangge::store::{Base, PlanMeta, Store};
 struct Http {
     base: String,
     client: reqwest::Client,
+    /// The session of each user the tests write as (admins: their names are the authors).
+    sessions: std::collections::HashMap<&'static str, String>,
 }
 
 impl Http {
@@ -25,6 +27,10 @@ impl Http {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
+            .header(
+                "cookie",
+                format!("wangge_session={}", self.sessions["alice"]),
+            )
             .send()
             .await
             .unwrap();
@@ -38,7 +44,7 @@ impl Http {
             .header("content-type", "application/json")
             .body(body);
         if let Some(u) = user {
-            rq = rq.header("x-wangge-user", u);
+            rq = rq.header("cookie", format!("wangge_session={}", self.sessions[u]));
         }
         let r = rq.send().await.unwrap();
         let st = r.status().as_u16();
@@ -102,9 +108,15 @@ async fn servers(dir: &std::path::Path) -> Vec<(Store, Http, Arc<Service>)> {
                 .unwrap(),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut sessions = std::collections::HashMap::new();
+        for u in ["alice", "bob"] {
+            let id = common::auth::session(&store, u, wangge::accounts::Role::Admin).await;
+            sessions.insert(u, id);
+        }
         let http = Http {
             base: format!("http://{}", listener.local_addr().unwrap()),
             client: reqwest::Client::new(),
+            sessions,
         };
         tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
             listener,
@@ -468,7 +480,7 @@ async fn the_editor_api_opens_saves_refuses_and_rebalances() {
             .post_json(
                 &format!("/api/villages/{v}/rebalance"),
                 &json!({"assignment": over, "locked": [locked]}),
-                None,
+                Some("bob"),
             )
             .await;
         eprintln!(

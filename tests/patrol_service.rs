@@ -825,11 +825,14 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let source = Arc::new(StaticSource::new(town().clone()));
-    tokio::spawn(serve_with(listener, source, Config::default()));
-    Server {
-        base,
-        client: reqwest::Client::new(),
-    }
+    let accounts = common::auth::accounts_store().await;
+    let client = common::auth::admin_client(&accounts).await;
+    let config = Config {
+        accounts: Some(accounts),
+        ..Config::default()
+    };
+    tokio::spawn(serve_with(listener, source, config));
+    Server { base, client }
 }
 
 impl Server {
@@ -1122,11 +1125,14 @@ async fn start_registered() -> Server {
         phone: None,
     }];
     let source = Arc::new(StaticSource::new(snap));
-    tokio::spawn(serve_with(listener, source, Config::default()));
-    Server {
-        base,
-        client: reqwest::Client::new(),
-    }
+    let accounts = common::auth::accounts_store().await;
+    let client = common::auth::admin_client(&accounts).await;
+    let config = Config {
+        accounts: Some(accounts),
+        ..Config::default()
+    };
+    tokio::spawn(serve_with(listener, source, config));
+    Server { base, client }
 }
 
 #[tokio::test]
@@ -1361,9 +1367,9 @@ async fn heat_tiles_are_kept_until_points_are_stored() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = Store::open(&target).await.unwrap();
+        let client = common::auth::admin_client(&server).await;
         let source = Arc::new(wangge::serve::StoreSource::new(server));
         tokio::spawn(serve_with(listener, source, Config::default()));
-        let client = reqwest::Client::new();
         let id = tile_of(lon, lat, 12);
         let url = format!("{base}/tiles/heat/{}/{}/{}.mvt?{DAY}", id.z, id.x, id.y);
         let get = |etag: Option<String>| {

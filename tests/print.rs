@@ -4,6 +4,8 @@
 //!
 //! Needs poppler-utils and a CJK font (`scripts/setup` installs both).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -376,7 +378,7 @@ fn the_map_service_prints_a_village_as_pdf() {
             .unwrap();
         let svc = Arc::new(
             wangge::serve::Service::load(
-                Arc::new(wangge::serve::StoreSource::new(store)),
+                Arc::new(wangge::serve::StoreSource::new(store.clone())),
                 wangge::serve::Config::default(),
             )
             .await
@@ -388,7 +390,16 @@ fn the_map_service_prints_a_village_as_pdf() {
             listener,
             wangge::serve::router(svc),
         )));
-        let c = reqwest::Client::new();
+        // A printed map lists grid workers and their phones: anonymous visitors get 401.
+        let anon = reqwest::Client::new()
+            .get(format!("{base}/api/print?village={VILLAGE}&paper=A3"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anon.status(), 401);
+        let c = common::auth::cookie_client(
+            &common::auth::session(&store, "printer", wangge::accounts::Role::Worker).await,
+        );
         let r = c
             .get(format!("{base}/api/print?village={VILLAGE}&paper=A3"))
             .send()

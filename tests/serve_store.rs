@@ -135,7 +135,7 @@ async fn a_plan_activation_rebuilds_only_its_village_and_shows_in_tiles() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = Http {
             base: format!("http://{}", listener.local_addr().unwrap()),
-            client: reqwest::Client::new(),
+            client: common::auth::admin_client(&store).await,
         };
         tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
             listener,

@@ -21,6 +21,7 @@ use indicatif::ProgressBar;
 use wangge::store::Store;
 
 pub mod activate;
+pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod diff;
@@ -34,6 +35,8 @@ pub mod people;
 pub mod plans;
 pub mod print;
 pub mod serve;
+pub mod token;
+pub mod user;
 
 /// The command line.
 #[derive(Parser)]
@@ -97,6 +100,14 @@ pub enum Command {
     /// Print the grid-division map (网格划分图) of a village or town, or a grid's notice board
     /// (公示牌, --grid CODE --board), as PDF, SVG or PNG, with Chinese text in an embedded CJK font.
     Print(print::Args),
+    /// Users (login name, role, area): add, list, disable, set a password.
+    #[command(subcommand)]
+    User(user::Command),
+    /// Bearer tokens for workers' phones and wall screens: add (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(token::Command),
+    /// The audit log: every write, login and failed login (who, when, from where, what, result).
+    Audit(audit::Args),
 }
 
 impl Command {
@@ -116,6 +127,9 @@ impl Command {
             Command::Fixture(c) => c.run(),
             Command::Patrol(c) => c.run(),
             Command::Print(a) => print::run(a),
+            Command::User(c) => c.run(),
+            Command::Token(c) => c.run(),
+            Command::Audit(a) => audit::run(a),
         }
     }
 }

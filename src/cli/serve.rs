@@ -11,6 +11,9 @@ pub struct Args {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Every route but the pages and logging in needs a login (users: `wangge user add`).
+    #[arg(long)]
+    private: bool,
 }
 
 /// Runs `wangge serve` until the server stops.
@@ -31,7 +34,12 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         let addr = listener.local_addr()?;
         eprintln!("serving {} on http://{addr}", store.target());
-        wangge::serve::serve(listener, wangge::serve::StoreSource::new(store))
+        let config = wangge::serve::Config {
+            private: a.private,
+            ..Default::default()
+        };
+        let source = std::sync::Arc::new(wangge::serve::StoreSource::new(store));
+        wangge::serve::serve_with(listener, source, config)
             .await
             .context("the map service stopped")
     })

@@ -23,6 +23,15 @@ pub struct Config {
     pub gps_margin_m: f64,
     /// The same margin for raw WGS84 input.
     pub wgs84_margin_m: f64,
+    /// Where users, tokens, sessions and the audit log are kept when the source has no store
+    /// of its own (a [`super::StaticSource`]); a store source keeps them in its store.
+    pub accounts: Option<crate::store::Store>,
+    /// Every route but page assets and logging in needs a login (`wangge serve --private`).
+    pub private: bool,
+    /// Session cookies are `Secure` (the server is behind TLS).
+    pub secure_cookies: bool,
+    /// A request not answered within this (a client sending its body slowly, say) gets 408.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -35,6 +44,10 @@ impl Default for Config {
             max_zoom: 16,
             gps_margin_m: 3.0,
             wgs84_margin_m: 1.0,
+            accounts: None,
+            private: false,
+            secure_cookies: false,
+            request_timeout: Duration::from_secs(60),
         }
     }
 }

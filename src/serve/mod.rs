@@ -14,7 +14,12 @@
 //! - `GET /tiles/{layer}.json` (TileJSON 3.0.0), `GET /tiles/{layer}/{z}/{x}/{y}.mvt`;
 //! - `GET /api/locate?lon=&lat=&crs=` and `GET /api/locate?address=`;
 //! - `GET /api/health`, `GET /api/openapi.json`.
+//! - `POST|GET|DELETE /api/session` (log in, who am I, log out), `GET /api/audit` (admins).
+//!
+//! Every route passes [`auth::guard`]: the caller (session cookie or bearer token) and the
+//! route's rule from [`crate::accounts::policy`].
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod error;
@@ -53,5 +58,9 @@ pub async fn serve_with(
             .map_err(io::Error::other)?,
     );
     tokio::spawn(Service::poll(Arc::downgrade(&service)));
-    axum::serve(listener, router(service)).await
+    axum::serve(
+        listener,
+        router(service).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

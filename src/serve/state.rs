@@ -538,6 +538,14 @@ pub struct Service {
 }
 
 impl Service {
+    /// Where accounts and the audit log are kept: the configured store, else the source's.
+    pub fn accounts(&self) -> Option<&crate::store::Store> {
+        self.config
+            .accounts
+            .as_ref()
+            .or_else(|| self.source.store())
+    }
+
     /// Loads the source's current map and builds its state.
     pub async fn load(source: Arc<dyn Source>, config: Config) -> Result<Service, SourceError> {
         let snap = source.snapshot().await?;

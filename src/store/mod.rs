@@ -17,6 +17,7 @@
 //! silently replacing it. The schema and its migrations are in [`schema`]; the rules for codes
 //! across versions in [`versioning`].
 
+pub mod accounts;
 mod colour;
 pub mod edit;
 pub mod export;

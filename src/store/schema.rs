@@ -265,6 +265,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "building boxes, spatial and address keys", V3),
     (4, "each plan's assignment packed in one row", V4),
     (5, "villager groups and units", V5),
+    (6, "accounts: users, tokens, sessions, audit log", V6),
     (7, "grid and micro-grid colours", V7),
 ];
 
@@ -283,6 +284,49 @@ CREATE TABLE units (fid {pk}, {geom:MULTIPOLYGON}, id TEXT NOT NULL UNIQUE, vill
   households {real} NOT NULL, residents {real} NOT NULL, custom {real});
 CREATE INDEX units_village ON units (village_code);
 "#;
+
+/// Accounts (see [`crate::accounts`]): users (argon2id password hashes), bearer tokens and
+/// sessions (SHA-256 hashes of their secrets only, with expiry), and the audit log, which the
+/// store only ever appends to (triggers refuse UPDATE and DELETE, see `after_v6`).
+const V6: &str = r#"
+CREATE TABLE users (fid {pk}, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, towns TEXT NOT NULL,
+  villages TEXT NOT NULL, phone TEXT, password_hash TEXT NOT NULL, disabled {int} NOT NULL,
+  created_at TEXT NOT NULL);
+CREATE TABLE tokens (fid {pk}, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, phone TEXT,
+  token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT);
+CREATE TABLE sessions (fid {pk}, id_hash TEXT NOT NULL UNIQUE, user_name TEXT NOT NULL,
+  created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX sessions_user ON sessions (user_name);
+CREATE TABLE audit_log (fid {pk}, at TEXT NOT NULL, who TEXT NOT NULL, address TEXT NOT NULL,
+  kind TEXT NOT NULL, objects TEXT NOT NULL, result TEXT NOT NULL);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_who ON audit_log (who, at);
+CREATE INDEX audit_log_address ON audit_log (address, at)
+"#;
+
+/// Triggers that keep the audit log append-only (bodies hold `;`, so not in the template).
+fn after_v6(backend: Backend) -> Vec<String> {
+    match backend {
+        Backend::Gpkg => ["UPDATE", "DELETE"]
+            .iter()
+            .map(|op| {
+                format!(
+                    "CREATE TRIGGER audit_log_no_{} BEFORE {op} ON audit_log \
+                     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+                    op.to_lowercase()
+                )
+            })
+            .collect(),
+        Backend::Postgis => vec![
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$"
+                .into(),
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log \
+             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+                .into(),
+        ],
+    }
+}
 
 /// Migration 7: each grid's and micro-grid's map colour, an index into
 /// [`PALETTE`](crate::partition::colour::PALETTE) that no neighbour shares (NULL for plans saved
@@ -387,6 +431,9 @@ pub(crate) fn migrations(backend: Backend) -> Vec<Migration> {
             }
             if *v == 2 {
                 stmts.extend(after_v2(backend));
+            }
+            if *v == 6 {
+                stmts.extend(after_v6(backend));
             }
             stmts.extend(register(backend, *v));
             if *v == 3 {

@@ -10,7 +10,8 @@
 // rebalance puts every unlocked grid in band and leaves the locked one; save with a reason →
 // `wangge plans` lists it by that planner; activation from the timeline → /api/locate at that
 // building answers the new grid; a second browser's save makes the first one's a conflict; write
-// routes without a user are 401. Screenshots (1920×1080) go to SHOTS (default /work/notes/shots
+// routes without a user are 401; planners log in through the page's form (users made with
+// `wangge user add`). Screenshots (1920×1080) go to SHOTS (default /work/notes/shots
 // or out/browser). Exits 1 listing the failures. CHROMIUM defaults to /usr/bin/chromium.
 
 import fs from 'node:fs';
@@ -37,10 +38,25 @@ const check = (ok, message) => {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${message}`);
   return ok;
 };
+// Requests of the test itself are the first planner's (a session cookie), unless `init` is given.
+let cookie = '';
 const getJson = async (p, init) => {
-  const r = await fetch(base + p, init);
+  const r = await fetch(base + p, init || (cookie ? {headers: {cookie}} : undefined));
   return {status: r.status, json: await r.json().catch(() => null)};
 };
+
+// Planners are users of the store (`wangge user add`), given every town of the map; each browser
+// logs in through the planner page's login form.
+const PASSWORD = 'planner test password';
+async function addPlanner(user) {
+  const vs = (await getJson('/api/villages', {})).json.features.map((f) => f.properties.code);
+  const towns = [...new Set(vs.map((c) => c.slice(0, 9)))].flatMap((t) => ['--town', t]);
+  try {
+    execFileSync(bin, ['user', 'add', user, '--role', 'planner', ...towns, '--password-stdin', '--db', store], {input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'pipe']});
+  } catch (e) {
+    if (!/taken/.test(String(e.stderr))) throw e;
+  }
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -50,15 +66,19 @@ const browser = await chromium.launch({
 
 async function open(user, village) {
   const ctx = await browser.newContext({viewport: {width: 1920, height: 1080}});
-  await ctx.addInitScript((u) => localStorage.setItem('wangge.planner.user', u), user);
+  await addPlanner(user);
   await ctx.route('**/*', (route) => (route.request().url().startsWith(base) ? route.continue() : route.abort('blockedbyclient')));
   const page = await ctx.newPage();
   page.setDefaultTimeout(STEP_MS);
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  // The conflict test's 409 is expected; the browser logs every failed fetch as an error.
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 409/.test(m.text())) page.errors.push(m.text()); });
   await page.goto(`${base}/planner${village ? `?village=${village}` : ''}`);
+  await page.fill('#login-name', user);
+  // From here on every console error counts (before, the page's GET /api/session was a 401),
+  // but the conflict test's 409: the browser logs every failed fetch as an error.
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 409/.test(m.text())) page.errors.push(m.text()); });
+  await page.fill('#login-password', PASSWORD);
+  await page.click('#login button[type=submit]');
   await page.waitForFunction(() => document.body.dataset.ready === 'true', null, {timeout: STEP_MS});
   return page;
 }
@@ -120,6 +140,11 @@ const gridUnder = (page, at) => page.evaluate(([x, y]) => {
 }, [at.lx, at.ly]);
 
 try {
+  await addPlanner('alice');
+  const login = await fetch(`${base}/api/session`, {method: 'POST', headers: {'content-type': 'application/json'},
+    body: JSON.stringify({name: 'alice', password: PASSWORD})});
+  check(login.status === 200, `POST /api/session as alice → ${login.status}`);
+  cookie = (login.headers.get('set-cookie') || '').split(';')[0];
   const villages = (await getJson('/api/planner/villages')).json.villages;
   const village = process.argv[4] || villages.slice().sort((a, b) => b.grids - a.grids)[0].code;
   const A = await open('alice', village);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod auth;
 pub mod stores;
 
 /// A generated town, partitioned with the default options, as the map shows it (plan version 1).

@@ -23,18 +23,42 @@ const perf = (window.__plannerPerf = {strokes: [], ready: null, rebalance: [], s
 let map;
 let V = null; // the village being edited (see load())
 let tool = 'brush';
-let user = localStorage.getItem('wangge.planner.user') || '';
+let user = ''; // the logged-in planner (GET /api/session), see ensureLogin()
 
 // ---------------------------------------------------------------- HTTP
 
 async function api(method, url, body) {
   const headers = {'Accept': 'application/json'};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (user) headers['X-Wangge-User'] = encodeURIComponent(user);
   const res = await fetch(url, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
   let json = null;
   try { json = await res.json(); } catch { json = null; }
   return {status: res.status, ok: res.ok, json};
+}
+
+/** Who is logged in; if nobody (401), a login form until POST /api/session succeeds. The session
+ * is an HttpOnly cookie the browser sends with every request. */
+async function ensureLogin() {
+  const me = await api('GET', '/api/session');
+  if (me.ok) { user = me.json.name; return; }
+  const form = document.createElement('form');
+  form.id = 'login';
+  form.innerHTML = '<h2>规划员登录</h2>' +
+    '<label>用户名 <input id="login-name" autocomplete="username" required></label>' +
+    '<label>密码 <input id="login-password" type="password" autocomplete="current-password" required></label>' +
+    '<button type="submit">登录</button><p id="login-error" role="alert"></p>';
+  document.body.appendChild(form);
+  $('#login-name').value = localStorage.getItem('wangge.planner.user') || '';
+  $('#login-name').focus();
+  await new Promise((resolve) => form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const r = await api('POST', '/api/session', {name: $('#login-name').value, password: $('#login-password').value});
+    if (!r.ok) { $('#login-error').textContent = r.json?.error || `登录失败 ${r.status}`; return; }
+    user = r.json.name;
+    localStorage.setItem('wangge.planner.user', user);
+    form.remove();
+    resolve();
+  }));
 }
 
 // ---------------------------------------------------------------- topology
@@ -1106,7 +1130,7 @@ async function main() {
   wire();
   keys();
   setTool('brush');
-  if (!user) user = 'planner';
+  await ensureLogin();
   $('#who').textContent = `规划员：${user}`;
   const list = await villages();
   const want = new URLSearchParams(location.search).get('village') || list[0]?.code;

@@ -7,12 +7,13 @@
 use super::super::error::ApiError;
 use super::super::state::Service;
 use crate::model::VillageCode;
+use crate::serve::auth::Who;
 use crate::store::edit::{DraftRequest, EditError};
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -34,20 +35,10 @@ fn village(code: &str) -> Result<VillageCode, ApiError> {
     VillageCode::parse(code).map_err(|e| ApiError::bad_request(format!("village code: {e}")))
 }
 
-/// Who is writing to `village`: the one rule for every write route of the editor.
-///
-/// Until accounts land, the author is the `X-Wangge-User` header (required, so every version
-/// names who saved it).
-fn editor(headers: &HeaderMap, _village: &VillageCode) -> Result<String, ApiError> {
-    let who = headers
-        .get("x-wangge-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    who.map(str::to_string).ok_or(ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        message: "log in to edit plans".into(),
-    })
+/// Who is writing to `village`: the caller the guard let through (their role and area were
+/// checked there, see [`crate::accounts::policy`]).
+fn editor(who: &Who, _village: &VillageCode) -> Result<String, ApiError> {
+    crate::serve::auth::need(who).map(|c| c.name.clone())
 }
 
 /// A store error as an answer: a conflict 409, an unknown thing 404, a refused record 422.
@@ -113,12 +104,12 @@ pub async fn open(AxState(svc): AxState<Arc<Service>>, Path(code): Path<String>)
 pub async fn save(
     AxState(svc): AxState<Arc<Service>>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    who: Who,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
     let prep = || -> Result<(Store, VillageCode, String, DraftRequest), ApiError> {
         let v = village(&code)?;
-        let who = editor(&headers, &v)?;
+        let who = editor(&who, &v)?;
         let req: DraftRequest = body(b)?;
         Ok((store(&svc)?.clone(), v, who, req))
     };
@@ -227,12 +218,12 @@ pub struct ActivateRequest {
 pub async fn activate(
     AxState(svc): AxState<Arc<Service>>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    who: Who,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
     let prep = || -> Result<(Store, String, ActivateRequest), ApiError> {
         let v = village(&code)?;
-        let who = editor(&headers, &v)?;
+        let who = editor(&who, &v)?;
         Ok((store(&svc)?.clone(), who, body(b)?))
     };
     let (st, who, req) = match prep() {

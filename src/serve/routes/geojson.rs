@@ -4,6 +4,7 @@
 //! Coordinates are lon/lat, exterior rings counter-clockwise and holes clockwise (the state
 //! orients every polygon), and features carry only `type`, `id`, `geometry` and `properties`.
 
+use crate::serve::auth::Who;
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::grid_name;
 use crate::serve::source::BuildingFilter;
@@ -157,8 +158,21 @@ pub fn people_json(people: &[Person]) -> Value {
     )
 }
 
-/// Properties of a grid.
-pub fn grid_props(st: &State, g: &GridView, plan_version: Option<i64>) -> Map<String, Value> {
+/// Keeps only the grid leaders of a `people` array unless `all`: what anyone may see of a grid's
+/// people is what its notice board shows (see [`crate::accounts::policy::sees_people`]).
+pub fn keep_people(people: &mut Value, all: bool) {
+    if let (false, Value::Array(a)) = (all, people) {
+        a.retain(|p| p["role"] == "grid_leader");
+    }
+}
+
+/// Properties of a grid (every person when `all_people`, else its leaders).
+pub fn grid_props(
+    st: &State,
+    g: &GridView,
+    plan_version: Option<i64>,
+    all_people: bool,
+) -> Map<String, Value> {
     let v = st.snapshot.villages.get(g.village);
     let vname = v.map(|v| v.name.as_str()).unwrap_or("");
     let f = &g.figures;
@@ -184,7 +198,9 @@ pub fn grid_props(st: &State, g: &GridView, plan_version: Option<i64>) -> Map<St
     m.insert("polsby_popper".into(), round(f.polsby_popper, 4).into());
     m.insert("buildings".into(), f.buildings.into());
     m.insert("label".into(), json!([g.label.x(), g.label.y()]));
-    m.insert("people".into(), people_json(&g.people));
+    let mut people = people_json(&g.people);
+    keep_people(&mut people, all_people);
+    m.insert("people".into(), people);
     m.insert("color".into(), g.color.map_or(Value::Null, Value::from));
     m
 }
@@ -421,8 +437,13 @@ fn streamed(n: usize, mut make: impl FnMut(usize) -> Option<Value> + Send + 'sta
 }
 
 /// `GET /api/grids`.
-pub async fn grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+pub async fn grids(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
     let Query(q) = q?;
+    let all = crate::accounts::policy::sees_people(who.0.as_ref());
     let st = svc.state();
     let f = parse_filter(&st, &q)?;
     let scoped = plan_scope(&svc, &st, &f).await?.map(|(g, _)| g);
@@ -436,7 +457,7 @@ pub async fn grids(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<
             feature(
                 g.code.as_str(),
                 polygon_json(&g.geometry),
-                grid_props(&st, g, f.plan),
+                grid_props(&st, g, f.plan, all),
             )
         })
     }))
@@ -557,9 +578,11 @@ fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
 /// `GET /api/grids/{code}`.
 pub async fn grid(
     AxState(svc): AxState<Arc<Service>>,
+    who: Who,
     code: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path(code) = code?;
+    let all = crate::accounts::policy::sees_people(who.0.as_ref());
     check_code(&code, 15, "grid")?;
     let st = svc.state();
     let gi = st.grid_by_code.get(&code).ok_or_else(|| {
@@ -569,7 +592,7 @@ pub async fn grid(
     Ok(one(feature(
         g.code.as_str(),
         polygon_json(&g.geometry),
-        grid_props(&st, g, None),
+        grid_props(&st, g, None, all),
     )))
 }
 

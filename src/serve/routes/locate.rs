@@ -2,8 +2,9 @@
 //! address is in, who is responsible, how far the grid's border is, and whether a border is close
 //! enough for the answer to be ambiguous.
 
-use super::geojson::people_json;
+use super::geojson::{keep_people, people_json};
 use crate::crs::Crs;
+use crate::serve::auth::Who;
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::layers::grid_name;
 use crate::serve::locator::Located;
@@ -47,12 +48,14 @@ pub fn tolerance_m(svc: &Service, crs: Crs) -> f64 {
 /// `GET /api/locate?lon=&lat=&crs=` or `GET /api/locate?address=`.
 pub async fn locate(
     AxState(svc): AxState<Arc<Service>>,
+    who: Who,
     q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let st = svc.state();
+    let all = crate::accounts::policy::sees_people(who.0.as_ref());
     if let Some(addr) = q.get("address") {
-        return by_address(&svc, &st, addr).await;
+        return by_address(&svc, &st, addr, all).await;
     }
     let lon = coord(&q, "lon", 180.0)?;
     let lat = coord(&q, "lat", 90.0)?;
@@ -65,11 +68,12 @@ pub async fn locate(
     let (wlon, wlat) = crs.to_wgs84(lon, lat);
     let found = st.locate(wlon, wlat, tolerance_m(&svc, crs));
     let mut body = answer(&st, &found);
+    keep_people(&mut body["people"], all);
     body["query"] = json!({"lon": lon, "lat": lat, "crs": crs.to_string()});
     Ok(Json(body).into_response())
 }
 
-async fn by_address(svc: &Service, st: &State, addr: &str) -> ApiResult<Response> {
+async fn by_address(svc: &Service, st: &State, addr: &str, all: bool) -> ApiResult<Response> {
     if addr.trim().is_empty() {
         return Err(ApiError::bad_request("address is empty"));
     }
@@ -87,6 +91,7 @@ async fn by_address(svc: &Service, st: &State, addr: &str) -> ApiResult<Response
     let p = b.point;
     let found = st.locate(p.x(), p.y(), tolerance_m(svc, Crs::Wgs84));
     let mut body = answer(st, &found);
+    keep_people(&mut body["people"], all);
     let candidates: Vec<Value> = m
         .candidates
         .iter()

@@ -6,6 +6,7 @@ pub mod locate;
 pub mod openapi;
 pub mod patrol;
 pub mod print;
+pub mod session;
 pub mod static_files;
 pub mod tiles;
 
@@ -49,6 +50,8 @@ pub const ROUTES: &[&str] = &[
     "/api/villages/{code}/diff",
     "/api/villages/{code}/activate",
     "/api/print",
+    "/api/session",
+    "/api/audit",
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -101,8 +104,23 @@ pub fn router(service: Arc<Service>) -> Router {
             post(edit::activate).layer(DefaultBodyLimit::max(edit::MAX_BODY_BYTES)),
         )
         .route("/api/print", get(print::print))
+        .route(
+            "/api/session",
+            get(session::show)
+                .post(session::create)
+                .delete(session::delete),
+        )
+        .route("/api/audit", get(session::audit))
         .route("/", get(static_files::index))
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            super::auth::guard,
+        ))
         .fallback(static_files::web_file)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            service.config.request_timeout,
+        ))
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),

@@ -15,6 +15,7 @@
 //! Windows are bounded ([`MAX_WINDOW_DAYS`]) so one request reads a bounded set of points.
 
 use super::tiles::{gzip, respond};
+use crate::accounts::policy;
 pub use crate::patrol::heat_tile::heat_of_counts;
 use crate::patrol::heat_tile::{heat_tile_box, heat_tile_of_counts, tile_res};
 use crate::patrol::report::{daily_report, to_csv, TownReport};
@@ -22,6 +23,7 @@ use crate::patrol::{
     check, coverage_by_day, default_zone, heat, heat_geojson, parse_zone, read_batch, CheckRules,
     Coverage, GridCoverage, HeatCell, PatrolPoint, Period, Roster, Window,
 };
+use crate::serve::auth::{self, Who};
 use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::{Service, State};
@@ -52,9 +54,21 @@ pub const DEFAULT_HEAT_RES: u8 = 10;
 // ---------------------------------------------------------------- POST /api/patrol/points
 
 /// `POST /api/patrol/points`.
-pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> ApiResult<Response> {
+pub async fn post_points(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    body: Bytes,
+) -> ApiResult<Response> {
     let points = read_batch(&body)
         .map_err(|errs| ApiError::bad_request(format!("nothing stored: {}", errs.join("; "))))?;
+    let caller = auth::need(&who)?;
+    policy::may_post_as(caller, points.iter().map(|p| &*p.worker)).map_err(auth::refused)?;
+    let workers: std::collections::BTreeSet<&str> = points.iter().map(|p| &*p.worker).collect();
+    let note = auth::AuditNote(format!(
+        "{} points of worker(s) {}",
+        points.len(),
+        workers.into_iter().collect::<Vec<_>>().join(",")
+    ));
     // Of duplicates the first received is kept: its index is the one answered.
     let mut index_of = BTreeMap::new();
     for (i, p) in points.iter().enumerate() {
@@ -88,7 +102,7 @@ pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> Ap
         .insert_patrol(batch)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(serde_json::json!({
+    let mut resp = Json(serde_json::json!({
         "stored": ins.inserted,
         "flagged": flagged,
         "rejected": rejected,
@@ -96,14 +110,22 @@ pub async fn post_points(AxState(svc): AxState<Arc<Service>>, body: Bytes) -> Ap
         "duplicates_in_batch": checked.duplicates,
         "already_stored": ins.duplicates,
     }))
-    .into_response())
+    .into_response();
+    resp.extensions_mut().insert(note);
+    Ok(resp)
 }
 
 /// `GET /api/patrol/points?from=&to=` (or `day=`, `week=`, `month=`): the stored points of a
 /// window (default today, +08:00) as GeoJSON Point features with `worker`, `time`, `crs`,
 /// `accuracy` and `flag` (null unless a check flagged the point).
-pub async fn get_points(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+pub async fn get_points(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
     let Query(q) = q?;
+    let only = auth::need(&who)?;
+    let only = policy::own_tracks_only(only).map(str::to_string);
     let w = window_of(&q)?;
     let (from, to) = w.ms();
     let tracks = svc
@@ -114,6 +136,7 @@ pub async fn get_points(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRe
     let features: Vec<serde_json::Value> = tracks
         .iter()
         .flat_map(|t| t.rows())
+        .filter(|r| only.as_deref().is_none_or(|w| &*r.worker == w))
         .map(|r| {
             serde_json::json!({
                 "type": "Feature",

@@ -1,0 +1,263 @@
+//! Who may call what (权限): one rule per HTTP route and method, and the finer rules a route
+//! applies to what it reads or writes.
+//!
+//! | rule | who |
+//! |---|---|
+//! | [`Access::Asset`] | anyone, always (pages, styles, fonts, logging in) |
+//! | [`Access::Public`] | anyone, unless the server is private (`wangge serve --private`) |
+//! | [`Access::Roles`] | a caller of one of the roles (401 without credentials, 403 with another role) |
+//!
+//! Anonymous callers get the map, tiles, locate and each grid's leader name and phone (what a
+//! notice board, 公示牌, shows), never workers' tracks or figures or the people of a grid.
+//!
+//! ```
+//! use wangge::accounts::policy::{rule, Access};
+//! use wangge::accounts::Role;
+//! assert_eq!(rule("GET", "/api/locate"), Some(Access::Public));
+//! assert!(matches!(rule("POST", "/api/patrol/points"), Some(Access::Roles(r)) if r.contains(&Role::Worker)));
+//! assert_eq!(rule("PUT", "/api/locate"), None);
+//! ```
+
+use super::{Caller, Role};
+
+/// The rule of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, even on a private server: page assets and logging in.
+    Asset,
+    /// Anyone unless the server is private.
+    Public,
+    /// Callers of these roles.
+    Roles(&'static [Role]),
+}
+
+use Role::{Admin, Leader, Planner, Screen, Worker};
+
+const EVERYONE: &[Role] = &[Admin, Planner, Leader, Worker, Screen];
+const READERS: &[Role] = &[Admin, Planner, Leader];
+const PLANNERS: &[Role] = &[Admin, Planner];
+const PATROLLERS: &[Role] = &[Admin, Worker];
+const TRACKS: &[Role] = &[Admin, Planner, Leader, Worker];
+const ADMINS: &[Role] = &[Admin];
+
+/// Every route (method, path as the router writes it) and its rule.
+pub const RULES: &[(&str, &str, Access)] = &[
+    ("GET", "/", Access::Asset),
+    ("GET", "/planner", Access::Asset),
+    ("GET", "/tiles/style.json", Access::Asset),
+    ("GET", "/tiles/fonts/{fontstack}/{range}.pbf", Access::Asset),
+    ("GET", "/api/openapi.json", Access::Asset),
+    ("GET", "/api/session", Access::Asset),
+    ("POST", "/api/session", Access::Asset),
+    ("DELETE", "/api/session", Access::Asset),
+    ("GET", "/api/health", Access::Public),
+    ("GET", "/api/towns", Access::Public),
+    ("GET", "/api/villages", Access::Public),
+    ("GET", "/api/grids", Access::Public),
+    ("GET", "/api/grids/{code}", Access::Public),
+    ("GET", "/api/micro_grids", Access::Public),
+    ("GET", "/api/micro_grids/{code}", Access::Public),
+    ("GET", "/api/buildings", Access::Public),
+    ("GET", "/api/locate", Access::Public),
+    ("GET", "/tiles/{layer}.json", Access::Public),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", Access::Public),
+    ("GET", "/api/patrol/points", Access::Roles(TRACKS)),
+    ("POST", "/api/patrol/points", Access::Roles(PATROLLERS)),
+    ("GET", "/api/patrol/coverage", Access::Roles(EVERYONE)),
+    ("GET", "/api/patrol/report", Access::Roles(EVERYONE)),
+    ("GET", "/api/heat", Access::Roles(EVERYONE)),
+    // A printed map or notice board lists grid workers and their phones.
+    ("GET", "/api/print", Access::Roles(EVERYONE)),
+    ("GET", "/tiles/heat.json", Access::Roles(EVERYONE)),
+    (
+        "GET",
+        "/tiles/heat/{z}/{x}/{y}.mvt",
+        Access::Roles(EVERYONE),
+    ),
+    ("GET", "/api/planner/villages", Access::Roles(READERS)),
+    ("GET", "/api/villages/{code}/edit", Access::Roles(READERS)),
+    ("GET", "/api/villages/{code}/plans", Access::Roles(READERS)),
+    (
+        "POST",
+        "/api/villages/{code}/plans",
+        Access::Roles(PLANNERS),
+    ),
+    (
+        "POST",
+        "/api/villages/{code}/rebalance",
+        Access::Roles(PLANNERS),
+    ),
+    ("GET", "/api/villages/{code}/diff", Access::Roles(READERS)),
+    (
+        "POST",
+        "/api/villages/{code}/activate",
+        Access::Roles(PLANNERS),
+    ),
+    ("GET", "/api/audit", Access::Roles(ADMINS)),
+];
+
+/// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.
+pub fn rule(method: &str, route: &str) -> Option<Access> {
+    let method = if method == "HEAD" { "GET" } else { method };
+    RULES
+        .iter()
+        .find(|(m, r, _)| *m == method && *r == route)
+        .map(|(_, _, a)| *a)
+}
+
+/// The route of a request to the router's catch-all `/tiles/{*path}`: `/tiles/style.json`,
+/// `/tiles/fonts/{fontstack}/{range}.pbf`, `/tiles/{layer}.json` or
+/// `/tiles/{layer}/{z}/{x}/{y}.mvt`.
+pub fn tiles_route(path: &str) -> &'static str {
+    let rest = path.strip_prefix("/tiles/").unwrap_or(path);
+    if rest == "style.json" {
+        "/tiles/style.json"
+    } else if rest.starts_with("fonts/") {
+        "/tiles/fonts/{fontstack}/{range}.pbf"
+    } else if rest.contains('/') {
+        "/tiles/{layer}/{z}/{x}/{y}.mvt"
+    } else {
+        "/tiles/{layer}.json"
+    }
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// Credentials are needed (401).
+    #[error("log in (or send Authorization: Bearer TOKEN) to {0}")]
+    NeedLogin(String),
+    /// The caller's role or area does not allow it (403).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// Whether `caller` may call a route whose rule is `access` (on a private server everything but
+/// assets needs a login); `what` names the route in the message.
+pub fn allow(
+    access: Access,
+    caller: Option<&Caller>,
+    private: bool,
+    what: &str,
+) -> Result<(), Denied> {
+    match (access, caller) {
+        (Access::Asset, _) => Ok(()),
+        (Access::Public, Some(_)) => Ok(()),
+        (Access::Public, None) if !private => Ok(()),
+        (Access::Public, None) => Err(Denied::NeedLogin(format!(
+            "use {what} (this server is private)"
+        ))),
+        (Access::Roles(_), None) => Err(Denied::NeedLogin(format!("use {what}"))),
+        (Access::Roles(roles), Some(c)) if roles.contains(&c.role) => Ok(()),
+        (Access::Roles(roles), Some(c)) => Err(Denied::Forbidden(format!(
+            "{} is {}; {what} is for {}",
+            c.name,
+            c.role,
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Whether `caller` may change plans of village `code`: admins anywhere, planners in their area.
+pub fn may_edit_village(caller: &Caller, code: &str) -> Result<(), Denied> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Planner if caller.scope.covers(code) => Ok(()),
+        _ => Err(Denied::Forbidden(format!(
+            "{} ({}) may not change plans of village {code}: not in their towns or villages",
+            caller.name, caller.role
+        ))),
+    }
+}
+
+/// Whether every point of a batch is the caller's own: a worker posts only as themselves (their
+/// phone), so a batch naming anyone else is refused whole, naming the first such record.
+/// Admins may post for anyone.
+pub fn may_post_as<'a>(
+    caller: &Caller,
+    workers: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Denied> {
+    if caller.role == Role::Admin {
+        return Ok(());
+    }
+    let me = caller.phone.as_deref().unwrap_or(caller.name.as_str());
+    for (i, w) in workers.into_iter().enumerate() {
+        if w != me {
+            return Err(Denied::Forbidden(format!(
+                "record #{i}: worker `{w}` is not {} (`{me}`); a worker posts only as themselves; nothing stored",
+                caller.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whose patrol points a caller may read: `None` for all, or the one worker's key (a worker reads
+/// only their own).
+pub fn own_tracks_only(caller: &Caller) -> Option<&str> {
+    (caller.role == Role::Worker).then(|| caller.phone.as_deref().unwrap_or(caller.name.as_str()))
+}
+
+/// Whether `caller` sees every person of a grid (workers too); anyone else sees only the grid
+/// leader's name and phone, as a notice board shows them.
+pub fn sees_people(caller: Option<&Caller>) -> bool {
+    caller.is_some_and(|c| matches!(c.role, Role::Admin | Role::Planner | Role::Leader))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{Scope, Via};
+
+    fn caller(role: Role) -> Caller {
+        Caller {
+            name: "u".into(),
+            role,
+            scope: Scope::new(&["110101001".into()], &[]).unwrap(),
+            phone: Some("138".into()),
+            via: Via::Token,
+        }
+    }
+
+    #[test]
+    fn every_rule_is_once() {
+        for (i, (m, r, _)) in RULES.iter().enumerate() {
+            assert!(
+                !RULES[..i].iter().any(|(m2, r2, _)| m2 == m && r2 == r),
+                "{m} {r} twice"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_and_anonymous() {
+        let post = rule("POST", "/api/villages/{code}/plans").unwrap();
+        assert!(matches!(
+            allow(post, None, false, "x"),
+            Err(Denied::NeedLogin(_))
+        ));
+        assert!(matches!(
+            allow(post, Some(&caller(Role::Worker)), false, "x"),
+            Err(Denied::Forbidden(_))
+        ));
+        assert!(allow(post, Some(&caller(Role::Planner)), false, "x").is_ok());
+        let public = rule("GET", "/api/grids").unwrap();
+        assert!(allow(public, None, false, "x").is_ok());
+        assert!(allow(public, None, true, "x").is_err());
+    }
+
+    #[test]
+    fn area_and_own_points() {
+        let p = caller(Role::Planner);
+        assert!(may_edit_village(&p, "110101001200").is_ok());
+        assert!(may_edit_village(&p, "110101002200").is_err());
+        let w = caller(Role::Worker);
+        assert!(may_post_as(&w, ["138", "138"]).is_ok());
+        let e = may_post_as(&w, ["138", "139"]).unwrap_err();
+        assert!(e.to_string().contains("record #1"), "{e}");
+    }
+}
