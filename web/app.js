@@ -255,10 +255,44 @@ export function printLinksHtml(code) {
   if (!/^[0-9]{15}$/.test(c)) return '';
   const village = c.slice(0, 12);
   return `<p class="print-links">
-    <a class="button" data-testid="print-village" target="_blank" rel="noopener"
+    <a class="button" data-testid="print-village" data-name="${village}-网格划分图"
        href="/api/print?village=${village}&amp;paper=A3">打印本村网格图 Print village map (A3 PDF)</a>
-    <a class="button" data-testid="print-board" target="_blank" rel="noopener"
+    <a class="button" data-testid="print-board" data-name="${c}-公示牌"
        href="/api/print?grid=${c}">打印公示牌 Print notice board</a></p>`;
+}
+
+/** Fetches the PDF behind print link `a` and saves it; a printed page lists grid workers and
+ * their phones, so without a login it says where to log in (the planner page's form sets the
+ * session for every page of this server). */
+export async function printPdf(a, panel) {
+  const note = (html) => {
+    panel.querySelector('.print-note')?.remove();
+    a.parentElement.insertAdjacentHTML('afterend', `<p class="print-note">${html}</p>`);
+  };
+  note('正在生成 PDF… Making the PDF…');
+  try {
+    const res = await fetch(a.href);
+    if (res.status === 401) {
+      note('打印需要登录 Printing needs a login: <a href="/planner" target="_blank" rel="noopener">登录 Log in</a>，然后再点打印 then print again.');
+      return;
+    }
+    if (!res.ok) {
+      const j = await res.json().catch(() => ({}));
+      note(`<span class="error">不能打印 Cannot print: ${esc(j.error || res.status)}</span>`);
+      return;
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const save = document.createElement('a');
+    save.href = url;
+    save.download = `${a.dataset.name || 'wangge'}.pdf`;
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    note('PDF 已生成 The PDF is saved.');
+  } catch (e) {
+    note(`<span class="error">不能打印 Cannot print: ${esc(e.message)}</span>`);
+  }
 }
 
 /** Shows grid `code` in the panel element: its code at once, then its figures from the API. */
@@ -511,6 +545,10 @@ export async function startViewer() {
     document.getElementById('panel-close')?.addEventListener('click', () => {
       panel.hidden = true;
       selection.clear();
+    });
+    panel.addEventListener('click', (e) => {
+      const a = e.target.closest('.print-links a');
+      if (a) { e.preventDefault(); printPdf(a, panel); }
     });
     window.viewer = {map, selection, showGrid: show};
     document.body.dataset.ready = 'true';
