@@ -25,6 +25,7 @@
 //! other way round:
 //!
 //! - [`store`]: plans kept as versions in a GeoPackage file (default) or PostGIS;
+//! - [`geom_codec`]: WKB and GeoPackage geometry blobs (the store's, and a town's own GeoPackage);
 //! - [`serve`]: the HTTP map service and its pages;
 //! - [`print`](mod@print): the printed grid-division map and notice boards (PDF, SVG, PNG);
 //! - [`accounts`]: roles, users, tokens, sessions and the rule of every route (with the store's
@@ -36,6 +37,7 @@ pub mod address;
 pub mod check;
 pub mod crs;
 pub mod edit;
+pub mod geom_codec;
 pub mod ingest;
 pub mod model;
 pub mod output;

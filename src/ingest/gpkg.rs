@@ -150,7 +150,7 @@ async fn read_table(
             if c.name() == geom_col {
                 if !raw.is_null() {
                     let blob: Vec<u8> = r.try_get(i).map_err(|e| db_err(path, e))?;
-                    geometry = match crate::store::geom::from_gpkg(&blob) {
+                    geometry = match crate::geom_codec::from_gpkg(&blob) {
                         Ok(g) => RawGeometry::Geo(g),
                         Err(e) => RawGeometry::Bad(format!("cannot be read: {e}")),
                     };

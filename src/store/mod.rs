@@ -21,7 +21,8 @@ pub mod accounts;
 mod colour;
 pub mod edit;
 pub mod export;
-pub mod geom;
+/// The geometry encodings the store writes (kept at the crate root: ingest reads them too).
+pub use crate::geom_codec as geom;
 mod map;
 pub mod patrol;
 mod print;

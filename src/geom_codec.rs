@@ -1,4 +1,4 @@
-//! Geometry in and out of the databases: WKB (PostGIS, via `ST_GeomFromWKB`/`ST_AsBinary`) and
+//! Geometry encodings, for the store and for reading a town's own GeoPackage: WKB (PostGIS, via `ST_GeomFromWKB`/`ST_AsBinary`) and
 //! GeoPackage geometry blobs (OGC 12-128r18 §2.1.3: a `GP` header with the SRS id and envelope,
 //! then WKB).
 
