@@ -77,6 +77,34 @@ fn colour_vertices(vs: &[Vertex]) -> (Vec<u8>, Vec<usize>) {
     (out, fifth)
 }
 
+/// Colours the record's items `vs` beside the neighbouring villages' outlines `near` (pinned to
+/// their colours): each item's colour, the items given the fifth colour (by final code, from
+/// `codes`) added to `fifth`.
+fn colour_items(
+    mut vs: Vec<Vertex>,
+    near: Vec<(MultiPolygon<f64>, Option<u8>)>,
+    codes: &HashMap<&str, String>,
+    fifth: &mut Vec<String>,
+) -> HashMap<String, u8> {
+    vs.extend(near.into_iter().map(|(shape, c)| Vertex {
+        shape,
+        previous: c,
+        kept: false,
+        pinned: c.is_some(),
+        items: Vec::new(),
+    }));
+    let (cs, f) = colour_vertices(&vs);
+    fifth.extend(
+        f.iter()
+            .flat_map(|&i| &vs[i].items)
+            .map(|c| codes[c.as_str()].clone()),
+    );
+    vs.into_iter()
+        .zip(cs)
+        .flat_map(|(v, c)| v.items.into_iter().map(move |it| (it, c)))
+        .collect()
+}
+
 impl Store {
     /// The colours of `rec` (village `village`) among the active plans of its neighbouring
     /// villages; `old` is the version it replaces, `grid_code`/`micro_code` the final codes.
@@ -107,7 +135,7 @@ impl Store {
             .collect();
         let mut fifth = Vec::new();
         // grids
-        let mut vs: Vec<Vertex> = rec
+        let vs: Vec<Vertex> = rec
             .grids
             .iter()
             .map(|g| {
@@ -124,25 +152,7 @@ impl Store {
                 }
             })
             .collect();
-        vs.extend(near_grids.into_iter().map(|(shape, c)| Vertex {
-            shape,
-            previous: c,
-            kept: false,
-            pinned: c.is_some(),
-            items: Vec::new(),
-        }));
-        let (cs, f) = colour_vertices(&vs);
-        let mut grid = HashMap::new();
-        for (v, c) in vs.iter().zip(&cs) {
-            for it in &v.items {
-                grid.insert(it.clone(), *c);
-            }
-        }
-        fifth.extend(
-            f.iter()
-                .flat_map(|&i| &vs[i].items)
-                .map(|c| grid_code[c.as_str()].clone()),
-        );
+        let grid = colour_items(vs, near_grids, grid_code, &mut fifth);
         // micro-grids: one vertex per footprint (parts of a split building share one)
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, m) in rec.micro_grids.iter().enumerate() {
@@ -154,7 +164,7 @@ impl Store {
         }
         let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
         groups.sort_by_key(|g| g[0]);
-        let mut vs: Vec<Vertex> = groups
+        let vs: Vec<Vertex> = groups
             .iter()
             .map(|ms| {
                 let kept = ms.iter().find_map(|&i| {
@@ -174,25 +184,7 @@ impl Store {
                 }
             })
             .collect();
-        vs.extend(near_micro.into_iter().map(|(shape, c)| Vertex {
-            shape,
-            previous: c,
-            kept: false,
-            pinned: c.is_some(),
-            items: Vec::new(),
-        }));
-        let (cs, f) = colour_vertices(&vs);
-        let mut micro = HashMap::new();
-        for (v, c) in vs.iter().zip(&cs) {
-            for it in &v.items {
-                micro.insert(it.clone(), *c);
-            }
-        }
-        fifth.extend(
-            f.iter()
-                .flat_map(|&i| &vs[i].items)
-                .map(|c| micro_code[c.as_str()].clone()),
-        );
+        let micro = colour_items(vs, near_micro, micro_code, &mut fifth);
         Ok(SavedColours { grid, micro, fifth })
     }
 
