@@ -158,14 +158,20 @@ fn gpx_reads_track_points_and_names_bad_ones() {
     assert_eq!((r.points[0].lon, r.points[0].lat), (116.4, 39.9));
     // Expressed in +08:00: the local day is the 20th, 08:00.
     assert_eq!(r.points[0].time.to_rfc3339(), "2026-11-20T08:00:00+08:00");
-    let got: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
-    assert_eq!(got.len(), 2);
+    // A point without <time> is skipped and named; the file is still read (GPX makes time
+    // optional). An unreadable coordinate is an error.
+    let skipped: Vec<String> = r.skipped.iter().map(|e| e.to_string()).collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(
-        got[0].contains("t.gpx") && got[0].contains("trkpt 2") && got[0].contains("`time`"),
-        "{got:?}"
+        skipped[0].contains("t.gpx")
+            && skipped[0].contains("trkpt 2")
+            && skipped[0].contains("`time`"),
+        "{skipped:?}"
     );
+    let got: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
     assert!(
-        got[1].contains("trkpt 3") && got[1].contains("`lat`"),
+        got[0].contains("trkpt 3") && got[0].contains("`lat`"),
         "{got:?}"
     );
     let opts = ReadOptions {
@@ -178,6 +184,55 @@ fn gpx_reads_track_points_and_names_bad_ones() {
     );
     assert!(read_gpx("bad.gpx", "<gpx><trk></gpx>", &opts).is_err());
     assert!(read_gpx("bad.gpx", "<kml></kml>", &opts).is_err());
+}
+
+/// GPX 1.0 and 1.1 say times are UTC: a time written without `Z` (as some devices do) is read as
+/// UTC, not refused; a file where no point has a time says so in one line.
+#[test]
+fn gpx_times_without_zone_are_utc_and_a_file_without_times_is_named() {
+    let text = r#"<gpx version="1.0" creator="device"><trk><name>w1</name><trkseg>
+    <trkpt lat="31.2" lon="121.4"><time>2013-01-01T12:00:04</time></trkpt>
+    <trkpt lat="31.2001" lon="121.4001"><time>2013-01-01T12:00:09.5</time></trkpt>
+    </trkseg></trk></gpx>"#;
+    let zone = FixedOffset::east_opt(8 * 3600);
+    let r = read_gpx("d.gpx", text, &ReadOptions { worker: None, zone }).unwrap();
+    assert!(
+        r.errors.is_empty() && r.skipped.is_empty(),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.points[0].time.to_rfc3339(), "2013-01-01T20:00:04+08:00");
+    assert_eq!(
+        r.points[1].time.timestamp_millis() - r.points[0].time.timestamp_millis(),
+        5500
+    );
+    let untimed = r#"<gpx version="1.1"><trk><name>w1</name><trkseg>
+    <trkpt lat="31.2" lon="121.4"/><trkpt lat="31.3" lon="121.4"><ele>3</ele></trkpt>
+    </trkseg></trk></gpx>"#;
+    let e = read_gpx("r.gpx", untimed, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("r.gpx") && e.contains("none of its 2 track points has a <time>"),
+        "{e}"
+    );
+}
+
+/// A terminal's CSV export with local times and no offset: read in `--zone`, refused without it,
+/// naming the line and the field.
+#[test]
+fn csv_local_times_need_a_zone() {
+    let csv = "worker,time,lon,lat\nw1,2026-11-18 08:30:00,121.4,31.2\n";
+    let zone = FixedOffset::east_opt(8 * 3600);
+    let r = read_csv("t.csv", csv.as_bytes(), &ReadOptions { worker: None, zone }).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.points[0].time.to_rfc3339(), "2026-11-18T08:30:00+08:00");
+    let r = read_csv("t.csv", csv.as_bytes(), &ReadOptions::default()).unwrap();
+    let e = r.errors[0].to_string();
+    assert!(
+        e.contains("t.csv") && e.contains("line 2") && e.contains("`time`") && e.contains("--zone"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------- checks

@@ -64,8 +64,12 @@ pub enum ReadError {
 pub struct Read {
     /// Points read, in file order.
     pub points: Vec<PatrolPoint>,
-    /// Records that could not be read, in file order.
+    /// Records that could not be read, in file order: the file is refused as a whole.
     pub errors: Vec<ReadError>,
+    /// Records of a valid file left out with their reason, in file order; the rest is stored.
+    /// A GPX track point without `<time>` is one: GPX makes `<time>` optional, so such a file is
+    /// valid, but a patrol point needs its time.
+    pub skipped: Vec<ReadError>,
 }
 
 /// Options common to the readers.
@@ -74,7 +78,9 @@ pub struct ReadOptions {
     /// The worker of points that do not name one (GPX always, GeoJSON without `worker`).
     pub worker: Option<String>,
     /// Express times in this zone (e.g. +08:00 for GPX files written in UTC), so that days are
-    /// local; `None` keeps each time's own offset.
+    /// local; `None` keeps each time's own offset. A CSV or GeoJSON time written without an
+    /// offset (`2026-11-18 08:30:00`, as terminals export local times) is read in this zone, and
+    /// is an error without it.
     pub zone: Option<FixedOffset>,
 }
 
@@ -93,9 +99,51 @@ impl Workers {
     }
 }
 
-fn parse_time(s: &str, zone: Option<FixedOffset>) -> Result<DateTime<FixedOffset>, String> {
-    let t = DateTime::parse_from_rfc3339(s.trim())
-        .map_err(|e| format!("`{s}` is not an RFC 3339 time with zone ({e})"))?;
+/// How a time written without an offset is read.
+#[derive(Clone, Copy, Debug)]
+enum NoOffset {
+    /// As UTC: GPX 1.0 and 1.1 say every time is UTC.
+    Utc,
+    /// In [`ReadOptions::zone`] if given, else an error.
+    Zone(Option<FixedOffset>),
+}
+
+/// Reads an RFC 3339 time, or one without an offset (`T` or a space between date and time,
+/// optional fractional seconds, optional `Z`-less form) as `no_offset` says; then expresses it
+/// in `zone` if given.
+fn parse_time(
+    s: &str,
+    zone: Option<FixedOffset>,
+    no_offset: NoOffset,
+) -> Result<DateTime<FixedOffset>, String> {
+    let s = s.trim();
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t,
+        Err(e) => {
+            let naive = [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+            .ok_or_else(|| format!("`{s}` is not an RFC 3339 time ({e})"))?;
+            let utc = FixedOffset::east_opt(0).expect("zero offset");
+            let at = match no_offset {
+                NoOffset::Utc => utc,
+                NoOffset::Zone(Some(z)) => z,
+                NoOffset::Zone(None) => {
+                    return Err(format!(
+                        "`{s}` has no zone offset; give the zone its times are in (--zone +08:00)"
+                    ))
+                }
+            };
+            naive
+                .and_local_timezone(at)
+                .single()
+                .ok_or_else(|| format!("`{s}` is not a time in {at}"))?
+        }
+    };
     Ok(match zone {
         Some(z) => t.with_timezone(&z),
         None => t,
@@ -225,7 +273,8 @@ pub fn read_csv(
                     .clone()
                     .ok_or_else(|| bad("worker", "empty".into()))?,
             };
-            let time = parse_time(get(ct), opts.zone).map_err(|w| bad("time", w))?;
+            let time = parse_time(get(ct), opts.zone, NoOffset::Zone(opts.zone))
+                .map_err(|w| bad("time", w))?;
             let lon = parse_f64(get(cx)).map_err(|w| bad("lon", w))?;
             let lat = parse_f64(get(cy)).map_err(|w| bad("lat", w))?;
             let crs = parse_crs(cc.map(get));
@@ -300,7 +349,8 @@ pub fn read_geojson(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, 
                     .ok_or_else(|| bad("worker", "missing".into()))?,
             };
             let time = match prop("time") {
-                Some(Value::String(s)) => parse_time(s, opts.zone).map_err(|w| bad("time", w))?,
+                Some(Value::String(s)) => parse_time(s, opts.zone, NoOffset::Zone(opts.zone))
+                    .map_err(|w| bad("time", w))?,
                 Some(_) => return Err(bad("time", "not a string".into())),
                 None => return Err(bad("time", "missing".into())),
             };
@@ -329,8 +379,9 @@ pub fn read_geojson(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, 
     Ok(out)
 }
 
-/// Reads GPX 1.1 track points (`trkpt lat=… lon=…` with `<time>`; coordinates WGS84 as GPX
-/// requires). The worker is [`ReadOptions::worker`] if given, else the track's `<name>`, else the
+/// Reads GPX 1.0 and 1.1 track points (`trkpt lat=… lon=…` with `<time>`; coordinates WGS84 as
+/// GPX requires; a time without an offset is UTC, as GPX says). A point without `<time>` is
+/// [`Read::skipped`]; a file where no point has one is an error. The worker is [`ReadOptions::worker`] if given, else the track's `<name>`, else the
 /// file's `<metadata><name>`; a point with none of them is an error.
 pub fn read_gpx(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, ReadError> {
     use quick_xml::events::Event;
@@ -464,6 +515,12 @@ pub fn read_gpx(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, Read
     if !saw_gpx {
         return Err(file_err("no <gpx> element: not a GPX file".into()));
     }
+    if n_trkpt > 0 && out.skipped.len() == n_trkpt {
+        return Err(file_err(format!(
+            "none of its {n_trkpt} track points has a <time>: a route or a drawn track, not a \
+             patrol"
+        )));
+    }
     Ok(out)
 }
 
@@ -491,10 +548,14 @@ fn close_trkpt(
         field,
         what,
     };
+    let Some(time) = time else {
+        out.skipped
+            .push(bad("time", "no <time>: a patrol point needs one".into()));
+        return;
+    };
     let parsed = (|| {
         let (lon, lat) = pos?;
-        let time = time.ok_or_else(|| bad("time", "missing".into()))?;
-        let time = parse_time(&time, opts.zone).map_err(|w| bad("time", w))?;
+        let time = parse_time(&time, opts.zone, NoOffset::Utc).map_err(|w| bad("time", w))?;
         let worker = opts
             .worker
             .clone()

@@ -11,7 +11,8 @@ use wangge::patrol::{self as pt, report};
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Import GPS points (CSV worker,time,lon,lat,crs,accuracy; GeoJSON; GPX, by extension):
-    /// all or nothing if a record is unreadable; checked points stored once, rejected ones listed.
+    /// all or nothing if a record is unreadable; checked points stored once, rejected ones listed;
+    /// GPX track points without a time are skipped and listed.
     Import(ImportArgs),
     /// Coverage of a period (a day, a week, a month, or --from/--to) for every grid and every
     /// registered grid worker, and the daily report of each day (grids that missed a patrol or the
@@ -96,6 +97,9 @@ fn import(a: ImportArgs) -> Result<()> {
             read.errors.len()
         );
     }
+    for e in &read.skipped {
+        eprintln!("skipped {e}");
+    }
     let n = read.points.len();
     let checked = pt::check(
         read.points,
@@ -117,13 +121,14 @@ fn import(a: ImportArgs) -> Result<()> {
         anyhow::Ok(store.insert_checked(&checked).await?)
     })?;
     println!(
-        "read {n}, stored {} (flagged {}), duplicates {} (in file {}, already stored {}), rejected {}",
+        "read {n}, stored {} (flagged {}), duplicates {} (in file {}, already stored {}), rejected {}, skipped {}",
         ins.inserted,
         checked.flagged.len(),
         checked.duplicates + ins.duplicates,
         checked.duplicates,
         ins.duplicates,
-        checked.rejected.len()
+        checked.rejected.len(),
+        read.skipped.len()
     );
     Ok(())
 }
