@@ -587,6 +587,8 @@ fn a_person_register_in_gbk_sets_households_and_lists_unmatched_lines() {
     let mut ds = baseline().0.clone();
     let spec = wangge::ingest::register::RegisterSpec {
         file: file.clone(),
+        sheet: None,
+        join: wangge::ingest::register::JoinBy::BuildingId,
         key: "楼栋编号".into(),
         household: Some("户号".into()),
         residents: None,
@@ -722,4 +724,107 @@ fn villages_with_holes_and_pieces_survive_shapefile_and_kml() {
             "{ext}: buildings fall in the same villages"
         );
     }
+}
+
+/// A person register as an Excel workbook (written by GDAL, not by us) joined by address, with
+/// the loose addresses a town office types: full-width digits, with and without province, city
+/// and district. Rows that match nothing, or more than one building, are listed by their Excel
+/// row, with the candidates; the rest are summed per building.
+#[test]
+fn an_excel_register_joins_by_loose_address_and_lists_what_it_cannot() {
+    let ds0 = &baseline().0;
+    let by_address = |a: &str| {
+        ds0.buildings
+            .iter()
+            .position(|b| b.address.as_deref() == Some(a))
+            .unwrap_or_else(|| panic!("no building at {a}"))
+    };
+    let (a, b) = (by_address("世纪大道100号"), by_address("圆明园路133号"));
+    let dir = tmp();
+    let csv = dir.path().join("register.csv");
+    // Row 2.. as Excel numbers them (row 1 is the header). 户号 is numeric: GDAL stores it as a
+    // number, as Excel would.
+    std::fs::write(
+        &csv,
+        "地址,户号,人数\n\
+         上海市浦东新区世纪大道１００号,1,3\n\
+         浦东新区世纪大道100号,2,2\n\
+         世纪大道100号,2,1\n\
+         上海市黄浦区圆明园路１３３号,7,4\n\
+         火星路1号,9,2\n\
+         ,10,1\n",
+    )
+    .unwrap();
+    let xlsx = dir.path().join("实有人口.xlsx");
+    ogr(&[
+        "-f",
+        "XLSX",
+        xlsx.to_str().unwrap(),
+        csv.to_str().unwrap(),
+        "-nln",
+        "人口",
+        "-oo",
+        "AUTODETECT_TYPE=YES",
+    ]);
+    let mut ds = ds0.clone();
+    let spec = wangge::ingest::register::RegisterSpec {
+        file: xlsx.clone(),
+        sheet: Some("人口".into()),
+        join: wangge::ingest::register::JoinBy::Address,
+        key: "地址".into(),
+        household: Some("户号".into()),
+        residents: Some("人数".into()),
+    };
+    let r = wangge::ingest::register::apply(&mut ds, &spec).unwrap();
+    assert_eq!((r.rows, r.matched, r.buildings), (6, 4, 2), "{r:?}");
+    assert_eq!(
+        (ds.buildings[a].households, ds.buildings[a].residents),
+        (2, 6),
+        "households 1 and 2; 3 + 2 + 1 residents"
+    );
+    assert_eq!(
+        (ds.buildings[b].households, ds.buildings[b].residents),
+        (1, 4)
+    );
+    let unmatched: Vec<usize> = r.unmatched.iter().map(|(l, _)| *l).collect();
+    let uncertain: Vec<usize> = r.uncertain.iter().map(|(l, _, _)| *l).collect();
+    let mut listed = [unmatched.clone(), uncertain.clone()].concat();
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![6, 7],
+        "unmatched {unmatched:?}, uncertain {uncertain:?}"
+    );
+    // A sheet that is not there is named, with the sheets there are.
+    let bad = wangge::ingest::register::RegisterSpec {
+        sheet: Some("Sheet9".into()),
+        ..spec
+    };
+    let e = wangge::ingest::register::apply(&mut ds, &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("实有人口.xlsx") && e.contains("\"Sheet9\"") && e.contains("人口"),
+        "{e}"
+    );
+    // From the command line, by the issue's flags: the summary names the rows left out.
+    let out = dir.path().join("out");
+    let (ok, _, err) = wangge(&[
+        "partition",
+        TOWN,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--register",
+        xlsx.to_str().unwrap(),
+        "--register-key",
+        "address",
+        "--register-column",
+        "地址",
+        "--register-household",
+        "户号",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("6 rows, 4 matched (2 buildings)"), "{err}");
+    assert!(err.contains("line 6 (\"火星路1号\""), "{err}");
 }

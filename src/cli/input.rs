@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use wangge::crs::source::SourceCrs;
 use wangge::ingest::fields::FieldMap;
 use wangge::ingest::layer::ReadOptions;
-use wangge::ingest::register::{RegisterReport, RegisterSpec};
+use wangge::ingest::register::{JoinBy, RegisterReport, RegisterSpec};
 use wangge::model::{Dataset, Weight};
 
 /// How to read the input layers (flatten into a command's `Args`).
@@ -31,19 +31,28 @@ pub struct InputArgs {
     /// (`field,column` or `layer,field,column`).
     #[arg(long, value_name = "FILE")]
     pub field_map: Option<PathBuf>,
-    /// A household or person register (实有房屋/实有人口) as CSV, joined to the buildings by
-    /// --register-key: it sets the households (and residents) of every building it names; rows
-    /// that match no building are listed by line.
-    #[arg(long, value_name = "FILE.csv")]
+    /// A household or person register (实有房屋/实有人口) as CSV or Excel (.xlsx/.xls/.ods),
+    /// joined to the buildings by --register-key: it sets the households (and residents) of every
+    /// building it names; rows that match no building, or several, are listed by line.
+    #[arg(long, value_name = "FILE.csv|FILE.xlsx")]
     pub register: Option<PathBuf>,
-    /// The register's building number column (the buildings' id).
+    /// How the register names a building: `building_id` (the buildings' id) or `address` (matched
+    /// as the server matches addresses), read from the column of that name or --register-column.
+    /// Any other value is the name of a column of building numbers.
     #[arg(
         long,
-        value_name = "COLUMN",
+        value_name = "building_id|address|COLUMN",
         default_value = "building_id",
         requires = "register"
     )]
     pub register_key: String,
+    /// The register's column holding the key, when it is not named `building_id` or `address`
+    /// (e.g. --register-key address --register-column 地址).
+    #[arg(long, value_name = "COLUMN", requires = "register")]
+    pub register_column: Option<String>,
+    /// The spreadsheet's sheet (the first if not given).
+    #[arg(long, value_name = "NAME", requires = "register")]
+    pub register_sheet: Option<String>,
     /// The register's household number column: each row is then a person, and a building's
     /// households are its distinct household numbers (else each row is a household).
     #[arg(long, value_name = "COLUMN", requires = "register")]
@@ -126,9 +135,20 @@ impl InputArgs {
 
     fn join_register(&self, mut ds: Dataset) -> Result<Dataset> {
         if let Some(file) = &self.register {
+            let (join, key) = match self.register_key.parse::<JoinBy>() {
+                Ok(join) => (
+                    join,
+                    self.register_column
+                        .clone()
+                        .unwrap_or_else(|| self.register_key.clone()),
+                ),
+                Err(_) => (JoinBy::BuildingId, self.register_key.clone()),
+            };
             let spec = RegisterSpec {
                 file: file.clone(),
-                key: self.register_key.clone(),
+                sheet: self.register_sheet.clone(),
+                join,
+                key,
                 household: self.register_household.clone(),
                 residents: self.register_residents.clone(),
             };
@@ -139,8 +159,10 @@ impl InputArgs {
     }
 }
 
-/// `register FILE: N rows, M matched (B buildings); K match no building: line 5 (B0099), …`.
+/// `register FILE: N rows, M matched (B buildings); K match no building: line 5 ("B0099"), …;
+/// U match no building surely: line 9 ("…") candidates A, B`.
 fn register_summary(file: &Path, r: &RegisterReport) -> String {
+    const SHOWN: usize = 50;
     let mut s = format!(
         "register {}: {} rows, {} matched ({} buildings)",
         file.display(),
@@ -148,22 +170,35 @@ fn register_summary(file: &Path, r: &RegisterReport) -> String {
         r.matched,
         r.buildings
     );
+    let list = |items: Vec<String>, total: usize| {
+        let more = total.saturating_sub(SHOWN);
+        let mut t = items.join(", ");
+        if more > 0 {
+            t.push_str(&format!(", and {more} more"));
+        }
+        t
+    };
     if !r.unmatched.is_empty() {
-        const SHOWN: usize = 50;
-        let lines: Vec<String> = r
-            .unmatched
-            .iter()
-            .take(SHOWN)
+        let lines = r.unmatched.iter().take(SHOWN);
+        let lines = lines
             .map(|(line, key)| format!("line {line} ({key:?})"))
             .collect();
         s.push_str(&format!(
             "; {} match no building: {}",
             r.unmatched.len(),
-            lines.join(", ")
+            list(lines, r.unmatched.len())
         ));
-        if r.unmatched.len() > SHOWN {
-            s.push_str(&format!(", and {} more", r.unmatched.len() - SHOWN));
-        }
+    }
+    if !r.uncertain.is_empty() {
+        let lines =
+            r.uncertain.iter().take(SHOWN).map(|(line, key, ids)| {
+                format!("line {line} ({key:?}: candidates {})", ids.join(" "))
+            });
+        s.push_str(&format!(
+            "; {} match no building surely (not joined): {}",
+            r.uncertain.len(),
+            list(lines.collect(), r.uncertain.len())
+        ));
     }
     s
 }

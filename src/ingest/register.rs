@@ -1,23 +1,64 @@
-//! Household and person registers (实有房屋 / 实有人口) as CSV, joined to the buildings by a
-//! building number column, giving each building its households and residents.
+//! Household and person registers (实有房屋 / 实有人口) as CSV or Excel (`.xlsx`, `.xls`, `.ods`),
+//! joined to the buildings by a building number column or by address, giving each building its
+//! households and residents.
 //!
 //! Each row is a household, unless a household column is named: then each row is a person and
 //! the households of a building are its distinct household numbers. Residents are the sum of a
 //! residents column when one is named, else the person rows (a household register without a
 //! residents column leaves residents as they were). A building the register does not
-//! mention keeps the counts its layer gave it; a row whose building number matches no building is
-//! listed by line. Text that is not UTF-8 is read as GBK (Excel's CSV export in China).
+//! mention keeps the counts its layer gave it; a row that matches no building, or several, is
+//! listed by line (the spreadsheet's row number) with the candidates. CSV text that is not UTF-8
+//! is read as GBK (Excel's CSV export in China).
+//!
+//! Joining by address uses the server's address matching ([`crate::address`]): full-width
+//! digits, 号楼/栋/幢/座, with or without province, city and district. Only a sure match (the
+//! whole address, one building) is joined; anything less is listed with its candidates.
 
+use crate::address::AddressIndex;
 use crate::model::Dataset;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// What a register's key column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinBy {
+    /// The building number: the buildings' `id`.
+    BuildingId,
+    /// The address: matched against the buildings' `address`.
+    Address,
+}
+
+impl JoinBy {
+    /// `building_id` or `address`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinBy::BuildingId => "building_id",
+            JoinBy::Address => "address",
+        }
+    }
+}
+
+impl std::str::FromStr for JoinBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<JoinBy, String> {
+        match s {
+            "building_id" => Ok(JoinBy::BuildingId),
+            "address" => Ok(JoinBy::Address),
+            _ => Err(format!("{s:?} is not building_id or address")),
+        }
+    }
+}
 
 /// How to read a register.
 #[derive(Clone, Debug)]
 pub struct RegisterSpec {
-    /// The CSV file.
+    /// The CSV or spreadsheet file.
     pub file: PathBuf,
-    /// The column holding the building number (the buildings' `id`).
+    /// The sheet of a spreadsheet (the first when `None`).
+    pub sheet: Option<String>,
+    /// What the key column holds.
+    pub join: JoinBy,
+    /// The column holding the key: the building number or the address.
     pub key: String,
     /// The column holding the household number, for a register of persons.
     pub household: Option<String>,
@@ -34,8 +75,12 @@ pub struct RegisterReport {
     pub matched: usize,
     /// Buildings whose counts the register set.
     pub buildings: usize,
-    /// Rows that matched no building: (1-based line, building number as written).
+    /// Rows that matched no building: (1-based line, key as normalised).
     pub unmatched: Vec<(usize, String)>,
+    /// Rows joined by address that no building matches surely: (line, address, candidate
+    /// buildings' ids, best first). Several buildings, or a partial match, are listed here and
+    /// not joined.
+    pub uncertain: Vec<(usize, String, Vec<String>)>,
 }
 
 /// A register that cannot be read.
@@ -80,8 +125,24 @@ fn decode(bytes: Vec<u8>) -> String {
     }
 }
 
-/// Reads the register and sets the households and residents of the buildings it names.
-pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, RegisterError> {
+/// A register's rows as text: the header, then each data row with its 1-based line (a CSV line,
+/// or a spreadsheet's row number as Excel shows it).
+struct Table {
+    header: Vec<String>,
+    rows: Vec<(usize, Vec<String>)>,
+}
+
+/// Whether the file is a spreadsheet calamine reads, by extension.
+fn is_spreadsheet(file: &Path) -> bool {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(ext.as_str(), "xlsx" | "xlsm" | "xls" | "xlsb" | "ods")
+}
+
+fn read_csv_table(spec: &RegisterSpec) -> Result<Table, RegisterError> {
     let err = |line: Option<usize>, problem: String| RegisterError {
         file: spec.file.clone(),
         line,
@@ -92,12 +153,143 @@ pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, Re
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
-    let header: Vec<String> = r
+    let header = r
         .headers()
         .map_err(|e| err(Some(1), format!("no header line: {e}")))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    let mut rows = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| err(Some(line), format!("not valid CSV: {e}")))?;
+        rows.push((line, rec.iter().map(str::to_string).collect()));
+    }
+    Ok(Table { header, rows })
+}
+
+/// A spreadsheet cell as the text a person sees: whole numbers without `.0` (building numbers
+/// and counts are often stored as numbers), dates as ISO dates.
+fn cell_text(c: &calamine::Data) -> String {
+    use calamine::Data;
+    match c {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) => d.to_string(),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+fn read_spreadsheet_table(spec: &RegisterSpec) -> Result<Table, RegisterError> {
+    use calamine::Reader;
+    let err = |line: Option<usize>, problem: String| RegisterError {
+        file: spec.file.clone(),
+        line,
+        problem,
+    };
+    let mut book = calamine::open_workbook_auto(&spec.file)
+        .map_err(|e| err(None, format!("cannot be read as a spreadsheet: {e}")))?;
+    let names = book.sheet_names();
+    let sheet = match &spec.sheet {
+        Some(s) if names.contains(s) => s.clone(),
+        Some(s) => {
+            return Err(err(
+                None,
+                format!("no sheet {s:?} (sheets: {})", names.join(", ")),
+            ))
+        }
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| err(None, "has no sheet".into()))?,
+    };
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| err(None, format!("sheet {sheet:?} cannot be read: {e}")))?;
+    // Row numbers as Excel shows them: the used range may start below row 1.
+    let first = range.start().map(|(r, _)| r as usize + 1).unwrap_or(1);
+    let mut rows = range
+        .rows()
+        .enumerate()
+        .map(|(i, r)| (first + i, r.iter().map(cell_text).collect::<Vec<_>>()));
+    let (_, header) = rows
+        .next()
+        .ok_or_else(|| err(None, format!("sheet {sheet:?} is empty")))?;
+    let header = header.iter().map(|h| h.trim().to_string()).collect();
+    let rows = rows
+        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+        .collect();
+    Ok(Table { header, rows })
+}
+
+/// How one row's key found its building.
+enum Found {
+    One(usize),
+    None,
+    Uncertain(Vec<usize>),
+}
+
+/// Finds rows' buildings by building number or by address.
+enum Keys {
+    Ids(HashMap<String, usize>),
+    Addresses(AddressIndex),
+}
+
+impl Keys {
+    fn new(ds: &Dataset, join: JoinBy) -> Keys {
+        match join {
+            JoinBy::BuildingId => Keys::Ids(
+                ds.buildings
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (normalise_key(&b.id), i))
+                    .collect(),
+            ),
+            JoinBy::Address => Keys::Addresses(AddressIndex::new(
+                ds.buildings.iter().enumerate().filter_map(|(i, b)| {
+                    let village = ds.villages.get(b.village).map_or("", |v| v.name.as_str());
+                    b.address.as_deref().map(|a| (i, a, village))
+                }),
+            )),
+        }
+    }
+
+    fn find(&self, key: &str) -> Found {
+        match self {
+            Keys::Ids(ids) => ids.get(key).map_or(Found::None, |&b| Found::One(b)),
+            Keys::Addresses(_) if key.is_empty() => Found::None,
+            Keys::Addresses(idx) => {
+                let m = idx.lookup(key);
+                match (m.sure, m.candidates.first()) {
+                    (true, Some(c)) => Found::One(c.building),
+                    (_, None) => Found::None,
+                    (false, Some(_)) => {
+                        Found::Uncertain(m.candidates.iter().map(|c| c.building).collect())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads the register and sets the households and residents of the buildings it names.
+pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, RegisterError> {
+    let err = |line: Option<usize>, problem: String| RegisterError {
+        file: spec.file.clone(),
+        line,
+        problem,
+    };
+    let table = if is_spreadsheet(&spec.file) {
+        read_spreadsheet_table(spec)?
+    } else {
+        read_csv_table(spec)?
+    };
+    let header = &table.header;
     let col = |name: &str| -> Result<usize, RegisterError> {
         header.iter().position(|h| h == name).ok_or_else(|| {
             err(
@@ -109,35 +301,37 @@ pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, Re
     let key = col(&spec.key)?;
     let household = spec.household.as_deref().map(col).transpose()?;
     let residents = spec.residents.as_deref().map(col).transpose()?;
-    let index: HashMap<String, usize> = ds
-        .buildings
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (normalise_key(&b.id), i))
-        .collect();
+    let keys = Keys::new(ds, spec.join);
     // per building: household numbers (or row count) and residents
     let mut per: BTreeMap<usize, (HashSet<String>, u64, u64)> = BTreeMap::new();
     let mut report = RegisterReport::default();
-    for (i, rec) in r.records().enumerate() {
-        let line = i + 2;
-        let rec = rec.map_err(|e| err(Some(line), format!("not valid CSV: {e}")))?;
+    for (line, rec) in &table.rows {
+        let (line, get) = (*line, |c: usize| rec.get(c).map_or("", String::as_str));
         report.rows += 1;
-        let k = normalise_key(rec.get(key).unwrap_or(""));
-        let Some(&b) = index.get(&k) else {
-            report.unmatched.push((line, k));
-            continue;
+        let k = normalise_key(get(key));
+        let b = match keys.find(&k) {
+            Found::One(b) => b,
+            Found::None => {
+                report.unmatched.push((line, k));
+                continue;
+            }
+            Found::Uncertain(bs) => {
+                let ids = bs.iter().map(|&b| ds.buildings[b].id.clone()).collect();
+                report.uncertain.push((line, k, ids));
+                continue;
+            }
         };
         report.matched += 1;
         let entry = per.entry(b).or_default();
         match household {
             Some(h) => {
-                entry.0.insert(normalise_key(rec.get(h).unwrap_or("")));
+                entry.0.insert(normalise_key(get(h)));
             }
             None => entry.1 += 1,
         }
         entry.2 += match residents {
             Some(c) => {
-                let v = rec.get(c).unwrap_or("").trim();
+                let v = get(c).trim();
                 v.parse::<u64>().map_err(|_| {
                     err(
                         Some(line),
