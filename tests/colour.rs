@@ -388,6 +388,70 @@ async fn a_new_version_keeps_colours_of_grids_that_keep_their_codes() {
     }
 }
 
+/// A version saved when its neighbours were different can clash with today's neighbours: when it
+/// is activated again (a rollback), its clashing grids are recoloured, the others keep theirs.
+#[tokio::test(flavor = "multi_thread")]
+async fn activating_an_older_version_mends_colours_that_clash_with_todays_neighbours() {
+    for kind in kinds() {
+        let dir = tmp();
+        let ds = synth_ds(dir.path(), 9000, 11, false);
+        let plan = partition::partition(&ds, &Options::default(), &|| {});
+        let target = fresh_target(kind, dir.path()).await;
+        let s = Store::open(&target).await.unwrap();
+        s.save_run(&ds, &plan, &meta("v1"), &Base::default(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let v1 = store_grids(&s).await;
+        // a grid of village A bordering a grid of another village
+        let &(i, j, _) = bordering(&v1)
+            .iter()
+            .find(|&&(i, j, _)| v1[i].1 != v1[j].1)
+            .expect("two villages share a border");
+        let (a, village, other_colour) = (v1[i].0.clone(), v1[i].1.clone(), v1[j].2.unwrap());
+        // village A saves version 2 (the same assignment), so version 1 is no longer active
+        let (info, rec) = s.active_plan(&village).await.unwrap().unwrap();
+        let assignment: BTreeMap<String, String> = rec
+            .assignment
+            .iter()
+            .filter_map(|x| Some((x.id.clone(), x.grid.clone()?)))
+            .collect();
+        let req = wangge::store::edit::DraftRequest {
+            base: Some(info.version),
+            assignment,
+            reason: "v2".into(),
+            activate: true,
+        };
+        s.save_draft(&village, &req, "test").await.unwrap();
+        s.close().await;
+        // version 1's grid takes its neighbour's colour, as if it had been saved beside another plan
+        let target_sql = s.target().to_string();
+        common::stores::execute_sql(
+            kind,
+            &target_sql,
+            &format!(
+                "UPDATE grids SET color = {other_colour} WHERE code = '{a}' AND plan_fid = \
+                 (SELECT fid FROM plans WHERE village_code = '{village}' AND version = 1)"
+            ),
+        )
+        .await;
+        let s = Store::open(&target).await.unwrap();
+        s.activate(&village, 1, None).await.unwrap();
+        let now = store_grids(&s).await;
+        assert_proper(&format!("{kind:?} after activating version 1"), &now);
+        let before: HashMap<&str, Option<u8>> = v1.iter().map(|x| (x.0.as_str(), x.2)).collect();
+        let changed: Vec<&str> = now
+            .iter()
+            .filter(|x| x.0 != a && before.get(x.0.as_str()) != Some(&x.2))
+            .map(|x| x.0.as_str())
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "{kind:?}: grids {changed:?} changed colour unforced"
+        );
+        s.close().await;
+    }
+}
+
 /// `/api/grids`, `/api/micro_grids` and the grid tiles carry the colour.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_map_serves_colours() {

@@ -1015,8 +1015,74 @@ impl Store {
             .map_err(|e| self.db(e))?;
         self.switch_codes(&mut tx, village, &old_codes, &new_codes)
             .await?;
+        self.recolour_in(&mut tx, village, version, &target).await?;
         self.bump_revision(&mut tx).await?;
         tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    /// Mends the colours of version `version` of `village`, now active, where they clash with its
+    /// neighbours' active plans: its colours were chosen among the plans active when it was
+    /// saved, and the neighbours may have changed since. A colour that clashes with nothing stays.
+    async fn recolour_in(
+        &self,
+        tx: &mut AnyConnection,
+        village: &str,
+        version: i64,
+        rec: &VillagePlanRecord,
+    ) -> Result<()> {
+        let grid_code: HashMap<&str, String> = rec
+            .grids
+            .iter()
+            .map(|g| (g.code.as_str(), g.code.clone()))
+            .collect();
+        let micro_code: HashMap<&str, String> = rec
+            .micro_grids
+            .iter()
+            .map(|m| (m.code.as_str(), m.code.clone()))
+            .collect();
+        let colours = self
+            .colours_in(tx, rec, &grid_code, &micro_code, Some(rec))
+            .await?;
+        let changed =
+            |table: &'static str, items: Vec<(&str, Option<u8>)>, new: &HashMap<String, u8>| {
+                items
+                    .into_iter()
+                    .filter_map(|(code, old)| {
+                        let c = *new.get(code)?;
+                        (old != Some(c)).then(|| (table, code.to_string(), c))
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let mut updates = changed(
+            "grids",
+            rec.grids
+                .iter()
+                .map(|g| (g.code.as_str(), g.color))
+                .collect(),
+            &colours.grid,
+        );
+        updates.extend(changed(
+            "micro_grids",
+            rec.micro_grids
+                .iter()
+                .map(|m| (m.code.as_str(), m.color))
+                .collect(),
+            &colours.micro,
+        ));
+        for (table, code, colour) in updates {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET color = $1 WHERE code = $2 AND plan_fid = \
+                 (SELECT fid FROM plans WHERE village_code = $3 AND version = $4)"
+            )))
+            .bind(i64::from(colour))
+            .bind(code)
+            .bind(village.to_string())
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+        }
         Ok(())
     }
 
