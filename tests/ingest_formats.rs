@@ -828,3 +828,49 @@ fn an_excel_register_joins_by_loose_address_and_lists_what_it_cannot() {
     assert!(err.contains("6 rows, 4 matched (2 buildings)"), "{err}");
     assert!(err.contains("line 6 (\"火星路1号\""), "{err}");
 }
+
+/// Village codes and names are checked against the national division list: a known code under
+/// another name, and a township that does not exist, are warnings naming both; the plan is made.
+#[test]
+fn village_codes_and_names_are_checked_against_the_division_list() {
+    let dir = tmp();
+    for layer in LAYERS {
+        let text = std::fs::read_to_string(src(layer)).unwrap();
+        let text = match layer {
+            "villages" => text
+                .replace("310101013001", "110101001001")
+                .replace("310109018001", "310109999001"),
+            _ => text,
+        };
+        std::fs::write(dir.path().join(format!("{layer}.geojson")), text).unwrap();
+    }
+    let out = dir.path().join("out");
+    let (ok, _, err) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("division list"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings[0].contains("110101001001")
+            && warnings[0].contains("外滩片区")
+            && warnings[0].contains("多福巷社区居委会"),
+        "{err}"
+    );
+    assert!(
+        warnings[1].contains("310109999001")
+            && warnings[1].contains("北外滩片区")
+            && warnings[1].contains("township 310109999"),
+        "{err}"
+    );
+    // the real codes of the fixture pass
+    let (ok, _, err) = wangge(&["partition", TOWN, "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(ok && !err.contains("division list"), "{err}");
+}

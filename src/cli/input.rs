@@ -5,6 +5,7 @@ use anyhow::{anyhow, Result};
 use std::path::Path;
 use std::path::PathBuf;
 use wangge::crs::source::SourceCrs;
+use wangge::ingest::divisions::DivisionList;
 use wangge::ingest::fields::FieldMap;
 use wangge::ingest::layer::ReadOptions;
 use wangge::ingest::register::{JoinBy, RegisterReport, RegisterSpec};
@@ -124,13 +125,16 @@ impl InputArgs {
     pub fn read_input(&self, dir: &Path, weight: &Weight) -> Result<wangge::ingest::Input> {
         let mut input = wangge::ingest::read_input_with(dir, weight, &self.options()?)?;
         input.dataset = self.join_register(input.dataset)?;
+        warn_divisions(&input.dataset);
         Ok(input)
     }
 
     /// Reads the layers of a town's GeoPackage (not a wangge store), as [`Self::read_dir`].
     pub fn read_gpkg(&self, file: &Path, weight: &Weight) -> Result<Dataset> {
         let ds = wangge::ingest::read_gpkg_with(file, weight, &self.options()?)?;
-        self.join_register(ds)
+        let ds = self.join_register(ds)?;
+        warn_divisions(&ds);
+        Ok(ds)
     }
 
     fn join_register(&self, mut ds: Dataset) -> Result<Dataset> {
@@ -156,6 +160,22 @@ impl InputArgs {
             eprintln!("{}", register_summary(file, &r));
         }
         Ok(ds)
+    }
+}
+
+/// Prints a warning for each village whose code or name the national division list does not
+/// confirm (the first 20, then how many more).
+fn warn_divisions(ds: &Dataset) {
+    const SHOWN: usize = 20;
+    let warnings = DivisionList::national().check_villages(ds);
+    for w in warnings.iter().take(SHOWN) {
+        eprintln!("warning: {w}");
+    }
+    if warnings.len() > SHOWN {
+        eprintln!(
+            "warning: and {} more villages the division list does not confirm",
+            warnings.len() - SHOWN
+        );
     }
 }
 

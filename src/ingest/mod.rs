@@ -18,6 +18,7 @@
 //! and the field, e.g.
 //! `buildings.geojson: feature #12 (id "B0012"): field "households": must be a whole number ≥ 0, got -3`.
 
+pub mod divisions;
 pub mod fields;
 pub mod geojson;
 pub mod gpkg;
