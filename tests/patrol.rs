@@ -218,6 +218,78 @@ fn gpx_times_without_zone_are_utc_and_a_file_without_times_is_named() {
     );
 }
 
+/// KML as terminals and Google Earth export tracks: `gx:Track` pairs `<when>` with `<gx:coord>`,
+/// a timed `Point` placemark is one point, an untimed one is skipped, unpaired counts refuse the file.
+#[test]
+fn kml_tracks_pair_when_with_coord_and_name_what_they_cannot_read() {
+    let text = r#"<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">
+<Document><name>doc</name>
+  <Placemark><name>w7</name>
+    <gx:Track>
+      <when>2026-11-18T08:00:00+08:00</when><when>2026-11-18T00:00:10Z</when><when>2026-11-18T08:00:20+08:00</when>
+      <gx:coord>121.40 31.20 4</gx:coord><gx:coord>121.401 31.2001 4</gx:coord><gx:coord>121.402 north 4</gx:coord>
+    </gx:Track>
+  </Placemark>
+  <Placemark><TimeStamp><when>2026-11-18T01:00:00</when></TimeStamp><Point><coordinates>121.5,31.3,0</coordinates></Point></Placemark>
+  <Placemark><name>村委会</name><Point><coordinates>121.6,31.4</coordinates></Point></Placemark>
+</Document></kml>"#;
+    let zone = FixedOffset::east_opt(8 * 3600);
+    let r =
+        wangge::patrol::read::read_kml("t.kml", text, &ReadOptions { worker: None, zone }).unwrap();
+    let got: Vec<(String, String, f64)> = r
+        .points
+        .iter()
+        .map(|p| (p.worker.to_string(), p.time.to_rfc3339(), p.lon))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("w7".into(), "2026-11-18T08:00:00+08:00".into(), 121.40),
+            ("w7".into(), "2026-11-18T08:00:10+08:00".into(), 121.401),
+            // no placemark name: the document's; no offset: UTC
+            ("doc".into(), "2026-11-18T09:00:00+08:00".into(), 121.5),
+        ]
+    );
+    let errors: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("t.kml")
+            && errors[0].contains("KML point 2")
+            && errors[0].contains("`coord`"),
+        "{errors:?}"
+    );
+    assert_eq!(r.skipped.len(), 1);
+    assert!(
+        r.skipped[0].to_string().contains("KML point 4"),
+        "{:?}",
+        r.skipped
+    );
+
+    let unpaired = r#"<kml><Document><Placemark><name>w</name><gx:Track>
+      <when>2026-11-18T08:00:00Z</when><when>2026-11-18T08:00:05Z</when><gx:coord>121 31 0</gx:coord>
+    </gx:Track></Placemark></Document></kml>"#;
+    let e = wangge::patrol::read::read_kml("u.kml", unpaired, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("u.kml") && e.contains("2 <when> but 1 <gx:coord>"),
+        "{e}"
+    );
+    let pois = r#"<kml><Document><Placemark><Point><coordinates>121,31</coordinates></Point></Placemark></Document></kml>"#;
+    let e = wangge::patrol::read::read_kml("p.kml", pois, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("p.kml") && e.contains("none of its 1 points has a time"),
+        "{e}"
+    );
+    let e = wangge::patrol::read::read_kml("g.kml", "<gpx/>", &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a KML file"), "{e}");
+}
+
 /// A terminal's CSV export with local times and no offset: read in `--zone`, refused without it,
 /// naming the line and the field.
 #[test]

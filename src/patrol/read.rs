@@ -1,4 +1,4 @@
-//! Readers of patrol points (轨迹导入): CSV, GeoJSON and GPX 1.1.
+//! Readers of patrol points (轨迹导入): CSV, GeoJSON, GPX 1.0/1.1 and KML (`gx:Track`).
 //!
 //! A reader returns every point it could read and, separately, every record it could not, each
 //! error naming the file, the record (CSV line, GeoJSON feature index, GPX `trkpt` index) and the
@@ -22,6 +22,9 @@ pub enum Record {
     Feature(usize),
     /// A GPX track point (0-based index among the file's `trkpt`).
     TrackPoint(usize),
+    /// A KML track's point (0-based index among the file's `gx:Track` `when`/`gx:coord` pairs
+    /// and timed `Point` placemarks).
+    KmlPoint(usize),
 }
 
 impl fmt::Display for Record {
@@ -30,6 +33,7 @@ impl fmt::Display for Record {
             Record::Line(n) => write!(f, "line {n}"),
             Record::Feature(i) => write!(f, "feature {i}"),
             Record::TrackPoint(i) => write!(f, "trkpt {i}"),
+            Record::KmlPoint(i) => write!(f, "KML point {i}"),
         }
     }
 }
@@ -186,7 +190,8 @@ pub enum PathError {
 }
 
 /// Reads a file of points with the reader its extension names: `.csv` ([`read_csv`]),
-/// `.geojson` or `.json` ([`read_geojson`]), `.gpx` ([`read_gpx`]), case-insensitive.
+/// `.geojson` or `.json` ([`read_geojson`]), `.gpx` ([`read_gpx`]), `.kml` ([`read_kml`]),
+/// case-insensitive.
 pub fn read_path(path: &std::path::Path, opts: &ReadOptions) -> Result<Read, PathError> {
     let file = path.display().to_string();
     let io = |what: &'static str| {
@@ -203,6 +208,7 @@ pub fn read_path(path: &std::path::Path, opts: &ReadOptions) -> Result<Read, Pat
         "csv" => read_csv(&file, std::fs::File::open(path).map_err(io("open"))?, opts)?,
         "geojson" | "json" => read_geojson(&file, &text()?, opts)?,
         "gpx" => read_gpx(&file, &text()?, opts)?,
+        "kml" => read_kml(&file, &text()?, opts)?,
         _ => return Err(PathError::UnknownKind(file)),
     })
 }
@@ -464,25 +470,6 @@ pub fn read_gpx(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, Read
                     );
                 }
             }
-            Event::Text(t) => {
-                if let Ok(s) = t.decode() {
-                    text_buf.push_str(&s);
-                }
-            }
-            Event::CData(t) => {
-                if let Ok(s) = t.decode() {
-                    text_buf.push_str(&s);
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Ok(Some(c)) = r.resolve_char_ref() {
-                    text_buf.push(c);
-                } else if let Ok(name) = r.decode() {
-                    if let Some(s) = quick_xml::escape::resolve_predefined_entity(&name) {
-                        text_buf.push_str(s);
-                    }
-                }
-            }
             Event::End(_) => {
                 let name = path.pop().unwrap_or_default();
                 let parent = path.last().map(|p| p.as_slice());
@@ -509,7 +496,7 @@ pub fn read_gpx(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, Read
                 text_buf.clear();
             }
             Event::Eof => break,
-            _ => {}
+            other => push_xml_text(&other, &mut text_buf),
         }
     }
     if !saw_gpx {
@@ -562,6 +549,235 @@ fn close_trkpt(
             .or_else(|| trk_name.clone().filter(|s| !s.is_empty()))
             .or_else(|| file_name.clone().filter(|s| !s.is_empty()))
             .ok_or_else(|| bad("worker", "no worker given and no <trk><name>".into()))?;
+        Ok((worker, time, lon, lat))
+    })();
+    match parsed {
+        Ok((w, time, lon, lat)) => out.points.push(PatrolPoint::new(
+            workers.get(&w),
+            time,
+            lon,
+            lat,
+            Ok(Crs::Wgs84),
+            None,
+        )),
+        Err(e) => out.errors.push(e),
+    }
+}
+
+/// Appends the text an XML event carries (text, CDATA, a character or predefined entity
+/// reference) to `buf`; other events add nothing.
+fn push_xml_text(ev: &quick_xml::events::Event<'_>, buf: &mut String) {
+    use quick_xml::events::Event;
+    match ev {
+        Event::Text(t) => {
+            if let Ok(s) = t.decode() {
+                buf.push_str(&s);
+            }
+        }
+        Event::CData(t) => {
+            if let Ok(s) = t.decode() {
+                buf.push_str(&s);
+            }
+        }
+        Event::GeneralRef(r) => {
+            if let Ok(Some(c)) = r.resolve_char_ref() {
+                buf.push(c);
+            } else if let Ok(name) = r.decode() {
+                if let Some(s) = quick_xml::escape::resolve_predefined_entity(&name) {
+                    buf.push_str(s);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A KML point as written: its time (if any), its coordinate text, the name of its placemark.
+struct KmlRaw {
+    when: Option<String>,
+    coord: String,
+    name: Option<String>,
+}
+
+/// What [`read_kml`] gathers while it walks the file.
+#[derive(Default)]
+struct KmlWalk {
+    path: Vec<Vec<u8>>,
+    text: String,
+    saw_kml: bool,
+    tracks: usize,
+    doc_name: Option<String>,
+    placemark_name: Option<String>,
+    whens: Vec<String>,
+    coords: Vec<String>,
+    stamp: Option<String>,
+    point: Option<String>,
+    /// Points of the placemark being read, named when it closes.
+    pending: Vec<(Option<String>, String)>,
+    raws: Vec<KmlRaw>,
+}
+
+impl KmlWalk {
+    fn flush(&mut self) {
+        let name = self.placemark_name.take();
+        for (when, coord) in self.pending.drain(..) {
+            self.raws.push(KmlRaw {
+                when,
+                coord,
+                name: name.clone(),
+            });
+        }
+    }
+
+    /// Handles the end of element `name`; `Err` names what makes the file unreadable.
+    fn end(&mut self, name: &[u8]) -> Result<(), String> {
+        let parent = self.path.last().map(|p| p.as_slice());
+        let text = self.text.trim().to_string();
+        match (name, parent) {
+            (b"name", Some(b"Placemark")) => self.placemark_name = Some(text),
+            (b"name", Some(b"Document")) => self.doc_name = Some(text),
+            (b"when", Some(b"Track")) => self.whens.push(text),
+            (b"coord", Some(b"Track")) => self.coords.push(text),
+            (b"when", Some(b"TimeStamp")) => self.stamp = Some(text),
+            (b"coordinates", Some(b"Point")) => self.point = Some(text),
+            (b"Track", _) => {
+                self.tracks += 1;
+                if self.whens.len() != self.coords.len() {
+                    return Err(format!(
+                        "gx:Track {}: {} <when> but {} <gx:coord>; they cannot be paired",
+                        self.tracks - 1,
+                        self.whens.len(),
+                        self.coords.len()
+                    ));
+                }
+                let pairs = self.whens.drain(..).zip(self.coords.drain(..));
+                self.pending.extend(pairs.map(|(w, c)| (Some(w), c)));
+            }
+            (b"Placemark", _) => {
+                if let Some(c) = self.point.take() {
+                    self.pending.push((self.stamp.take(), c));
+                }
+                self.flush();
+            }
+            _ => {}
+        }
+        self.text.clear();
+        Ok(())
+    }
+}
+
+/// Reads KML tracks as terminals and Google Earth write them: each `gx:Track` (also inside a
+/// `gx:MultiTrack`) pairs its `<when>` times with its `<gx:coord>` positions (`lon lat [alt]`,
+/// WGS84) in order, and a `Placemark` with a `Point` and a `<TimeStamp><when>` is one point. A
+/// time without an offset is UTC. The worker is [`ReadOptions::worker`] if given, else the
+/// placemark's `<name>`, else the document's. A track whose `<when>` and `<gx:coord>` counts
+/// differ cannot be paired and is a file error; a `Point` placemark without a time is
+/// [`Read::skipped`], and a file where no point has a time is an error.
+pub fn read_kml(file: &str, text: &str, opts: &ReadOptions) -> Result<Read, ReadError> {
+    use quick_xml::events::Event;
+    let file_err = |what: String| ReadError::File {
+        file: file.to_string(),
+        what,
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut w = KmlWalk::default();
+    loop {
+        let ev = reader.read_event().map_err(|e| {
+            file_err(format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            ))
+        })?;
+        match &ev {
+            Event::Start(e) => {
+                let name = e.local_name().as_ref().to_vec();
+                match name.as_slice() {
+                    b"kml" => w.saw_kml = true,
+                    b"Placemark" => {
+                        w.placemark_name = None;
+                        w.stamp = None;
+                        w.point = None;
+                    }
+                    _ => {}
+                }
+                w.path.push(name);
+                w.text.clear();
+            }
+            Event::End(_) => {
+                let name = w.path.pop().unwrap_or_default();
+                w.end(&name).map_err(file_err)?;
+            }
+            Event::Eof => break,
+            other => push_xml_text(other, &mut w.text),
+        }
+    }
+    w.flush();
+    if !w.saw_kml {
+        return Err(file_err("no <kml> element: not a KML file".into()));
+    }
+    if w.raws.is_empty() {
+        return Err(file_err(
+            "no gx:Track and no Point placemark with a time: no patrol points in it".into(),
+        ));
+    }
+    let mut out = Read::default();
+    let mut workers = Workers::default();
+    let doc_name = w.doc_name.filter(|s| !s.is_empty());
+    for (idx, raw) in w.raws.into_iter().enumerate() {
+        kml_point(file, opts, idx, raw, &doc_name, &mut workers, &mut out);
+    }
+    if out.points.is_empty() && out.errors.is_empty() {
+        return Err(file_err(format!(
+            "none of its {} points has a time: placemarks, not a patrol",
+            out.skipped.len()
+        )));
+    }
+    Ok(out)
+}
+
+fn kml_point(
+    file: &str,
+    opts: &ReadOptions,
+    idx: usize,
+    raw: KmlRaw,
+    doc_name: &Option<String>,
+    workers: &mut Workers,
+    out: &mut Read,
+) {
+    let bad = |field: &'static str, what: String| ReadError::Record {
+        file: file.to_string(),
+        record: Record::KmlPoint(idx),
+        field,
+        what,
+    };
+    let Some(when) = raw.when else {
+        out.skipped.push(bad(
+            "when",
+            "no <TimeStamp><when>: a patrol point needs one".into(),
+        ));
+        return;
+    };
+    let parsed = (|| {
+        let nums: Vec<&str> = raw
+            .coord
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if nums.len() < 2 {
+            return Err(bad(
+                "coord",
+                format!("`{}` is not `lon lat [alt]`", raw.coord),
+            ));
+        }
+        let lon = parse_f64(nums[0]).map_err(|w| bad("coord", w))?;
+        let lat = parse_f64(nums[1]).map_err(|w| bad("coord", w))?;
+        let time = parse_time(&when, opts.zone, NoOffset::Utc).map_err(|w| bad("when", w))?;
+        let worker = opts
+            .worker
+            .clone()
+            .or_else(|| raw.name.clone().filter(|s| !s.is_empty()))
+            .or_else(|| doc_name.clone())
+            .ok_or_else(|| bad("worker", "no worker given and no <name>".into()))?;
         Ok((worker, time, lon, lat))
     })();
     match parsed {

@@ -38,7 +38,7 @@ impl Command {
 /// Flags of `wangge patrol import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// The file: .csv, .geojson/.json or .gpx.
+    /// The file: .csv, .geojson/.json, .gpx or .kml (gx:Track).
     file: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
