@@ -140,8 +140,54 @@ fn duplicate_building_ids() {
     ])));
     assert_names(
         &err,
-        &["buildings.geojson", "feature #1", "\"id\"", "duplicate"],
+        &[
+            "buildings.geojson",
+            "feature #1",
+            "\"id\"",
+            "duplicate",
+            "also feature #0",
+        ],
     );
+}
+
+/// Points digitised onto a village boundary are common: such a building belongs to the village
+/// (on a border two villages share, to the first in the file), it is not "outside every village".
+#[test]
+fn a_building_on_a_village_boundary_is_taken_in() {
+    let dir = tmp();
+    let villages = fc(vec![
+        village("320583104200", square(120.0, 31.0, 0.01)),
+        village("320583104201", square(120.01, 31.0, 0.01)),
+    ]);
+    let buildings = fc(vec![
+        building(json!("west-edge"), json!(10), 120.0, 31.005),
+        building(json!("shared"), json!(10), 120.01, 31.004),
+        building(json!("corner"), json!(10), 120.02, 31.01),
+        building(json!("inside"), json!(10), 120.015, 31.002),
+    ]);
+    std::fs::write(dir.path().join("villages.geojson"), villages.to_string()).unwrap();
+    std::fs::write(dir.path().join("buildings.geojson"), buildings.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let (ok, _, err) = wangge(&[
+        "partition",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(ok, "{err}");
+    let csv = std::fs::read_to_string(out.join("assignment.csv")).unwrap();
+    let village_of = |id: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("building,{id},")))
+            .and_then(|l| l.split(',').nth(2))
+            .unwrap_or_else(|| panic!("{id} not in {csv}"))
+            .to_string()
+    };
+    assert_eq!(village_of("west-edge"), "320583104200");
+    assert_eq!(village_of("shared"), "320583104200");
+    assert_eq!(village_of("corner"), "320583104201");
+    assert_eq!(village_of("inside"), "320583104201");
 }
 
 #[test]

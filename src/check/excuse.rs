@@ -476,6 +476,14 @@ fn group_excuse<'e>(st: &'e State<'_, '_>, village: &str, name: &str) -> Vec<&'e
         .collect()
 }
 
+/// The 15-digit grid codes a reason names.
+fn grid_codes_in(reason: &str) -> BTreeSet<&str> {
+    reason
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| s.len() == 15)
+        .collect()
+}
+
 fn check_groups(st: &State<'_, '_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let ds = st.ctx.ds;
@@ -513,6 +521,18 @@ fn check_groups(st: &State<'_, '_>) -> Vec<Finding> {
                     "the group holds {w} and no barrier or village border cuts it"
                 ))
             };
+            let named = grid_codes_in(&e.reason);
+            let holds = holds.and_then(|()| {
+                if named.is_empty() || named == grids {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "it names grids {} but the group's houses are in {}",
+                        named.into_iter().collect::<Vec<_>>().join(", "),
+                        grids.iter().copied().collect::<Vec<_>>().join(", ")
+                    ))
+                }
+            });
             if let Err(why) = holds {
                 out.push(false_excuse(e, why));
             }

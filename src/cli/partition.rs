@@ -93,7 +93,7 @@ pub fn run(a: Args) -> Result<()> {
         None => None,
     };
     let input = a.read.read_input(&a.input, &opts.weight)?;
-    let (ds, unit_differences) = (input.dataset, input.unit_differences);
+    let ds = &input.dataset;
     let pb = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -105,18 +105,11 @@ pub fn run(a: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     pb.set_message("partitioning");
-    let mut plan = partition::partition(&ds, &opts, &|| pb.inc(1));
+    let mut plan = partition::partition(ds, &opts, &|| pb.inc(1));
     pb.finish_and_clear();
     // Units whose own figures differ from their buildings' (the buildings' were used).
-    for d in &unit_differences {
-        plan.villages[d.village].issues.push(partition::Issue {
-            code: None,
-            kind: "unit_figures_differ",
-            bound: Some(d.buildings_sum),
-            value: Some(d.stated),
-            reason: d.to_string(),
-        });
-    }
+    input.note_differences(&mut plan);
+    let unit_differences = &input.unit_differences;
     if !unit_differences.is_empty() {
         eprintln!(
             "warning: {} unit figures differ from the sums of their buildings (listed in report.json as unit_figures_differ), e.g. {}",
@@ -145,7 +138,7 @@ pub fn run(a: Args) -> Result<()> {
             params: serde_json::to_string(&report["settings"]).unwrap_or_default(),
         };
         let pb = spinner(a.quiet, "saving");
-        saved = rt.block_on(store.save_run(&ds, &plan, &meta, base, &mut |t, n| {
+        saved = rt.block_on(store.save_run(ds, &plan, &meta, base, &mut |t, n| {
             pb.set_message(format!("saving {t}: {n}"))
         }))?;
         pb.finish_and_clear();

@@ -34,10 +34,13 @@ use crate::model::{
     VillageCode, Weight,
 };
 use crate::spatial::{box_tree, BoxTree};
-use geo::{Contains, Geometry, InteriorPoint, LineString, MultiPolygon, Orient, Point, Validation};
+use geo::{
+    Contains, Geometry, InteriorPoint, Intersects, LineString, MultiPolygon, Orient, Point,
+    Validation,
+};
 use layer::{Layer, RawGeometry, ReadOptions};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -233,6 +236,29 @@ impl fmt::Display for UnitDifference {
             "{}: feature #{} (id {:?}): field {:?}: states {}, but the {} buildings inside it hold {}; the buildings' figures are used",
             self.file.display(), self.index, self.unit, self.field, self.stated, self.buildings, self.buildings_sum
         )
+    }
+}
+
+impl UnitDifference {
+    /// The difference as an issue of its village's plan (`unit_figures_differ` in
+    /// `report.json`): what the unit states, against what its buildings hold.
+    pub fn issue(&self) -> crate::partition::Issue {
+        crate::partition::Issue {
+            code: None,
+            kind: crate::partition::IssueKind::UnitFiguresDiffer,
+            bound: Some(self.buildings_sum),
+            value: Some(self.stated),
+            reason: self.to_string(),
+        }
+    }
+}
+
+impl Input {
+    /// Adds each unit difference to its village's issues in `plan` (a plan of this input).
+    pub fn note_differences(&self, plan: &mut crate::partition::Plan) {
+        for d in &self.unit_differences {
+            plan.villages[d.village].issues.push(d.issue());
+        }
     }
 }
 
@@ -581,13 +607,16 @@ fn read_features<T>(
 }
 
 fn read_villages(l: &Loaded) -> Result<Vec<Village>, IngestError> {
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let villages = read_features(l, "code", |f| {
         let code_text = f.required_string("code")?;
         let code =
             VillageCode::parse(&code_text).map_err(|e| f.err(Some("code"), e.to_string()))?;
-        if !seen.insert(code_text.clone()) {
-            return Err(f.err(Some("code"), format!("duplicate village code {code_text}")));
+        if let Some(first) = seen.insert(code_text.clone(), f.index) {
+            return Err(f.err(
+                Some("code"),
+                format!("duplicate village code {code_text} (also feature #{first})"),
+            ));
         }
         let name = f.string("name")?.unwrap_or_default();
         let mode = match f.string("mode")? {
@@ -626,13 +655,23 @@ impl<'a> VillageIndex<'a> {
             tree: box_tree(villages.iter().enumerate().map(|(i, v)| (i, &v.boundary))),
         }
     }
-    /// The first village (in file order) that contains `p`.
+    /// The first village (in file order) that contains `p`; for a point digitised onto a
+    /// village's boundary, the first village whose boundary it lies on (on a border shared by two
+    /// villages: the one first in the file).
     fn locate(&self, p: Point<f64>) -> Option<usize> {
-        self.tree
-            .locate_all_at_point(&[p.x(), p.y()])
-            .map(|c| c.data)
+        let near = || {
+            self.tree
+                .locate_all_at_point(&[p.x(), p.y()])
+                .map(|c| c.data)
+        };
+        near()
             .filter(|&i| self.villages[i].boundary.contains(&p))
             .min()
+            .or_else(|| {
+                near()
+                    .filter(|&i| self.villages[i].boundary.intersects(&p))
+                    .min()
+            })
     }
 }
 
@@ -641,11 +680,14 @@ fn read_buildings(
     weight: &Weight,
     villages: &VillageIndex<'_>,
 ) -> Result<Vec<Building>, IngestError> {
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     read_features(l, "id", |f| {
         let id = f.required_string("id")?;
-        if !seen.insert(id.clone()) {
-            return Err(f.err(Some("id"), format!("duplicate building id {id:?}")));
+        if let Some(first) = seen.insert(id.clone(), f.index) {
+            return Err(f.err(
+                Some("id"),
+                format!("duplicate building id {id:?} (also feature #{first})"),
+            ));
         }
         let households = f
             .count("households")?
@@ -725,11 +767,14 @@ fn read_units(
     villages: &VillageIndex<'_>,
     need_weight: bool,
 ) -> Result<Vec<(Unit, Stated)>, IngestError> {
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     read_features(l, "id", |f| {
         let id = f.required_string("id")?;
-        if !seen.insert(id.clone()) {
-            return Err(f.err(Some("id"), format!("duplicate unit id {id:?}")));
+        if let Some(first) = seen.insert(id.clone(), f.index) {
+            return Err(f.err(
+                Some("id"),
+                format!("duplicate unit id {id:?} (also feature #{first})"),
+            ));
         }
         let households = f.number("households")?;
         let residents = f.number("residents")?;

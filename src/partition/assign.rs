@@ -23,7 +23,7 @@
 //! `split_group` issue, as a partition run reports it.
 
 use super::cells::{self, Cells};
-use super::{atoms, micro, quality, GridPlan, Issue, Options, VillagePlan};
+use super::{atoms, micro, quality, GridPlan, Issue, IssueKind, Options, VillagePlan};
 use crate::model::{Dataset, GridCode, Mode, Weight};
 use crate::topology::RingSet;
 use geo::{BoundingRect, Contains, InteriorPoint, Intersects, MultiPolygon, Rect};
@@ -426,7 +426,7 @@ pub fn assign_village(
     if pieces > 1 {
         issues.push(Issue {
             code: None,
-            kind: "village_pieces",
+            kind: IssueKind::VillagePieces,
             bound: None,
             value: Some(pieces as f64),
             reason: format!("the village is in {pieces} separate pieces"),
@@ -435,9 +435,9 @@ pub fn assign_village(
     for g in &grids {
         let w = g.figures.weight;
         let (kind, bound) = if w < opts.band.min {
-            ("under_band", opts.band.min)
+            (IssueKind::UnderBand, opts.band.min)
         } else if w > opts.band.max {
-            ("over_band", opts.band.max)
+            (IssueKind::OverBand, opts.band.max)
         } else {
             continue;
         };
@@ -450,7 +450,7 @@ pub fn assign_village(
         });
     }
     if v.mode == Mode::Rural && unit_ids.is_empty() {
-        split_groups(&cells, &grid_of_face, &mut issues);
+        split_groups(&cells, &grid_of_face, &grids, &mut issues);
     }
     let has_households = ds.buildings.iter().any(|b| b.households > 0)
         || ds.units.iter().any(|u| u.households > 0.0);
@@ -552,7 +552,12 @@ pub(crate) fn grid_pieces(
 }
 
 /// A `split_group` issue for every villager group whose cells lie in more than one grid.
-fn split_groups(cells: &Cells, grid_of_face: &[Option<u32>], issues: &mut Vec<Issue>) {
+fn split_groups(
+    cells: &Cells,
+    grid_of_face: &[Option<u32>],
+    plans: &[GridPlan],
+    issues: &mut Vec<Issue>,
+) {
     let mut grids: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
     for (f, k) in cells.key.iter().enumerate() {
         if let (Some(k), Some(g)) = (k, grid_of_face[f]) {
@@ -572,12 +577,13 @@ fn split_groups(cells: &Cells, grid_of_face: &[Option<u32>], issues: &mut Vec<Is
             .unwrap_or_default();
         issues.push(Issue {
             code: None,
-            kind: "split_group",
+            kind: IssueKind::SplitGroup,
             bound: None,
             value: Some(gs.len() as f64),
             reason: format!(
-                "the assignment puts the houses of villager group {name:?} in {} grids",
-                gs.len()
+                "the assignment puts the houses of villager group {name:?} in {} grids ({})",
+                gs.len(),
+                super::codes_of(gs.iter().map(|&g| &plans[g as usize].code))
             ),
         });
     }

@@ -11,8 +11,8 @@
 use super::cells::Cells;
 use super::regions::{self, Band, Target};
 use super::{
-    atoms, choose_k, codes, quality, Assignment, Figures, GridPlan, Issue, MicroKind, MicroPlan,
-    Stack,
+    atoms, choose_k, codes, quality, Assignment, Figures, GridPlan, Issue, IssueKind, MicroKind,
+    MicroPlan, Stack,
 };
 use crate::model::{BuildingKind, Dataset, Weight};
 use crate::topology::Pt;
@@ -180,9 +180,9 @@ pub fn build(
                 if part.kind == MicroKind::Residential && figures.weight > 0.0 {
                     let w = figures.weight;
                     let kind = if w < band.min {
-                        "micro_under_band"
+                        IssueKind::MicroUnderBand
                     } else {
-                        "micro_over_band"
+                        IssueKind::MicroOverBand
                     };
                     if band.violation(w) > 0.0 {
                         issues.push(Issue {

@@ -71,13 +71,95 @@ pub struct Plan {
     pub colours: colour::PlanColours,
 }
 
+/// What kind of thing a plan could not do as asked. Written in `report.json` as its
+/// [`as_str`](IssueKind::as_str) name.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// A grid weighs less than the band's minimum.
+    UnderBand,
+    /// A grid weighs more than the band's maximum.
+    OverBand,
+    /// A grid crosses a hard barrier (a river, a highway).
+    CrossesBarrier,
+    /// A villager group (村民小组) is split between grids.
+    SplitGroup,
+    /// The village itself is in separate pieces.
+    VillagePieces,
+    /// The village needs more grids than its codes can number.
+    TooManyGrids,
+    /// A residential micro-grid weighs less than the micro band's minimum.
+    MicroUnderBand,
+    /// A residential micro-grid weighs more than the micro band's maximum.
+    MicroOverBand,
+    /// A unit's stated figures differ from the sums of the buildings inside it.
+    UnitFiguresDiffer,
+}
+
+impl IssueKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [IssueKind; 9] = [
+        IssueKind::UnderBand,
+        IssueKind::OverBand,
+        IssueKind::CrossesBarrier,
+        IssueKind::SplitGroup,
+        IssueKind::VillagePieces,
+        IssueKind::TooManyGrids,
+        IssueKind::MicroUnderBand,
+        IssueKind::MicroOverBand,
+        IssueKind::UnitFiguresDiffer,
+    ];
+
+    /// The name in `report.json`: `under_band`, `over_band`, ….
+    ///
+    /// ```
+    /// use wangge::partition::IssueKind;
+    /// assert_eq!(IssueKind::UnderBand.as_str(), "under_band");
+    /// assert_eq!("split_group".parse::<IssueKind>(), Ok(IssueKind::SplitGroup));
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::UnderBand => "under_band",
+            IssueKind::OverBand => "over_band",
+            IssueKind::CrossesBarrier => "crosses_barrier",
+            IssueKind::SplitGroup => "split_group",
+            IssueKind::VillagePieces => "village_pieces",
+            IssueKind::TooManyGrids => "too_many_grids",
+            IssueKind::MicroUnderBand => "micro_under_band",
+            IssueKind::MicroOverBand => "micro_over_band",
+            IssueKind::UnitFiguresDiffer => "unit_figures_differ",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an [`IssueKind`]'s.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a kind of plan issue")]
+pub struct UnknownIssueKind(pub String);
+
+impl std::str::FromStr for IssueKind {
+    type Err = UnknownIssueKind;
+    fn from_str(s: &str) -> Result<IssueKind, UnknownIssueKind> {
+        IssueKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownIssueKind(s.to_string()))
+    }
+}
+
 /// Something the plan could not do as asked, and why.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Issue {
     /// The grid (or micro-grid) concerned, if one.
     pub code: Option<String>,
-    /// `under_band`, `over_band`, `crosses_barrier`, `split_group`, `village_pieces`.
-    pub kind: &'static str,
+    /// What kind of issue.
+    pub kind: IssueKind,
     /// The bound not met, if any.
     pub bound: Option<f64>,
     /// The value found, if any.
@@ -301,7 +383,7 @@ fn village(
     if pieces.len() > 1 {
         issues.push(Issue {
             code: None,
-            kind: "village_pieces",
+            kind: IssueKind::VillagePieces,
             bound: None,
             value: Some(pieces.len() as f64),
             reason: format!(
@@ -334,9 +416,6 @@ fn village(
             grid_piece.extend(std::iter::repeat_n(pi, used as usize));
         }
     }
-    if v.mode == Mode::Rural && unit_ids.is_empty() {
-        report_split_groups(&cells, &at, &grid_of_atom, opts.band, &mut issues);
-    }
     let mut grid_of_face: Vec<Option<u32>> = vec![None; nf];
     for (a, fs) in at.faces.iter().enumerate() {
         for &f in fs {
@@ -353,6 +432,10 @@ fn village(
     }
     for gf in grid_of_face.iter_mut().flatten() {
         *gf = new_id[*gf as usize];
+    }
+    if v.mode == Mode::Rural && unit_ids.is_empty() {
+        let code_of = |old: u32| v.code.grid(new_id[old as usize] + 1);
+        report_split_groups(&cells, &at, &grid_of_atom, opts.band, &code_of, &mut issues);
     }
     let mut traced_sorted: Vec<RingSet> = vec![Vec::new(); ng];
     for (old, rs) in traced.into_iter().enumerate() {
@@ -374,7 +457,7 @@ fn village(
     if ng > 999 {
         issues.push(Issue {
             code: None,
-            kind: "too_many_grids",
+            kind: IssueKind::TooManyGrids,
             bound: Some(999.0),
             value: Some(ng as f64),
             reason: "a village code has room for 999 grids; codes past 999 have 4 digits".into(),
@@ -395,10 +478,10 @@ fn village(
         if w < opts.band.min {
             issues.push(Issue {
                 code: Some(gp.code.to_string()),
-                kind: "under_band",
+                kind: IssueKind::UnderBand,
                 bound: Some(opts.band.min),
                 value: Some(w),
-                reason: format!("{} {} {}", why_small(gp), w, opts.weight.name()),
+                reason: format!("{} than {} {}", why_small(gp), w, opts.weight.name()),
             });
         } else if w > opts.band.max {
             let heaviest = quality::heaviest_face(&cells, &grid_of_face, gi);
@@ -412,7 +495,7 @@ fn village(
             };
             issues.push(Issue {
                 code: Some(gp.code.to_string()),
-                kind: "over_band",
+                kind: IssueKind::OverBand,
                 bound: Some(opts.band.max),
                 value: Some(w),
                 reason,
@@ -432,7 +515,7 @@ fn village(
         for gi in took {
             issues.push(Issue {
                 code: Some(grids[gi as usize].code.to_string()),
-                kind: "crosses_barrier",
+                kind: IssueKind::CrossesBarrier,
                 bound: None,
                 value: None,
                 reason: what.clone(),
@@ -524,15 +607,21 @@ fn merge_small_banks(
     }
 }
 
+/// Grid codes as a list for a reason: `320583104200001, 320583104200002`.
+fn codes_of<'a>(codes: impl Iterator<Item = &'a GridCode>) -> String {
+    codes.map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// Reports every villager group that ended up in more than one grid, and why.
 fn report_split_groups(
     cells: &cells::Cells,
     at: &atoms::Atoms,
     grid_of_atom: &[u32],
     band: Band,
+    code_of: &dyn Fn(u32) -> GridCode,
     issues: &mut Vec<Issue>,
 ) {
-    // per group: (atoms, weight, grids)
+    // per group: (atoms, weight, grids holding its houses)
     let mut by_key: std::collections::BTreeMap<u32, (usize, f64, std::collections::BTreeSet<u32>)> =
         Default::default();
     for (a, fs) in at.faces.iter().enumerate() {
@@ -540,7 +629,9 @@ fn report_split_groups(
             let e = by_key.entry(k).or_default();
             e.0 += 1;
             e.1 += at.graph.w[a];
-            e.2.insert(grid_of_atom[a]);
+            if fs.iter().any(|&f| !cells.buildings[f as usize].is_empty()) {
+                e.2.insert(grid_of_atom[a]);
+            }
         }
     }
     for (k, (_, w, grids)) in by_key {
@@ -552,17 +643,20 @@ fn report_split_groups(
             .get(k as usize)
             .cloned()
             .unwrap_or_default();
+        let mut codes: Vec<GridCode> = grids.iter().map(|&g| code_of(g)).collect();
+        codes.sort();
+        let list = codes_of(codes.iter());
         let reason = if w > band.max {
-            format!("villager group {name:?} alone holds {w}, over the maximum, so it was split over {} grids", grids.len())
+            format!("villager group {name:?} alone holds {w}, over the maximum, so it was split over {} grids ({list})", grids.len())
         } else {
             format!(
-                "villager group {name:?} lies in separate pieces on the ground (its houses' cells are cut apart by other groups' or by a barrier), so its pieces fell in {} grids",
+                "villager group {name:?} lies in separate pieces on the ground (its houses' cells are cut apart by other groups' or by a barrier), so its pieces fell in {} grids ({list})",
                 grids.len()
             )
         };
         issues.push(Issue {
             code: None,
-            kind: "split_group",
+            kind: IssueKind::SplitGroup,
             bound: Some(band.max),
             value: Some(w),
             reason,
