@@ -550,6 +550,89 @@ async fn a_worker_posts_only_as_themselves_and_every_write_is_audited() {
     }
 }
 
+/// Workers' tracks are personal information: a leader or planner reads the points lying in
+/// their towns and villages, a worker their own, an admin all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders_read_only_the_tracks_in_their_area() {
+    let dir = common::tmp();
+    for kind in kinds() {
+        let t = town(kind, dir.path(), false).await;
+        let (_, grids) = t
+            .call(t.client(Role::Admin), Method::GET, "/api/grids", None)
+            .await;
+        // a point in the leader's village, and one 1° east of it: in no village of theirs
+        let mine = grids["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["village_code"] == t.village.as_str())
+            .map(|f| f["properties"]["label"].clone())
+            .unwrap();
+        let other = json!([mine[0].as_f64().unwrap() + 1.0, mine[1]]);
+        let now = chrono::Utc::now().fixed_offset();
+        let at = |w: &str, l: &Value, k: i64| {
+            json!({"worker": w, "time": (now - chrono::TimeDelta::minutes(30 - k)).to_rfc3339(),
+                   "lon": l[0], "lat": l[1], "accuracy": 5})
+        };
+        let batch = json!([
+            at(WORKER_PHONE, &mine, 0),
+            at(WORKER_PHONE, &other, 1),
+            at("13900000002", &mine, 2),
+            at("13900000002", &other, 3),
+        ]);
+        let (st, v) = t
+            .call(
+                t.client(Role::Admin),
+                Method::POST,
+                "/api/patrol/points",
+                Some(batch),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let read = |role: Role| {
+            let t = &t;
+            async move {
+                let (st, v) = t
+                    .call(t.client(role), Method::GET, "/api/patrol/points", None)
+                    .await;
+                assert_eq!(st, 200, "{role}: {v}");
+                let mut got: Vec<(String, f64)> = v["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| {
+                        (
+                            f["properties"]["worker"].as_str().unwrap().to_string(),
+                            (f["geometry"]["coordinates"][0].as_f64().unwrap() * 1e6).round(),
+                        )
+                    })
+                    .collect();
+                got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                got
+            }
+        };
+        let lon = |l: &Value| (l[0].as_f64().unwrap() * 1e6).round();
+        let mut in_area = vec![
+            (WORKER_PHONE.to_string(), lon(&mine)),
+            ("13900000002".to_string(), lon(&mine)),
+        ];
+        in_area.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(
+            read(Role::Leader).await,
+            in_area,
+            "{kind:?}: the leader's village"
+        );
+        assert_eq!(
+            read(Role::Admin).await.len(),
+            4,
+            "{kind:?}: the admin reads all"
+        );
+        let own = read(Role::Worker).await;
+        assert_eq!(own.len(), 2, "{kind:?}: {own:?}");
+        assert!(own.iter().all(|(w, _)| w == WORKER_PHONE), "{own:?}");
+    }
+}
+
 #[test]
 fn the_command_line_adds_users_and_tokens_and_shows_the_audit() {
     use std::io::Write;

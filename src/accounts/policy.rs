@@ -196,10 +196,50 @@ pub fn may_post_as<'a>(
     Ok(())
 }
 
-/// Whose patrol points a caller may read: `None` for all, or the one worker's key (a worker reads
-/// only their own).
-pub fn own_tracks_only(caller: &Caller) -> Option<&str> {
-    (caller.role == Role::Worker).then(|| caller.phone.as_deref().unwrap_or(caller.name.as_str()))
+/// Whose patrol points (workers' tracks, personal information under PIPL) a caller may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackScope<'a> {
+    /// Every point (admins).
+    All,
+    /// The caller's own points only (a worker: the key their points are posted under).
+    Own(&'a str),
+    /// Points lying in the caller's towns and villages (planners and leaders).
+    Area(&'a super::Scope),
+}
+
+impl TrackScope<'_> {
+    /// Whether a point of `worker` lying in village `village` (`None`: outside every village)
+    /// may be read.
+    ///
+    /// ```
+    /// use wangge::accounts::policy::TrackScope;
+    /// use wangge::accounts::Scope;
+    /// let area = Scope::new(&["110101001".into()], &[]).unwrap();
+    /// assert!(TrackScope::Area(&area).allows("w1", Some("110101001002")));
+    /// assert!(!TrackScope::Area(&area).allows("w1", Some("110101002002")));
+    /// assert!(!TrackScope::Area(&area).allows("w1", None));
+    /// assert!(TrackScope::Own("w1").allows("w1", None));
+    /// assert!(!TrackScope::Own("w1").allows("w2", Some("110101001002")));
+    /// ```
+    pub fn allows(&self, worker: &str, village: Option<&str>) -> bool {
+        match self {
+            TrackScope::All => true,
+            TrackScope::Own(me) => worker == *me,
+            TrackScope::Area(scope) => village.is_some_and(|v| scope.covers(v)),
+        }
+    }
+}
+
+/// Whose patrol points a caller may read: admins all, workers their own, planners and leaders
+/// those lying in their towns and villages.
+pub fn track_scope(caller: &Caller) -> TrackScope<'_> {
+    match caller.role {
+        Role::Admin => TrackScope::All,
+        Role::Planner | Role::Leader => TrackScope::Area(&caller.scope),
+        Role::Worker | Role::Screen => {
+            TrackScope::Own(caller.phone.as_deref().unwrap_or(caller.name.as_str()))
+        }
+    }
 }
 
 /// Whether `caller` sees every person of a grid (workers too); anyone else sees only the grid

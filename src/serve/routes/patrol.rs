@@ -117,15 +117,22 @@ pub async fn post_points(
 
 /// `GET /api/patrol/points?from=&to=` (or `day=`, `week=`, `month=`): the stored points of a
 /// window (default today, +08:00) as GeoJSON Point features with `worker`, `time`, `crs`,
-/// `accuracy` and `flag` (null unless a check flagged the point).
+/// `accuracy` and `flag` (null unless a check flagged the point). Admins read every point,
+/// workers their own, planners and leaders the points lying in their towns and villages
+/// ([`policy::track_scope`]).
 pub async fn get_points(
     AxState(svc): AxState<Arc<Service>>,
     who: Who,
     q: Params,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
-    let only = auth::need(&who)?;
-    let only = policy::own_tracks_only(only).map(str::to_string);
+    let caller = auth::need(&who)?;
+    let scope = policy::track_scope(caller);
+    let st = svc.state();
+    let village_at = |lon: f64, lat: f64| {
+        let v = st.locate(lon, lat, 0.0).village?;
+        st.snapshot.villages.get(v).map(|v| v.code.as_str())
+    };
     let w = window_of(&q)?;
     let (from, to) = w.ms();
     let tracks = svc
@@ -136,7 +143,10 @@ pub async fn get_points(
     let features: Vec<serde_json::Value> = tracks
         .iter()
         .flat_map(|t| t.rows())
-        .filter(|r| only.as_deref().is_none_or(|w| &*r.worker == w))
+        .filter(|r| match scope {
+            policy::TrackScope::Area(_) => scope.allows(&r.worker, village_at(r.lon, r.lat)),
+            _ => scope.allows(&r.worker, None),
+        })
         .map(|r| {
             serde_json::json!({
                 "type": "Feature",
