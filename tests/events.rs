@@ -167,9 +167,12 @@ fn new_event(n: usize) -> NewEvent {
     }
 }
 
+/// A request with every field an action may need (a reassignment to another worker than the
+/// dispatch's).
 fn full(action: Action, version: i64) -> Request {
+    let to = if action == Action::Reassign { "w3" } else { "w2" };
     Request {
-        assignee: Some("w2".into()),
+        assignee: Some(to.into()),
         reason: Some("信息不全".into()),
         rating: Some(5),
         note: "ok".into(),
@@ -292,8 +295,7 @@ async fn escalation_and_the_side_turns_keep_their_history() {
         ] {
             v = store.act_on_event(id, &full(a, v), who, &l, now()).await.unwrap().version;
         }
-        let rq = Request { assignee: Some("w3".into()), ..full(Action::Reassign, v) };
-        let e = store.act_on_event(id, &rq, "t1", &l, now()).await.unwrap();
+        let e = store.act_on_event(id, &full(Action::Reassign, v), "t1", &l, now()).await.unwrap();
         assert_eq!(e.assignee.as_deref(), Some("w3"));
         v = e.version;
         for a in [Action::Reply, Action::Reopen, Action::Reply, Action::Verify, Action::Archive] {
