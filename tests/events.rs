@@ -69,7 +69,10 @@ async fn town(kind: Kind, dir: &std::path::Path) -> Town {
         Config::default(),
     ));
     let snap = store.map_snapshot().await.unwrap();
-    let village = snap.villages[snap.grids[0].village].code.as_str().to_string();
+    let village = snap.villages[snap.grids[0].village]
+        .code
+        .as_str()
+        .to_string();
     let admin = cookie_client(&session(&store, "root", Role::Admin).await);
     add_user(&store, "leader1", Role::Leader, &[], &[&village]).await;
     add_user(&store, "leader9", Role::Leader, &["999999999"], &[]).await;
@@ -145,7 +148,8 @@ impl Town {
         (v["events"][0]["id"].as_i64().unwrap(), 1)
     }
     async fn act(&self, c: &reqwest::Client, id: i64, body: Value) -> (StatusCode, Value) {
-        self.post(c, &format!("/api/events/{id}/actions"), body).await
+        self.post(c, &format!("/api/events/{id}/actions"), body)
+            .await
     }
 }
 
@@ -170,7 +174,11 @@ fn new_event(n: usize) -> NewEvent {
 /// A request with every field an action may need (a reassignment to another worker than the
 /// dispatch's).
 fn full(action: Action, version: i64) -> Request {
-    let to = if action == Action::Reassign { "w3" } else { "w2" };
+    let to = if action == Action::Reassign {
+        "w3"
+    } else {
+        "w2"
+    };
     Request {
         assignee: Some(to.into()),
         reason: Some("信息不全".into()),
@@ -222,7 +230,9 @@ fn expected(s: State, a: Action) -> Option<State> {
 async fn every_state_and_action_is_legal_or_refused_naming_both() {
     let dir = common::tmp();
     for kind in kinds() {
-        let store = Store::open(&fresh_target(kind, dir.path()).await).await.unwrap();
+        let store = Store::open(&fresh_target(kind, dir.path()).await)
+            .await
+            .unwrap();
         let limits = Limits::default();
         let (mut legal, mut refused, mut n) = (0, 0, 0);
         for s in State::ALL {
@@ -250,16 +260,30 @@ async fn every_state_and_action_is_legal_or_refused_naming_both() {
                         assert_eq!(e.version, v + 1);
                         let h = store.event_history(id).await.unwrap();
                         let last = h.last().unwrap();
-                        assert_eq!((last.action.as_str(), last.to_state.as_str()), (a.as_str(), to.as_str()));
+                        assert_eq!(
+                            (last.action.as_str(), last.to_state.as_str()),
+                            (a.as_str(), to.as_str())
+                        );
                         assert_eq!(last.from_state.as_deref(), Some(s.as_str()));
                         assert_eq!(last.who, "admin");
-                        assert_eq!(h.len(), path_to(*s).len() + 2, "the report and every action");
+                        assert_eq!(
+                            h.len(),
+                            path_to(*s).len() + 2,
+                            "the report and every action"
+                        );
                     }
                     (None, Err(e)) => {
                         refused += 1;
                         let m = e.to_string();
-                        assert!(m.contains(s.as_str()) && m.contains(a.as_str()), "{kind:?}: {m}");
-                        assert_eq!(store.event(id).await.unwrap(), before, "a refusal changes nothing");
+                        assert!(
+                            m.contains(s.as_str()) && m.contains(a.as_str()),
+                            "{kind:?}: {m}"
+                        );
+                        assert_eq!(
+                            store.event(id).await.unwrap(),
+                            before,
+                            "a refusal changes nothing"
+                        );
                     }
                     (want, got) => panic!("{kind:?} {s} --{a}-->: expected {want:?}, got {got:?}"),
                 }
@@ -275,31 +299,59 @@ async fn every_state_and_action_is_legal_or_refused_naming_both() {
 async fn escalation_and_the_side_turns_keep_their_history() {
     let dir = common::tmp();
     for kind in kinds() {
-        let store = Store::open(&fresh_target(kind, dir.path()).await).await.unwrap();
+        let store = Store::open(&fresh_target(kind, dir.path()).await)
+            .await
+            .unwrap();
         let l = Limits::default();
         let now = chrono::Utc::now;
         let id = store.report_events(&[new_event(1)], &l).await.unwrap()[0].id;
-        let e = store.act_on_event(id, &full(Action::Escalate, 1), "w1", &l, now()).await.unwrap();
+        let e = store
+            .act_on_event(id, &full(Action::Escalate, 1), "w1", &l, now())
+            .await
+            .unwrap();
         assert_eq!((e.state, e.level.as_str()), (State::Reported, "village"));
-        let e = store.act_on_event(id, &full(Action::Escalate, 2), "l1", &l, now()).await.unwrap();
+        let e = store
+            .act_on_event(id, &full(Action::Escalate, 2), "l1", &l, now())
+            .await
+            .unwrap();
         assert_eq!(e.level.as_str(), "town");
-        let err = store.act_on_event(id, &full(Action::Escalate, 3), "t1", &l, now()).await.unwrap_err();
+        let err = store
+            .act_on_event(id, &full(Action::Escalate, 3), "t1", &l, now())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("town level"), "{err}");
         // at town level the grid's own worker cannot close it in the grid
-        assert!(store.act_on_event(id, &full(Action::HandleInGrid, 3), "w1", &l, now()).await.is_err());
+        assert!(store
+            .act_on_event(id, &full(Action::HandleInGrid, 3), "w1", &l, now())
+            .await
+            .is_err());
         // accept, dispatch, reassign, reply, fail the verification, reply, verify, archive
         let mut v = 3;
-        for (a, who) in [
-            (Action::Accept, "t1"),
-            (Action::Dispatch, "t1"),
-        ] {
-            v = store.act_on_event(id, &full(a, v), who, &l, now()).await.unwrap().version;
+        for (a, who) in [(Action::Accept, "t1"), (Action::Dispatch, "t1")] {
+            v = store
+                .act_on_event(id, &full(a, v), who, &l, now())
+                .await
+                .unwrap()
+                .version;
         }
-        let e = store.act_on_event(id, &full(Action::Reassign, v), "t1", &l, now()).await.unwrap();
+        let e = store
+            .act_on_event(id, &full(Action::Reassign, v), "t1", &l, now())
+            .await
+            .unwrap();
         assert_eq!(e.assignee.as_deref(), Some("w3"));
         v = e.version;
-        for a in [Action::Reply, Action::Reopen, Action::Reply, Action::Verify, Action::Archive] {
-            v = store.act_on_event(id, &full(a, v), "t1", &l, now()).await.unwrap().version;
+        for a in [
+            Action::Reply,
+            Action::Reopen,
+            Action::Reply,
+            Action::Verify,
+            Action::Archive,
+        ] {
+            v = store
+                .act_on_event(id, &full(a, v), "t1", &l, now())
+                .await
+                .unwrap()
+                .version;
         }
         let e = store.event(id).await.unwrap();
         assert_eq!((e.state, e.reopened), (State::Archived, 1));
@@ -308,12 +360,21 @@ async fn escalation_and_the_side_turns_keep_their_history() {
         let actions: Vec<&str> = h.iter().map(|x| x.action.as_str()).collect();
         assert_eq!(
             actions,
-            ["report", "escalate", "escalate", "accept", "dispatch", "reassign", "reply", "reopen", "reply", "verify", "archive"]
+            [
+                "report", "escalate", "escalate", "accept", "dispatch", "reassign", "reply",
+                "reopen", "reply", "verify", "archive"
+            ]
         );
         assert_eq!(h[7].reason.as_deref(), Some("信息不全"));
-        assert!(h.iter().zip(1..).all(|(x, n)| x.version == n), "versions count up by one");
+        assert!(
+            h.iter().zip(1..).all(|(x, n)| x.version == n),
+            "versions count up by one"
+        );
         // numbers are never reused: the same town and day counts on
-        let more = store.report_events(&[new_event(2), new_event(3)], &l).await.unwrap();
+        let more = store
+            .report_events(&[new_event(2), new_event(3)], &l)
+            .await
+            .unwrap();
         let first = store.event(id).await.unwrap().number;
         assert_eq!(first.len(), 22, "{first}");
         let seq = |n: &str| n[17..].parse::<i64>().unwrap();
@@ -329,22 +390,42 @@ async fn two_dispatchers_at_once_one_wins_the_other_gets_a_conflict() {
         let t = town(kind, dir.path()).await;
         for round in 0..6 {
             let (id, v) = t.report(&t.worker, &format!("race{round}")).await;
-            let a = t.act(&t.admin, id, json!({"action": "accept", "expected_version": v, "note": "admin"}));
-            let b = t.act(&t.leader, id, json!({"action": "accept", "expected_version": v, "note": "leader"}));
+            let a = t.act(
+                &t.admin,
+                id,
+                json!({"action": "accept", "expected_version": v, "note": "admin"}),
+            );
+            let b = t.act(
+                &t.leader,
+                id,
+                json!({"action": "accept", "expected_version": v, "note": "leader"}),
+            );
             let ((sa, va), (sb, vb)) = tokio::join!(a, b);
             let mut st = [sa.as_u16(), sb.as_u16()];
             st.sort();
             assert_eq!(st, [200, 409], "{kind:?} round {round}: {va} / {vb}");
             let loser = if sa == StatusCode::CONFLICT { &va } else { &vb };
-            assert!(loser["error"].as_str().unwrap().contains("conflict"), "{loser}");
+            assert!(
+                loser["error"].as_str().unwrap().contains("conflict"),
+                "{loser}"
+            );
             let (_, e) = t.get(&t.admin, &format!("/api/events/{id}")).await;
             assert_eq!(e["state"], "accepted");
             assert_eq!(e["version"], 2);
-            let accepts = e["history"].as_array().unwrap().iter().filter(|h| h["action"] == "accept").count();
+            let accepts = e["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| h["action"] == "accept")
+                .count();
             assert_eq!(accepts, 1, "{e}");
             // the loser reloads and goes on from the version it now sees
             let (st, e) = t
-                .act(&t.leader, id, json!({"action": "dispatch", "expected_version": 2, "assignee": WORKER_PHONE}))
+                .act(
+                    &t.leader,
+                    id,
+                    json!({"action": "dispatch", "expected_version": 2, "assignee": WORKER_PHONE}),
+                )
                 .await;
             assert_eq!(st, StatusCode::OK, "{e}");
         }
@@ -358,16 +439,29 @@ async fn a_resent_batch_stores_nothing_twice_and_a_bad_one_nothing_at_all() {
         let t = town(kind, dir.path()).await;
         let (lon, lat) = t.inside(1);
         let batch: Vec<Value> = (0..3)
-            .map(|i| json!({"client_id": format!("phone-{i}"), "category": "facility.light",
-                            "title": format!("路灯 {i}"), "lon": lon, "lat": lat}))
+            .map(|i| {
+                json!({"client_id": format!("phone-{i}"), "category": "facility.light",
+                            "title": format!("路灯 {i}"), "lon": lon, "lat": lat})
+            })
             .collect();
         let (st, first) = t.post(&t.worker, "/api/events", json!(batch)).await;
         assert_eq!(st, StatusCode::CREATED, "{first}");
         let (st, again) = t.post(&t.worker, "/api/events", json!(batch)).await;
         assert_eq!(st, StatusCode::OK, "{again}");
-        for (a, b) in first["events"].as_array().unwrap().iter().zip(again["events"].as_array().unwrap()) {
-            assert_eq!((a["id"].clone(), a["number"].clone()), (b["id"].clone(), b["number"].clone()));
-            assert_eq!((a["duplicate"].clone(), b["duplicate"].clone()), (json!(false), json!(true)));
+        for (a, b) in first["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(again["events"].as_array().unwrap())
+        {
+            assert_eq!(
+                (a["id"].clone(), a["number"].clone()),
+                (b["id"].clone(), b["number"].clone())
+            );
+            assert_eq!(
+                (a["duplicate"].clone(), b["duplicate"].clone()),
+                (json!(false), json!(true))
+            );
             assert_eq!(a["grid"], t.grid_code(1));
         }
         // the same client_id from another reporter is another event
@@ -381,14 +475,25 @@ async fn a_resent_batch_stores_nothing_twice_and_a_bad_one_nothing_at_all() {
         let (st, v) = t.post(&t.worker, "/api/events", bad).await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
         let m = v["error"].as_str().unwrap();
-        assert!(m.contains("event #1") && m.contains("category") && m.contains("facility.moon"), "{m}");
-        let (_, list) = t.get(&t.admin, &format!("/api/events?grid={}", t.grid_code(1))).await;
+        assert!(
+            m.contains("event #1") && m.contains("category") && m.contains("facility.moon"),
+            "{m}"
+        );
+        let (_, list) = t
+            .get(&t.admin, &format!("/api/events?grid={}", t.grid_code(1)))
+            .await;
         assert_eq!(list["events"].as_array().unwrap().len(), 4, "{list}");
         // a worker lists only their own
         let (_, mine) = t.get(&t.worker2, "/api/events").await;
         assert_eq!(mine["events"].as_array().unwrap().len(), 1);
         // fields are named
-        let (st, v) = t.post(&t.worker, "/api/events", json!({"category": "other", "title": "x", "lon": 500.0, "lat": 1.0})).await;
+        let (st, v) = t
+            .post(
+                &t.worker,
+                "/api/events",
+                json!({"category": "other", "title": "x", "lon": 500.0, "lat": 1.0}),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
         assert!(v["error"].as_str().unwrap().starts_with("lon:"), "{v}");
     }
@@ -399,7 +504,9 @@ fn b64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -420,19 +527,55 @@ async fn photos_too_big_or_not_images_are_refused_and_good_ones_kept() {
         let with = |p: Value| json!({"category": "safety.building", "title": "墙体开裂", "lon": lon, "lat": lat, "photos": [p]});
         let mut big = vec![0xff, 0xd8, 0xff, 0xe0];
         big.resize(3 * 1024 * 1024, 7);
-        let (st, v) = t.post(&t.worker, "/api/events", with(json!({"type": "image/jpeg", "data": b64(&big)}))).await;
+        let (st, v) = t
+            .post(
+                &t.worker,
+                "/api/events",
+                with(json!({"type": "image/jpeg", "data": b64(&big)})),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-        assert!(v["error"].as_str().unwrap().contains("photo #0") && v["error"].as_str().unwrap().contains("more than"), "{v}");
-        let (st, v) = t.post(&t.worker, "/api/events", with(json!({"type": "image/jpeg", "data": b64(b"%PDF-1.7 not a photo")}))).await;
+        assert!(
+            v["error"].as_str().unwrap().contains("photo #0")
+                && v["error"].as_str().unwrap().contains("more than"),
+            "{v}"
+        );
+        let (st, v) = t
+            .post(
+                &t.worker,
+                "/api/events",
+                with(json!({"type": "image/jpeg", "data": b64(b"%PDF-1.7 not a photo")})),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
-        assert!(v["error"].as_str().unwrap().contains("not a JPEG or PNG"), "{v}");
-        let png: Vec<u8> = [&[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a][..], &[1, 2, 3, 250, 0, 9]].concat();
-        let (st, v) = t.post(&t.worker, "/api/events", with(json!({"type": "image/png", "data": b64(&png)}))).await;
+        assert!(
+            v["error"].as_str().unwrap().contains("not a JPEG or PNG"),
+            "{v}"
+        );
+        let png: Vec<u8> = [
+            &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a][..],
+            &[1, 2, 3, 250, 0, 9],
+        ]
+        .concat();
+        let (st, v) = t
+            .post(
+                &t.worker,
+                "/api/events",
+                with(json!({"type": "image/png", "data": b64(&png)})),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         let id = v["events"][0]["id"].as_i64().unwrap();
         let (_, e) = t.get(&t.worker, &format!("/api/events/{id}")).await;
-        let pid = e["history"][0]["photos"][0].as_i64().expect("the photo is on the report");
-        let r = t.worker.get(format!("{}/api/events/{id}/photos/{pid}", t.base)).send().await.unwrap();
+        let pid = e["history"][0]["photos"][0]
+            .as_i64()
+            .expect("the photo is on the report");
+        let r = t
+            .worker
+            .get(format!("{}/api/events/{id}/photos/{pid}", t.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.headers()["content-type"], "image/png");
         assert_eq!(r.bytes().await.unwrap().to_vec(), png);
         // an action's photos too
@@ -441,7 +584,11 @@ async fn photos_too_big_or_not_images_are_refused_and_good_ones_kept() {
                                       "photos": [{"type": "image/png", "data": b64(b"GIF89a....")}]}))
             .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
-        assert_eq!(t.store.event(id).await.unwrap().version, 1, "nothing changed");
+        assert_eq!(
+            t.store.event(id).await.unwrap().version,
+            1,
+            "nothing changed"
+        );
     }
 }
 
@@ -457,10 +604,16 @@ async fn a_report_near_a_border_is_located_like_locate_and_flagged() {
         let d = ((lx - v.x).powi(2) + (ly - v.y).powi(2)).sqrt();
         let k = 1e-5 / d;
         let (lon, lat) = (v.x + (lx - v.x) * k, v.y + (ly - v.y) * k);
-        let (_, loc) = t.get(&t.admin, &format!("/api/locate?lon={lon}&lat={lat}")).await;
+        let (_, loc) = t
+            .get(&t.admin, &format!("/api/locate?lon={lon}&lat={lat}"))
+            .await;
         assert_eq!(loc["ambiguous"], true, "{loc}");
         let (st, r) = t
-            .post(&t.worker, "/api/events", json!({"category": "other.other", "title": "边界", "lon": lon, "lat": lat}))
+            .post(
+                &t.worker,
+                "/api/events",
+                json!({"category": "other.other", "title": "边界", "lon": lon, "lat": lat}),
+            )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{r}");
         assert_eq!(r["events"][0]["grid"], loc["grid"]["code"], "{r} vs {loc}");
@@ -468,8 +621,18 @@ async fn a_report_near_a_border_is_located_like_locate_and_flagged() {
         let id = r["events"][0]["id"].as_i64().unwrap();
         let (_, e) = t.get(&t.admin, &format!("/api/events/{id}")).await;
         assert_eq!(e["location"]["ambiguous"], true, "{e}");
-        let near: Vec<&str> = e["location"]["near"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-        let want: Vec<&str> = loc["grids"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+        let near: Vec<&str> = e["location"]["near"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = loc["grids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["code"].as_str().unwrap())
+            .collect();
         assert_eq!(near, want);
         // GCJ-02 input lands in the same grid as its WGS84 point
         let (glon, glat) = wangge::crs::wgs84_to_gcj02(lx, ly);
@@ -487,47 +650,119 @@ async fn roles_act_within_their_rights_and_every_action_is_audited() {
         let t = town(kind, dir.path()).await;
         let (id, _) = t.report(&t.worker, "r1").await;
         // a worker does not accept; a leader of another town neither
-        let (st, v) = t.act(&t.worker, id, json!({"action": "accept", "expected_version": 1})).await;
+        let (st, v) = t
+            .act(
+                &t.worker,
+                id,
+                json!({"action": "accept", "expected_version": 1}),
+            )
+            .await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
-        let (st, _) = t.act(&t.stranger, id, json!({"action": "accept", "expected_version": 1})).await;
+        let (st, _) = t
+            .act(
+                &t.stranger,
+                id,
+                json!({"action": "accept", "expected_version": 1}),
+            )
+            .await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         let (st, _) = t.get(&t.stranger, &format!("/api/events/{id}")).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
         let (st, _) = t.get(&t.worker2, &format!("/api/events/{id}")).await;
         assert_eq!(st, StatusCode::FORBIDDEN, "another worker's event");
         // the leader of its village accepts and dispatches to the second worker
-        let (st, v) = t.act(&t.leader, id, json!({"action": "accept", "expected_version": 1})).await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "accept", "expected_version": 1}),
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
-        let (st, v) = t.act(&t.leader, id, json!({"action": "dispatch", "expected_version": 2, "assignee": "13900000002"})).await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "dispatch", "expected_version": 2, "assignee": "13900000002"}),
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["due"], "ok");
         // the reporter does not hold it any more; the assignee replies
-        let (st, _) = t.act(&t.worker, id, json!({"action": "reply", "expected_version": 3})).await;
+        let (st, _) = t
+            .act(
+                &t.worker,
+                id,
+                json!({"action": "reply", "expected_version": 3}),
+            )
+            .await;
         assert_eq!(st, StatusCode::FORBIDDEN);
-        let (st, v) = t.act(&t.worker2, id, json!({"action": "reply", "expected_version": 3, "note": "已修复"})).await;
+        let (st, v) = t
+            .act(
+                &t.worker2,
+                id,
+                json!({"action": "reply", "expected_version": 3, "note": "已修复"}),
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         // an illegal action: 422 naming state and action
-        let (st, v) = t.act(&t.leader, id, json!({"action": "archive", "expected_version": 4})).await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "archive", "expected_version": 4}),
+            )
+            .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
         let m = v["error"].as_str().unwrap();
         assert!(m.contains("handled") && m.contains("archive"), "{m}");
-        let (st, v) = t.act(&t.leader, id, json!({"action": "return", "expected_version": 4})).await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "return", "expected_version": 4}),
+            )
+            .await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-        let (st, v) = t.act(&t.leader, id, json!({"action": "reopen", "expected_version": 4})).await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "reopen", "expected_version": 4}),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "a reopen needs a reason: {v}");
         assert!(v["error"].as_str().unwrap().contains("reason"));
         // the inner loop: a worker handles their own report in the grid
         let (id2, _) = t.report(&t.worker, "r2").await;
-        let (st, v) = t.act(&t.worker, id2, json!({"action": "handle_in_grid", "expected_version": 1, "note": "就地解决"})).await;
+        let (st, v) = t
+            .act(
+                &t.worker,
+                id2,
+                json!({"action": "handle_in_grid", "expected_version": 1, "note": "就地解决"}),
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["state"], "handled");
         // every action is in the audit log, refusals too
         let (_, a) = t.get(&t.admin, "/api/audit?limit=100000").await;
         let entries = a["entries"].as_array().unwrap();
-        let acts: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "POST /api/events/{id}/actions").collect();
+        let acts: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["kind"] == "POST /api/events/{id}/actions")
+            .collect();
         assert_eq!(acts.len(), 10, "{acts:?}");
-        assert!(acts.iter().any(|e| e["objects"].as_str().unwrap().contains("dispatch (accepted → dispatched")), "{acts:?}");
-        assert_eq!(acts.iter().filter(|e| e["result"] == "403 refused").count(), 3);
+        assert!(
+            acts.iter().any(|e| e["objects"]
+                .as_str()
+                .unwrap()
+                .contains("dispatch (accepted → dispatched")),
+            "{acts:?}"
+        );
+        assert_eq!(
+            acts.iter().filter(|e| e["result"] == "403 refused").count(),
+            3
+        );
         // figures: 2 events in grid 0, both open
         let (st, f) = t.get(&t.admin, "/api/events/figures").await;
         assert_eq!(st, StatusCode::OK, "{f}");
@@ -555,7 +790,10 @@ fn the_hotline_import_and_the_events_commands() {
     let csv_s = csv.to_str().unwrap();
     let (ok, _, err) = common::wangge(&["events", "import", csv_s, "--db", db]);
     assert!(!ok);
-    assert!(err.contains("hotline.csv line 3, field category") && err.contains("外星人"), "{err}");
+    assert!(
+        err.contains("hotline.csv line 3, field category") && err.contains("外星人"),
+        "{err}"
+    );
     let good = format!(
         "工单编号,受理时间,事件类型,标题,经度,纬度,紧急程度\nH1,2026-03-01 09:30,垃圾堆放,a,{lon},{lat},紧急\nH2,2026-03-01 10:00,路灯故障,b,{lon},{lat},\n"
     );
@@ -564,7 +802,10 @@ fn the_hotline_import_and_the_events_commands() {
     assert!(ok, "{err}");
     assert!(out.contains("2 events stored, 0 already stored"), "{out}");
     let (ok, out, _) = common::wangge(&["events", "import", csv_s, "--db", db]);
-    assert!(ok && out.contains("0 events stored, 2 already stored"), "{out}");
+    assert!(
+        ok && out.contains("0 events stored, 2 already stored"),
+        "{out}"
+    );
     let (ok, out, _) = common::wangge(&["events", "list", "--db", db, "--json"]);
     assert!(ok);
     let list: Value = serde_json::from_str(&out).unwrap();
@@ -577,11 +818,24 @@ fn the_hotline_import_and_the_events_commands() {
     // the hotline's old reports are long past their 1 h limit to accept
     let (ok, out, _) = common::wangge(&["events", "list", "--db", db, "--overdue"]);
     assert!(ok && out.lines().count() == 3, "{out}");
-    let (ok, out, _) = common::wangge(&["events", "show", e["number"].as_str().unwrap(), "--db", db]);
+    let (ok, out, _) =
+        common::wangge(&["events", "show", e["number"].as_str().unwrap(), "--db", db]);
     assert!(ok, "{out}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["history"][0]["action"], "report");
-    let (ok, out, err) = common::wangge(&["events", "report", "--db", db, "--from", "2026-03-01", "--to", "2026-03-31"]);
+    let (ok, out, err) = common::wangge(&[
+        "events",
+        "report",
+        "--db",
+        db,
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+    ]);
     assert!(ok, "{err}");
-    assert!(out.contains(&format!("{}\t2\t2\t2\t0", t.grid_code(2))), "{out}");
+    assert!(
+        out.contains(&format!("{}\t2\t2\t2\t0", t.grid_code(2))),
+        "{out}"
+    );
 }

@@ -110,7 +110,11 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("GET", "/api/events/figures", Access::Roles(EVERYONE)),
     ("GET", "/api/events/geojson", Access::Roles(EVERYONE)),
     ("GET", "/api/events/{id}", Access::Roles(EVENT_READERS)),
-    ("POST", "/api/events/{id}/actions", Access::Roles(EVENT_ACTORS)),
+    (
+        "POST",
+        "/api/events/{id}/actions",
+        Access::Roles(EVENT_ACTORS),
+    ),
     (
         "GET",
         "/api/events/{id}/photos/{photo}",

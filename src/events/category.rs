@@ -207,15 +207,28 @@ mod tests {
     fn the_default_tree_has_the_seven_and_their_children() {
         let t = CategoryTree::default();
         let names: Vec<&str> = t.0.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["安全隐患", "矛盾纠纷", "环境卫生", "市政设施", "治安防控", "民生服务", "其他"]);
+        assert_eq!(
+            names,
+            [
+                "安全隐患",
+                "矛盾纠纷",
+                "环境卫生",
+                "市政设施",
+                "治安防控",
+                "民生服务",
+                "其他"
+            ]
+        );
         assert!(t.0.iter().all(|c| !c.children.is_empty()));
         assert_eq!(t.resolve("垃圾堆放").unwrap(), "sanitation.rubbish");
         assert_eq!(t.check("dispute").unwrap(), "dispute");
         // a JSON round trip gives the same tree, and a bad child code is refused
         let back = CategoryTree::from_json(&serde_json::to_string(&t).unwrap()).unwrap();
         assert_eq!(back, t);
-        let e = CategoryTree::from_json(r#"[{"code":"a","name":"A","children":[{"code":"b.c","name":"C"}]}]"#)
-            .unwrap_err();
+        let e = CategoryTree::from_json(
+            r#"[{"code":"a","name":"A","children":[{"code":"b.c","name":"C"}]}]"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("must start with `a.`"), "{e}");
     }
 }

@@ -136,9 +136,7 @@ impl Limits {
             .filter(|o| o.step.is_none_or(|s| s == step))
             .max_by_key(|o| o.category.len());
         match best {
-            Some(Override {
-                limit: Some(l), ..
-            }) => *l,
+            Some(Override { limit: Some(l), .. }) => *l,
             Some(o) => Duration::from_secs_f64(base.as_secs_f64() * o.factor),
             None => base,
         }
@@ -190,7 +188,11 @@ impl Limits {
 /// assert_eq!(status(Some(now - TimeDelta::seconds(1)), Some(72 * 3600), now), DueStatus::Overdue);
 /// assert_eq!(status(None, None, now), DueStatus::None);
 /// ```
-pub fn status(due_at: Option<DateTime<Utc>>, limit_s: Option<i64>, now: DateTime<Utc>) -> DueStatus {
+pub fn status(
+    due_at: Option<DateTime<Utc>>,
+    limit_s: Option<i64>,
+    now: DateTime<Utc>,
+) -> DueStatus {
     let Some(due) = due_at else {
         return DueStatus::None;
     };
@@ -210,12 +212,23 @@ mod tests {
 
     #[test]
     fn overrides_replace_or_scale_the_default() {
-        let l = Limits::from_json(r#"[{"category":"dispute","priority":"high","step":"handle","hours":12}]"#)
-            .unwrap();
-        assert_eq!(l.limit("dispute.family", Priority::High, Step::Handle), Duration::from_secs(12 * H));
-        assert_eq!(l.limit("dispute.family", Priority::Normal, Step::Handle), Duration::from_secs(72 * H));
+        let l = Limits::from_json(
+            r#"[{"category":"dispute","priority":"high","step":"handle","hours":12}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            l.limit("dispute.family", Priority::High, Step::Handle),
+            Duration::from_secs(12 * H)
+        );
+        assert_eq!(
+            l.limit("dispute.family", Priority::Normal, Step::Handle),
+            Duration::from_secs(72 * H)
+        );
         // `dispute` does not cover `disputes`
-        assert_eq!(l.limit("disputes", Priority::High, Step::Handle), Duration::from_secs(24 * H));
+        assert_eq!(
+            l.limit("disputes", Priority::High, Step::Handle),
+            Duration::from_secs(24 * H)
+        );
         let e = Limits::from_json(r#"[{"category":"x","hours":1,"step":"lunch"}]"#).unwrap_err();
         assert!(e.to_string().contains("step"), "{e}");
         // every default is positive and accepting never takes longer than handling

@@ -4,7 +4,8 @@
 //!
 //! ```
 //! use wangge::events::figures::Counts;
-//! let c = Counts { reported: 4, open: 1, overdue: 1, closed: 3, ..Counts::default() };
+//! let mut c = Counts::default();
+//! (c.reported, c.open, c.closed) = (4, 1, 3);
 //! assert_eq!(c.closure_rate(), Some(0.75));
 //! ```
 
@@ -111,10 +112,19 @@ pub fn figures<'a>(
         let l = &e.location;
         let village = l.village.as_ref().map_or("-", |v| v.as_str()).to_string();
         let grid = l.grid.as_ref().map_or("-", |g| g.as_str()).to_string();
-        grids.entry((grid, village.clone())).or_default().add(e, now);
+        grids
+            .entry((grid, village.clone()))
+            .or_default()
+            .add(e, now);
         f.villages.entry(village).or_default().add(e, now);
-        f.by_category.entry(top(&e.category)).or_default().add(e, now);
-        f.by_source.entry(e.source.as_str().into()).or_default().add(e, now);
+        f.by_category
+            .entry(top(&e.category))
+            .or_default()
+            .add(e, now);
+        f.by_source
+            .entry(e.source.as_str().into())
+            .or_default()
+            .add(e, now);
         f.totals.add(e, now);
     }
     f.grids = grids

@@ -427,30 +427,84 @@ mod tests {
     fn escalation_climbs_to_the_town_and_stops() {
         let l = Limits::default();
         let now = Utc::now();
-        let c = next(&cur(State::Accepted, Level::Grid), &full(Action::Escalate), "x", &l, now).unwrap();
-        assert_eq!((c.state, c.level, c.assignee), (State::Reported, Level::Village, None));
-        let c = next(&cur(State::Reported, Level::Village), &full(Action::Escalate), "x", &l, now).unwrap();
+        let c = next(
+            &cur(State::Accepted, Level::Grid),
+            &full(Action::Escalate),
+            "x",
+            &l,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.state, c.level, c.assignee),
+            (State::Reported, Level::Village, None)
+        );
+        let c = next(
+            &cur(State::Reported, Level::Village),
+            &full(Action::Escalate),
+            "x",
+            &l,
+            now,
+        )
+        .unwrap();
         assert_eq!(c.level, Level::Town);
         assert_eq!(
-            next(&cur(State::Reported, Level::Town), &full(Action::Escalate), "x", &l, now),
+            next(
+                &cur(State::Reported, Level::Town),
+                &full(Action::Escalate),
+                "x",
+                &l,
+                now
+            ),
             Err(FlowError::TopLevel)
         );
         // handling in the grid is for grid-level events only
-        assert!(next(&cur(State::Reported, Level::Village), &full(Action::HandleInGrid), "x", &l, now).is_err());
+        assert!(next(
+            &cur(State::Reported, Level::Village),
+            &full(Action::HandleInGrid),
+            "x",
+            &l,
+            now
+        )
+        .is_err());
     }
 
     #[test]
     fn missing_fields_are_named() {
         let l = Limits::default();
         let now = Utc::now();
-        let e = next(&cur(State::Reported, Level::Grid), &Request::new(Action::Return, 1), "x", &l, now)
-            .unwrap_err();
+        let e = next(
+            &cur(State::Reported, Level::Grid),
+            &Request::new(Action::Return, 1),
+            "x",
+            &l,
+            now,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "return: reason: missing or empty");
-        let e = next(&cur(State::Dispatched, Level::Grid), &Request { assignee: Some("w1".into()), ..Request::new(Action::Reassign, 1) }, "x", &l, now)
-            .unwrap_err();
+        let e = next(
+            &cur(State::Dispatched, Level::Grid),
+            &Request {
+                assignee: Some("w1".into()),
+                ..Request::new(Action::Reassign, 1)
+            },
+            "x",
+            &l,
+            now,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("holds it already"), "{e}");
-        let e = next(&cur(State::Archived, Level::Grid), &Request { rating: Some(9), ..Request::new(Action::Evaluate, 1) }, "x", &l, now)
-            .unwrap_err();
+        let e = next(
+            &cur(State::Archived, Level::Grid),
+            &Request {
+                rating: Some(9),
+                ..Request::new(Action::Evaluate, 1)
+            },
+            "x",
+            &l,
+            now,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("rating"), "{e}");
     }
 
@@ -458,9 +512,18 @@ mod tests {
     fn clocks_start_on_entering_a_step_and_survive_a_reassignment() {
         let l = Limits::default();
         let now = Utc::now();
-        let c = next(&cur(State::Accepted, Level::Grid), &full(Action::Dispatch), "x", &l, now).unwrap();
+        let c = next(
+            &cur(State::Accepted, Level::Grid),
+            &full(Action::Dispatch),
+            "x",
+            &l,
+            now,
+        )
+        .unwrap();
         assert_eq!(c.state, State::Dispatched);
-        let handle = l.limit("safety.fire", Priority::Normal, Step::Handle).as_secs() as i64;
+        let handle = l
+            .limit("safety.fire", Priority::Normal, Step::Handle)
+            .as_secs() as i64;
         assert_eq!(c.step_limit_s, Some(handle));
         let mut d = cur(State::Dispatched, Level::Grid);
         d.due_at = c.due_at;
@@ -468,7 +531,14 @@ mod tests {
         let later = now + chrono::TimeDelta::hours(1);
         let r = next(&d, &full(Action::Reassign), "x", &l, later).unwrap();
         assert_eq!(r.due_at, c.due_at);
-        let a = next(&cur(State::Verified, Level::Grid), &full(Action::Archive), "x", &l, now).unwrap();
+        let a = next(
+            &cur(State::Verified, Level::Grid),
+            &full(Action::Archive),
+            "x",
+            &l,
+            now,
+        )
+        .unwrap();
         assert!(a.closed && a.due_at.is_none());
     }
 }

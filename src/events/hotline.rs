@@ -84,16 +84,20 @@ const COLUMNS: &[(&str, &str)] = &[
 ];
 
 fn time(s: &str) -> Result<DateTime<Utc>, String> {
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             if let Some(t) = t.and_local_timezone(china()).single() {
                 return Ok(t.with_timezone(&Utc));
             }
         }
     }
-    parse_time("reported_at", s).map_err(|_| {
-        format!("`{s}` is not a time (RFC 3339 or YYYY-MM-DD HH:MM[:SS], China time)")
-    })
+    parse_time("reported_at", s)
+        .map_err(|_| format!("`{s}` is not a time (RFC 3339 or YYYY-MM-DD HH:MM[:SS], China time)"))
 }
 
 fn priority(s: &str) -> Result<Priority, String> {
@@ -104,7 +108,10 @@ fn priority(s: &str) -> Result<Priority, String> {
         .iter()
         .find(|p| p.label() == s)
         .copied()
-        .map_or_else(|| s.parse().map_err(|e: super::EventError| e.to_string()), Ok)
+        .map_or_else(
+            || s.parse().map_err(|e: super::EventError| e.to_string()),
+            Ok,
+        )
 }
 
 fn coordinate(s: &str, range: f64) -> Result<f64, String> {
@@ -128,7 +135,10 @@ pub fn read(
         why,
     };
     let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(input);
-    let header = r.headers().map_err(|e| err(1, "header", e.to_string()))?.clone();
+    let header = r
+        .headers()
+        .map_err(|e| err(1, "header", e.to_string()))?
+        .clone();
     let col: Vec<Option<usize>> = COLUMNS
         .iter()
         .map(|(en, zh)| {
@@ -158,7 +168,9 @@ pub fn read(
         let f = |i: usize| move |why: String| err(line, COLUMNS[i].0, why);
         let crs: Crs = match get(7) {
             "" => Crs::Wgs84,
-            c => c.parse().map_err(|e: crate::crs::UnknownCrs| f(7)(e.to_string()))?,
+            c => c
+                .parse()
+                .map_err(|e: crate::crs::UnknownCrs| f(7)(e.to_string()))?,
         };
         let point = match (get(5), get(6)) {
             ("", "") => None,

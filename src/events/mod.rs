@@ -271,7 +271,10 @@ impl Event {
 pub fn location_of(s: &crate::snapshot::Snapshot, l: &crate::serve::locator::Located) -> Location {
     let grid = l.grid.and_then(|g| s.grids.get(g));
     Location {
-        village: l.village.and_then(|v| s.villages.get(v)).map(|v| v.code.clone()),
+        village: l
+            .village
+            .and_then(|v| s.villages.get(v))
+            .map(|v| v.code.clone()),
         grid: grid.map(|g| g.code.clone()),
         micro_grid: l
             .micro_grids

@@ -54,11 +54,9 @@ pub fn check(i: usize, declared: Option<&str>, data: &[u8]) -> Result<Photo, Eve
     }
     let kind = sniff(data).ok_or_else(|| bad("not a JPEG or PNG image".into()))?;
     if let Some(d) = declared {
-        let want: PhotoKind = d.parse().map_err(|_| {
-            bad(format!(
-                "type `{d}` is not image/jpeg or image/png"
-            ))
-        })?;
+        let want: PhotoKind = d
+            .parse()
+            .map_err(|_| bad(format!("type `{d}` is not image/jpeg or image/png")))?;
         if want != kind {
             return Err(bad(format!("declared {want} but its bytes are {kind}")));
         }
@@ -115,16 +113,29 @@ mod tests {
         big.resize(MAX_PHOTO_BYTES + 1, 0);
         let e = check(2, None, &big).unwrap_err().to_string();
         assert!(e.contains("photo #2") && e.contains("more than"), "{e}");
-        let e = check(0, Some("image/jpeg"), b"%PDF-1.7").unwrap_err().to_string();
+        let e = check(0, Some("image/jpeg"), b"%PDF-1.7")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a JPEG or PNG"), "{e}");
-        let e = check(0, Some("image/png"), &[0xff, 0xd8, 0xff, 0]).unwrap_err().to_string();
+        let e = check(0, Some("image/png"), &[0xff, 0xd8, 0xff, 0])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("declared image/png"), "{e}");
-        assert_eq!(check(0, None, &[0xff, 0xd8, 0xff, 0xe0]).unwrap().kind, PhotoKind::Jpeg);
+        assert_eq!(
+            check(0, None, &[0xff, 0xd8, 0xff, 0xe0]).unwrap().kind,
+            PhotoKind::Jpeg
+        );
     }
 
     #[test]
     fn base64_decodes_every_length() {
-        for (t, want) in [("", ""), ("YQ==", "a"), ("YWI=", "ab"), ("YWJj", "abc"), ("YWJjZA", "abcd")] {
+        for (t, want) in [
+            ("", ""),
+            ("YQ==", "a"),
+            ("YWI=", "ab"),
+            ("YWJj", "abc"),
+            ("YWJjZA", "abcd"),
+        ] {
             assert_eq!(decode_base64(t).unwrap(), want.as_bytes(), "{t}");
         }
         assert!(decode_base64("YW*j").is_err());

@@ -149,7 +149,8 @@ impl Store {
         let what = format!("event {id}");
         let t = |c: &'static str, v: String| parse_time(c, &v).map_err(|e| bad(&what, e));
         let ot = |c: &'static str, v: Option<String>| v.map(|v| t(c, v)).transpose();
-        let near: Vec<String> = serde_json::from_str(&s("near_grids")?).map_err(|e| bad(&what, e))?;
+        let near: Vec<String> =
+            serde_json::from_str(&s("near_grids")?).map_err(|e| bad(&what, e))?;
         Ok(Event {
             id,
             number: s("number")?,
@@ -170,7 +171,10 @@ impl Store {
                 grid: os("grid_code")?.and_then(|c| GridCode::parse(&c).ok()),
                 micro_grid: os("micro_code")?.and_then(|c| MicroGridCode::parse(&c).ok()),
                 ambiguous: i("ambiguous")? != 0,
-                near: near.iter().filter_map(|c| GridCode::parse(c).ok()).collect(),
+                near: near
+                    .iter()
+                    .filter_map(|c| GridCode::parse(c).ok())
+                    .collect(),
                 border_m: r.try_get("border_m").map_err(|e| self.ev_db(e))?,
             },
             assignee: os("assignee")?,
@@ -187,7 +191,11 @@ impl Store {
 
     /// Stores a batch of reports in one transaction. A report whose reporter and `client_id`
     /// are stored already is not stored again: it is answered with `duplicate` set.
-    pub async fn report_events(&self, batch: &[NewEvent], limits: &Limits) -> Result<Vec<Reported>> {
+    pub async fn report_events(
+        &self,
+        batch: &[NewEvent],
+        limits: &Limits,
+    ) -> Result<Vec<Reported>> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.ev_db(e))?;
         let mut tx = self.begin_write(&mut conn).await?;
         let mut out = Vec::with_capacity(batch.len());
@@ -238,7 +246,9 @@ impl Store {
         let l = &e.location;
         let prefix = number_prefix(&l.town(), e.reported_at);
         let num = number(&prefix, self.next_number(tx, &prefix).await?);
-        let limit = limits.limit(&e.category, e.priority, Step::Accept).as_secs() as i64;
+        let limit = limits
+            .limit(&e.category, e.priority, Step::Accept)
+            .as_secs() as i64;
         let due = e.reported_at + chrono::TimeDelta::seconds(limit);
         let near: Vec<&str> = l.near.iter().map(|g| g.as_str()).collect();
         let at = time_text(e.reported_at);
@@ -279,7 +289,20 @@ impl Store {
             .and_then(|r| r.try_get::<i64, _>(0))
             .map_err(|e| self.ev_db(e))?;
         let h = self
-            .append_history(tx, id, &at, &e.reporter, "report", None, State::Reported, Level::Grid, None, "", None, 1)
+            .append_history(
+                tx,
+                id,
+                &at,
+                &e.reporter,
+                "report",
+                None,
+                State::Reported,
+                Level::Grid,
+                None,
+                "",
+                None,
+                1,
+            )
             .await?;
         self.add_photos(tx, id, h, &e.photos, &at).await?;
         self.event_in(tx, id).await
@@ -350,33 +373,39 @@ impl Store {
     }
 
     async fn event_in(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: i64) -> Result<Event> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM events WHERE fid = $1")))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(|e| self.ev_db(e))?
-            .ok_or(EventStoreError::NotFound(id))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM events WHERE fid = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| self.ev_db(e))?
+        .ok_or(EventStoreError::NotFound(id))?;
         self.event_of(&row)
     }
 
     /// One event.
     pub async fn event(&self, id: i64) -> Result<Event> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM events WHERE fid = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.ev_db(e))?
-            .ok_or(EventStoreError::NotFound(id))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM events WHERE fid = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.ev_db(e))?
+        .ok_or(EventStoreError::NotFound(id))?;
         self.event_of(&row)
     }
 
     /// One event by its number.
     pub async fn event_by_number(&self, number: &str) -> Result<Option<Event>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM events WHERE number = $1")))
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.ev_db(e))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM events WHERE number = $1"
+        )))
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.ev_db(e))?;
         row.map(|r| self.event_of(&r)).transpose()
     }
 
@@ -465,11 +494,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.ev_db(e))?;
-        let photos = sqlx::query("SELECT fid, history_fid FROM event_photos WHERE event_fid = $1 ORDER BY fid")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.ev_db(e))?;
+        let photos = sqlx::query(
+            "SELECT fid, history_fid FROM event_photos WHERE event_fid = $1 ORDER BY fid",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.ev_db(e))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let g = |c: &str| r.try_get::<String, _>(c).map_err(|e| self.ev_db(e));
@@ -498,13 +529,14 @@ impl Store {
 
     /// A photo of an event: its type and bytes.
     pub async fn event_photo(&self, id: i64, photo: i64) -> Result<(PhotoKind, Vec<u8>)> {
-        let row = sqlx::query("SELECT kind, data FROM event_photos WHERE event_fid = $1 AND fid = $2")
-            .bind(id)
-            .bind(photo)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.ev_db(e))?
-            .ok_or(EventStoreError::NotFound(id))?;
+        let row =
+            sqlx::query("SELECT kind, data FROM event_photos WHERE event_fid = $1 AND fid = $2")
+                .bind(id)
+                .bind(photo)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.ev_db(e))?
+                .ok_or(EventStoreError::NotFound(id))?;
         let kind: String = row.try_get(0).map_err(|e| self.ev_db(e))?;
         let data: Vec<u8> = row.try_get(1).map_err(|e| self.ev_db(e))?;
         Ok((kind.parse().map_err(|e| bad("event photo", e))?, data))
@@ -574,7 +606,11 @@ fn list_sql(f: &EventFilter) -> (String, Vec<String>) {
             .filter(|s| s.is_open())
             .map(|s| arg(s.as_str().into()))
             .collect();
-        w.push(format!("state IN ({}) AND due_at < {}", open.join(", "), arg(time_text(t))));
+        w.push(format!(
+            "state IN ({}) AND due_at < {}",
+            open.join(", "),
+            arg(time_text(t))
+        ));
     }
     if let Some(h) = &f.holder {
         let mut any: Vec<String> = Vec::new();

@@ -73,7 +73,10 @@ fn import(a: ImportArgs) -> Result<()> {
             (None, Some(addr)) => {
                 let found = rt.block_on(store.find_address(addr))?;
                 let (b, _) = found.candidates.first().with_context(|| {
-                    format!("{name} line {}, field address: no building's address matches `{addr}`", r.line)
+                    format!(
+                        "{name} line {}, field address: no building's address matches `{addr}`",
+                        r.line
+                    )
                 })?;
                 (b.point.x(), b.point.y())
             }
@@ -246,7 +249,9 @@ fn day(flag: &str, s: &str, next: bool) -> Result<DateTime<Utc>> {
 
 fn report(a: ReportArgs) -> Result<()> {
     let today = Utc::now().with_timezone(&events::china()).date_naive();
-    let from = a.from.unwrap_or_else(|| today.format("%Y-%m-01").to_string());
+    let from = a
+        .from
+        .unwrap_or_else(|| today.format("%Y-%m-01").to_string());
     let to = a.to.unwrap_or_else(|| today.format("%Y-%m-%d").to_string());
     let mut f = EventFilter {
         from: Some(day("--from", &from, false)?),
@@ -268,7 +273,11 @@ fn report(a: ReportArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&fig)?);
         return Ok(());
     }
-    println!("{from} .. {to}: {} events, {} grids ({s:.2} s)", evs.len(), fig.grids.len());
+    println!(
+        "{from} .. {to}: {} events, {} grids ({s:.2} s)",
+        evs.len(),
+        fig.grids.len()
+    );
     println!("grid\treported\topen\toverdue\tclosed\tclosure\tmedian_h");
     let row = |name: &str, c: &events::figures::Counts| {
         println!(
@@ -277,7 +286,8 @@ fn report(a: ReportArgs) -> Result<()> {
             c.open,
             c.overdue,
             c.closed,
-            c.closure_rate.map_or("-".into(), |r| format!("{:.1}%", r * 100.0)),
+            c.closure_rate
+                .map_or("-".into(), |r| format!("{:.1}%", r * 100.0)),
             c.median_close_h.map_or("-".into(), |h| format!("{h:.1}"))
         )
     };

@@ -43,8 +43,9 @@ pub const MAX_BATCH: usize = 500;
 pub const MAX_LIST: i64 = 5000;
 
 fn store(svc: &Service) -> ApiResult<&Store> {
-    svc.accounts()
-        .ok_or_else(|| ApiError::unavailable("events need a store (serve from a store or --accounts)"))
+    svc.accounts().ok_or_else(|| {
+        ApiError::unavailable("events need a store (serve from a store or --accounts)")
+    })
 }
 
 fn status_of(e: EventStoreError) -> ApiError {
@@ -132,14 +133,15 @@ fn coordinate(v: &Value, k: &'static str, range: f64) -> Result<f64, EventError>
 }
 
 /// Where a report is (WGS84), from lon/lat in its CRS or its address, located on the map.
-async fn place(svc: &Service, v: &Value) -> ApiResult<(f64, f64, Option<String>, events::Location)> {
+async fn place(
+    svc: &Service,
+    v: &Value,
+) -> ApiResult<(f64, f64, Option<String>, events::Location)> {
     let st = svc.state();
     let (lon, lat, crs, address) = if v["lon"].is_null() && v["lat"].is_null() {
-        let addr = text(v, "address").map_err(|_| {
-            EventError::Invalid {
-                field: "lon",
-                why: "give lon and lat (with crs), or an address".into(),
-            }
+        let addr = text(v, "address").map_err(|_| EventError::Invalid {
+            field: "lon",
+            why: "give lon and lat (with crs), or an address".into(),
         });
         let addr = addr.map_err(|e| field(None, e))?;
         let found = svc
@@ -161,7 +163,13 @@ async fn place(svc: &Service, v: &Value) -> ApiResult<(f64, f64, Option<String>,
         let crs = match opt_str(v, "crs").map_err(|e| field(None, e))? {
             None => Crs::Wgs84,
             Some(c) => c.parse().map_err(|e: crate::crs::UnknownCrs| {
-                field(None, EventError::Invalid { field: "crs", why: e.to_string() })
+                field(
+                    None,
+                    EventError::Invalid {
+                        field: "crs",
+                        why: e.to_string(),
+                    },
+                )
             })?,
         };
         let lon = coordinate(v, "lon", 180.0).map_err(|e| field(None, e))?;
@@ -171,7 +179,12 @@ async fn place(svc: &Service, v: &Value) -> ApiResult<(f64, f64, Option<String>,
         (lon, lat, crs, address)
     };
     let located = st.locate(lon, lat, super::locate::tolerance_m(svc, crs));
-    Ok((lon, lat, address, events::location_of(&st.snapshot, &located)))
+    Ok((
+        lon,
+        lat,
+        address,
+        events::location_of(&st.snapshot, &located),
+    ))
 }
 
 /// One report of a batch, checked and located.
@@ -201,7 +214,10 @@ async fn new_event(
     };
     let client_id = opt_str(v, "client_id").map_err(f)?.map(str::to_string);
     let title = text(v, "title").map_err(f)?;
-    let description = opt_str(v, "description").map_err(f)?.unwrap_or("").to_string();
+    let description = opt_str(v, "description")
+        .map_err(f)?
+        .unwrap_or("")
+        .to_string();
     let photos = photos(v).map_err(f)?;
     let (lon, lat, address, location) = place(svc, v).await?;
     Ok(NewEvent {
@@ -243,12 +259,14 @@ pub async fn report(
     let tree = CategoryTree::default();
     let mut batch_events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let e = new_event(&svc, caller, &tree, item).await.map_err(|mut e| {
-            if batch {
-                e.message = format!("event #{i}: {}; nothing stored", e.message);
-            }
-            e
-        })?;
+        let e = new_event(&svc, caller, &tree, item)
+            .await
+            .map_err(|mut e| {
+                if batch {
+                    e.message = format!("event #{i}: {}; nothing stored", e.message);
+                }
+                e
+            })?;
         batch_events.push(e);
     }
     let stored = store(&svc)?
@@ -285,13 +303,14 @@ fn instant(k: &'static str, s: &str, end: bool) -> ApiResult<DateTime<Utc>> {
             .ok_or_else(|| ApiError::bad_request(format!("{k}: `{s}` is not a date")))?;
         return Ok(t.with_timezone(&Utc));
     }
-    parse_time(k, s).map_err(|e| {
-        ApiError::bad_request(format!("{e}; or give a date YYYY-MM-DD"))
-    })
+    parse_time(k, s).map_err(|e| ApiError::bad_request(format!("{e}; or give a date YYYY-MM-DD")))
 }
 
 /// The filter of a query, within what the caller may see.
-fn filter(q: &BTreeMap<String, String>, caller: &crate::accounts::Caller) -> ApiResult<EventFilter> {
+fn filter(
+    q: &BTreeMap<String, String>,
+    caller: &crate::accounts::Caller,
+) -> ApiResult<EventFilter> {
     let f = |e| field(None, e);
     let bad = |k: &str, e: crate::model::CodeError| ApiError::bad_request(format!("{k}: {e}"));
     let (area, holder) = policy::event_view(caller);
@@ -311,9 +330,12 @@ fn filter(q: &BTreeMap<String, String>, caller: &crate::accounts::Caller) -> Api
                     .collect::<Result<_, _>>()
                     .map_err(f)?
             }
-            "grid" => out.grid = Some(crate::model::GridCode::parse(v).map_err(|e| bad("grid", e))?),
+            "grid" => {
+                out.grid = Some(crate::model::GridCode::parse(v).map_err(|e| bad("grid", e))?)
+            }
             "village" => {
-                out.village = Some(crate::model::VillageCode::parse(v).map_err(|e| bad("village", e))?)
+                out.village =
+                    Some(crate::model::VillageCode::parse(v).map_err(|e| bad("village", e))?)
             }
             "category" => out.category = Some(CategoryTree::default().check(v).map_err(f)?),
             "from" => out.from = Some(instant("from", v, false)?),
@@ -322,7 +344,11 @@ fn filter(q: &BTreeMap<String, String>, caller: &crate::accounts::Caller) -> Api
                 out.overdue_at = match v.as_str() {
                     "true" | "1" => Some(Utc::now()),
                     "false" | "0" => None,
-                    _ => return Err(ApiError::bad_request(format!("overdue: `{v}`: true or false"))),
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "overdue: `{v}`: true or false"
+                        )))
+                    }
                 }
             }
             "limit" => {
@@ -330,12 +356,16 @@ fn filter(q: &BTreeMap<String, String>, caller: &crate::accounts::Caller) -> Api
                     .parse()
                     .ok()
                     .filter(|n| (1..=MAX_LIST).contains(n))
-                    .ok_or_else(|| ApiError::bad_request(format!("limit: `{v}`: 1 to {MAX_LIST}")))?;
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("limit: `{v}`: 1 to {MAX_LIST}"))
+                    })?;
                 out.limit = Some(n);
             }
-            _ => return Err(ApiError::bad_request(format!(
+            _ => {
+                return Err(ApiError::bad_request(format!(
                 "unknown parameter `{k}` (state, grid, village, category, from, to, overdue, limit)"
-            ))),
+            )))
+            }
         }
     }
     Ok(out)
@@ -366,7 +396,11 @@ pub async fn list(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> A
 }
 
 /// `GET /api/events/geojson`: the events of the filter as points (state, category, due).
-pub async fn geojson(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> ApiResult<Response> {
+pub async fn geojson(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
     let f = filter(&q, caller)?;
@@ -396,7 +430,11 @@ fn event_id(id: &str) -> ApiResult<i64> {
 }
 
 /// `GET /api/events/{id}`: the event and its history.
-pub async fn show(AxState(svc): AxState<Arc<Service>>, who: Who, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn show(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = event_id(&id)?;
     let caller = auth::need(&who)?;
     let s = store(&svc)?;
@@ -471,11 +509,7 @@ pub async fn act(
         .map_err(status_of)?;
     let note = AuditNote(format!(
         "event {} {} ({} → {}, version {})",
-        after.number,
-        rq.action,
-        e.state,
-        after.state,
-        after.version
+        after.number, rq.action, e.state, after.state, after.version
     ));
     let mut resp = Json(event_json(&after, &CategoryTree::default(), Utc::now())).into_response();
     resp.extensions_mut().insert(note);
@@ -489,7 +523,11 @@ pub async fn categories() -> Json<CategoryTree> {
 
 /// `GET /api/events/figures?village=&grid=&from=&to=`: counts per grid (worst first), village,
 /// category and source, and their totals; the period defaults to this month (China time).
-pub async fn figures_route(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> ApiResult<Response> {
+pub async fn figures_route(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
     for k in q.keys() {
