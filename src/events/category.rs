@@ -29,8 +29,11 @@ pub struct Category {
 #[serde(transparent)]
 pub struct CategoryTree(pub Vec<Category>);
 
-/// The default tree: (code, name, children (code suffix, name)).
-const DEFAULT: &[(&str, &str, &[(&str, &str)])] = &[
+/// Children of a default category: (code suffix, name).
+type Children = &'static [(&'static str, &'static str)];
+
+/// The default tree: (code, name, children).
+const DEFAULT: &[(&str, &str, Children)] = &[
     (
         "safety",
         "安全隐患",
