@@ -380,6 +380,12 @@ async fn escalation_and_the_side_turns_keep_their_history() {
         let seq = |n: &str| n[17..].parse::<i64>().unwrap();
         assert_eq!(seq(&more[0].number), seq(&first) + 1);
         assert_eq!(seq(&more[1].number), seq(&first) + 2);
+        let hour_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+        let c = store
+            .event_counts_since(hour_ago, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((c.reported, c.open, c.closed), (3, 2, 1), "{c:?}");
     }
 }
 

@@ -542,6 +542,20 @@ impl Store {
         Ok((kind.parse().map_err(|e| bad("event photo", e))?, data))
     }
 
+    /// The counts of the events reported since `from` at `now` (a screen's "today").
+    pub async fn event_counts_since(
+        &self,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<crate::events::figures::Counts> {
+        let f = EventFilter {
+            from: Some(from),
+            ..EventFilter::default()
+        };
+        let evs = self.list_events(&f).await?;
+        Ok(crate::events::figures::figures(&evs, &|c: &str| c.to_string(), now).totals)
+    }
+
     /// Events as `f` says, newest first.
     pub async fn list_events(&self, f: &EventFilter) -> Result<Vec<Event>> {
         let (sql, args) = list_sql(f);
