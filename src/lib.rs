@@ -20,6 +20,7 @@
 //! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions, CGCS2000 Gauss–Krüger and other input CRSs;
 //! - [`address`]: loosely written addresses matched to buildings;
 //! - [`check`]: an independent check of any plan against the input (`wangge check`).
+//! - [`events`]: events (网格事件) in grids, their flow, deadlines and figures;
 //!
 //! The engine (everything above) knows nothing of HTTP or databases. On top of it, and never the
 //! other way round:
@@ -37,6 +38,7 @@ pub mod address;
 pub mod check;
 pub mod crs;
 pub mod edit;
+pub mod events;
 pub mod geom_codec;
 pub mod ingest;
 pub mod model;

@@ -629,6 +629,9 @@ async fn every_documented_route_answers() {
         if p == "/api/print" {
             continue; // needs a store and a login: tests/print.rs
         }
+        if p.starts_with("/api/events/{id}") {
+            continue; // one event's routes need an event: tests/events.rs
+        }
         let concrete = p
             .replace(
                 "{code}",

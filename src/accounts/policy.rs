@@ -18,7 +18,8 @@
 //! assert_eq!(rule("PUT", "/api/locate"), None);
 //! ```
 
-use super::{Caller, Role};
+use super::{Caller, Role, Scope};
+use crate::events::{Action, Event};
 
 /// The rule of a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,13 @@ const PLANNERS: &[Role] = &[Admin, Planner];
 const PATROLLERS: &[Role] = &[Admin, Worker];
 const TRACKS: &[Role] = &[Admin, Planner, Leader, Worker];
 const ADMINS: &[Role] = &[Admin];
+// -- events (issue 15) --
+/// Who reports events and acts on them (workers and leaders within their rights, see
+/// [`may_act_on_event`]).
+const EVENT_ACTORS: &[Role] = &[Admin, Leader, Worker];
+/// Who reads events (a worker only their own, a leader their area, see [`event_view`]).
+const EVENT_READERS: &[Role] = &[Admin, Planner, Leader, Worker];
+// -- end events --
 
 /// Every route (method, path as the router writes it) and its rule.
 pub const RULES: &[(&str, &str, Access)] = &[
@@ -94,6 +102,25 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(PLANNERS),
     ),
     ("GET", "/api/audit", Access::Roles(ADMINS)),
+    // -- events (issue 15) --
+    ("GET", "/events", Access::Asset),
+    ("POST", "/api/events", Access::Roles(EVENT_ACTORS)),
+    ("GET", "/api/events", Access::Roles(EVENT_READERS)),
+    ("GET", "/api/events/categories", Access::Roles(EVERYONE)),
+    ("GET", "/api/events/figures", Access::Roles(EVERYONE)),
+    ("GET", "/api/events/geojson", Access::Roles(EVERYONE)),
+    ("GET", "/api/events/{id}", Access::Roles(EVENT_READERS)),
+    (
+        "POST",
+        "/api/events/{id}/actions",
+        Access::Roles(EVENT_ACTORS),
+    ),
+    (
+        "GET",
+        "/api/events/{id}/photos/{photo}",
+        Access::Roles(EVENT_READERS),
+    ),
+    // -- end events --
 ];
 
 /// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.
@@ -247,6 +274,90 @@ pub fn track_scope(caller: &Caller) -> TrackScope<'_> {
 pub fn sees_people(caller: Option<&Caller>) -> bool {
     caller.is_some_and(|c| matches!(c.role, Role::Admin | Role::Planner | Role::Leader))
 }
+
+// -- events (issue 15) --
+/// The keys a worker is known by in events (as reporter or assignee): their name and phone.
+pub fn event_keys(caller: &Caller) -> Vec<String> {
+    let mut k = vec![caller.name.clone()];
+    k.extend(caller.phone.clone());
+    k
+}
+
+/// Which events a caller may see: `(area, holder)` filters, `None` for no limit: admins and
+/// planners all, leaders their area, workers the events they reported or hold, screens none
+/// one by one (their figures and map only).
+pub fn event_view(caller: &Caller) -> (Option<Scope>, Option<Vec<String>>) {
+    match caller.role {
+        Role::Admin | Role::Planner => (None, None),
+        Role::Leader => (Some(caller.scope.clone()), None),
+        Role::Worker | Role::Screen => (None, Some(event_keys(caller))),
+    }
+}
+
+/// Whether `caller` may see event `e`.
+pub fn may_see_event(caller: &Caller, e: &Event) -> Result<(), Denied> {
+    let (area, holder) = event_view(caller);
+    let in_area = area.is_none_or(|a| {
+        e.location
+            .village
+            .as_ref()
+            .is_some_and(|v| a.covers(v.as_str()))
+    });
+    let held = holder.is_none_or(|k| holds(&k, e));
+    if in_area && held {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden(format!(
+            "{} ({}) may not see event {}: not in their area and not theirs",
+            caller.name, caller.role, e.number
+        )))
+    }
+}
+
+fn holds(keys: &[String], e: &Event) -> bool {
+    keys.iter()
+        .any(|k| *k == e.reporter || e.assignee.as_deref() == Some(k.as_str()))
+}
+
+/// Whether `caller` may do `action` to event `e`: admins anything; leaders anything in their
+/// area; workers only what they hold: handle in the grid or escalate what they reported,
+/// reply to or escalate what they were given, resubmit what was returned to them.
+pub fn may_act_on_event(caller: &Caller, action: Action, e: &Event) -> Result<(), Denied> {
+    let me = event_keys(caller);
+    let reported = me.contains(&e.reporter);
+    let assigned = e.assignee.as_ref().is_some_and(|a| me.contains(a));
+    let ok = match caller.role {
+        Role::Admin => true,
+        Role::Leader => e
+            .location
+            .village
+            .as_ref()
+            .is_some_and(|v| caller.scope.covers(v.as_str())),
+        Role::Worker => match action {
+            Action::HandleInGrid | Action::Resubmit => reported,
+            Action::Reply => assigned,
+            Action::Escalate => reported || assigned,
+            _ => false,
+        },
+        Role::Planner | Role::Screen => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let why = match caller.role {
+        Role::Leader => "the event is not in their area".to_string(),
+        Role::Worker => format!(
+            "a worker may only handle in the grid, escalate or resubmit what they reported, and              reply to or escalate what they hold (held by {})",
+            e.assignee.as_deref().unwrap_or("nobody")
+        ),
+        _ => "their role does not act on events".to_string(),
+    };
+    Err(Denied::Forbidden(format!(
+        "{} ({}) may not {} event {}: {why}",
+        caller.name, caller.role, action, e.number
+    )))
+}
+// -- end events --
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,9 @@ pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod diff;
+// -- events (issue 15) --
+pub mod events;
+// -- end events --
 pub mod export;
 pub mod fixture;
 pub mod import;
@@ -108,6 +111,12 @@ pub enum Command {
     Token(token::Command),
     /// The audit log: every write, login and failed login (who, when, from where, what, result).
     Audit(audit::Args),
+    // -- events (issue 15) --
+    /// Events (网格事件): import a hotline export, list, show one with its history, report
+    /// figures per grid.
+    #[command(subcommand)]
+    Events(events::Command),
+    // -- end events --
 }
 
 impl Command {
@@ -130,6 +139,7 @@ impl Command {
             Command::User(c) => c.run(),
             Command::Token(c) => c.run(),
             Command::Audit(a) => audit::run(a),
+            Command::Events(c) => c.run(), // events (issue 15)
         }
     }
 }

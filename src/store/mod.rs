@@ -20,6 +20,9 @@
 pub mod accounts;
 mod colour;
 pub mod edit;
+// -- events (issue 15) --
+pub mod events;
+// -- end events --
 pub mod export;
 /// The geometry encodings the store writes (kept at the crate root: ingest reads them too).
 pub use crate::geom_codec as geom;

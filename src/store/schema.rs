@@ -119,6 +119,20 @@ pub(crate) const LAYERS: &[TableDef] = &[
             "Every grid and micro-grid code ever issued, with the dates it started and ended",
         since: 1,
     },
+    // -- events (issue 15) --
+    TableDef {
+        name: "events",
+        geometry: Some("POINT"),
+        description: "Events (网格事件): reports in grids and where they are in their flow",
+        since: 8,
+    },
+    TableDef {
+        name: "event_history",
+        geometry: None,
+        description: "Every transition of every event: who, when, from and to, note",
+        since: 8,
+    },
+    // -- end events --
     TableDef {
         name: "grid_people",
         geometry: None,
@@ -267,6 +281,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "villager groups and units", V5),
     (6, "accounts: users, tokens, sessions, audit log", V6),
     (7, "grid and micro-grid colours", V7),
+    // -- events (issue 15) --
+    (8, "events, their history and photos", V8),
+    // -- end events --
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -346,6 +363,35 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
   m.households AS households, m.residents AS residents, m.stack_units AS stack_units, m.color AS color
   FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
 "#;
+
+// -- events (issue 15) --
+/// Migration 8: events (网格事件, see [`crate::events`]) with their place, state and version (for
+/// optimistic concurrency), every transition (who, when, note), photos (bytes kept here), and
+/// the last sequence number issued per town and day (numbers are never reused).
+const V8: &str = r#"
+CREATE TABLE events (fid {pk}, {geom:POINT}, number TEXT NOT NULL UNIQUE, client_id TEXT,
+  reporter TEXT NOT NULL, source TEXT NOT NULL, category TEXT NOT NULL, title TEXT NOT NULL,
+  description TEXT NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL, level TEXT NOT NULL,
+  lon {real} NOT NULL, lat {real} NOT NULL, address TEXT, village_code TEXT, grid_code TEXT,
+  micro_code TEXT, ambiguous {int} NOT NULL, near_grids TEXT NOT NULL, border_m {real},
+  assignee TEXT, reported_at TEXT NOT NULL, updated_at TEXT NOT NULL, due_at TEXT, step_limit_s {int},
+  closed_at TEXT, reopened {int} NOT NULL, rating {int}, version {int} NOT NULL,
+  UNIQUE (reporter, client_id));
+CREATE INDEX events_reported ON events (reported_at);
+CREATE INDEX events_grid ON events (grid_code, reported_at);
+CREATE INDEX events_village ON events (village_code, reported_at);
+CREATE INDEX events_state ON events (state, due_at);
+CREATE TABLE event_history (fid {pk}, event_fid {int} NOT NULL REFERENCES events (fid), at TEXT NOT NULL,
+  who TEXT NOT NULL, action TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, level TEXT NOT NULL,
+  assignee TEXT, note TEXT NOT NULL, reason TEXT, version {int} NOT NULL);
+CREATE INDEX event_history_event ON event_history (event_fid, fid);
+CREATE TABLE event_photos (fid {pk}, event_fid {int} NOT NULL REFERENCES events (fid),
+  history_fid {int} REFERENCES event_history (fid), kind TEXT NOT NULL, bytes {int} NOT NULL,
+  data {blob} NOT NULL, added_at TEXT NOT NULL);
+CREATE INDEX event_photos_event ON event_photos (event_fid);
+CREATE TABLE event_numbers (prefix TEXT PRIMARY KEY, last {int} NOT NULL)
+"#;
+// -- end events --
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

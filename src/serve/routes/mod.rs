@@ -1,6 +1,9 @@
 //! The routes of the map service and the router that joins them.
 
 pub mod edit;
+// -- events (issue 15) --
+pub mod events;
+// -- end events --
 pub mod geojson;
 pub mod locate;
 pub mod openapi;
@@ -52,6 +55,15 @@ pub const ROUTES: &[&str] = &[
     "/api/print",
     "/api/session",
     "/api/audit",
+    // -- events (issue 15) --
+    "/api/events",
+    "/api/events/categories",
+    "/api/events/figures",
+    "/api/events/geojson",
+    "/api/events/{id}",
+    "/api/events/{id}/actions",
+    "/api/events/{id}/photos/{photo}",
+    // -- end events --
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -111,6 +123,23 @@ pub fn router(service: Arc<Service>) -> Router {
                 .delete(session::delete),
         )
         .route("/api/audit", get(session::audit))
+        // -- events (issue 15) --
+        .route(
+            "/api/events",
+            get(events::list)
+                .post(events::report)
+                .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
+        )
+        .route("/api/events/categories", get(events::categories))
+        .route("/api/events/figures", get(events::figures_route))
+        .route("/api/events/geojson", get(events::geojson))
+        .route("/api/events/{id}", get(events::show))
+        .route(
+            "/api/events/{id}/actions",
+            post(events::act).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
+        )
+        .route("/api/events/{id}/photos/{photo}", get(events::photo))
+        // -- end events --
         .route("/", get(static_files::index))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
