@@ -103,7 +103,6 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/audit", Access::Roles(ADMINS)),
     // -- events (issue 15) --
-    ("GET", "/events", Access::Asset),
     ("POST", "/api/events", Access::Roles(EVENT_ACTORS)),
     ("GET", "/api/events", Access::Roles(EVENT_READERS)),
     ("GET", "/api/events/categories", Access::Roles(EVERYONE)),
