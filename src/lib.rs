@@ -40,6 +40,7 @@ pub mod edit;
 pub mod geom_codec;
 pub mod ingest;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod partition;
 pub mod patrol;
