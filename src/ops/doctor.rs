@@ -154,6 +154,7 @@ fn check_disk(db: &str) -> Finding {
 }
 
 /// (free bytes for unprivileged users, total bytes) of the file system holding `dir`.
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
 pub fn free_space(dir: &Path) -> Option<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;

@@ -87,7 +87,7 @@ pub async fn backup_gpkg(store: &Path, out: &Path) -> Result<u64> {
 /// A copy made by `VACUUM INTO` keeps the source's WAL mode; a backup is one self-contained
 /// file, so it is switched to a rollback journal (the store turns WAL on again when opened).
 async fn set_delete_journal(path: &Path) -> Result<()> {
-    let mut c = SqliteConnectOptions::new()
+    let c = SqliteConnectOptions::new()
         .filename(path)
         .journal_mode(SqliteJournalMode::Delete)
         .connect()

@@ -4,8 +4,8 @@
 //! no session, so the route's rule is [`Access::Asset`](crate::accounts::policy::Access::Asset).
 
 use super::super::{auth, error::ApiError, state::Service};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,13 +14,12 @@ use std::sync::Arc;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /metrics`.
-pub async fn metrics(
-    State(svc): State<Arc<Service>>,
-    peer: Option<ConnectInfo<SocketAddr>>,
-    headers: HeaderMap,
-) -> Response {
-    let loopback = peer.is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
-    let token_ok = match (&svc.config.metrics_token, auth::bearer(&headers)) {
+pub async fn metrics(State(svc): State<Arc<Service>>, req: Request) -> Response {
+    let loopback = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+    let token_ok = match (&svc.config.metrics_token, auth::bearer(req.headers())) {
         (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
         _ => false,
     };
