@@ -78,6 +78,14 @@ impl Args {
 /// Runs `wangge serve` until the server stops.
 pub fn run(a: Args) -> Result<()> {
     let s = a.settings()?;
+    if let Some(tls) = &s.tls {
+        anyhow::bail!(
+            "TLS ({}): serving HTTPS itself is not built into this wangge yet; serve on loopback \
+             behind a TLS reverse proxy (nginx) and leave [tls] / --tls-cert out (`wangge doctor \
+             --tls-cert` still watches the proxy's certificate)",
+            tls.cert.display()
+        );
+    }
     // a long-running server: two allocator arenas keep what threads free from piling up
     wangge::serve::memory::limit_arenas(2);
     let rt = runtime()?;

@@ -169,7 +169,14 @@ impl ServeFile {
             let line = e
                 .span()
                 .map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            (line, e.message().trim().to_string())
+            let mut message = e.message().trim().to_string();
+            // a wrong value's message names the type, not the key: quote the line
+            if let Some(l) = text.lines().nth(line.wrapping_sub(1)).map(str::trim) {
+                if !l.is_empty() && !message.contains(l) {
+                    message = format!("{message} (in `{l}`)");
+                }
+            }
+            (line, message)
         })?;
         file.check(text)?;
         Ok(file)
