@@ -77,9 +77,15 @@ fn serve(args: &[&str], port: u16, log: PathBuf) -> Server {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(st)) = s.child.try_wait() {
-            panic!("server exited {st}: {}", std::fs::read_to_string(&s.log).unwrap());
+            panic!(
+                "server exited {st}: {}",
+                std::fs::read_to_string(&s.log).unwrap()
+            );
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     s
@@ -130,7 +136,11 @@ fn sql_rows(db: &Path, sql: &str) -> Vec<Vec<String>> {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -151,7 +161,10 @@ fn config_file_serves_flags_override_and_errors_name_the_line() {
     .unwrap();
     let (ok, out, err) = wangge(&["config", "check", conf.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(out.contains("private = true") && out.contains("cache.tile_mb = 4"), "{out}");
+    assert!(
+        out.contains("private = true") && out.contains("cache.tile_mb = 4"),
+        "{out}"
+    );
 
     // the flag's port wins over the file's; the file's `private` and log format hold
     let listen = format!("127.0.0.1:{port_flag}");
@@ -179,7 +192,11 @@ fn config_file_serves_flags_override_and_errors_name_the_line() {
     for (text, line, word) in [
         ("db = \"a.gpkg\"\n\nlisen = \"127.0.0.1:1\"\n", 3, "lisen"),
         ("[log]\nformat = \"xml\"\n", 2, "xml"),
-        ("listen = \"127.0.0.1:1\"\n[cache]\ntile_mb = \"big\"\n", 3, "tile_mb"),
+        (
+            "listen = \"127.0.0.1:1\"\n[cache]\ntile_mb = \"big\"\n",
+            3,
+            "tile_mb",
+        ),
         ("[cache]\nheat_mb = 0\n", 2, "heat_mb"),
         ("[tls]\ncert = \"a.pem\"\n", 1, "key"),
     ] {
@@ -188,7 +205,10 @@ fn config_file_serves_flags_override_and_errors_name_the_line() {
         let (ok, _, err) = wangge(&["config", "check", bad.to_str().unwrap()]);
         assert!(!ok, "{text} accepted");
         let want = format!("{}:{line}:", bad.display());
-        assert!(err.contains(&want) && err.contains(word), "{text}: want {want}…{word}, got {err}");
+        assert!(
+            err.contains(&want) && err.contains(word),
+            "{text}: want {want}…{word}, got {err}"
+        );
         let (ok, _, err2) = wangge(&["serve", "--config", bad.to_str().unwrap()]);
         assert!(!ok && err2.contains(&want), "{err2}");
     }
@@ -213,7 +233,11 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, Vec<(String, BTreeMap<String
         .unwrap();
     c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let o = c.wait_with_output().unwrap();
-    assert!(o.status.success(), "parser refused /metrics: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "parser refused /metrics: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     v.as_object()
         .unwrap()
@@ -230,7 +254,11 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, Vec<(String, BTreeMap<String
                         .iter()
                         .map(|(a, b)| (a.clone(), b.as_str().unwrap().to_string()))
                         .collect();
-                    (s[0].as_str().unwrap().to_string(), labels, s[2].as_f64().unwrap())
+                    (
+                        s[0].as_str().unwrap().to_string(),
+                        labels,
+                        s[2].as_f64().unwrap(),
+                    )
                 })
                 .collect();
             (k.clone(), samples)
@@ -244,7 +272,13 @@ fn metrics_parse_and_count_requests_tiles_and_patrol_points() {
     let db = town_store(dir.path());
     let csv = dir.path().join("p.csv");
     std::fs::write(&csv, patrol_csv("13800000001", 37)).unwrap();
-    let (ok, o, e) = wangge(&["patrol", "import", csv.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let (ok, o, e) = wangge(&[
+        "patrol",
+        "import",
+        csv.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
     assert!(ok, "{o}{e}");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -259,29 +293,56 @@ fn metrics_parse_and_count_requests_tiles_and_patrol_points() {
     let (bad, _) = get(&format!("{}/api/grids/nope", srv.base), None);
     assert!((400..500).contains(&bad), "{bad}");
     let bad = bad.to_string();
-    let tile = format!("{}/tiles/grids/0/0/0.mvt", srv.base);
-    assert_eq!(get(&tile, None).0, 200);
-    assert_eq!(get(&tile, None).0, 200);
+    // a tile over the town at zoom 12, asked for twice: rendered, then from the cache
+    let (_, villages) = get(&format!("{}/api/villages", srv.base), None);
+    let v: serde_json::Value = serde_json::from_str(&villages).unwrap();
+    let first = |g: &serde_json::Value| -> (f64, f64) {
+        let mut c = &g["coordinates"];
+        while c[0].is_array() {
+            c = &c[0];
+        }
+        (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+    };
+    let (lon, lat) = first(&v["features"][0]["geometry"]);
+    let n = 4096.0;
+    let x = ((lon + 180.0) / 360.0 * n).floor();
+    let lr = lat.to_radians();
+    let y = ((1.0 - (lr.tan() + 1.0 / lr.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
+    let tile = format!("{}/tiles/grids/12/{x}/{y}.mvt", srv.base);
+    assert_eq!(get(&tile, None).0, 200, "{tile}");
+    assert_eq!(get(&tile, None).0, 200, "{tile}");
     let (status, text) = get(&format!("{}/metrics", srv.base), None);
     assert_eq!(status, 200, "{text}");
     let m = parse_prometheus(&text);
     let count = |route: &str, status: &str| {
         m["wangge_http_requests"]
             .iter()
-            .filter(|(n, l, _)| n == "wangge_http_requests_total" && l["route"] == route && l["status"] == status)
+            .filter(|(n, l, _)| {
+                n == "wangge_http_requests_total" && l["route"] == route && l["status"] == status
+            })
             .map(|s| s.2)
             .sum::<f64>()
     };
     assert_eq!(count("/api/health", "200"), 3.0, "{text}");
     assert_eq!(count("/api/grids/{code}", &bad), 1.0, "{text}");
-    assert_eq!(count("/tiles/{layer}/{z}/{x}/{y}.mvt", "200"), 2.0, "{text}");
+    assert_eq!(
+        count("/tiles/{layer}/{z}/{x}/{y}.mvt", "200"),
+        2.0,
+        "{text}"
+    );
     let hist = &m["wangge_http_request_duration_seconds"];
     let inf = hist
         .iter()
-        .find(|(n, l, _)| n.ends_with("_bucket") && l["route"] == "/api/health" && l["le"] == "+Inf")
+        .find(|(n, l, _)| {
+            n.ends_with("_bucket") && l["route"] == "/api/health" && l["le"] == "+Inf"
+        })
         .expect("a +Inf bucket");
     assert_eq!(inf.2, 3.0);
-    let one = |fam: &str| m.get(fam).unwrap_or_else(|| panic!("{fam} missing:\n{text}"))[0].2;
+    let one = |fam: &str| {
+        m.get(fam)
+            .unwrap_or_else(|| panic!("{fam} missing:\n{text}"))[0]
+            .2
+    };
     assert!(one("wangge_tile_cache_hits") >= 1.0, "{text}");
     assert!(one("wangge_tile_cache_misses") >= 1.0, "{text}");
     assert_eq!(one("wangge_patrol_points_stored"), 37.0, "{text}");
@@ -303,8 +364,13 @@ fn a_backup_during_patrol_imports_restores_whole_batches() {
         std::thread::spawn(move || {
             for b in 0..batches {
                 let csv = dir.join(format!("b{b}.csv"));
-                let (ok, o, e) =
-                    wangge(&["patrol", "import", csv.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+                let (ok, o, e) = wangge(&[
+                    "patrol",
+                    "import",
+                    csv.to_str().unwrap(),
+                    "--db",
+                    db.to_str().unwrap(),
+                ]);
                 assert!(ok, "{o}{e}");
             }
         })
@@ -312,7 +378,13 @@ fn a_backup_during_patrol_imports_restores_whole_batches() {
     let mut backups = Vec::new();
     while !importer.is_finished() || backups.is_empty() {
         let out = dir.path().join(format!("backup{}.gpkg", backups.len()));
-        let (ok, o, e) = wangge(&["backup", "--db", db.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let (ok, o, e) = wangge(&[
+            "backup",
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(ok, "{o}{e}");
         backups.push(out);
     }
@@ -330,13 +402,23 @@ fn a_backup_during_patrol_imports_restores_whole_batches() {
         assert!(ok, "{o}{e}");
         let (ok, o, e) = wangge(&["check", "--db", restored.to_str().unwrap()]);
         assert!(ok, "backup {i} fails wangge check: {o}{e}");
-        let rows = sql_rows(&restored, "SELECT worker, sum(points) FROM patrol_tracks GROUP BY worker");
+        let rows = sql_rows(
+            &restored,
+            "SELECT worker, sum(points) FROM patrol_tracks GROUP BY worker",
+        );
         for r in &rows {
-            assert_eq!(r[1], per_batch.to_string(), "backup {i}: a partial batch {r:?}");
+            assert_eq!(
+                r[1],
+                per_batch.to_string(),
+                "backup {i}: a partial batch {r:?}"
+            );
         }
         seen.push(rows.len());
     }
-    eprintln!("{} backups during {batches} imports held these whole batches: {seen:?}", backups.len());
+    eprintln!(
+        "{} backups during {batches} imports held these whole batches: {seen:?}",
+        backups.len()
+    );
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     // a backup is never left half-written under its name, and no temporary file is left
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -392,11 +474,16 @@ fn an_older_store_is_upgraded_after_a_backup_and_a_newer_one_refused() {
     let db = dir.path().join("old.gpkg");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let s = wangge::store::Store::open_at(db.to_str().unwrap(), 2).await.unwrap();
+        let s = wangge::store::Store::open_at(db.to_str().unwrap(), 2)
+            .await
+            .unwrap();
         s.close().await;
     });
     assert_eq!(migrations_of(&db), vec![1, 2]);
-    sql_rows(&db, "INSERT INTO towns (code, name) VALUES ('320583104', '老镇')");
+    sql_rows(
+        &db,
+        "INSERT INTO towns (code, name) VALUES ('320583104', '老镇')",
+    );
     let known = wangge::store::known_migrations();
 
     // a failing migration (a table in the way of migration 5) rolls the whole upgrade back
@@ -405,7 +492,11 @@ fn an_older_store_is_upgraded_after_a_backup_and_a_newer_one_refused() {
     sql_rows(&blocked, "CREATE TABLE villager_groups (x)");
     let (ok, _, err) = wangge(&["plans", "--db", blocked.to_str().unwrap()]);
     assert!(!ok, "{err}");
-    assert_eq!(migrations_of(&blocked), vec![1, 2], "a half upgrade was kept: {err}");
+    assert_eq!(
+        migrations_of(&blocked),
+        vec![1, 2],
+        "a half upgrade was kept: {err}"
+    );
 
     // doctor says it is older, and changes nothing
     let (ok, out, _) = wangge(&["doctor", "--db", db.to_str().unwrap()]);
@@ -426,7 +517,10 @@ fn an_older_store_is_upgraded_after_a_backup_and_a_newer_one_refused() {
     assert!(ok);
     assert!(!dir.path().join("old.schema-v2-2.gpkg").exists());
     let newest = *known.last().unwrap();
-    assert!(!dir.path().join(format!("old.schema-v{newest}.gpkg")).exists());
+    assert!(!dir
+        .path()
+        .join(format!("old.schema-v{newest}.gpkg"))
+        .exists());
 
     // a store from a newer wangge is refused, naming both versions, and left as it is
     sql_rows(
@@ -450,15 +544,35 @@ fn doctor_passes_a_healthy_store_and_fails_a_broken_one() {
     // a certificate that expires in 10 days: a warning
     let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "10", "-subj", "/CN=wangge"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "10",
+            "-subj",
+            "/CN=wangge",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    let (ok, out, err) = wangge(&["doctor", "--db", db.to_str().unwrap(), "--tls-cert", cert.to_str().unwrap()]);
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let (ok, out, err) = wangge(&[
+        "doctor",
+        "--db",
+        db.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("ok   store"), "{out}");
     assert!(out.contains("ok   disk"), "{out}");
@@ -470,7 +584,13 @@ fn doctor_passes_a_healthy_store_and_fails_a_broken_one() {
 
     // damage the file: the pages after the first 8 KiB overwritten
     let broken = dir.path().join("broken.gpkg");
-    let (ok, o, e) = wangge(&["backup", "--db", db.to_str().unwrap(), "--out", broken.to_str().unwrap()]);
+    let (ok, o, e) = wangge(&[
+        "backup",
+        "--db",
+        db.to_str().unwrap(),
+        "--out",
+        broken.to_str().unwrap(),
+    ]);
     assert!(ok, "{o}{e}");
     let mut bytes = std::fs::read(&broken).unwrap();
     let n = bytes.len();
@@ -484,7 +604,10 @@ fn doctor_passes_a_healthy_store_and_fails_a_broken_one() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("FAIL store") && text.contains("restore"), "{text}");
+    assert!(
+        text.contains("FAIL store") && text.contains("restore"),
+        "{text}"
+    );
     assert!(text.contains("verdict: NOT healthy"), "{text}");
 }
 
@@ -493,22 +616,45 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
     let dir = common::tmp();
     let out = Command::new("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release"))
-        .args(["--binary", bin().to_str().unwrap(), "--out", dir.path().to_str().unwrap()])
+        .args([
+            "--binary",
+            bin().to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
         .env("WANGGE_DEB_COMPRESS", "gzip")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let made = String::from_utf8_lossy(&out.stdout).to_string();
-    let deb = made.lines().find(|l| l.ends_with(".deb")).expect("a .deb").to_string();
-    let tgz = made.lines().find(|l| l.ends_with(".tar.gz")).expect("an archive").to_string();
+    let deb = made
+        .lines()
+        .find(|l| l.ends_with(".deb"))
+        .expect("a .deb")
+        .to_string();
+    let tgz = made
+        .lines()
+        .find(|l| l.ends_with(".tar.gz"))
+        .expect("an archive")
+        .to_string();
     // the package's files, one by one: path → (mode, owner)
-    let list = Command::new("dpkg-deb").args(["-c", &deb]).output().unwrap();
+    let list = Command::new("dpkg-deb")
+        .args(["-c", &deb])
+        .output()
+        .unwrap();
     let list = String::from_utf8_lossy(&list.stdout).to_string();
     let files: BTreeMap<String, (String, String)> = list
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f[5].trim_start_matches('.').to_string(), (f[0].to_string(), f[1].to_string()))
+            (
+                f[5].trim_start_matches('.').to_string(),
+                (f[0].to_string(), f[1].to_string()),
+            )
         })
         .collect();
     for (path, mode) in [
@@ -518,12 +664,17 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
         ("/usr/share/doc/wangge/README.md", "-rw-r--r--"),
         ("/var/lib/wangge/", "drwxr-xr-x"),
     ] {
-        let (m, owner) = files.get(path).unwrap_or_else(|| panic!("{path} missing:\n{list}"));
+        let (m, owner) = files
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} missing:\n{list}"));
         assert_eq!(m, mode, "{path}");
         assert_eq!(owner, "root/root", "{path}");
     }
     let field = |f: &str| {
-        let o = Command::new("dpkg-deb").args(["-f", &deb, f]).output().unwrap();
+        let o = Command::new("dpkg-deb")
+            .args(["-f", &deb, f])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     assert_eq!(field("Package"), "wangge");
@@ -531,37 +682,87 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
     assert!(field("Depends").contains("libc6"));
     // maintainer scripts: the user, the state folder, the unit enabled; the config is a conffile
     let ctl = dir.path().join("ctl");
-    assert!(Command::new("dpkg-deb").args(["-e", &deb, ctl.to_str().unwrap()]).status().unwrap().success());
+    assert!(Command::new("dpkg-deb")
+        .args(["-e", &deb, ctl.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success());
     let postinst = std::fs::read_to_string(ctl.join("postinst")).unwrap();
-    assert!(postinst.contains("adduser --system --group --home /var/lib/wangge"), "{postinst}");
-    assert!(postinst.contains("chown wangge:wangge /var/lib/wangge"), "{postinst}");
-    assert!(postinst.contains("systemctl enable wangge.service"), "{postinst}");
-    assert_eq!(std::fs::read_to_string(ctl.join("conffiles")).unwrap().trim(), "/etc/wangge/wangge.toml");
+    assert!(
+        postinst.contains("adduser --system --group --home /var/lib/wangge"),
+        "{postinst}"
+    );
+    assert!(
+        postinst.contains("chown wangge:wangge /var/lib/wangge"),
+        "{postinst}"
+    );
+    assert!(
+        postinst.contains("systemctl enable wangge.service"),
+        "{postinst}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ctl.join("conffiles"))
+            .unwrap()
+            .trim(),
+        "/etc/wangge/wangge.toml"
+    );
     // unpacked: the unit runs the packaged binary on the packaged config, which is valid
     let root = dir.path().join("root");
-    assert!(Command::new("dpkg-deb").args(["-x", &deb, root.to_str().unwrap()]).status().unwrap().success());
+    assert!(Command::new("dpkg-deb")
+        .args(["-x", &deb, root.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success());
     let unit = std::fs::read_to_string(root.join("lib/systemd/system/wangge.service")).unwrap();
-    assert!(unit.contains("ExecStart=/usr/bin/wangge serve --config /etc/wangge/wangge.toml"), "{unit}");
-    assert!(unit.contains("User=wangge") && unit.contains("ReadWritePaths=/var/lib/wangge"), "{unit}");
+    assert!(
+        unit.contains("ExecStart=/usr/bin/wangge serve --config /etc/wangge/wangge.toml"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("User=wangge") && unit.contains("ReadWritePaths=/var/lib/wangge"),
+        "{unit}"
+    );
     let packaged = root.join("usr/bin/wangge");
     let conf = root.join("etc/wangge/wangge.toml");
-    let o = Command::new(&packaged).args(["config", "check", conf.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(&packaged)
+        .args(["config", "check", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(text.contains("db = /var/lib/wangge/wangge.gpkg"), "{text}");
     // the packaged binary serves a store from the packaged config (db and port by flag)
     let db = town_store(dir.path());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(&packaged)
-        .args(["serve", "--config", conf.to_str().unwrap(), "--db", db.to_str().unwrap(), "--listen", &listen])
+        .args([
+            "serve",
+            "--config",
+            conf.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut srv = Server { child, base: format!("http://{listen}"), log: dir.path().join("none") };
+    let mut srv = Server {
+        child,
+        base: format!("http://{listen}"),
+        log: dir.path().join("none"),
+    };
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(srv.child.try_wait().unwrap().is_none(), "packaged server exited");
+        assert!(
+            srv.child.try_wait().unwrap().is_none(),
+            "packaged server exited"
+        );
         assert!(started.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -572,7 +773,16 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
     // the archive holds the binary, README, config and unit
     let t = Command::new("tar").args(["-tzf", &tgz]).output().unwrap();
     let t = String::from_utf8_lossy(&t.stdout);
-    for f in ["/wangge", "/README.md", "/wangge.toml", "/wangge.service", "/LICENSE"] {
-        assert!(t.lines().any(|l| l.ends_with(f)), "{f} not in the archive:\n{t}");
+    for f in [
+        "/wangge",
+        "/README.md",
+        "/wangge.toml",
+        "/wangge.service",
+        "/LICENSE",
+    ] {
+        assert!(
+            t.lines().any(|l| l.ends_with(f)),
+            "{f} not in the archive:\n{t}"
+        );
     }
 }

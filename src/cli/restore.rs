@@ -22,9 +22,13 @@ pub struct Args {
 /// Runs `wangge restore`.
 pub fn run(a: Args) -> Result<()> {
     if a.db.to_string_lossy().contains("://") {
-        bail!("{}: restore a PostGIS store with pg_restore (see the README)", a.db.display());
+        bail!(
+            "{}: restore a PostGIS store with pg_restore (see the README)",
+            a.db.display()
+        );
     }
-    let check = runtime()?.block_on(wangge::store::backup::restore_gpkg(&a.from, &a.db, a.force))?;
+    let check =
+        runtime()?.block_on(wangge::store::backup::restore_gpkg(&a.from, &a.db, a.force))?;
     println!(
         "restored {} to {} (schema version {})",
         a.from.display(),

@@ -166,9 +166,9 @@ impl ServeFile {
     /// Parses config text; an error is (line, message).
     pub fn parse(text: &str) -> Result<ServeFile, (usize, String)> {
         let file: ServeFile = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             let mut message = e.message().trim().to_string();
             // a wrong value's message names the type, not the key: quote the line
             if let Some(l) = text.lines().nth(line.wrapping_sub(1)).map(str::trim) {
@@ -189,7 +189,10 @@ impl ServeFile {
                 .position(|l| l.trim_start().starts_with(key))
                 .map_or(0, |i| i + 1)
         };
-        for (key, v) in [("tile_mb", self.cache.tile_mb), ("heat_mb", self.cache.heat_mb)] {
+        for (key, v) in [
+            ("tile_mb", self.cache.tile_mb),
+            ("heat_mb", self.cache.heat_mb),
+        ] {
             if v == Some(0) {
                 return Err((line_of(key), format!("cache.{key} must be at least 1")));
             }
@@ -202,7 +205,10 @@ impl ServeFile {
         }
         if let Some(level) = &self.log.level {
             if !filter_ok(level) {
-                return Err((line_of("level"), format!("log.level {level:?} is not a filter")));
+                return Err((
+                    line_of("level"),
+                    format!("log.level {level:?} is not a filter"),
+                ));
             }
         }
         Ok(())
@@ -301,7 +307,8 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let file = ServeFile::parse("db = \"a.gpkg\"\nprivate = true\n[cache]\ntile_mb = 9\n").unwrap();
+        let file =
+            ServeFile::parse("db = \"a.gpkg\"\nprivate = true\n[cache]\ntile_mb = 9\n").unwrap();
         let flags = ServeFile {
             db: Some("b.gpkg".into()),
             ..Default::default()

@@ -95,21 +95,37 @@ async fn check_store(db: &str, out: &mut Vec<Finding>) -> Option<String> {
             return None;
         }
         if c.migrations.is_empty() {
-            out.push(finding("store", Level::Fail, format!("{db}: not a wangge store"),
-                "check --db / the config file's db"));
+            out.push(finding(
+                "store",
+                Level::Fail,
+                format!("{db}: not a wangge store"),
+                "check --db / the config file's db",
+            ));
             return None;
         }
         if let Some(v) = c.migrations.iter().find(|v| !known.contains(v)) {
-            out.push(finding("store", Level::Fail,
-                format!("{db}: schema version {v} is newer than this wangge {} knows", env!("CARGO_PKG_VERSION")),
-                "run the newer wangge that wrote it, or restore a backup made before the upgrade"));
+            out.push(finding(
+                "store",
+                Level::Fail,
+                format!(
+                    "{db}: schema version {v} is newer than this wangge {} knows",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                "run the newer wangge that wrote it, or restore a backup made before the upgrade",
+            ));
             return None;
         }
         if known.iter().any(|v| !c.migrations.contains(v)) {
-            out.push(finding("store", Level::Warn,
-                format!("{db}: sound, schema version {} is older than this wangge's {}",
-                    c.migrations.iter().max().unwrap_or(&0), known.iter().max().unwrap_or(&0)),
-                "the next `wangge serve` upgrades it, after keeping a copy beside it"));
+            out.push(finding(
+                "store",
+                Level::Warn,
+                format!(
+                    "{db}: sound, schema version {} is older than this wangge's {}",
+                    c.migrations.iter().max().unwrap_or(&0),
+                    known.iter().max().unwrap_or(&0)
+                ),
+                "the next `wangge serve` upgrades it, after keeping a copy beside it",
+            ));
             return None;
         }
     }
@@ -117,15 +133,26 @@ async fn check_store(db: &str, out: &mut Vec<Finding>) -> Option<String> {
         Ok(store) => {
             let newest = store.newest_write().await.ok().flatten();
             let points = store.patrol_points_stored().await.unwrap_or(0);
-            out.push(finding("store", Level::Ok,
-                format!("{}: sound, schema version {}, {points} patrol points", store.target(),
-                    known.iter().max().unwrap_or(&0)), ""));
+            out.push(finding(
+                "store",
+                Level::Ok,
+                format!(
+                    "{}: sound, schema version {}, {points} patrol points",
+                    store.target(),
+                    known.iter().max().unwrap_or(&0)
+                ),
+                "",
+            ));
             store.close().await;
             newest
         }
         Err(e) => {
-            out.push(finding("store", Level::Fail, e.to_string(),
-                "check that the database is running and the URL is right"));
+            out.push(finding(
+                "store",
+                Level::Fail,
+                e.to_string(),
+                "check that the database is running and the URL is right",
+            ));
             None
         }
     }
@@ -138,10 +165,19 @@ fn check_disk(db: &str) -> Finding {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let Some((free, total)) = free_space(dir) else {
-        return finding("disk", Level::Warn, format!("{}: free space unknown", dir.display()), "check with `df -h`");
+        return finding(
+            "disk",
+            Level::Warn,
+            format!("{}: free space unknown", dir.display()),
+            "check with `df -h`",
+        );
     };
     let mib = free / (1 << 20);
-    let pct = if total > 0 { free as f64 * 100.0 / total as f64 } else { 0.0 };
+    let pct = if total > 0 {
+        free as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
     let detail = format!("{}: {mib} MiB free ({pct:.0} %)", dir.display());
     let todo = "free space (old backups, logs) or move the store to a larger disk: backups and upgrades need room for a copy of the store";
     if mib < 256 || pct < 2.0 {
@@ -173,8 +209,13 @@ fn check_tls(cert: &Path) -> Finding {
         Err(e) => finding("tls", Level::Fail, e, "check [tls] cert in the config file"),
         Ok(end) => {
             let days = (end - Utc::now()).num_days();
-            let detail = format!("{}: valid until {} ({days} days)", cert.display(), end.format("%Y-%m-%d"));
-            let todo = "make a new certificate (`wangge cert`, or from your CA) and restart the service";
+            let detail = format!(
+                "{}: valid until {} ({days} days)",
+                cert.display(),
+                end.format("%Y-%m-%d")
+            );
+            let todo =
+                "make a new certificate (`wangge cert`, or from your CA) and restart the service";
             if days < 0 {
                 finding("tls", Level::Fail, detail, todo)
             } else if days < 30 {
@@ -191,13 +232,24 @@ fn check_tls(cert: &Path) -> Finding {
 pub fn check_clock(now: DateTime<Utc>, newest: Option<&str>) -> Finding {
     let set = "set the clock (`timedatectl set-time`, or an intranet NTP server with chrony)";
     if now.timestamp() < 1_735_689_600 {
-        return finding("clock", Level::Fail, format!("the clock says {now}, before 2025"), set);
+        return finding(
+            "clock",
+            Level::Fail,
+            format!("the clock says {now}, before 2025"),
+            set,
+        );
     }
     if let Some(t) = newest.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
         if t.with_timezone(&Utc) - now > chrono::TimeDelta::minutes(5) {
-            return finding("clock", Level::Fail,
-                format!("the clock says {}, but the store holds a write at {t}: the clock went back", now.format("%Y-%m-%dT%H:%M:%SZ")),
-                set);
+            return finding(
+                "clock",
+                Level::Fail,
+                format!(
+                    "the clock says {}, but the store holds a write at {t}: the clock went back",
+                    now.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+                set,
+            );
         }
     }
     let synced = std::process::Command::new("timedatectl")
@@ -208,8 +260,12 @@ pub fn check_clock(now: DateTime<Utc>, newest: Option<&str>) -> Finding {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "yes");
     let detail = format!("{} UTC", now.format("%Y-%m-%d %H:%M:%S"));
     match synced {
-        Some(false) => finding("clock", Level::Warn, format!("{detail}, not synchronised (NTP)"),
-            "point chrony/systemd-timesyncd at the intranet's time server"),
+        Some(false) => finding(
+            "clock",
+            Level::Warn,
+            format!("{detail}, not synchronised (NTP)"),
+            "point chrony/systemd-timesyncd at the intranet's time server",
+        ),
         _ => finding("clock", Level::Ok, detail, ""),
     }
 }
@@ -218,11 +274,19 @@ pub fn check_clock(now: DateTime<Utc>, newest: Option<&str>) -> Finding {
 fn check_timezone() -> Finding {
     let offset = Local::now().offset().local_minus_utc();
     let name = std::env::var("TZ").ok().or_else(|| {
-        std::fs::read_link("/etc/localtime")
-            .ok()
-            .map(|p| p.to_string_lossy().split("zoneinfo/").last().unwrap_or("").to_string())
+        std::fs::read_link("/etc/localtime").ok().map(|p| {
+            p.to_string_lossy()
+                .split("zoneinfo/")
+                .last()
+                .unwrap_or("")
+                .to_string()
+        })
     });
-    let detail = format!("{} (UTC{:+})", name.as_deref().unwrap_or("unknown"), offset / 3600);
+    let detail = format!(
+        "{} (UTC{:+})",
+        name.as_deref().unwrap_or("unknown"),
+        offset / 3600
+    );
     if offset == 8 * 3600 {
         finding("timezone", Level::Ok, detail, "")
     } else {

@@ -8,8 +8,10 @@ use std::path::Path;
 /// The `notAfter` date of the first certificate in a PEM file.
 pub fn not_after(path: &Path) -> Result<DateTime<Utc>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let der = first_pem_cert(&text).ok_or_else(|| format!("{}: no PEM certificate", path.display()))?;
-    validity_end(&der).ok_or_else(|| format!("{}: cannot read the certificate's validity", path.display()))
+    let der =
+        first_pem_cert(&text).ok_or_else(|| format!("{}: no PEM certificate", path.display()))?;
+    validity_end(&der)
+        .ok_or_else(|| format!("{}: cannot read the certificate's validity", path.display()))
 }
 
 fn first_pem_cert(text: &str) -> Option<Vec<u8>> {

@@ -122,7 +122,11 @@ impl TileCache {
     /// The cached tile of `layer`, if rendered already (every tile held is current).
     pub fn get(&self, layer: u8, tile: TileId) -> Option<Entry> {
         let found = self.lock().map.get(&(layer, tile)).map(|s| s.entry.clone());
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         found
     }

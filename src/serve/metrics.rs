@@ -75,7 +75,9 @@ impl Metrics {
                 escape(route)
             );
         }
-        out.push_str("# HELP wangge_http_request_duration_seconds Time to answer a request, by route.\n");
+        out.push_str(
+            "# HELP wangge_http_request_duration_seconds Time to answer a request, by route.\n",
+        );
         out.push_str("# TYPE wangge_http_request_duration_seconds histogram\n");
         for (route, h) in &g.latency {
             let r = escape(route);
@@ -90,20 +92,33 @@ impl Metrics {
                 "wangge_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "wangge_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum);
-            let _ = writeln!(out, "wangge_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "wangge_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "wangge_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            );
         }
     }
 }
 
 /// A label value escaped for the text format.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// One gauge or counter line with its HELP and TYPE.
 pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 /// Everything `/metrics` shows.
@@ -111,22 +126,70 @@ pub async fn render(svc: &Service) -> String {
     let mut out = String::new();
     svc.metrics.render_requests(&mut out);
     let (hits, misses) = svc.cache.hits_misses();
-    single(&mut out, "wangge_tile_cache_hits_total", "counter", "Vector tiles answered from the cache.", hits);
-    single(&mut out, "wangge_tile_cache_misses_total", "counter", "Vector tiles not in the cache (rendered).", misses);
+    single(
+        &mut out,
+        "wangge_tile_cache_hits_total",
+        "counter",
+        "Vector tiles answered from the cache.",
+        hits,
+    );
+    single(
+        &mut out,
+        "wangge_tile_cache_misses_total",
+        "counter",
+        "Vector tiles not in the cache (rendered).",
+        misses,
+    );
     let (tiles, bytes) = svc.cache.usage();
-    single(&mut out, "wangge_tile_cache_tiles", "gauge", "Tiles held in the cache.", tiles);
-    single(&mut out, "wangge_tile_cache_bytes", "gauge", "Bytes held by the tile cache.", bytes);
-    single(&mut out, "wangge_store_revision", "gauge", "Revision of the store the map shows.", svc.state().revision());
+    single(
+        &mut out,
+        "wangge_tile_cache_tiles",
+        "gauge",
+        "Tiles held in the cache.",
+        tiles,
+    );
+    single(
+        &mut out,
+        "wangge_tile_cache_bytes",
+        "gauge",
+        "Bytes held by the tile cache.",
+        bytes,
+    );
+    single(
+        &mut out,
+        "wangge_store_revision",
+        "gauge",
+        "Revision of the store the map shows.",
+        svc.state().revision(),
+    );
     if let Some(store) = svc.source.store() {
         if let Ok(n) = store.patrol_points_stored().await {
-            single(&mut out, "wangge_patrol_points_stored", "gauge", "Patrol points in the store.", n);
+            single(
+                &mut out,
+                "wangge_patrol_points_stored",
+                "gauge",
+                "Patrol points in the store.",
+                n,
+            );
         }
     }
     if let Some(rss) = super::memory::rss_bytes() {
-        single(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory of the process.", rss);
+        single(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the process.",
+            rss,
+        );
     }
     if let Some(peak) = super::memory::peak_bytes() {
-        single(&mut out, "wangge_process_peak_resident_memory_bytes", "gauge", "Most resident memory so far.", peak);
+        single(
+            &mut out,
+            "wangge_process_peak_resident_memory_bytes",
+            "gauge",
+            "Most resident memory so far.",
+            peak,
+        );
     }
     let _ = writeln!(
         out,
@@ -145,7 +208,10 @@ pub async fn observe(State(svc): State<Arc<Service>>, req: Request, next: Next) 
     let resp = next.run(req).await;
     let secs = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
-    let user = resp.extensions().get::<User>().map_or("-", |u| u.0.as_str());
+    let user = resp
+        .extensions()
+        .get::<User>()
+        .map_or("-", |u| u.0.as_str());
     tracing::info!(target: "wangge::access", route = %route, method = %method, status,
         ms = (secs * 1000.0 * 10.0).round() / 10.0, user, "request");
     svc.metrics.record(&route, &method, status, secs);

@@ -19,10 +19,10 @@
 
 pub mod accounts;
 pub mod backup;
-mod health;
 mod colour;
 pub mod edit;
 pub mod export;
+mod health;
 /// The geometry encodings the store writes (kept at the crate root: ingest reads them too).
 pub use crate::geom_codec as geom;
 mod map;
@@ -425,10 +425,16 @@ async fn backup_before_upgrade(path: &Path, upto: i64) -> Result<Option<PathBuf>
     if !pending {
         return Ok(None);
     }
-    let stem = path.file_stem().map_or("wangge".into(), |s| s.to_string_lossy());
+    let stem = path
+        .file_stem()
+        .map_or("wangge".into(), |s| s.to_string_lossy());
     let mut n = 1;
     let out = loop {
-        let suffix = if n == 1 { String::new() } else { format!("-{n}") };
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
         let p = path.with_file_name(format!("{stem}.schema-v{old}{suffix}.gpkg"));
         if !p.exists() {
             break p;
