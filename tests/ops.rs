@@ -214,9 +214,12 @@ fn config_file_serves_flags_override_and_errors_name_the_line() {
     }
 }
 
+/// Samples of a metric family: (name, labels, value).
+type Samples = Vec<(String, BTreeMap<String, String>, f64)>;
+
 /// Parses a Prometheus text exposition with prometheus_client's parser: family name → samples
 /// (name, labels, value).
-fn parse_prometheus(text: &str) -> BTreeMap<String, Vec<(String, BTreeMap<String, String>, f64)>> {
+fn parse_prometheus(text: &str) -> BTreeMap<String, Samples> {
     use std::io::Write;
     let mut c = Command::new("python3")
         .args([
