@@ -42,6 +42,7 @@ pub mod events;
 pub mod geom_codec;
 pub mod ingest;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod partition;
 pub mod patrol;

@@ -6,11 +6,9 @@ mod cli;
 use clap::Parser;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WANGGE_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = cli::Cli::parse().command.run() {
+    let cli = cli::Cli::parse();
+    cli::init_logging(&cli.command);
+    if let Err(e) = cli.command.run() {
         eprintln!("error: {}", cli::error_text(&e));
         std::process::exit(1);
     }

@@ -58,6 +58,8 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("GET", "/api/session", Access::Asset),
     ("POST", "/api/session", Access::Asset),
     ("DELETE", "/api/session", Access::Asset),
+    // ops (issue 20): loopback, or the config file's metrics token (checked by the route)
+    ("GET", "/metrics", Access::Asset),
     ("GET", "/api/health", Access::Public),
     ("GET", "/api/towns", Access::Public),
     ("GET", "/api/villages", Access::Public),

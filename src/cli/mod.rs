@@ -22,12 +22,15 @@ use wangge::store::Store;
 
 pub mod activate;
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod check;
+pub mod config;
 pub mod diff;
 // -- events (issue 15) --
 pub mod events;
 // -- end events --
+pub mod doctor;
 pub mod export;
 pub mod fixture;
 pub mod import;
@@ -37,6 +40,7 @@ pub mod patrol;
 pub mod people;
 pub mod plans;
 pub mod print;
+pub mod restore;
 pub mod serve;
 pub mod token;
 pub mod user;
@@ -117,6 +121,17 @@ pub enum Command {
     #[command(subcommand)]
     Events(events::Command),
     // -- end events --
+    // ---- ops (issue 20) ----
+    /// The service's config file: `wangge config check FILE` validates it.
+    #[command(subcommand)]
+    Config(config::Command),
+    /// Copy a GeoPackage store consistently, even while the server writes to it.
+    Backup(backup::Args),
+    /// Put a backup in place as the store (stop the server first).
+    Restore(restore::Args),
+    /// Check this machine can keep serving: store integrity, free disk, TLS certificate expiry,
+    /// clock and time zone. Exits 0 when healthy (warnings allowed), 1 when something must be fixed.
+    Doctor(doctor::Args),
 }
 
 impl Command {
@@ -140,7 +155,33 @@ impl Command {
             Command::Token(c) => c.run(),
             Command::Audit(a) => audit::run(a),
             Command::Events(c) => c.run(), // events (issue 15)
+            Command::Config(c) => c.run(),
+            Command::Backup(a) => backup::run(a),
+            Command::Restore(a) => restore::run(a),
+            Command::Doctor(a) => doctor::run(a),
         }
+    }
+}
+
+/// Starts logging to stderr: `wangge serve` as its settings say (format, level; default
+/// `info`, so every request is logged), other commands errors only; `WANGGE_LOG` overrides the
+/// level. A config file that does not parse is reported by the command itself.
+pub fn init_logging(cmd: &Command) {
+    use tracing_subscriber::EnvFilter;
+    let (format, level) = match cmd {
+        Command::Serve(a) => a
+            .settings()
+            .map(|s| (s.log_format, s.log_level))
+            .unwrap_or((Default::default(), "info".into())),
+        _ => (Default::default(), "error".into()),
+    };
+    let filter = EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        wangge::ops::config::LogFormat::Json => fmt.json().init(),
+        wangge::ops::config::LogFormat::Text => fmt.init(),
     }
 }
 

@@ -71,6 +71,9 @@ struct Inner {
 pub struct TileCache {
     inner: Mutex<Inner>,
     limit: usize,
+    /// Lookups answered from the cache, and not (for `/metrics`).
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 fn cost(e: &Entry) -> usize {
@@ -101,7 +104,15 @@ impl TileCache {
                 changes: VecDeque::new(),
             }),
             limit,
+            hits: Default::default(),
+            misses: Default::default(),
         }
+    }
+
+    /// Lookups answered from the cache and lookups that were not, since the server started.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -110,7 +121,14 @@ impl TileCache {
 
     /// The cached tile of `layer`, if rendered already (every tile held is current).
     pub fn get(&self, layer: u8, tile: TileId) -> Option<Entry> {
-        self.lock().map.get(&(layer, tile)).map(|s| s.entry.clone())
+        let found = self.lock().map.get(&(layer, tile)).map(|s| s.entry.clone());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        found
     }
 
     /// Keeps a tile rendered from the state at `revision`, unless a later change touches it (or

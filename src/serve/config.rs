@@ -32,6 +32,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// A request not answered within this (a client sending its body slowly, say) gets 408.
     pub request_timeout: Duration,
+    /// A bearer token that lets other machines read `/metrics` (loopback needs none).
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             private: false,
             secure_cookies: false,
             request_timeout: Duration::from_secs(60),
+            metrics_token: None,
         }
     }
 }

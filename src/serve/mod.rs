@@ -26,6 +26,7 @@ pub mod error;
 pub mod layers;
 pub mod locator;
 pub mod memory;
+pub mod metrics;
 pub mod routes;
 pub mod source;
 pub mod state;

@@ -534,6 +534,8 @@ pub struct Service {
     pub source: Arc<dyn Source>,
     /// Settings.
     pub config: Config,
+    /// Request counts and latencies (`/metrics`).
+    pub metrics: super::metrics::Metrics,
     refreshing: tokio::sync::Mutex<()>,
 }
 
@@ -557,6 +559,7 @@ impl Service {
             heat_cache: HeatCache::new(config.heat_cache_bytes),
             source,
             config,
+            metrics: Default::default(),
             refreshing: tokio::sync::Mutex::new(()),
         })
     }

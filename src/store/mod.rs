@@ -18,12 +18,14 @@
 //! across versions in [`versioning`].
 
 pub mod accounts;
+pub mod backup;
 mod colour;
 pub mod edit;
 // -- events (issue 15) --
 pub mod events;
 // -- end events --
 pub mod export;
+mod health;
 /// The geometry encodings the store writes (kept at the crate root: ingest reads them too).
 pub use crate::geom_codec as geom;
 mod map;
@@ -210,6 +212,9 @@ impl Store {
                 })
             });
         }
+        if backend == Backend::Gpkg {
+            backup_before_upgrade(Path::new(target), version).await?;
+        }
         let pool = opts.connect(&url).await.map_err(db)?;
         let store = Store {
             pool,
@@ -295,12 +300,22 @@ impl Store {
         )
         .await
         .map_err(|e| self.db(e))?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM wangge_migrations")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.db(e))?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.db(e))?;
+        refuse_newer(&self.target, &applied)?;
+        // every pending migration in one transaction: an upgrade happens whole or not at all
+        let mut tx = self.begin_write(&mut conn).await?;
         for m in schema::migrations(self.backend) {
             let (version, name) = (m.version, m.name);
             if version > upto {
                 break;
             }
-            let mut tx = self.begin_write(&mut conn).await?;
             let done = sqlx::query("SELECT count(*) FROM wangge_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_one(&mut *tx)
@@ -336,8 +351,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.db(e))?;
-            tx.commit().await.map_err(|e| self.db(e))?;
         }
+        tx.commit().await.map_err(|e| self.db(e))?;
         Ok(())
     }
 
@@ -361,6 +376,84 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+// ---- ops (issue 20): upgrades — refuse a newer store, back up an older GeoPackage first ----
+
+/// The schema migrations this binary knows, in order.
+pub fn known_migrations() -> Vec<i64> {
+    schema::migrations(Backend::Gpkg)
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}
+
+/// Refuses a store with migrations this binary does not know (made by a newer wangge).
+fn refuse_newer(target: &str, applied: &[i64]) -> Result<()> {
+    let known = known_migrations();
+    let unknown: Vec<String> = applied
+        .iter()
+        .filter(|v| !known.contains(v))
+        .map(|v| v.to_string())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Invalid {
+        what: target.to_string(),
+        why: format!(
+            "is at schema version {} (migrations {} unknown here), but this wangge {} knows              schema versions up to {}: it was written by a newer wangge; run that version or              a newer one (or restore a backup made before the upgrade)",
+            applied.iter().max().copied().unwrap_or(0),
+            unknown.join(", "),
+            env!("CARGO_PKG_VERSION"),
+            known.iter().max().copied().unwrap_or(0),
+        ),
+    })
+}
+
+/// Before a GeoPackage at an older schema is migrated (up to `upto`), copies it beside itself as
+/// `NAME.schema-vN.gpkg` (N: its schema version; `-2`, `-3`… if that name is taken).
+async fn backup_before_upgrade(path: &Path, upto: i64) -> Result<Option<PathBuf>> {
+    if !path.is_file() || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
+        return Ok(None);
+    }
+    let applied = backup::gpkg_migrations(path).await?;
+    let Some(&old) = applied.iter().max() else {
+        return Ok(None);
+    };
+    refuse_newer(&path.display().to_string(), &applied)?;
+    let pending = known_migrations()
+        .into_iter()
+        .any(|v| v <= upto && !applied.contains(&v));
+    if !pending {
+        return Ok(None);
+    }
+    let stem = path
+        .file_stem()
+        .map_or("wangge".into(), |s| s.to_string_lossy());
+    let mut n = 1;
+    let out = loop {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let p = path.with_file_name(format!("{stem}.schema-v{old}{suffix}.gpkg"));
+        if !p.exists() {
+            break p;
+        }
+        n += 1;
+    };
+    backup::backup_gpkg(path, &out).await?;
+    tracing::warn!(store = %path.display(), backup = %out.display(), schema = old,
+        "upgrading an older store: a copy was kept first");
+    eprintln!(
+        "{}: schema version {old} is older than this wangge's; a copy was kept as {} before \
+         upgrading",
+        path.display(),
+        out.display()
+    );
+    Ok(Some(out))
 }
 
 /// The time now, RFC 3339 in UTC to the second.

@@ -6,6 +6,7 @@ pub mod events;
 // -- end events --
 pub mod geojson;
 pub mod locate;
+pub mod metrics;
 pub mod openapi;
 pub mod patrol;
 pub mod print;
@@ -64,6 +65,7 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}/actions",
     "/api/events/{id}/photos/{photo}",
     // -- end events --
+    "/metrics",
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -141,9 +143,15 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/events/{id}/photos/{photo}", get(events::photo))
         // -- end events --
         .route("/", get(static_files::index))
+        .route("/metrics", get(metrics::metrics)) // ops (issue 20)
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
             super::auth::guard,
+        ))
+        // ops (issue 20): the request log and counters, outside the guard (refusals count too)
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            super::metrics::observe,
         ))
         .fallback(static_files::web_file)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
