@@ -39,6 +39,8 @@ const PLANNERS: &[Role] = &[Admin, Planner];
 const PATROLLERS: &[Role] = &[Admin, Worker];
 const TRACKS: &[Role] = &[Admin, Planner, Leader, Worker];
 const ADMINS: &[Role] = &[Admin];
+/// The big screen's figures: wall screens, and the admins and leaders who watch them.
+const SCREENS: &[Role] = &[Admin, Leader, Screen];
 
 /// Every route (method, path as the router writes it) and its rule.
 pub const RULES: &[(&str, &str, Access)] = &[
@@ -94,6 +96,11 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(PLANNERS),
     ),
     ("GET", "/api/audit", Access::Roles(ADMINS)),
+    // -- screen (issue 16) --
+    ("GET", "/screen", Access::Asset),
+    ("GET", "/api/screen/summary", Access::Roles(SCREENS)),
+    ("GET", "/api/screen/stream", Access::Roles(SCREENS)),
+    // -- end screen --
 ];
 
 /// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.

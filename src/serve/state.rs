@@ -534,6 +534,8 @@ pub struct Service {
     pub source: Arc<dyn Source>,
     /// Settings.
     pub config: Config,
+    /// The big screens' newest summaries.
+    pub screen_cache: super::cache::ScreenCache,
     refreshing: tokio::sync::Mutex<()>,
 }
 
@@ -557,6 +559,7 @@ impl Service {
             heat_cache: HeatCache::new(config.heat_cache_bytes),
             source,
             config,
+            screen_cache: Default::default(),
             refreshing: tokio::sync::Mutex::new(()),
         })
     }

@@ -267,6 +267,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "villager groups and units", V5),
     (6, "accounts: users, tokens, sessions, audit log", V6),
     (7, "grid and micro-grid colours", V7),
+    // -- screen (issue 16) --
+    (11, "screen sessions: a screen token opened once as a cookie", V11),
+    // -- end screen --
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -346,6 +349,18 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
   m.households AS households, m.residents AS residents, m.stack_units AS stack_units, m.color AS color
   FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
 "#;
+
+// -- screen (issue 16) --
+/// Migration 11: sessions of wall screens (see [`crate::store::screen`]). A screen token opened
+/// once as `/screen?token=…` becomes a cookie session that lives as long as its token and ends
+/// when the token is revoked (the token is joined on every request); only the id's SHA-256 hash
+/// is kept, as for users' sessions.
+const V11: &str = r#"
+CREATE TABLE screen_sessions (fid {pk}, id_hash TEXT NOT NULL UNIQUE, token_name TEXT NOT NULL,
+  created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX screen_sessions_token ON screen_sessions (token_name)
+"#;
+// -- end screen --
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

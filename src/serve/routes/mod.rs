@@ -6,6 +6,7 @@ pub mod locate;
 pub mod openapi;
 pub mod patrol;
 pub mod print;
+pub mod screen;
 pub mod session;
 pub mod static_files;
 pub mod tiles;
@@ -52,6 +53,11 @@ pub const ROUTES: &[&str] = &[
     "/api/print",
     "/api/session",
     "/api/audit",
+    // -- screen (issue 16) --
+    "/screen",
+    "/api/screen/summary",
+    "/api/screen/stream",
+    // -- end screen --
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -111,6 +117,11 @@ pub fn router(service: Arc<Service>) -> Router {
                 .delete(session::delete),
         )
         .route("/api/audit", get(session::audit))
+        // -- screen (issue 16) --
+        .route("/screen", get(screen::page))
+        .route("/api/screen/summary", get(screen::summary))
+        .route("/api/screen/stream", get(screen::stream))
+        // -- end screen --
         .route("/", get(static_files::index))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
