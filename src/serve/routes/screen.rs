@@ -5,7 +5,8 @@
 //! - `GET /screen[?town=|village=]`: the page. `GET /screen?token=…` with a `screen` token opens
 //!   a session (a cookie living as long as the token) and redirects to the same address without
 //!   the token, so a wall screen is set up once with no keyboard.
-//! - `GET /api/screen/summary[?town=|village=][&zone=]`: the summary as JSON.
+//! - `GET /api/screen/summary[?town=|village=][&zone=][&day=]`: the summary as JSON (today's,
+//!   or `day=`'s).
 //! - `GET /api/screen/stream` (same parameters): server-sent events, one `summary` event at once
 //!   and one whenever the store's patrol revision, the map or the day changes (checked every
 //!   [`POLL`], so a new patrol batch shows within a few seconds), with keep-alive comments. The
@@ -23,7 +24,7 @@ use axum::extract::{Query, Request, State as AxState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::{FixedOffset, SecondsFormat, Utc};
+use chrono::{FixedOffset, NaiveDate, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -54,13 +55,30 @@ fn area_zone(q: &BTreeMap<String, String>) -> ApiResult<(Area, FixedOffset)> {
     Ok((area, zone))
 }
 
-/// The summary JSON of `area` now: kept while the patrol revision, the map and the day stay.
-async fn current(svc: &Arc<Service>, area: &Area, zone: FixedOffset) -> ApiResult<Arc<String>> {
+/// `day=` (a local date), if given.
+fn day_of(q: &BTreeMap<String, String>) -> ApiResult<Option<NaiveDate>> {
+    q.get("day")
+        .map(|d| {
+            NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| {
+                ApiError::bad_request(format!("`day={d}` is not a date like 2026-12-06"))
+            })
+        })
+        .transpose()
+}
+
+/// The summary JSON of `area` on `day` (default today): kept while the patrol revision, the map
+/// and the day stay.
+async fn current(
+    svc: &Arc<Service>,
+    area: &Area,
+    zone: FixedOffset,
+    day: Option<NaiveDate>,
+) -> ApiResult<Arc<String>> {
     let unavailable = |e: crate::serve::source::SourceError| ApiError::unavailable(e.to_string());
     let revision = svc.source.patrol_revision().await.map_err(unavailable)?;
     let st = svc.state();
     let now = Utc::now().with_timezone(&zone);
-    let day = now.date_naive();
+    let day = day.unwrap_or_else(|| now.date_naive());
     let key = (area.clone(), zone.local_minus_utc(), day, revision, st.revision());
     let make = async {
         let window = Window::day(day, zone);
@@ -108,11 +126,11 @@ async fn current(svc: &Arc<Service>, area: &Area, zone: FixedOffset) -> ApiResul
     svc.screen_cache.get_or(key, make).await
 }
 
-/// `GET /api/screen/summary`.
+/// `GET /api/screen/summary` (`day=` for another day than today).
 pub async fn summary(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
     let (area, zone) = area_zone(&q)?;
-    let json = current(&svc, &area, zone).await?;
+    let json = current(&svc, &area, zone, day_of(&q)?).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -174,7 +192,7 @@ impl Feed {
                     return None;
                 }
             }
-            match current(&self.svc, &self.area, self.zone).await {
+            match current(&self.svc, &self.area, self.zone, None).await {
                 Ok(json) if self.sent.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &json)) => {
                     self.pending = Some(json)
                 }
@@ -193,7 +211,7 @@ pub async fn stream(
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let (area, zone) = area_zone(&q)?;
-    let first = current(&svc, &area, zone).await?;
+    let first = current(&svc, &area, zone, None).await?;
     let feed = Feed {
         svc,
         area,
