@@ -136,7 +136,10 @@ async fn summary_matches_a_hand_count_of_the_points() {
     );
     let cov = f["coverage_share"].as_f64().unwrap();
     assert!((cov - 2.0 / n as f64).abs() < 1e-12, "{cov}");
-    assert_eq!((&f["workers"], &f["workers_on_duty"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&f["workers"], &f["workers_on_duty"]),
+        (&json!(1), &json!(1))
+    );
     assert_eq!(f["points"], 50);
     // points per hour: 08:00–08:14 (15), 09:30–09:49 (20), 11:00–11:14 (15)
     let mut hourly = [0u64; 24];
@@ -205,7 +208,10 @@ async fn summary_matches_a_hand_count_of_the_points() {
         .map(|g| (g["code"].as_str().unwrap(), g))
         .collect();
     assert_eq!(by_code[a.code.as_str()]["days_twice"], 1);
-    let pts: u64 = by_code.values().map(|g| g["points"].as_u64().unwrap()).sum();
+    let pts: u64 = by_code
+        .values()
+        .map(|g| g["points"].as_u64().unwrap())
+        .sum();
     assert_eq!(pts, 50);
 
     // one village: only its grids
@@ -228,9 +234,7 @@ async fn summary_matches_a_hand_count_of_the_points() {
         ("day=May", "day"),
         ("zone=mars", "zone"),
     ] {
-        let (st, e) = s
-            .get(&s.admin, &format!("/api/screen/summary?{q}"))
-            .await;
+        let (st, e) = s.get(&s.admin, &format!("/api/screen/summary?{q}")).await;
         assert_eq!(st, 400, "{q}: {e}");
         assert!(e["error"].as_str().unwrap().contains(field), "{q}: {e}");
     }
@@ -322,7 +326,10 @@ async fn a_screen_token_opens_a_session_once() {
     }
     // revoking the token ends its session at once
     s.store
-        .token_revoke("wall2", login::entry("test", "test", "token revoke", "", "ok"))
+        .token_revoke(
+            "wall2",
+            login::entry("test", "test", "token revoke", "", "ok"),
+        )
         .await
         .unwrap();
     let (st, _) = s.get(&c, "/api/screen/summary").await;

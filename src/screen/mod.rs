@@ -420,10 +420,7 @@ fn missed_rows(
         .flat_map(|t| t.missed)
         .collect();
     let total = all.len();
-    let by_code: BTreeMap<&str, usize> = mine
-        .iter()
-        .map(|c| (c.code.as_str(), c.grid))
-        .collect();
+    let by_code: BTreeMap<&str, usize> = mine.iter().map(|c| (c.code.as_str(), c.grid)).collect();
     let rows = ranked(all)
         .into_iter()
         .take(len)

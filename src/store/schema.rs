@@ -268,7 +268,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "accounts: users, tokens, sessions, audit log", V6),
     (7, "grid and micro-grid colours", V7),
     // -- screen (issue 16) --
-    (11, "screen sessions: a screen token opened once as a cookie", V11),
+    (
+        11,
+        "screen sessions: a screen token opened once as a cookie",
+        V11,
+    ),
     // -- end screen --
 ];
 

@@ -99,7 +99,9 @@ impl Store {
     /// Whether the store has a table `name`.
     pub async fn has_table(&self, name: &str) -> Result<bool> {
         let sql = match self.backend {
-            Backend::Gpkg => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Gpkg => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
             Backend::Postgis => {
                 "SELECT count(*) FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = $1"

@@ -167,8 +167,8 @@ async function layoutProblems(page) {
         bad.push(`${el.id || el.className || el.tagName}: content ${el.scrollWidth}×${el.scrollHeight} in ${el.clientWidth}×${el.clientHeight}`);
       }
     }
-    for (const el of document.querySelectorAll('.name')) {
-      if (el.scrollWidth > el.clientWidth + 1) bad.push(`list name cut: ${el.textContent}`);
+    for (const el of document.querySelectorAll('#missed-list .l1, #missed-list .l2')) {
+      if (el.scrollWidth > el.clientWidth + 1) bad.push(`list text cut: ${el.textContent}`);
     }
     return bad;
   });
@@ -258,7 +258,8 @@ try {
   if (!at) at = [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2];
   const before = s0.figures.points;
   const t0 = Date.now();
-  const stored = await postBatch(at[0], at[1], 12, 1);
+  // 40 points 20 s apart: a patrol of 13 minutes (the grid turns amber)
+  const stored = await postBatch(at[0], at[1], 40, 1);
   const shown = await page.waitForFunction((want) => document.querySelector('[data-fig="points"]').textContent.replace(/[^\d]/g, '') === String(want), before + stored, {timeout: 10_000}).then(() => true).catch(() => false);
   check(stored > 0 && shown, `a batch of ${stored} points showed on the screen after ${Date.now() - t0} ms (≤ 10 s)`);
   const m1 = await figuresMatch(page);
@@ -298,7 +299,7 @@ try {
   };
   const drive = (n) => page.evaluate(async (n) => {
     const app = window.screenApp;
-    const real = app.summary;
+    const real = app.received || app.summary;
     const codes = Object.keys(real.grids);
     for (let k = 0; k < n; k++) {
       const s = structuredClone(real);
@@ -314,7 +315,7 @@ try {
       app.apply(s);
       if (k % 50 === 49) await new Promise((res) => requestAnimationFrame(() => res()));
     }
-    app.apply(real);
+    app.apply(app.received || real); // what the stream sent last
     return app.updates;
   }, n);
   await drive(500); // warm-up: caches, JIT, map buffers

@@ -35,8 +35,10 @@ function areaQuery() {
   return s ? `?${s}` : '';
 }
 
-/** The map style of the wall: dark, grids filled by patrol state, codes large. */
-function darkStyle() {
+/** The map style of the wall: dark, grids filled by patrol state, codes large. Line widths and
+ * text sizes grow with the screen (`k` = height / 1080), as the page's own type does. */
+function darkStyle(k = Math.max(1, innerHeight / 1080)) {
+  const px = (n) => Math.round(n * k * 10) / 10;
   const src = (name) => ({type: 'vector', url: absolute(`/tiles/${name}.json`)});
   return {
     version: 8,
@@ -53,24 +55,24 @@ function darkStyle() {
           'fill-opacity': 0.62,
         },
       },
-      {id: 'rivers', type: 'line', source: 'rivers', 'source-layer': 'rivers', paint: {'line-color': '#2b6cb0', 'line-width': 1.5}},
-      {id: 'roads', type: 'line', source: 'roads', 'source-layer': 'roads', paint: {'line-color': '#3d5a78', 'line-width': 0.8, 'line-opacity': 0.7}},
-      {id: 'grids-line', type: 'line', source: 'grids', 'source-layer': 'grids', paint: {'line-color': '#a9cce3', 'line-width': 1}},
-      {id: 'villages-line', type: 'line', source: 'villages', 'source-layer': 'villages', paint: {'line-color': '#f4d03f', 'line-width': 2.2}},
+      {id: 'rivers', type: 'line', source: 'rivers', 'source-layer': 'rivers', paint: {'line-color': '#2b6cb0', 'line-width': px(1.5)}},
+      {id: 'roads', type: 'line', source: 'roads', 'source-layer': 'roads', paint: {'line-color': '#3d5a78', 'line-width': px(0.8), 'line-opacity': 0.7}},
+      {id: 'grids-line', type: 'line', source: 'grids', 'source-layer': 'grids', paint: {'line-color': '#a9cce3', 'line-width': px(1)}},
+      {id: 'villages-line', type: 'line', source: 'villages', 'source-layer': 'villages', paint: {'line-color': '#f4d03f', 'line-width': px(2.2)}},
       {
         id: 'grid-codes', type: 'symbol', source: 'labels', 'source-layer': 'labels',
         layout: {
           'text-field': ['slice', ['to-string', ['get', 'code']], 12],
           'text-font': ['dejavu-sans'],
-          'text-size': ['interpolate', ['linear'], ['zoom'], 11, 11, 13, 15, 16, 22],
+          'text-size': ['interpolate', ['linear'], ['zoom'], 11, px(12), 13, px(16), 16, px(24)],
           'text-padding': 1,
         },
-        paint: {'text-color': '#ffffff', 'text-halo-color': '#06121f', 'text-halo-width': 1.6},
+        paint: {'text-color': '#ffffff', 'text-halo-color': '#06121f', 'text-halo-width': px(1.6)},
       },
       {
         id: 'villages-label', type: 'symbol', source: 'villages', 'source-layer': 'villages', maxzoom: 14,
-        layout: {'text-field': ['get', 'name'], 'text-font': ['dejavu-sans'], 'text-size': 16, 'text-offset': [0, -1.4]},
-        paint: {'text-color': '#f9e79f', 'text-halo-color': '#06121f', 'text-halo-width': 2},
+        layout: {'text-field': ['get', 'name'], 'text-font': ['dejavu-sans'], 'text-size': px(18), 'text-offset': [0, -1.4]},
+        paint: {'text-color': '#f9e79f', 'text-halo-color': '#06121f', 'text-halo-width': px(2)},
       },
     ],
   };
@@ -112,8 +114,10 @@ function buildNodes() {
     rank.className = 'rank';
     const name = document.createElement('span');
     name.className = 'name';
-    const label = document.createTextNode('');
+    const label = document.createElement('span');
+    label.className = 'l1';
     const leader = document.createElement('small');
+    leader.className = 'l2';
     name.append(label, leader);
     const what = document.createElement('span');
     what.className = 'what';
@@ -166,7 +170,8 @@ function layoutChart(chart) {
   chart.base.setAttribute('y1', chart.plot.toFixed(1));
   chart.base.setAttribute('y2', chart.plot.toFixed(1));
   for (const {h: hr, t} of chart.ticks) {
-    t.setAttribute('x', String(Math.min(w - font * 1.6, hr * slot)));
+    t.setAttribute('x', String(hr * slot));
+    t.setAttribute('text-anchor', hr === 0 ? 'start' : hr === 24 ? 'end' : 'middle');
     t.setAttribute('y', String(h - font * 0.25));
     t.style.fontSize = `${font}px`;
   }
@@ -226,8 +231,8 @@ function makeScreen(nodes) {
       const cls = m ? '' : 'empty';
       if (row.li.className !== cls) row.li.className = cls;
       setText(row.rank, m ? String(m.rank) : '');
-      setText(row.label, m ? `${m.village} 第${Number(String(m.grid).slice(12))}网格 ${m.grid}` : '');
-      setText(row.leader, m && m.leader ? `网格长 ${m.leader}${m.phone ? ` ${m.phone}` : ''}` : '');
+      setText(row.label, m ? `${m.village}第${Number(String(m.grid).slice(12))}网格` : '');
+      setText(row.leader, m ? `${m.grid}${m.leader ? ` · 网格长 ${m.leader}` : ''}` : '');
       const what = m ? m.missed : '';
       if (row.what.dataset.m !== what) {
         row.what.dataset.m = what;
@@ -297,7 +302,8 @@ function connect(screen) {
     es.addEventListener('summary', (e) => {
       setConnected(true);
       try {
-        screen.apply(JSON.parse(e.data));
+        screen.received = JSON.parse(e.data);
+        screen.apply(screen.received);
       } catch (err) {
         console.warn(`bad summary: ${err.message}`);
       }

@@ -79,7 +79,13 @@ async fn current(
     let st = svc.state();
     let now = Utc::now().with_timezone(&zone);
     let day = day.unwrap_or_else(|| now.date_naive());
-    let key = (area.clone(), zone.local_minus_utc(), day, revision, st.revision());
+    let key = (
+        area.clone(),
+        zone.local_minus_utc(),
+        day,
+        revision,
+        st.revision(),
+    );
     let make = async {
         let window = Window::day(day, zone);
         let (from, to) = window.ms();
