@@ -19,6 +19,7 @@
 //! - [`patrol`]: grid workers' GPS tracks → patrols, coverage and heatmaps;
 //! - [`crs`]: WGS84 / GCJ-02 / BD-09 conversions, CGCS2000 Gauss–Krüger and other input CRSs;
 //! - [`address`]: loosely written addresses matched to buildings;
+//! - [`screen`]: what the command room's big screen shows (today's patrol figures of an area);
 //! - [`check`]: an independent check of any plan against the input (`wangge check`).
 //! - [`events`]: events (网格事件) in grids, their flow, deadlines and figures;
 //!
@@ -47,6 +48,7 @@ pub mod output;
 pub mod partition;
 pub mod patrol;
 pub mod print;
+pub mod screen;
 pub mod serve;
 pub mod snapshot;
 pub mod spatial;

@@ -167,6 +167,14 @@ impl Town {
         }
         let r = rq.send().await.unwrap();
         let st = r.status().as_u16();
+        // an event stream (the big screen's) never ends: its status is the answer
+        let sse = r
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if sse {
+            return (st, Value::Null);
+        }
         (st, r.json().await.unwrap_or(Value::Null))
     }
     async fn audit(&self) -> Vec<Value> {

@@ -143,12 +143,50 @@ pub async fn caller(
     }
     match session {
         Some(s) => {
-            store
-                .session_caller(&Secret::from_text(s).hash(), &now)
-                .await
+            let hash = Secret::from_text(s).hash();
+            match store.session_caller(&hash, &now).await? {
+                Some(c) => Ok(Some(c)),
+                // a wall screen's session (`/screen?token=…`), alive while its token is
+                None => store.screen_session_caller(&hash, &now).await,
+            }
         }
         None => Ok(None),
     }
+}
+
+/// Opens a wall screen with its `screen` token (`/screen?token=…`, from `address`): a new
+/// session's secret, the caller and when the session ends (when the token does, RFC 3339).
+/// `None` when the token is unknown, expired, revoked or not a screen's; every attempt is in the
+/// audit log (`screen login`: `ok` or `refused`).
+pub async fn open_screen(
+    store: &Store,
+    token: &str,
+    address: &str,
+) -> Result<Option<(Secret, Caller, String)>, StoreError> {
+    let found = store
+        .token_caller(&Secret::from_text(token).hash(), &now())
+        .await?
+        .filter(|c| c.role == Role::Screen);
+    let Some(caller) = found else {
+        store
+            .audit(entry("-", address, "screen login", "token", "refused"))
+            .await?;
+        return Ok(None);
+    };
+    let secret = Secret::generate();
+    let objects = format!("token {}", caller.name);
+    let expires = store
+        .screen_session_add(
+            &caller.name,
+            &secret.hash(),
+            entry(&caller.name, address, "screen login", &objects, "ok"),
+        )
+        .await?;
+    let caller = Caller {
+        via: super::Via::Session,
+        ..caller
+    };
+    Ok(Some((secret, caller, expires)))
 }
 
 /// A user to add, checked.

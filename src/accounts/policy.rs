@@ -47,6 +47,8 @@ const EVENT_ACTORS: &[Role] = &[Admin, Leader, Worker];
 /// Who reads events (a worker only their own, a leader their area, see [`event_view`]).
 const EVENT_READERS: &[Role] = &[Admin, Planner, Leader, Worker];
 // -- end events --
+/// The big screen's figures: wall screens, and the admins and leaders who watch them.
+const SCREENS: &[Role] = &[Admin, Leader, Screen];
 
 /// Every route (method, path as the router writes it) and its rule.
 pub const RULES: &[(&str, &str, Access)] = &[
@@ -122,6 +124,11 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(EVENT_READERS),
     ),
     // -- end events --
+    // -- screen (issue 16) --
+    ("GET", "/screen", Access::Asset),
+    ("GET", "/api/screen/summary", Access::Roles(SCREENS)),
+    ("GET", "/api/screen/stream", Access::Roles(SCREENS)),
+    // -- end screen --
 ];
 
 /// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.

@@ -11,6 +11,7 @@ use crate::model::GridCode;
 use crate::snapshot::Snapshot;
 use chrono::NaiveDate;
 use serde::Serialize;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// What a grid missed.
@@ -72,7 +73,7 @@ pub struct TownReport {
 /// The report of `day` per town, towns in code order, from that day's coverage.
 pub fn daily_report(snap: &Snapshot, coverage: &[GridCoverage], day: NaiveDate) -> Vec<TownReport> {
     let mut towns: BTreeMap<String, TownReport> = BTreeMap::new();
-    let mut keyed: BTreeMap<String, Vec<(Missed, f64, MissedGrid)>> = BTreeMap::new();
+    let mut keyed: BTreeMap<String, Vec<MissedGrid>> = BTreeMap::new();
     for c in coverage {
         let Some(g) = snap.grids.get(c.grid) else {
             continue;
@@ -98,40 +99,43 @@ pub fn daily_report(snap: &Snapshot, coverage: &[GridCoverage], day: NaiveDate) 
             _ if patrols == 0 => Missed::Patrol,
             _ => Missed::SecondPatrol,
         };
-        let score = c.road_share.or(c.cell_share).unwrap_or(0.0);
-        keyed.entry(town).or_default().push((
+        keyed.entry(town).or_default().push(MissedGrid {
+            rank: 0,
+            grid: c.code.clone(),
+            village: v.map(|v| v.name.clone()).unwrap_or_default(),
             missed,
-            score,
-            MissedGrid {
-                rank: 0,
-                grid: c.code.clone(),
-                village: v.map(|v| v.name.clone()).unwrap_or_default(),
-                missed,
-                patrols,
-                road_share: c.road_share,
-                target_share: c.target_share,
-                cell_share: c.cell_share,
-            },
-        ));
-    }
-    for (town, mut rows) in keyed {
-        rows.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then(a.1.total_cmp(&b.1))
-                .then_with(|| a.2.grid.cmp(&b.2.grid))
+            patrols,
+            road_share: c.road_share,
+            target_share: c.target_share,
+            cell_share: c.cell_share,
         });
+    }
+    for (town, rows) in keyed {
         if let Some(t) = towns.get_mut(&town) {
-            t.missed = rows
-                .into_iter()
-                .enumerate()
-                .map(|(i, (_, _, mut m))| {
-                    m.rank = i + 1;
-                    m
-                })
-                .collect();
+            t.missed = ranked(rows);
         }
     }
     towns.into_values().collect()
+}
+
+/// The report's order (see the [module docs](self)): missed patrol before missed second, then
+/// by road share walked, lowest first (the H3 share without roads, 0 without either), then by
+/// grid code.
+pub fn worst_first(a: &MissedGrid, b: &MissedGrid) -> Ordering {
+    let score = |m: &MissedGrid| m.road_share.or(m.cell_share).unwrap_or(0.0);
+    a.missed
+        .cmp(&b.missed)
+        .then(score(a).total_cmp(&score(b)))
+        .then_with(|| a.grid.cmp(&b.grid))
+}
+
+/// `rows` sorted [`worst_first`] and ranked from 1.
+pub fn ranked(mut rows: Vec<MissedGrid>) -> Vec<MissedGrid> {
+    rows.sort_by(worst_first);
+    for (i, m) in rows.iter_mut().enumerate() {
+        m.rank = i + 1;
+    }
+    rows
 }
 
 /// The reports as CSV text: `town,day,rank,grid,village,missed,patrols,road_share,target_share,

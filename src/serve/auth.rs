@@ -254,6 +254,12 @@ pub fn set_cookie(id: &str, secure: bool) -> String {
     } else {
         login::SESSION_HOURS * 3600
     };
+    set_cookie_for(id, secure, age)
+}
+
+/// A `Set-Cookie` value for a session id that lives `age` seconds (a wall screen's: as long as
+/// its token).
+pub fn set_cookie_for(id: &str, secure: bool, age: i64) -> String {
     format!(
         "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={age}{}",
         if secure { "; Secure" } else { "" }

@@ -383,3 +383,41 @@ mod tests {
         assert_eq!(c.get(4, &(0, 13, t)), None, "larger than the whole cache");
     }
 }
+
+// -- screen (issue 16) --
+/// What a big screen's summary was computed from: area, zone (seconds east), local day, patrol
+/// revision and map revision. A summary is the same while its key is.
+pub type ScreenKey = (crate::screen::Area, i32, chrono::NaiveDate, i64, i64);
+
+/// The newest summaries of the big screens (one per area and zone shown), each with its JSON,
+/// so many screens on one wall cost one computation per change. Computations are one at a time.
+#[derive(Default)]
+pub struct ScreenCache {
+    entries: tokio::sync::Mutex<Vec<(ScreenKey, std::sync::Arc<String>)>>,
+}
+
+/// Areas kept (the oldest computed leaves first).
+const SCREEN_AREAS: usize = 8;
+
+impl ScreenCache {
+    /// The summary JSON of `key`, computed by `make` when not kept (holding the lock, so a change
+    /// seen by several screens at once is computed once).
+    pub async fn get_or<E, F>(&self, key: ScreenKey, make: F) -> Result<std::sync::Arc<String>, E>
+    where
+        F: std::future::Future<Output = Result<String, E>>,
+    {
+        let mut e = self.entries.lock().await;
+        if let Some((_, v)) = e.iter().find(|(k, _)| *k == key) {
+            return Ok(v.clone());
+        }
+        let v = std::sync::Arc::new(make.await?);
+        // a newer revision of the same area replaces the older
+        e.retain(|(k, _)| (&k.0, k.1) != (&key.0, key.1));
+        if e.len() >= SCREEN_AREAS {
+            e.remove(0);
+        }
+        e.push((key, v.clone()));
+        Ok(v)
+    }
+}
+// -- end screen --

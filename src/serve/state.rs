@@ -536,6 +536,8 @@ pub struct Service {
     pub config: Config,
     /// Request counts and latencies (`/metrics`).
     pub metrics: super::metrics::Metrics,
+    /// The big screens' newest summaries.
+    pub screen_cache: super::cache::ScreenCache,
     refreshing: tokio::sync::Mutex<()>,
 }
 
@@ -560,6 +562,7 @@ impl Service {
             source,
             config,
             metrics: Default::default(),
+            screen_cache: Default::default(),
             refreshing: tokio::sync::Mutex::new(()),
         })
     }

@@ -34,6 +34,9 @@ mod print;
 mod read;
 pub mod reassign;
 pub mod schema;
+// -- screen (issue 16) --
+pub mod screen;
+// -- end screen --
 mod sql;
 pub mod versioning;
 mod write;

@@ -284,6 +284,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     // -- events (issue 15) --
     (8, "events, their history and photos", V8),
     // -- end events --
+    // -- screen (issue 16) --
+    (
+        10,
+        "screen sessions: a screen token opened once as a cookie",
+        V10,
+    ),
+    // -- end screen --
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -392,6 +399,17 @@ CREATE INDEX event_photos_event ON event_photos (event_fid);
 CREATE TABLE event_numbers (prefix TEXT PRIMARY KEY, last {int} NOT NULL)
 "#;
 // -- end events --
+// -- screen (issue 16) --
+/// Migration 10: sessions of wall screens (see [`crate::store::screen`]). A screen token opened
+/// once as `/screen?token=…` becomes a cookie session that lives as long as its token and ends
+/// when the token is revoked (the token is joined on every request); only the id's SHA-256 hash
+/// is kept, as for users' sessions.
+const V10: &str = r#"
+CREATE TABLE screen_sessions (fid {pk}, id_hash TEXT NOT NULL UNIQUE, token_name TEXT NOT NULL,
+  created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX screen_sessions_token ON screen_sessions (token_name)
+"#;
+// -- end screen --
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

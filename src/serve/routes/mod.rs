@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod patrol;
 pub mod print;
+pub mod screen;
 pub mod session;
 pub mod static_files;
 pub mod tiles;
@@ -66,6 +67,11 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}/photos/{photo}",
     // -- end events --
     "/metrics",
+    // -- screen (issue 16) --
+    "/screen",
+    "/api/screen/summary",
+    "/api/screen/stream",
+    // -- end screen --
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -142,6 +148,11 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .route("/api/events/{id}/photos/{photo}", get(events::photo))
         // -- end events --
+        // -- screen (issue 16) --
+        .route("/screen", get(screen::page))
+        .route("/api/screen/summary", get(screen::summary))
+        .route("/api/screen/stream", get(screen::stream))
+        // -- end screen --
         .route("/", get(static_files::index))
         .route("/metrics", get(metrics::metrics)) // ops (issue 20)
         .route_layer(axum::middleware::from_fn_with_state(

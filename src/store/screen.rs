@@ -1,0 +1,178 @@
+//! The big screen in the store (migration 10), on both backends.
+//!
+//! - **Screen sessions.** A wall screen has no keyboard: it is opened once as `/screen?token=…`
+//!   with a `screen` token, and the server answers with a session cookie. That session lives as
+//!   long as the token (not the 12 h of a user's session: a screen runs for weeks) and is checked
+//!   against the token on every request, so revoking the token ends it at once. Only the session
+//!   id's SHA-256 hash is kept.
+//! - **Today's events** for the screen's figures: counted only when the store has an `events`
+//!   table (the events issue adds it); otherwise `None`, and the screen shows "—".
+
+use super::accounts::AuditEntry;
+use super::{Backend, Result, Store, StoreError};
+use crate::accounts::{Caller, Role, Scope, Via};
+use crate::screen::EventFigures;
+use sqlx::Row;
+
+impl Store {
+    /// Starts a session of the screen token `token_name` (its id's hash), ending when the token
+    /// does, with its audit entry, in one transaction. Returns when it ends (RFC 3339); refused
+    /// when the token is unknown, revoked or not a screen's.
+    pub async fn screen_session_add(
+        &self,
+        token_name: &str,
+        id_hash: &str,
+        mut entry: AuditEntry,
+    ) -> Result<String> {
+        entry.at = super::now();
+        let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
+        let mut tx = self.begin_write(&mut conn).await?;
+        let row = sqlx::query(
+            "SELECT expires_at FROM tokens WHERE name = $1 AND role = $2 AND revoked_at IS NULL",
+        )
+        .bind(token_name)
+        .bind(Role::Screen.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        let Some(row) = row else {
+            return Err(StoreError::Invalid {
+                what: format!("token {token_name}"),
+                why: "is not a live screen token".into(),
+            });
+        };
+        let expires: String = row.try_get(0).map_err(|e| self.db(e))?;
+        sqlx::query(
+            "INSERT INTO screen_sessions (id_hash, token_name, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id_hash)
+        .bind(token_name)
+        .bind(&entry.at)
+        .bind(&expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, who, address, kind, objects, result) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&entry.at)
+        .bind(&entry.who)
+        .bind(&entry.address)
+        .bind(&entry.kind)
+        .bind(&entry.objects)
+        .bind(&entry.result)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(expires)
+    }
+
+    /// The caller of a live screen session whose token is live and unrevoked (`now` RFC 3339).
+    pub async fn screen_session_caller(&self, id_hash: &str, now: &str) -> Result<Option<Caller>> {
+        let row = sqlx::query(
+            "SELECT t.name, t.role, t.phone FROM screen_sessions s \
+             JOIN tokens t ON t.name = s.token_name \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.expires_at > $2 \
+             AND t.revoked_at IS NULL",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        row.map(|r| {
+            Ok(Caller {
+                name: r.try_get(0)?,
+                role: r.try_get::<String, _>(1)?.parse().unwrap_or(Role::Screen),
+                scope: Scope::default(),
+                phone: r.try_get(2)?,
+                via: Via::Session,
+            })
+        })
+        .transpose()
+        .map_err(|e| self.db(e))
+    }
+
+    /// Whether the store has a table `name`.
+    pub async fn has_table(&self, name: &str) -> Result<bool> {
+        let sql = match self.backend {
+            Backend::Gpkg => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
+            Backend::Postgis => {
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        };
+        let n: i64 = sqlx::query(sql)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?
+            .try_get(0)
+            .map_err(|e| self.db(e))?;
+        Ok(n > 0)
+    }
+
+    /// Today's event figures between `from` and `to` (RFC 3339 UTC instants, `now` the time
+    /// now): events reported today, open now (neither closed nor returned,
+    /// [`crate::events::flow::State::is_open`]), open and past their step's deadline, and closed
+    /// today ([`crate::events::flow::State::is_closed`]). `None` when the store has no `events`
+    /// table (a store older than migration 8 opened read-only).
+    pub async fn screen_events(
+        &self,
+        from: &str,
+        to: &str,
+        now: &str,
+    ) -> Result<Option<EventFigures>> {
+        use crate::events::flow::State;
+        if !self.has_table("events").await? {
+            return Ok(None);
+        }
+        let list = |keep: fn(State) -> bool| {
+            State::ALL
+                .iter()
+                .filter(|s| keep(**s))
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (open, closed) = (list(State::is_open), list(State::is_closed));
+        let sql = format!(
+            "SELECT \
+             sum(CASE WHEN reported_at >= $1 AND reported_at < $2 THEN 1 ELSE 0 END), \
+             sum(CASE WHEN state IN ({open}) THEN 1 ELSE 0 END), \
+             sum(CASE WHEN state IN ({open}) AND due_at < $3 THEN 1 ELSE 0 END), \
+             sum(CASE WHEN state IN ({closed}) AND closed_at >= $1 AND closed_at < $2 THEN 1 ELSE 0 END) \
+             FROM events"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await;
+        let n = |r: &sqlx::any::AnyRow, i: usize| -> u64 {
+            r.try_get::<Option<i64>, _>(i)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                .max(0) as u64
+        };
+        match row {
+            Ok(r) => Ok(Some(EventFigures {
+                reported: n(&r, 0),
+                open: n(&r, 1),
+                overdue: n(&r, 2),
+                closed: n(&r, 3),
+            })),
+            Err(e) => {
+                tracing::warn!("screen: the events table is not of the expected shape: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
