@@ -37,6 +37,7 @@ pub mod address;
 pub mod check;
 pub mod crs;
 pub mod edit;
+pub mod field;
 pub mod geom_codec;
 pub mod ingest;
 pub mod model;

@@ -39,6 +39,11 @@ const PLANNERS: &[Role] = &[Admin, Planner];
 const PATROLLERS: &[Role] = &[Admin, Worker];
 const TRACKS: &[Role] = &[Admin, Planner, Leader, Worker];
 const ADMINS: &[Role] = &[Admin];
+// -- field (issue 18)
+const VISITORS: &[Role] = &[Admin, Leader, Worker];
+const VISIT_FIGURES: &[Role] = &[Admin, Planner, Leader, Screen];
+const TAGGERS: &[Role] = &[Admin, Leader];
+// -- end field
 
 /// Every route (method, path as the router writes it) and its rule.
 pub const RULES: &[(&str, &str, Access)] = &[
@@ -94,6 +99,14 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(PLANNERS),
     ),
     ("GET", "/api/audit", Access::Roles(ADMINS)),
+    // -- field (issue 18): the phone page, visits, household tags
+    ("GET", "/field", Access::Asset),
+    ("GET", "/api/field/me", Access::Roles(EVERYONE)),
+    ("POST", "/api/visits", Access::Roles(VISITORS)),
+    ("GET", "/api/visits/due", Access::Roles(VISITORS)),
+    ("GET", "/api/visits/figures", Access::Roles(VISIT_FIGURES)),
+    ("POST", "/api/households/tags", Access::Roles(TAGGERS)),
+    // -- end field
 ];
 
 /// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.
@@ -207,6 +220,25 @@ pub fn own_tracks_only(caller: &Caller) -> Option<&str> {
 pub fn sees_people(caller: Option<&Caller>) -> bool {
     caller.is_some_and(|c| matches!(c.role, Role::Admin | Role::Planner | Role::Leader))
 }
+
+// -- field (issue 18)
+/// Whether reads of `route` are audited like writes: they show households (residents' data).
+pub fn audited_read(route: &str) -> bool {
+    matches!(route, "/api/visits/due" | "/api/visits/figures")
+}
+
+/// Whether `caller` may tag households of village `code`: admins anywhere, leaders in their area.
+pub fn may_tag_households(caller: &Caller, code: &str) -> Result<(), Denied> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Leader if caller.scope.covers(code) => Ok(()),
+        _ => Err(Denied::Forbidden(format!(
+            "{} ({}) may not tag households of village {code}: not in their towns or villages",
+            caller.name, caller.role
+        ))),
+    }
+}
+// -- end field
 
 #[cfg(test)]
 mod tests {

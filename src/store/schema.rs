@@ -267,6 +267,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "villager groups and units", V5),
     (6, "accounts: users, tokens, sessions, audit log", V6),
     (7, "grid and micro-grid colours", V7),
+    // -- field (issue 18): household visits
+    (9, "household visits and tags", V9_FIELD),
+    // -- end field
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -346,6 +349,22 @@ CREATE VIEW active_micro_grids AS SELECT m.fid AS fid, m.geom AS geom, m.code AS
   m.households AS households, m.residents AS residents, m.stack_units AS stack_units, m.color AS color
   FROM micro_grids m JOIN plans p ON p.fid = m.plan_fid WHERE p.active = 1;
 "#;
+
+// -- field (issue 18)
+/// Migration 9: household visits (入户走访) and leaders' tags on households (see [`crate::field`]).
+/// A household is `building/door`; nothing about its residents is stored. A visit's `client_id`
+/// is the terminal's idempotency key: the same worker re-sending it stores nothing new.
+const V9_FIELD: &str = r#"
+CREATE TABLE visits (fid {pk}, client_id TEXT NOT NULL, worker TEXT NOT NULL, household TEXT NOT NULL,
+  grid_code TEXT NOT NULL, visited_at TEXT NOT NULL, epoch_ms {int} NOT NULL, lon {real}, lat {real},
+  found TEXT NOT NULL, done TEXT NOT NULL, received_at TEXT NOT NULL, UNIQUE (worker, client_id));
+CREATE INDEX visits_grid ON visits (grid_code, epoch_ms);
+CREATE INDEX visits_household ON visits (household, epoch_ms);
+CREATE TABLE household_tags (fid {pk}, household TEXT NOT NULL UNIQUE, grid_code TEXT NOT NULL,
+  tag TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL);
+CREATE INDEX household_tags_grid ON household_tags (grid_code)
+"#;
+// -- end field
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

@@ -1,6 +1,7 @@
 //! The routes of the map service and the router that joins them.
 
 pub mod edit;
+pub mod field;
 pub mod geojson;
 pub mod locate;
 pub mod openapi;
@@ -52,6 +53,14 @@ pub const ROUTES: &[&str] = &[
     "/api/print",
     "/api/session",
     "/api/audit",
+    // -- field (issue 18)
+    "/field",
+    "/api/field/me",
+    "/api/visits",
+    "/api/visits/due",
+    "/api/visits/figures",
+    "/api/households/tags",
+    // -- end field
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -111,6 +120,20 @@ pub fn router(service: Arc<Service>) -> Router {
                 .delete(session::delete),
         )
         .route("/api/audit", get(session::audit))
+        // -- field (issue 18)
+        .route("/field", get(field::page))
+        .route("/api/field/me", get(field::me))
+        .route(
+            "/api/visits",
+            post(field::post_visits).layer(DefaultBodyLimit::max(field::MAX_BODY_BYTES)),
+        )
+        .route("/api/visits/due", get(field::due))
+        .route("/api/visits/figures", get(field::figures))
+        .route(
+            "/api/households/tags",
+            post(field::tag).layer(DefaultBodyLimit::max(field::MAX_BODY_BYTES)),
+        )
+        // -- end field
         .route("/", get(static_files::index))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
