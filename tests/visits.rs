@@ -71,7 +71,7 @@ async fn town(kind: common::stores::Kind, dir: &std::path::Path) -> Town {
     let f = grids["features"].as_array().unwrap();
     let grid = f[0]["properties"]["code"].as_str().unwrap().to_string();
     let other = f[1]["properties"]["code"].as_str().unwrap().to_string();
-    let households = f[0]["properties"]["households"].as_u64().unwrap();
+    let households = f[0]["properties"]["households"].as_f64().unwrap().round() as u64;
     let worker_person = Person {
         role: PersonRole::GridWorker,
         name: "李网格员".into(),

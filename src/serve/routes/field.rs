@@ -349,7 +349,7 @@ pub async fn figures(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResul
     let mut grids = BTreeMap::new();
     let mut workers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for g in st.snapshot.grids.iter().filter(|g| village.is_none_or(|v| v == g.village)) {
-        grids.insert(g.code.as_str().to_string(), g.figures.households);
+        grids.insert(g.code.as_str().to_string(), g.figures.households.round() as u64);
         for p in g.people.iter().filter(|p| p.role == crate::snapshot::Role::GridWorker) {
             let k = p.phone.clone().unwrap_or_else(|| p.name.clone());
             workers.entry(k).or_default().push(g.code.as_str().to_string());
