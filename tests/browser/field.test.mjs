@@ -281,6 +281,9 @@ try {
 
   // Visits: two households from the page online, one offline (sent when back online).
   await pageW.evaluate(([x, y]) => window.__feed(x, y, 5, Date.now()), [inside.longitude, inside.latitude]);
+  await pageW.tap('#tabs [data-tab=where]');
+  await pageW.tap('#locate');
+  await pageW.waitForSelector(`[data-testid=answer][data-code="${G.properties.code}"]`);
   await pageW.tap('#tabs [data-tab=visits]');
   await pageW.waitForSelector('#due li');
   const firstDue = await pageW.getAttribute('#due li:first-child', 'data-household');

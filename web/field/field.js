@@ -36,8 +36,11 @@ function clientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
 }
-function setOnline() {
-  const on = navigator.onLine;
+/** Says whether the server answers: the browser's flag, then a probe the service worker never
+ * answers from its cache (a captive Wi-Fi or a dead server is offline too). */
+async function setOnline() {
+  let on = navigator.onLine;
+  if (on) on = await fetch('/api/health', {cache: 'no-store'}).then((r) => r.ok, () => false);
   $('#net').dataset.online = String(on);
   $('#net').textContent = on ? '在线' : '离线';
 }
@@ -272,6 +275,7 @@ async function send() {
   if (!navigator.onLine) { await refreshCounts(); return; }
   const r = await outbox.flush();
   S.sent += r.sent;
+  if (r.reason === '无网络') setOnline();
   const c = await refreshCounts();
   const waiting = c.point + c.visit + c.event;
   $('#patrol-note').textContent = waiting ? `${waiting} 条待发送${r.reason ? `（${r.reason}）` : ''}` : (S.sent ? '全部已发送' : '');
@@ -433,7 +437,7 @@ function showTab(name) {
 }
 
 async function start() {
-  setOnline();
+  await setOnline();
   window.addEventListener('online', () => { setOnline(); send(); });
   window.addEventListener('offline', setOnline);
   document.addEventListener('visibilitychange', () => { if (S.watch !== null && !S.wake) wakeLock(); });
