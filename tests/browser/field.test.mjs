@@ -205,6 +205,7 @@ try {
   const why = await pageD.textContent('#why-address');
   check(/权限/.test(why), `denied: explained ("${why}")`);
   check(await pageD.isVisible('#address'), 'denied: the address box is shown');
+  await shot(pageD, 'field-denied.png');
   const addressed = inG.find((b) => b.properties.address);
   if (check(!!addressed, 'a building of the grid has an address')) {
     await pageD.fill('#address', addressed.properties.address);
@@ -215,7 +216,7 @@ try {
     check(code === addressed.properties.grid_code, `address search: "${addressed.properties.address}" → grid ${code} (want ${addressed.properties.grid_code})`);
   }
   await settle(pageD);
-  await shot(pageD, 'field-denied.png');
+  await shot(pageD, 'field-address.png');
   await ctxD.close();
 
   // -------------------------------------------------- the worker: walk, visits, report
@@ -285,7 +286,7 @@ try {
   await pageW.tap('#locate');
   await pageW.waitForSelector(`[data-testid=answer][data-code="${G.properties.code}"]`);
   await pageW.tap('#tabs [data-tab=visits]');
-  await pageW.waitForSelector('#due li');
+  await pageW.waitForSelector('#due[data-from=here] li');
   const firstDue = await pageW.getAttribute('#due li:first-child', 'data-household');
   check(firstDue.startsWith(`${deep.b.properties.id}/`), `visits: nearest due household first (${firstDue}, standing at ${deep.b.properties.id})`);
   await shot(pageW, 'field-visits.png');
@@ -356,7 +357,7 @@ try {
   }
   await ctxW.close();
 } catch (e) {
-  failures.push(`error: ${e.stack || e}`);
+  failures.push(`error: ${e.stack || e} (page errors: ${errors.join("; ")})`);
   console.log(`FAIL ${e.stack || e}`);
 } finally {
   await browser.close();

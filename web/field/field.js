@@ -15,7 +15,7 @@ const POOR_ACCURACY_M = 150;
 const SEND_EVERY = 20;                    // points queued before a send is tried
 const SEND_INTERVAL_MS = 30_000;
 
-const S = {me: null, fix: null, map: null, watch: null, wake: null, walked: 0, sent: 0, lastAnswer: null};
+const S = {me: null, fix: null, map: null, watch: null, wake: null, walked: 0, sent: 0, lastAnswer: null, track: []};
 window.__field = S;
 
 // ------------------------------------------------------------------ small helpers
@@ -47,7 +47,7 @@ async function setOnline() {
 function tel(p) {
   const role = p.role === 'grid_leader' ? '网格长' : '网格员';
   if (!p.phone) return `<p>${role} ${esc(p.name)}</p>`;
-  return `<a class="tel" href="tel:${esc(p.phone)}" data-role="${esc(p.role)}"><span>${role} ${esc(p.name)}</span><span class="num">${esc(p.phone)} 📞</span></a>`;
+  return `<a class="tel" href="tel:${esc(p.phone)}" data-role="${esc(p.role)}"><span>${role} ${esc(p.name)}</span><span class="num">${esc(p.phone)}</span><span class="call">拨打</span></a>`;
 }
 
 /** Fetches and keeps the grids of `village` (GeoJSON features with their leaders' phones). */
@@ -79,6 +79,7 @@ async function startMap() {
     map.addSource('field-me', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
     map.addLayer({id: 'field-grids-line', type: 'line', source: 'field-grids', paint: {'line-color': '#0b3d91', 'line-width': 4}});
     map.addLayer({id: 'field-acc', type: 'fill', source: 'field-me', filter: ['==', ['get', 'kind'], 'accuracy'], paint: {'fill-color': '#1e88e5', 'fill-opacity': 0.18}});
+    map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}});
     map.addLayer({id: 'field-dot', type: 'circle', source: 'field-me', filter: ['==', ['get', 'kind'], 'me'], paint: {'circle-radius': 8, 'circle-color': '#1e88e5', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3}});
     document.body.dataset.map = 'ready';
     if (S.lastAnswer) drawAnswer(...S.lastAnswer);
@@ -86,15 +87,29 @@ async function startMap() {
   map.on('click', (e) => answerFor(e.lngLat.lng, e.lngLat.lat, 10, 'map'));
 }
 
+function showPosition(lon, lat, acc) {
+  $('#r-position').textContent = `位置：${lon.toFixed(5)}, ${lat.toFixed(5)}（±${Math.round(acc)} 米）`;
+}
+
+/** The position, its accuracy circle and the patrol track so far (the map follows). */
+function drawPosition(lon, lat, acc) {
+  const m = S.map;
+  if (!m || !m.getSource('field-me')) return;
+  m.getSource('field-me').setData({type: 'FeatureCollection', features: [
+    {type: 'Feature', properties: {kind: 'accuracy'}, geometry: circle(lon, lat, Math.max(acc, 3))},
+    {type: 'Feature', properties: {kind: 'track'}, geometry: {type: 'LineString', coordinates: S.track.length > 1 ? S.track : [[lon, lat], [lon, lat]]}},
+    {type: 'Feature', properties: {kind: 'me'}, geometry: {type: 'Point', coordinates: [lon, lat]}},
+  ]});
+  if (m.getZoom() < 15) m.jumpTo({center: [lon, lat], zoom: 16});
+  else m.setCenter([lon, lat]);
+}
+
 function drawAnswer(lon, lat, acc, features) {
   S.lastAnswer = [lon, lat, acc, features];
   const m = S.map;
   if (!m || !m.getSource('field-me')) return;
   m.getSource('field-grids').setData({type: 'FeatureCollection', features});
-  m.getSource('field-me').setData({type: 'FeatureCollection', features: [
-    {type: 'Feature', properties: {kind: 'accuracy'}, geometry: circle(lon, lat, Math.max(acc, 3))},
-    {type: 'Feature', properties: {kind: 'me'}, geometry: {type: 'Point', coordinates: [lon, lat]}},
-  ]});
+  drawPosition(lon, lat, acc);
   m.jumpTo({center: [lon, lat], zoom: 16});
 }
 
@@ -130,7 +145,7 @@ function answerHtml(hit, acc, source) {
 /** Answers for a position: in the page against cached grids; the server when none is cached. */
 async function answerFor(lon, lat, acc, how) {
   S.fix = {lon, lat, acc, time: Date.now()};
-  $('#r-position').textContent = `位置：${lon.toFixed(5)}, ${lat.toFixed(5)}（±${Math.round(acc)} 米）`;
+  showPosition(lon, lat, acc);
   let hit = locateIn(allFeatures(), lon, lat, acc);
   let source = 'page';
   if (!hit.near.length && navigator.onLine) {
@@ -176,17 +191,17 @@ function explain(err) {
 
 function locateMe() {
   if (!('geolocation' in navigator)) return explain({code: 2});
-  $('#locate').textContent = '📍 正在定位…';
+  $('#locate').textContent = '正在定位…';
   navigator.geolocation.getCurrentPosition(async (pos) => {
-    $('#locate').textContent = '📍 我在哪个网格？';
+    $('#locate').textContent = '我在哪个网格？';
     const {longitude, latitude, accuracy} = pos.coords;
     if (accuracy > POOR_ACCURACY_M) explain({code: 2, message: `定位精度较差（约 ${Math.round(accuracy)} 米）。结果仅供参考，可输入地址核对。`});
     else $('#address-form').hidden = true;
     await answerFor(longitude, latitude, accuracy, 'gps');
   }, (err) => {
-    $('#locate').textContent = '📍 我在哪个网格？';
+    $('#locate').textContent = '我在哪个网格？';
     explain(err);
-  }, {enableHighAccuracy: true, timeout: 20_000, maximumAge: 10_000});
+  }, {enableHighAccuracy: true, timeout: 20_000, maximumAge: 0});
 }
 
 let typing = null;
@@ -272,7 +287,12 @@ async function refreshCounts() {
 }
 
 async function send() {
-  if (!navigator.onLine) { await refreshCounts(); return; }
+  if (!navigator.onLine) {
+    const c = await refreshCounts();
+    const waiting = c.point + c.visit + c.event;
+    $('#patrol-note').textContent = waiting ? `${waiting} 条待发送（离线，联网后自动发送）` : '';
+    return;
+  }
   const r = await outbox.flush();
   S.sent += r.sent;
   if (r.reason === '无网络') setOnline();
@@ -300,6 +320,9 @@ async function onFix(pos) {
   });
   S.walked += 1;
   S.fix = {lon: longitude, lat: latitude, acc: accuracy, time: pos.timestamp};
+  showPosition(longitude, latitude, accuracy);
+  S.track.push([longitude, latitude]);
+  drawPosition(longitude, latitude, accuracy);
   const c = await refreshCounts();
   if (c.point >= SEND_EVERY && navigator.onLine) send();
 }
@@ -346,6 +369,7 @@ async function loadDue() {
   const queued = new Set((await outbox.list('visit')).map((x) => x.body.household));
   const list = due.list.filter((d) => !queued.has(d.household));
   $('#visits-head').textContent = `应走访 ${due.due} 户（共 ${due.households} 户），其中逾期 ${due.overdue} 户。${S.fix ? '由近到远：' : ''}`;
+  $('#due').dataset.from = S.fix ? 'here' : '';
   $('#due').innerHTML = list.map((d) => `<li data-household="${esc(d.household)}">
     <button type="button" class="visit">${esc(d.address || d.building)} · ${d.door} 户
       <span class="meta">${d.tag ? `<b>${d.tag === 'help' ? '帮扶·每周' : '关注·半月'}</b> ` : '每月 '}${d.overdue ? '<span class="overdue">逾期</span> ' : ''}${d.distance_m != null ? `${Math.round(d.distance_m)} 米` : ''}</span>
@@ -426,13 +450,14 @@ async function submitReport(ev) {
   const left = (await outbox.counts()).event;
   $('#r-result').textContent = left ? `已保存在手机上，联网后自动上报（${r?.reason || '离线'}）。` : '已上报。';
   $('#r-result').dataset.queued = String(left);
+  $('#r-result').scrollIntoView({block: 'end'});
 }
 
 // ------------------------------------------------------------------ start
 
 function showTab(name) {
   document.querySelectorAll('.tab').forEach((t) => { t.dataset.active = String(t.id === `tab-${name}`); });
-  document.querySelectorAll('#tabs button').forEach((b) => b.toggleAttribute('aria-current', b.dataset.tab === name));
+  document.querySelectorAll('#tabs button').forEach((b) => (b.dataset.tab === name ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current')));
   if (name === 'visits') loadDue();
 }
 

@@ -70,13 +70,27 @@ const SENDERS = {
 };
 
 let flushing = null;
+let again = false;
 
 /**
- * Sends what waits, kind by kind, in batches; one flush at a time. Returns `{sent, kept,
- * reason}`: items answered, items still waiting (offline, logged out, server down).
+ * Sends what waits, kind by kind, in batches; one flush at a time (a call during a flush makes
+ * it go round once more, for what was queued meanwhile). Returns `{sent, kept, reason}`: items
+ * answered, items still waiting (offline, logged out, server down).
  */
 export function flush() {
-  flushing = flushing || flushAll().finally(() => { flushing = null; });
+  if (flushing) {
+    again = true;
+    return flushing;
+  }
+  flushing = (async () => {
+    const total = {sent: 0, kept: 0, reason: ''};
+    do {
+      again = false;
+      const r = await flushAll();
+      Object.assign(total, {sent: total.sent + r.sent, kept: r.kept, reason: r.reason});
+    } while (again && !total.reason);
+    return total;
+  })().finally(() => { flushing = null; });
   return flushing;
 }
 
