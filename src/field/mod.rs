@@ -73,7 +73,10 @@ pub enum Tag {
     Concern,
 }
 
-const TAGS: &[(Tag, &str, &str)] = &[(Tag::Help, "help", "帮扶"), (Tag::Concern, "concern", "关注")];
+const TAGS: &[(Tag, &str, &str)] = &[
+    (Tag::Help, "help", "帮扶"),
+    (Tag::Concern, "concern", "关注"),
+];
 
 impl Tag {
     /// `help` or `concern`.
@@ -152,7 +155,11 @@ fn start_of(d: NaiveDate, zone: FixedOffset) -> DateTime<FixedOffset> {
 
 /// Whether a household of `cadence` whose last visit was `last` is due at `now`: monthly ones
 /// not visited this calendar month, tagged ones not visited within their interval.
-pub fn is_due(cadence: Cadence, last: Option<DateTime<FixedOffset>>, now: DateTime<FixedOffset>) -> bool {
+pub fn is_due(
+    cadence: Cadence,
+    last: Option<DateTime<FixedOffset>>,
+    now: DateTime<FixedOffset>,
+) -> bool {
     let Some(last) = last else { return true };
     match cadence {
         Cadence::Monthly => last < month_start(now),
@@ -162,7 +169,11 @@ pub fn is_due(cadence: Cadence, last: Option<DateTime<FixedOffset>>, now: DateTi
 }
 
 /// Whether a household tagged `tag` is overdue at `now`: no visit within its interval.
-pub fn is_overdue(tag: Tag, last: Option<DateTime<FixedOffset>>, now: DateTime<FixedOffset>) -> bool {
+pub fn is_overdue(
+    tag: Tag,
+    last: Option<DateTime<FixedOffset>>,
+    now: DateTime<FixedOffset>,
+) -> bool {
     last.is_none_or(|l| now - l > TimeDelta::days(tag.interval_days()))
 }
 
@@ -209,14 +220,28 @@ pub fn shares(
 ) -> (BTreeMap<String, Share>, BTreeMap<String, Share>) {
     let mut by_grid: BTreeMap<String, Share> = grids
         .iter()
-        .map(|(g, h)| (g.clone(), Share { households: *h, ..Share::default() }))
+        .map(|(g, h)| {
+            (
+                g.clone(),
+                Share {
+                    households: *h,
+                    ..Share::default()
+                },
+            )
+        })
         .collect();
     let mut seen_grid = std::collections::BTreeSet::new();
     let mut by_worker: BTreeMap<String, Share> = workers
         .iter()
         .map(|(w, gs)| {
             let households = gs.iter().filter_map(|g| grids.get(g)).sum();
-            (w.clone(), Share { households, ..Share::default() })
+            (
+                w.clone(),
+                Share {
+                    households,
+                    ..Share::default()
+                },
+            )
         })
         .collect();
     let mut seen_worker = std::collections::BTreeSet::new();
@@ -338,7 +363,11 @@ pub fn due_list(
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.door.cmp(&b.door))
         }),
-        None => out.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(a.household.cmp(&b.household))),
+        None => out.sort_by(|a, b| {
+            b.overdue
+                .cmp(&a.overdue)
+                .then(a.household.cmp(&b.household))
+        }),
     }
     out
 }
@@ -367,11 +396,31 @@ mod tests {
     fn due_and_overdue() {
         let now = t("2026-12-06T10:00:00+08:00");
         assert!(is_due(Cadence::Monthly, None, now));
-        assert!(!is_due(Cadence::Monthly, Some(t("2026-12-01T00:00:00+08:00")), now));
-        assert!(is_due(Cadence::Monthly, Some(t("2026-11-30T23:59:00+08:00")), now));
-        assert!(is_overdue(Tag::Help, Some(t("2026-11-28T10:00:00+08:00")), now));
-        assert!(!is_overdue(Tag::Help, Some(t("2026-11-30T10:00:00+08:00")), now));
-        assert!(!is_overdue(Tag::Concern, Some(t("2026-11-28T10:00:00+08:00")), now));
+        assert!(!is_due(
+            Cadence::Monthly,
+            Some(t("2026-12-01T00:00:00+08:00")),
+            now
+        ));
+        assert!(is_due(
+            Cadence::Monthly,
+            Some(t("2026-11-30T23:59:00+08:00")),
+            now
+        ));
+        assert!(is_overdue(
+            Tag::Help,
+            Some(t("2026-11-28T10:00:00+08:00")),
+            now
+        ));
+        assert!(!is_overdue(
+            Tag::Help,
+            Some(t("2026-11-30T10:00:00+08:00")),
+            now
+        ));
+        assert!(!is_overdue(
+            Tag::Concern,
+            Some(t("2026-11-28T10:00:00+08:00")),
+            now
+        ));
         assert_eq!(next_month(month_start(now)), t("2027-01-01T00:00:00+08:00"));
     }
 
@@ -384,7 +433,12 @@ mod tests {
             household: h.into(),
             grid: g.into(),
         };
-        let visits = [v("w", "a/1", "G1"), v("w", "a/1", "G1"), v("w", "a/2", "G1"), v("x", "b/1", "G2")];
+        let visits = [
+            v("w", "a/1", "G1"),
+            v("w", "a/1", "G1"),
+            v("w", "a/2", "G1"),
+            v("x", "b/1", "G2"),
+        ];
         let (g, w) = shares(&grids, &workers, &visits);
         assert_eq!(g["G1"].visited, 2);
         assert_eq!(g["G1"].visits, 3);
@@ -406,7 +460,13 @@ mod tests {
         };
         let last = BTreeMap::from([("far/1".to_string(), now.timestamp_millis() - 3_600_000)]);
         let tags = BTreeMap::from([("near/2".to_string(), Tag::Help)]);
-        let d = due_list(&[b("far", 120.01), b("near", 120.0)], &tags, &last, now, Some((120.0, 30.0)));
+        let d = due_list(
+            &[b("far", 120.01), b("near", 120.0)],
+            &tags,
+            &last,
+            now,
+            Some((120.0, 30.0)),
+        );
         let keys: Vec<&str> = d.iter().map(|d| d.household.as_str()).collect();
         assert_eq!(keys, ["near/1", "near/2", "far/2"]);
         assert!(d[1].overdue && !d[0].overdue);

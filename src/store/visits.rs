@@ -87,7 +87,12 @@ impl Store {
     }
 
     /// The visits to households of `grids` in `[from_ms, to_ms)`, oldest first.
-    pub async fn visits_in(&self, grids: &[String], from_ms: i64, to_ms: i64) -> Result<Vec<VisitRow>> {
+    pub async fn visits_in(
+        &self,
+        grids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<VisitRow>> {
         if grids.is_empty() {
             return Ok(Vec::new());
         }
@@ -97,7 +102,9 @@ impl Store {
              ORDER BY epoch_ms, fid",
             placeholders(3, grids.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from_ms).bind(to_ms);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from_ms)
+            .bind(to_ms);
         for g in grids {
             q = q.bind(g);
         }
@@ -135,12 +142,23 @@ impl Store {
         }
         let rows = q.fetch_all(&self.pool).await.map_err(|e| self.db(e))?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0).map_err(|e| self.db(e))?, r.try_get(1).map_err(|e| self.db(e))?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(|e| self.db(e))?,
+                    r.try_get(1).map_err(|e| self.db(e))?,
+                ))
+            })
             .collect()
     }
 
     /// Sets (or with `None` removes) the tag of `household` of grid `grid`, one transaction.
-    pub async fn set_tag(&self, household: &str, grid: &str, tag: Option<Tag>, by: &str) -> Result<()> {
+    pub async fn set_tag(
+        &self,
+        household: &str,
+        grid: &str,
+        tag: Option<Tag>,
+        by: &str,
+    ) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let mut tx = self.begin_write(&mut conn).await?;
         sqlx::query("DELETE FROM household_tags WHERE household = $1")

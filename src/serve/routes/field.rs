@@ -144,7 +144,11 @@ fn grid_index(st: &State, code: &str, field: &str) -> ApiResult<usize> {
 /// their area, workers in their own grids.
 fn may_visit(st: &State, caller: &Caller, gi: usize) -> ApiResult<()> {
     let g = &st.snapshot.grids[gi];
-    let village = st.snapshot.villages.get(g.village).map_or("", |v| v.code.as_str());
+    let village = st
+        .snapshot
+        .villages
+        .get(g.village)
+        .map_or("", |v| v.code.as_str());
     let ok = match caller.role {
         Role::Admin => true,
         Role::Leader | Role::Planner => caller.scope.covers(village),
@@ -152,7 +156,11 @@ fn may_visit(st: &State, caller: &Caller, gi: usize) -> ApiResult<()> {
     };
     ok.then_some(()).ok_or_else(|| ApiError {
         status: StatusCode::FORBIDDEN,
-        message: format!("{} is not a worker of grid {}", caller.name, g.code.as_str()),
+        message: format!(
+            "{} is not a worker of grid {}",
+            caller.name,
+            g.code.as_str()
+        ),
     })
 }
 
@@ -185,15 +193,28 @@ pub async fn due(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> Ap
         (Some(x), Some(y)) => Some((x, y)),
         _ => None,
     };
-    let codes: Vec<String> = grids.iter().map(|&i| st.snapshot.grids[i].code.as_str().to_string()).collect();
+    let codes: Vec<String> = grids
+        .iter()
+        .map(|&i| st.snapshot.grids[i].code.as_str().to_string())
+        .collect();
     let mut buildings = Vec::new();
     for &gi in &grids {
         buildings.extend(doors_of(&svc, &st, gi).await?);
     }
     let db = |e: crate::store::StoreError| ApiError::unavailable(e.to_string());
-    let tags: BTreeMap<String, Tag> =
-        store.tags_in(&codes).await.map_err(db)?.into_iter().map(|t| (t.household, t.tag)).collect();
-    let last: BTreeMap<String, i64> = store.last_visits(&codes).await.map_err(db)?.into_iter().collect();
+    let tags: BTreeMap<String, Tag> = store
+        .tags_in(&codes)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|t| (t.household, t.tag))
+        .collect();
+    let last: BTreeMap<String, i64> = store
+        .last_visits(&codes)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
     let now = Utc::now().with_timezone(&zone());
     let list = field::due_list(&buildings, &tags, &last, now, from);
     let households: u64 = buildings.iter().map(|b| b.households).sum();
@@ -205,7 +226,8 @@ pub async fn due(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> Ap
         "list": list.iter().take(MAX_DUE).collect::<Vec<_>>(),
     }))
     .into_response();
-    resp.extensions_mut().insert(AuditNote(format!("due list of grids {}", codes.join(","))));
+    resp.extensions_mut()
+        .insert(AuditNote(format!("due list of grids {}", codes.join(","))));
     Ok(resp)
 }
 
@@ -233,7 +255,10 @@ fn read_visits(body: &[u8]) -> ApiResult<Vec<VisitIn>> {
         o => vec![o],
     };
     if items.is_empty() || items.len() > MAX_VISITS {
-        return Err(ApiError::bad_request(format!("body: 1 to {MAX_VISITS} visits, got {}", items.len())));
+        return Err(ApiError::bad_request(format!(
+            "body: 1 to {MAX_VISITS} visits, got {}",
+            items.len()
+        )));
     }
     items
         .into_iter()
@@ -255,26 +280,44 @@ async fn visit_row(
     v: VisitIn,
     now: DateTime<FixedOffset>,
 ) -> ApiResult<VisitRow> {
-    let bad = |field: &str, why: String| ApiError::bad_request(format!("visit #{i}: {field}: {why}; nothing stored"));
+    let bad = |field: &str, why: String| {
+        ApiError::bad_request(format!("visit #{i}: {field}: {why}; nothing stored"))
+    };
     if v.client_id.trim().is_empty() || v.client_id.len() > 100 {
         return Err(bad("client_id", "1 to 100 characters".into()));
     }
     if v.found.len() > MAX_TEXT || v.done.len() > MAX_TEXT {
-        return Err(bad("found", format!("found and done are at most {MAX_TEXT} bytes")));
+        return Err(bad(
+            "found",
+            format!("found and done are at most {MAX_TEXT} bytes"),
+        ));
     }
-    let h: Household = v.household.parse().map_err(|e: field::VisitError| bad("household", e.to_string()))?;
+    let h: Household = v
+        .household
+        .parse()
+        .map_err(|e: field::VisitError| bad("household", e.to_string()))?;
     let gi = grid_index(st, &v.grid, &format!("visit #{i}: grid"))?;
     may_visit(st, caller, gi)?;
     let doors = doors_of(svc, st, gi).await?;
-    let b = doors.iter().find(|b| b.building == h.building).ok_or_else(|| {
-        bad("household", format!("no building {} in grid {}", h.building, v.grid))
-    })?;
+    let b = doors
+        .iter()
+        .find(|b| b.building == h.building)
+        .ok_or_else(|| {
+            bad(
+                "household",
+                format!("no building {} in grid {}", h.building, v.grid),
+            )
+        })?;
     if u64::from(h.door) > b.households {
-        return Err(bad("household", format!("building {} has {} households", h.building, b.households)));
+        return Err(bad(
+            "household",
+            format!("building {} has {} households", h.building, b.households),
+        ));
     }
     let at = match &v.visited_at {
         None => now,
-        Some(s) => DateTime::parse_from_rfc3339(s).map_err(|e| bad("visited_at", format!("`{s}` is not RFC 3339 ({e})")))?,
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| bad("visited_at", format!("`{s}` is not RFC 3339 ({e})")))?,
     };
     if at - now > TimeDelta::minutes(5) {
         return Err(bad("visited_at", format!("{at} is in the future")));
@@ -299,7 +342,11 @@ async fn visit_row(
 }
 
 /// `POST /api/visits`: all stored or none; 201 if any was new, else 200.
-pub async fn post_visits(AxState(svc): AxState<Arc<Service>>, who: Who, body: Bytes) -> ApiResult<Response> {
+pub async fn post_visits(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    body: Bytes,
+) -> ApiResult<Response> {
     let caller = auth::need(&who)?;
     let store = store(&svc)?;
     let items = read_visits(&body)?;
@@ -309,27 +356,45 @@ pub async fn post_visits(AxState(svc): AxState<Arc<Service>>, who: Who, body: By
     for (i, v) in items.into_iter().enumerate() {
         rows.push(visit_row(&svc, &st, caller, i, v, now).await?);
     }
-    let new = store.insert_visits(&rows).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let new = store
+        .insert_visits(&rows)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let visits: Vec<Value> = rows
         .iter()
         .zip(&new)
         .map(|(r, n)| json!({"client_id": r.client_id, "household": r.household, "grid": r.grid_code, "duplicate": !n}))
         .collect();
-    let status = if new.iter().any(|n| *n) { StatusCode::CREATED } else { StatusCode::OK };
-    let mut resp = (status, Json(json!({"stored": new.iter().filter(|n| **n).count(), "visits": visits}))).into_response();
-    resp.extensions_mut().insert(AuditNote(format!("{} visits", rows.len())));
+    let status = if new.iter().any(|n| *n) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = (
+        status,
+        Json(json!({"stored": new.iter().filter(|n| **n).count(), "visits": visits})),
+    )
+        .into_response();
+    resp.extensions_mut()
+        .insert(AuditNote(format!("{} visits", rows.len())));
     Ok(resp)
 }
 
 /// The month of `month=YYYY-MM` (default this month): its first instant and the next month's.
-fn month_of(q: &BTreeMap<String, String>) -> ApiResult<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
+fn month_of(
+    q: &BTreeMap<String, String>,
+) -> ApiResult<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
     let now = Utc::now().with_timezone(&zone());
     let start = match q.get("month") {
         None => field::month_start(now),
         Some(m) => {
             let d = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
                 .map_err(|_| ApiError::bad_request(format!("month: `{m}` is not YYYY-MM")))?;
-            field::month_start(d.and_hms_opt(12, 0, 0).and_then(|t| t.and_local_timezone(zone()).single()).unwrap_or(now))
+            field::month_start(
+                d.and_hms_opt(12, 0, 0)
+                    .and_then(|t| t.and_local_timezone(zone()).single())
+                    .unwrap_or(now),
+            )
         }
     };
     Ok((start, field::next_month(start)))
@@ -341,29 +406,59 @@ pub async fn figures(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResul
     let Query(q) = q?;
     let store = store(&svc)?;
     let st = svc.state();
-    let village = match q.get("village") {
-        Some(v) => Some(*st.village_by_code.get(v).ok_or_else(|| ApiError::not_found(format!("village: no village with code {v}")))?),
-        None => None,
-    };
+    let village =
+        match q.get("village") {
+            Some(v) => Some(*st.village_by_code.get(v).ok_or_else(|| {
+                ApiError::not_found(format!("village: no village with code {v}"))
+            })?),
+            None => None,
+        };
     let (from, to) = month_of(&q)?;
     let mut grids = BTreeMap::new();
     let mut workers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for g in st.snapshot.grids.iter().filter(|g| village.is_none_or(|v| v == g.village)) {
-        grids.insert(g.code.as_str().to_string(), g.figures.households.round() as u64);
-        for p in g.people.iter().filter(|p| p.role == crate::snapshot::Role::GridWorker) {
+    for g in st
+        .snapshot
+        .grids
+        .iter()
+        .filter(|g| village.is_none_or(|v| v == g.village))
+    {
+        grids.insert(
+            g.code.as_str().to_string(),
+            g.figures.households.round() as u64,
+        );
+        for p in g
+            .people
+            .iter()
+            .filter(|p| p.role == crate::snapshot::Role::GridWorker)
+        {
             let k = p.phone.clone().unwrap_or_else(|| p.name.clone());
-            workers.entry(k).or_default().push(g.code.as_str().to_string());
+            workers
+                .entry(k)
+                .or_default()
+                .push(g.code.as_str().to_string());
         }
     }
     let codes: Vec<String> = grids.keys().cloned().collect();
     let db = |e: crate::store::StoreError| ApiError::unavailable(e.to_string());
-    let visits = store.visits_in(&codes, from.timestamp_millis(), to.timestamp_millis()).await.map_err(db)?;
+    let visits = store
+        .visits_in(&codes, from.timestamp_millis(), to.timestamp_millis())
+        .await
+        .map_err(db)?;
     let facts: Vec<VisitFact> = visits
         .iter()
-        .map(|v| VisitFact { worker: v.worker.clone(), household: v.household.clone(), grid: v.grid_code.clone() })
+        .map(|v| VisitFact {
+            worker: v.worker.clone(),
+            household: v.household.clone(),
+            grid: v.grid_code.clone(),
+        })
         .collect();
     let (by_grid, by_worker) = field::shares(&grids, &workers, &facts);
-    let last: BTreeMap<String, i64> = store.last_visits(&codes).await.map_err(db)?.into_iter().collect();
+    let last: BTreeMap<String, i64> = store
+        .last_visits(&codes)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
     let now = Utc::now().with_timezone(&zone());
     let overdue: Vec<Value> = store
         .tags_in(&codes)
@@ -385,7 +480,8 @@ pub async fn figures(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResul
         "overdue": overdue,
     }))
     .into_response();
-    resp.extensions_mut().insert(AuditNote(format!("visit figures of {} grids", codes.len())));
+    resp.extensions_mut()
+        .insert(AuditNote(format!("visit figures of {} grids", codes.len())));
     Ok(resp)
 }
 
@@ -399,26 +495,49 @@ struct TagIn {
 }
 
 /// `POST /api/households/tags`: a leader tags a household of a grid in their area.
-pub async fn tag(AxState(svc): AxState<Arc<Service>>, who: Who, body: Bytes) -> ApiResult<Response> {
+pub async fn tag(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    body: Bytes,
+) -> ApiResult<Response> {
     let caller = auth::need(&who)?;
     let store = store(&svc)?;
-    let t: TagIn = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("body: {e} (want {{\"household\", \"grid\", \"tag\"}})")))?;
-    let h: Household = t.household.parse().map_err(|e: field::VisitError| ApiError::bad_request(format!("household: {e}")))?;
+    let t: TagIn = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "body: {e} (want {{\"household\", \"grid\", \"tag\"}})"
+        ))
+    })?;
+    let h: Household = t
+        .household
+        .parse()
+        .map_err(|e: field::VisitError| ApiError::bad_request(format!("household: {e}")))?;
     let tag = Tag::parse_opt(&t.tag).map_err(|e| ApiError::bad_request(format!("tag: {e}")))?;
     let st = svc.state();
     let gi = grid_index(&st, &t.grid, "grid")?;
-    let village = st.snapshot.villages.get(st.snapshot.grids[gi].village).map_or("", |v| v.code.as_str());
+    let village = st
+        .snapshot
+        .villages
+        .get(st.snapshot.grids[gi].village)
+        .map_or("", |v| v.code.as_str());
     policy::may_tag_households(caller, village).map_err(auth::refused)?;
     let doors = doors_of(&svc, &st, gi).await?;
-    if !doors.iter().any(|b| b.building == h.building && u64::from(h.door) <= b.households) {
-        return Err(ApiError::bad_request(format!("household: no household {h} in grid {}", t.grid)));
+    if !doors
+        .iter()
+        .any(|b| b.building == h.building && u64::from(h.door) <= b.households)
+    {
+        return Err(ApiError::bad_request(format!(
+            "household: no household {h} in grid {}",
+            t.grid
+        )));
     }
     store
         .set_tag(&h.key(), &t.grid, tag, &caller.name)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let mut resp = Json(json!({"household": h.key(), "grid": t.grid, "tag": tag})).into_response();
-    resp.extensions_mut().insert(AuditNote(format!("household {h} tag {}", tag.map_or("none", Tag::as_str))));
+    resp.extensions_mut().insert(AuditNote(format!(
+        "household {h} tag {}",
+        tag.map_or("none", Tag::as_str)
+    )));
     Ok(resp)
 }
