@@ -40,6 +40,7 @@ pub mod check;
 pub mod crs;
 pub mod edit;
 pub mod events;
+pub mod field;
 pub mod geom_codec;
 pub mod ingest;
 pub mod model;

@@ -49,6 +49,11 @@ const EVENT_READERS: &[Role] = &[Admin, Planner, Leader, Worker];
 // -- end events --
 /// The big screen's figures: wall screens, and the admins and leaders who watch them.
 const SCREENS: &[Role] = &[Admin, Leader, Screen];
+// -- field (issue 18)
+const VISITORS: &[Role] = &[Admin, Leader, Worker];
+const VISIT_FIGURES: &[Role] = &[Admin, Planner, Leader, Screen];
+const TAGGERS: &[Role] = &[Admin, Leader];
+// -- end field
 
 /// Every route (method, path as the router writes it) and its rule.
 pub const RULES: &[(&str, &str, Access)] = &[
@@ -129,6 +134,14 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ("GET", "/api/screen/summary", Access::Roles(SCREENS)),
     ("GET", "/api/screen/stream", Access::Roles(SCREENS)),
     // -- end screen --
+    // -- field (issue 18): the phone page, visits, household tags
+    ("GET", "/field", Access::Asset),
+    ("GET", "/api/field/me", Access::Roles(EVERYONE)),
+    ("POST", "/api/visits", Access::Roles(VISITORS)),
+    ("GET", "/api/visits/due", Access::Roles(VISITORS)),
+    ("GET", "/api/visits/figures", Access::Roles(VISIT_FIGURES)),
+    ("POST", "/api/households/tags", Access::Roles(TAGGERS)),
+    // -- end field
 ];
 
 /// The rule of `method` on a documented `route` (`HEAD` is `GET`'s), `None` if there is none.
@@ -366,6 +379,24 @@ pub fn may_act_on_event(caller: &Caller, action: Action, e: &Event) -> Result<()
     )))
 }
 // -- end events --
+// -- field (issue 18)
+/// Whether reads of `route` are audited like writes: they show households (residents' data).
+pub fn audited_read(route: &str) -> bool {
+    matches!(route, "/api/visits/due" | "/api/visits/figures")
+}
+
+/// Whether `caller` may tag households of village `code`: admins anywhere, leaders in their area.
+pub fn may_tag_households(caller: &Caller, code: &str) -> Result<(), Denied> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Leader if caller.scope.covers(code) => Ok(()),
+        _ => Err(Denied::Forbidden(format!(
+            "{} ({}) may not tag households of village {code}: not in their towns or villages",
+            caller.name, caller.role
+        ))),
+    }
+}
+// -- end field
 
 #[cfg(test)]
 mod tests {

@@ -121,7 +121,7 @@ pub async fn guard(State(svc): State<Arc<Service>>, mut req: Request, next: Next
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let audited = write && route != "/api/session";
+    let audited = (write && route != "/api/session") || policy::audited_read(&route);
     let who = caller.as_ref().map_or("-", |c| c.name.as_str()).to_string();
     if let Err(e) = check(
         &svc,

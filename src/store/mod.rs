@@ -30,6 +30,9 @@ mod health;
 pub use crate::geom_codec as geom;
 mod map;
 pub mod patrol;
+// -- field (issue 18)
+pub mod visits;
+// -- end field
 mod print;
 mod read;
 pub mod reassign;

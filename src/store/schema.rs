@@ -284,6 +284,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     // -- events (issue 15) --
     (8, "events, their history and photos", V8),
     // -- end events --
+    // -- field (issue 18): household visits
+    (9, "household visits and tags", V9_FIELD),
+    // -- end field
     // -- screen (issue 16) --
     (
         10,
@@ -410,6 +413,21 @@ CREATE TABLE screen_sessions (fid {pk}, id_hash TEXT NOT NULL UNIQUE, token_name
 CREATE INDEX screen_sessions_token ON screen_sessions (token_name)
 "#;
 // -- end screen --
+// -- field (issue 18)
+/// Migration 9: household visits (入户走访) and leaders' tags on households (see [`crate::field`]).
+/// A household is `building/door`; nothing about its residents is stored. A visit's `client_id`
+/// is the terminal's idempotency key: the same worker re-sending it stores nothing new.
+const V9_FIELD: &str = r#"
+CREATE TABLE visits (fid {pk}, client_id TEXT NOT NULL, worker TEXT NOT NULL, household TEXT NOT NULL,
+  grid_code TEXT NOT NULL, visited_at TEXT NOT NULL, epoch_ms {int} NOT NULL, lon {real}, lat {real},
+  found TEXT NOT NULL, done TEXT NOT NULL, received_at TEXT NOT NULL, UNIQUE (worker, client_id));
+CREATE INDEX visits_grid ON visits (grid_code, epoch_ms);
+CREATE INDEX visits_household ON visits (household, epoch_ms);
+CREATE TABLE household_tags (fid {pk}, household TEXT NOT NULL UNIQUE, grid_code TEXT NOT NULL,
+  tag TEXT NOT NULL, set_by TEXT NOT NULL, set_at TEXT NOT NULL);
+CREATE INDEX household_tags_grid ON household_tags (grid_code)
+"#;
+// -- end field
 
 /// GeoPackage's own tables (OGC 12-128r18 §1.1.2, §1.1.3, §2.1.5) and its SRS rows.
 const GPKG_CORE: &str = r#"

@@ -4,6 +4,7 @@ pub mod edit;
 // -- events (issue 15) --
 pub mod events;
 // -- end events --
+pub mod field;
 pub mod geojson;
 pub mod locate;
 pub mod metrics;
@@ -72,6 +73,14 @@ pub const ROUTES: &[&str] = &[
     "/api/screen/summary",
     "/api/screen/stream",
     // -- end screen --
+    // -- field (issue 18)
+    "/field",
+    "/api/field/me",
+    "/api/visits",
+    "/api/visits/due",
+    "/api/visits/figures",
+    "/api/households/tags",
+    // -- end field
 ];
 
 /// Responses smaller than this are sent as they are: they fit one TCP segment either way, and
@@ -153,6 +162,20 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/screen/summary", get(screen::summary))
         .route("/api/screen/stream", get(screen::stream))
         // -- end screen --
+        // -- field (issue 18)
+        .route("/field", get(field::page))
+        .route("/api/field/me", get(field::me))
+        .route(
+            "/api/visits",
+            post(field::post_visits).layer(DefaultBodyLimit::max(field::MAX_BODY_BYTES)),
+        )
+        .route("/api/visits/due", get(field::due))
+        .route("/api/visits/figures", get(field::figures))
+        .route(
+            "/api/households/tags",
+            post(field::tag).layer(DefaultBodyLimit::max(field::MAX_BODY_BYTES)),
+        )
+        // -- end field
         .route("/", get(static_files::index))
         .route("/metrics", get(metrics::metrics)) // ops (issue 20)
         .route_layer(axum::middleware::from_fn_with_state(

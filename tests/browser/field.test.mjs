@@ -1,0 +1,376 @@
+// Headless-Chromium test of the grid worker's phone page (/field) against a running wangge server
+// on a store (users and grid people are added with the wangge binary):
+//
+//   node tests/browser/field.test.mjs http://127.0.0.1:PORT STORE.gpkg
+//
+// A 360×740 phone (mobile emulation, touch, a faked position): a position inside a grid → its
+// code and its leader's phone; a position within accuracy of a border → both grids named; a
+// denied permission → the explanation and the address box, and the address box finds a
+// building's grid; a 10-minute walk (accelerated) through watchPosition with the context offline
+// half-way → the stored points equal the points walked; a reload with the network off still
+// locates; visits logged (one offline) → the month's shares match a hand count, a weekly-tagged
+// household last visited 8 days ago is overdue; an event report is queued (sent when the events
+// route exists). Saves screenshots in OUT_DIR (default out/browser) and prints the first-load
+// bytes before tiles. Exits 1 with the reasons on any failure.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {execFileSync} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
+import {chromium} from 'playwright-core';
+import {locateIn, borderDistance, contains} from '../../web/field/geo.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const base = (process.argv[2] || '').replace(/\/+$/, '');
+const store = process.argv[3];
+if (!/^https?:\/\//.test(base) || !store) {
+  console.error('usage: node field.test.mjs http://HOST:PORT STORE');
+  process.exit(2);
+}
+const bin = process.env.WANGGE_BIN || path.resolve(here, '../../target/debug/wangge');
+const outDir = process.env.OUT_DIR || path.resolve(here, '../../out/browser');
+fs.mkdirSync(outDir, {recursive: true});
+const STEP_MS = 60_000;
+const failures = [];
+const check = (ok, message) => {
+  if (!ok) failures.push(message);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${message}`);
+  return ok;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ data and people
+
+const api = async (p, init = {}) => {
+  const r = await fetch(base + p, init);
+  return {status: r.status, json: await r.json().catch(() => null), headers: r.headers};
+};
+const grids = (await api('/api/grids')).json.features;
+// A grid G with a neighbour H sharing a vertex of their common border.
+let G, H, shared;
+outer: for (const g of grids) {
+  const ring = g.geometry.type === 'Polygon' ? g.geometry.coordinates[0] : g.geometry.coordinates[0][0];
+  for (const h of grids) {
+    if (h === g) continue;
+    for (const v of ring) {
+      if (borderDistance(h.geometry, v[0], v[1]) < 0.05 && borderDistance(g.geometry, v[0], v[1]) < 0.05) {
+        const others = grids.filter((x) => x !== g && x !== h && borderDistance(x.geometry, v[0], v[1]) < 40);
+        if (others.length === 0) { G = g; H = h; shared = v; break outer; }
+      }
+    }
+  }
+}
+check(G && H, `found two neighbouring grids ${G?.properties.code} and ${H?.properties.code}`);
+const village = G.properties.village_code;
+const buildings = (await api(`/api/buildings?village=${village}`)).json.features;
+const inG = buildings.filter((b) => b.properties.grid_code === G.properties.code && b.properties.households > 0);
+// The building of G deepest inside it: a position there is in G by any accuracy.
+const deep = inG.map((b) => ({b, d: borderDistance(G.geometry, ...b.geometry.coordinates)})).sort((a, b) => b.d - a.d)[0];
+const inside = {longitude: deep.b.geometry.coordinates[0], latitude: deep.b.geometry.coordinates[1], accuracy: 10};
+check(contains(G.geometry, inside.longitude, inside.latitude) && deep.d > 30, `a point ${deep.d.toFixed(0)} m inside ${G.properties.code}`);
+// A point 4 m inside G from the shared vertex, toward the deep point; accuracy 25 m reaches H.
+const toward = [inside.longitude - shared[0], inside.latitude - shared[1]];
+const len = Math.hypot(toward[0] * 95_000, toward[1] * 111_000);
+let border = {longitude: shared[0] + (toward[0] * 4) / len, latitude: shared[1] + (toward[1] * 4) / len, accuracy: 25};
+const hit = locateIn([G, H], border.longitude, border.latitude, border.accuracy);
+check(hit.near.length === 2, `the border point is within 25 m of both ${G.properties.code} and ${H.properties.code}`);
+
+const LEADER_PHONE = '13800138001';
+const WORKER_PHONE = '13900139002';
+const PASSWORD = 'field test password';
+const csv = path.join(outDir, 'field-people.csv');
+fs.writeFileSync(csv, `grid_code,role,name,phone\n${G.properties.code},grid_leader,张网格长,${LEADER_PHONE}\n${G.properties.code},grid_worker,李网格员,${WORKER_PHONE}\n`);
+execFileSync(bin, ['people', csv, '--db', store], {stdio: ['ignore', 'ignore', 'inherit']});
+function addUser(name, role, extra) {
+  try {
+    execFileSync(bin, ['user', 'add', name, '--role', role, ...extra, '--password-stdin', '--db', store], {input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'pipe']});
+  } catch (e) {
+    if (!/taken/.test(String(e.stderr))) throw e;
+  }
+}
+addUser('field-worker', 'worker', ['--phone', WORKER_PHONE]);
+addUser('field-leader', 'leader', ['--village', village]);
+async function cookieOf(name) {
+  const r = await fetch(`${base}/api/session`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name, password: PASSWORD})});
+  return r.headers.get('set-cookie').split(';')[0];
+}
+const workerCookie = await cookieOf('field-worker');
+const leaderCookie = await cookieOf('field-leader');
+// The server sees the new people within one poll of the store.
+for (let i = 0; i < 100; i++) {
+  const me = await api('/api/field/me', {headers: {cookie: workerCookie}});
+  if (me.json?.grids?.some((g) => g.code === G.properties.code)) break;
+  await sleep(300);
+}
+
+// ------------------------------------------------------------------ the phone
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+});
+const phone = {viewport: {width: 360, height: 740}, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
+  userAgent: 'Mozilla/5.0 (Linux; Android 13; Pixel 6a) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36'};
+const errors = [];
+async function newPage(ctx) {
+  await ctx.route('**/*', (route) => (route.request().url().startsWith(base) ? route.continue() : route.abort('blockedbyclient')));
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on('pageerror', (e) => errors.push(e.message));
+  return page;
+}
+const shot = async (page, name) => {
+  await page.screenshot({path: path.join(outDir, name)});
+  console.log(`     saved ${name}`);
+};
+const settle = (page) => page.evaluate(() => new Promise((r) => {
+  const m = window.__field.map;
+  if (!m) return r();
+  m.once('idle', r);
+  m.triggerRepaint();
+  setTimeout(r, 5000);
+}));
+
+try {
+  // -------------------------------------------------- inside a grid; first-load bytes
+  const ctxA = await browser.newContext({...phone, geolocation: inside, permissions: ['geolocation']});
+  const pageA = await newPage(ctxA);
+  const cdp = await ctxA.newCDPSession(pageA);
+  await cdp.send('Network.enable');
+  const sizes = new Map();
+  cdp.on('Network.responseReceived', (e) => sizes.set(e.requestId, {url: e.response.url, bytes: 0}));
+  cdp.on('Network.loadingFinished', (e) => { const s = sizes.get(e.requestId); if (s) s.bytes = e.encodedDataLength; });
+  await pageA.goto(`${base}/field`);
+  await pageA.waitForFunction(() => document.body.dataset.ready === 'true');
+  await pageA.waitForFunction(() => document.body.dataset.map === 'ready', null, {timeout: STEP_MS}).catch(() => {});
+  await settle(pageA);
+  const isTile = (u) => /\/tiles\/[^/]+\/\d+\/\d+\/\d+/.test(new URL(u).pathname);
+  const all = [...sizes.values()];
+  const before = all.filter((s) => !isTile(s.url)).reduce((a, s) => a + s.bytes, 0);
+  const tiles = all.filter((s) => isTile(s.url)).reduce((a, s) => a + s.bytes, 0);
+  console.log(`     first load: ${before} bytes before tiles (${all.filter((s) => !isTile(s.url)).length} requests), ${tiles} bytes of tiles`);
+  for (const s of all.filter((s) => !isTile(s.url)).sort((a, b) => b.bytes - a.bytes).slice(0, 6)) console.log(`       ${s.bytes}\t${new URL(s.url).pathname}`);
+  check(before < 500_000, `first load before tiles ${before} bytes < 500 KB`);
+  fs.writeFileSync(path.join(outDir, 'field-first-load.json'), JSON.stringify({before_tiles: before, tiles, requests: all}, null, 1));
+
+  await pageA.tap('#locate');
+  await pageA.waitForSelector(`[data-testid=answer][data-code="${G.properties.code}"]`);
+  const answerA = await pageA.textContent('[data-testid=answer]');
+  check(answerA.includes(G.properties.code), `inside: grid code ${G.properties.code} shown`);
+  check(await pageA.locator(`a.tel[href="tel:${LEADER_PHONE}"]`).count() === 1, `inside: leader's phone ${LEADER_PHONE} as a tap-to-call link`);
+  check(await pageA.locator('[data-testid=border]').count() === 0, 'inside: no border warning');
+  const small = await pageA.evaluate(() => [...document.querySelectorAll('button, a.tel, input, select, textarea')]
+    .filter((e) => e.offsetParent !== null).map((e) => [e.id || e.textContent.trim().slice(0, 8), e.getBoundingClientRect().height]).filter(([, h]) => h < 48));
+  check(small.length === 0, `touch targets at least 48 px tall (${JSON.stringify(small)})`);
+  await settle(pageA);
+  await shot(pageA, 'field-inside.png');
+
+  // -------------------------------------------------- near a border
+  await ctxA.setGeolocation(border);
+  await pageA.tap('#locate');
+  await pageA.waitForSelector('[data-testid=border]');
+  const warn = await pageA.textContent('[data-testid=border]');
+  check(warn.includes(G.properties.code) && warn.includes(H.properties.code), `border: both ${G.properties.code} and ${H.properties.code} named ("${warn}")`);
+  await settle(pageA);
+  await shot(pageA, 'field-border.png');
+
+  // -------------------------------------------------- offline reload still locates
+  await pageA.evaluate(() => navigator.serviceWorker.ready);
+  await pageA.reload();
+  await pageA.waitForFunction(() => document.body.dataset.ready === 'true');
+  check(await pageA.evaluate(() => !!navigator.serviceWorker.controller), 'the service worker controls the page');
+  await settle(pageA);
+  await ctxA.setOffline(true);
+  const sw = ctxA.serviceWorkers()[0];
+  if (sw) check(await sw.evaluate(() => fetch('/api/health').then(() => 'online', () => 'offline')) === 'offline', 'offline: the service worker cannot reach the server either');
+  check(await pageA.evaluate(() => fetch('/api/health').then(() => 'online', () => 'offline')) === 'offline', 'offline: the page cannot reach the server');
+  await ctxA.setGeolocation(inside);
+  await pageA.reload();
+  await pageA.waitForFunction(() => document.body.dataset.ready === 'true');
+  await pageA.tap('#locate');
+  await pageA.waitForSelector(`[data-testid=answer][data-code="${G.properties.code}"]`);
+  check(await pageA.locator(`a.tel[href="tel:${LEADER_PHONE}"]`).count() === 1, 'offline reload: still locates, with the leader phone');
+  check((await pageA.textContent('#net')) === '离线', 'offline reload: the page says it is offline');
+  await shot(pageA, 'field-offline.png');
+  await ctxA.close();
+
+  // -------------------------------------------------- permission denied; address search
+  const ctxD = await browser.newContext({...phone});
+  const pageD = await newPage(ctxD);
+  await pageD.goto(`${base}/field`);
+  await pageD.waitForFunction(() => document.body.dataset.ready === 'true');
+  await pageD.tap('#locate');
+  await pageD.waitForSelector('#address-form:not([hidden])');
+  const why = await pageD.textContent('#why-address');
+  check(/权限/.test(why), `denied: explained ("${why}")`);
+  check(await pageD.isVisible('#address'), 'denied: the address box is shown');
+  await shot(pageD, 'field-denied.png');
+  const addressed = inG.find((b) => b.properties.address);
+  if (check(!!addressed, 'a building of the grid has an address')) {
+    await pageD.fill('#address', addressed.properties.address);
+    await pageD.waitForSelector('#candidates button');
+    await pageD.tap('#candidates li:first-child button');
+    await pageD.waitForSelector('[data-testid=answer][data-code]');
+    const code = await pageD.getAttribute('[data-testid=answer]', 'data-code');
+    check(code === addressed.properties.grid_code, `address search: "${addressed.properties.address}" → grid ${code} (want ${addressed.properties.grid_code})`);
+  }
+  await settle(pageD);
+  await shot(pageD, 'field-address.png');
+  await ctxD.close();
+
+  // -------------------------------------------------- the worker: walk, visits, report
+  const ctxW = await browser.newContext({...phone, permissions: ['geolocation']});
+  // A position source the test drives: watchPosition callbacks get the fixes the test feeds.
+  await ctxW.addInitScript(() => {
+    const watchers = new Map();
+    let last = null;
+    let n = 0;
+    const geo = {
+      getCurrentPosition(ok) { setTimeout(() => last && ok(last), 0); },
+      watchPosition(ok) { watchers.set(++n, ok); if (last) setTimeout(() => ok(last), 0); return n; },
+      clearWatch(id) { watchers.delete(id); },
+    };
+    Object.defineProperty(navigator, 'geolocation', {get: () => geo});
+    window.__feed = (lon, lat, accuracy, timestamp) => {
+      last = {coords: {longitude: lon, latitude: lat, accuracy, altitude: null, altitudeAccuracy: null, heading: null, speed: null}, timestamp};
+      for (const ok of watchers.values()) ok(last);
+      return watchers.size;
+    };
+  });
+  const pageW = await newPage(ctxW);
+  await pageW.goto(`${base}/field`);
+  await pageW.waitForFunction(() => document.body.dataset.ready === 'true');
+  await pageW.tap('#me-button');
+  await pageW.fill('#login-name', 'field-worker');
+  await pageW.fill('#login-password', PASSWORD);
+  await pageW.tap('#login-form button[type=submit]');
+  await pageW.waitForFunction(() => window.__field.me?.worker);
+  await pageW.tap('#tabs [data-tab=mine]');
+  check((await pageW.textContent('#mine')).includes(G.properties.code), 'my grid: shown after login');
+  await shot(pageW, 'field-mine.png');
+
+  await pageW.tap('#tabs [data-tab=patrol]');
+  await pageW.tap('#patrol');
+  // 10 minutes, one fix every 5 s, walking from the border point to the deep point and back.
+  const steps = 121;
+  const t0 = Date.now() - 10 * 60_000 - 5_000;
+  const walk = [];
+  for (let i = 0; i < steps; i++) {
+    const f = Math.abs(((i / 60) % 2) - 1); // 1 → 0 → 1
+    const a = [inside.longitude, inside.latitude];
+    const b = [border.longitude + (inside.longitude - border.longitude) * 0.3, border.latitude + (inside.latitude - border.latitude) * 0.3];
+    walk.push([b[0] + (a[0] - b[0]) * (1 - f) + i * 1e-7, b[1] + (a[1] - b[1]) * (1 - f), t0 + i * 5000]);
+  }
+  let queuedOffline = 0;
+  for (let i = 0; i < steps; i++) {
+    if (i === 60) await ctxW.setOffline(true);
+    const [x, y, t] = walk[i];
+    await pageW.evaluate(([x, y, t]) => window.__feed(x, y, 5, t), [x, y, t]);
+    await pageW.waitForFunction((n) => window.__field.walked >= n, i + 1);
+    if (i === steps - 1) queuedOffline = await pageW.evaluate(async () => (await window.__field.outbox.counts()).point);
+  }
+  check(queuedOffline > 0, `patrol: ${queuedOffline} points queued while offline`);
+  await shot(pageW, 'field-patrol-offline.png');
+  await ctxW.setOffline(false);
+  await pageW.tap('#patrol'); // stop: sends what waits
+  await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).point === 0, null, {timeout: STEP_MS});
+  const pts = (await api('/api/patrol/points', {headers: {cookie: workerCookie}})).json.features
+    .filter((f) => f.properties.worker === WORKER_PHONE && Date.parse(f.properties.time) >= t0 && Date.parse(f.properties.time) <= t0 + steps * 5000);
+  check(pts.length === steps, `patrol: ${pts.length} points stored for the worker = ${steps} walked (none lost, none twice)`);
+  await shot(pageW, 'field-patrol.png');
+
+  // Visits: two households from the page online, one offline (sent when back online).
+  await pageW.evaluate(([x, y]) => window.__feed(x, y, 5, Date.now()), [inside.longitude, inside.latitude]);
+  await pageW.tap('#tabs [data-tab=where]');
+  await pageW.tap('#locate');
+  await pageW.waitForSelector(`[data-testid=answer][data-code="${G.properties.code}"]`);
+  await pageW.tap('#tabs [data-tab=visits]');
+  await pageW.waitForSelector('#due[data-from=here] li');
+  const firstDue = await pageW.getAttribute('#due li:first-child', 'data-household');
+  check(firstDue.startsWith(`${deep.b.properties.id}/`), `visits: nearest due household first (${firstDue}, standing at ${deep.b.properties.id})`);
+  await shot(pageW, 'field-visits.png');
+  const visitedByPage = [];
+  for (let k = 0; k < 3; k++) {
+    if (k === 2) await ctxW.setOffline(true);
+    const h = await pageW.getAttribute('#due li:first-child', 'data-household');
+    await pageW.tap('#due li:first-child button.visit');
+    await pageW.fill('#due li:first-child textarea[name=found]', '家中一切正常');
+    await pageW.tap('#due li:first-child form button[type=submit]');
+    await pageW.waitForFunction((h) => !document.querySelector(`#due li[data-household="${h}"]`), h);
+    visitedByPage.push(h);
+  }
+  const queuedVisits = await pageW.evaluate(async () => (await window.__field.outbox.counts()).visit);
+  check(queuedVisits === 1, `visits: the offline visit is queued (${queuedVisits})`);
+  await ctxW.setOffline(false);
+  await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).visit === 0, null, {timeout: STEP_MS});
+
+  // Tags and an 8-days-old visit through the API; a re-sent visit stores nothing new.
+  const post = (p, body, cookie) => api(p, {method: 'POST', headers: {'Content-Type': 'application/json', cookie}, body: JSON.stringify(body)});
+  const doors = inG.flatMap((b) => Array.from({length: b.properties.households}, (_, i) => `${b.properties.id}/${i + 1}`));
+  const weekly = doors.find((d) => !visitedByPage.includes(d));
+  const halfMonthly = doors.find((d) => !visitedByPage.includes(d) && d !== weekly);
+  check((await post('/api/households/tags', {household: weekly, grid: G.properties.code, tag: '帮扶'}, leaderCookie)).status === 200, 'tags: a leader tags a household 帮扶');
+  check((await post('/api/households/tags', {household: halfMonthly, grid: G.properties.code, tag: 'concern'}, leaderCookie)).status === 200, 'tags: a leader tags a household 关注');
+  check((await post('/api/households/tags', {household: weekly, grid: G.properties.code, tag: 'help'}, workerCookie)).status === 403, 'tags: a worker may not tag');
+  const eightDays = new Date(Date.now() - 8 * 86_400_000).toISOString();
+  const threeDays = new Date(Date.now() - 3 * 86_400_000).toISOString();
+  const old = {client_id: 'field-test-old-1', household: weekly, grid: G.properties.code, visited_at: eightDays, found: '', done: ''};
+  const r1 = await post('/api/visits', [old, {client_id: 'field-test-3d', household: halfMonthly, grid: G.properties.code, visited_at: threeDays}], workerCookie);
+  const r2 = await post('/api/visits', old, workerCookie);
+  check(r1.status === 201 && r2.status === 200 && r2.json.visits[0].duplicate === true, `visits: re-sent client_id is a duplicate (${r1.status}, ${r2.status})`);
+
+  // The hand count: households visited this month (+08:00) by the worker in G.
+  const monthOf = (iso) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 7);
+  const thisMonth = monthOf(new Date().toISOString());
+  const hand = new Set([...visitedByPage, ...(monthOf(eightDays) === thisMonth ? [weekly] : []), ...(monthOf(threeDays) === thisMonth ? [halfMonthly] : [])]);
+  const fig = await api('/api/visits/figures', {headers: {cookie: leaderCookie}});
+  check(fig.status === 200, `figures: a leader reads them (${fig.status})`);
+  const gFig = fig.json.grids.find((g) => g.grid === G.properties.code);
+  const wFig = fig.json.workers.find((w) => w.worker === WORKER_PHONE);
+  const share = Math.round((hand.size / G.properties.households) * 10_000) / 10_000;
+  check(gFig.visited === hand.size && gFig.share === share, `figures: grid ${G.properties.code} visited ${gFig.visited}/${gFig.households} share ${gFig.share} = hand count ${hand.size}/${G.properties.households} = ${share}`);
+  check(wFig && wFig.visited === hand.size && wFig.share === share, `figures: worker ${WORKER_PHONE} visited ${wFig?.visited} share ${wFig?.share} = ${share}`);
+  check(fig.json.overdue.some((o) => o.household === weekly && o.tag === 'help'), `figures: the 帮扶 household last visited 8 days ago is overdue`);
+  check(!fig.json.overdue.some((o) => o.household === halfMonthly), 'figures: the 关注 household visited 3 days ago is not overdue');
+  check((await api('/api/visits/figures', {headers: {cookie: workerCookie}})).status === 403, 'figures: a worker may not read them');
+  const audit = await api('/api/audit?limit=50', {headers: {cookie: await adminCookie()}});
+  if (audit.status === 200) check(audit.json.entries.some((e) => e.kind === 'GET /api/visits/figures' && e.who === 'field-leader'), 'figures: the read is in the audit log');
+
+  // Report an event: queued offline, sent when the route exists.
+  await pageW.tap('#tabs [data-tab=report]');
+  await ctxW.setOffline(true);
+  await pageW.fill('#r-words', '路灯不亮');
+  await pageW.setInputFiles('#r-photo', {name: 'p.png', mimeType: 'image/png', buffer: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')});
+  await pageW.tap('#report button[type=submit]');
+  await pageW.waitForFunction(() => document.querySelector('#r-result').dataset.queued);
+  check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: queued offline');
+  await shot(pageW, 'field-report.png');
+  await ctxW.setOffline(false);
+  const eventsRoute = (await api('/api/events/categories')).status === 200;
+  if (eventsRoute) {
+    await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).event === 0, null, {timeout: STEP_MS});
+    check(true, 'report: sent to POST /api/events once online');
+  } else {
+    await pageW.evaluate(() => window.__field.send());
+    check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: no /api/events on this server: still queued, not lost');
+  }
+  await ctxW.close();
+} catch (e) {
+  failures.push(`error: ${e.stack || e} (page errors: ${errors.join("; ")})`);
+  console.log(`FAIL ${e.stack || e}`);
+} finally {
+  await browser.close();
+}
+
+async function adminCookie() {
+  addUser('field-admin', 'admin', []);
+  return cookieOf('field-admin');
+}
+
+check(errors.length === 0, `no page errors (${errors.join('; ')})`);
+if (failures.length) {
+  console.log(`\n${failures.length} failure(s):\n- ${failures.join('\n- ')}`);
+  process.exit(1);
+}
+console.log('field page: all checks passed');

@@ -1,0 +1,489 @@
+// The grid worker's phone page (/field): which grid am I in (located in the page against cached
+// grids, so it works offline), my grids, patrol with watchPosition (points queued in IndexedDB
+// and sent once), household visits due, and event reports. Vanilla JS; MapLibre is vendored.
+
+import {loadStyle, CJK_FONTS} from '/app.js';
+import {locateIn, circle, distance} from '/field/geo.js';
+import * as outbox from '/field/outbox.js';
+
+const $ = (s) => document.querySelector(s);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const GRIDS_KEY = 'wangge.field.grids';   // {villageCode: [feature, …]}
+const ME_KEY = 'wangge.field.me';         // GET /api/field/me, for offline
+const DUE_KEY = 'wangge.field.due';       // the last due list, for offline
+const POOR_ACCURACY_M = 150;
+const SEND_EVERY = 20;                    // points queued before a send is tried
+const SEND_INTERVAL_MS = 30_000;
+
+const S = {me: null, fix: null, map: null, watch: null, wake: null, walked: 0, sent: 0, lastAnswer: null, track: []};
+window.__field = S;
+
+// ------------------------------------------------------------------ small helpers
+
+function cachedGrids() {
+  try { return JSON.parse(localStorage.getItem(GRIDS_KEY)) || {}; } catch { return {}; }
+}
+function allFeatures() {
+  return Object.values(cachedGrids()).flat();
+}
+async function getJson(url) {
+  const r = await fetch(url, {headers: {Accept: 'application/json'}, credentials: 'same-origin'});
+  const j = await r.json().catch(() => null);
+  if (!r.ok) { const e = new Error(j?.error || `HTTP ${r.status}`); e.status = r.status; throw e; }
+  return j;
+}
+function clientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+}
+/** Says whether the server answers: the browser's flag, then a probe the service worker never
+ * answers from its cache (a captive Wi-Fi or a dead server is offline too). */
+async function setOnline() {
+  let on = navigator.onLine;
+  if (on) on = await fetch('/api/health', {cache: 'no-store'}).then((r) => r.ok, () => false);
+  $('#net').dataset.online = String(on);
+  $('#net').textContent = on ? '在线' : '离线';
+}
+function tel(p) {
+  const role = p.role === 'grid_leader' ? '网格长' : '网格员';
+  if (!p.phone) return `<p>${role} ${esc(p.name)}</p>`;
+  return `<a class="tel" href="tel:${esc(p.phone)}" data-role="${esc(p.role)}"><span>${role} ${esc(p.name)}</span><span class="num">${esc(p.phone)}</span><span class="call">拨打</span></a>`;
+}
+
+/** Fetches and keeps the grids of `village` (GeoJSON features with their leaders' phones). */
+async function cacheVillage(village) {
+  const fc = await getJson(`/api/grids?village=${encodeURIComponent(village)}`);
+  const all = cachedGrids();
+  all[village] = fc.features.map((f) => ({type: 'Feature', id: f.id, geometry: f.geometry, properties: {
+    code: f.properties.code, name: f.properties.name, village_code: f.properties.village_code,
+    village_name: f.properties.village_name, households: f.properties.households, people: f.properties.people,
+  }}));
+  localStorage.setItem(GRIDS_KEY, JSON.stringify(all));
+  return all[village];
+}
+
+// ------------------------------------------------------------------ map
+
+async function startMap() {
+  if (!window.maplibregl) return;
+  let style;
+  try { style = await loadStyle('/tiles/style.json'); } catch { return; }
+  const map = new maplibregl.Map({
+    container: 'map', style, center: [120.97, 31.3], zoom: 12, attributionControl: false,
+    localIdeographFontFamily: CJK_FONTS, pitchWithRotate: false, dragRotate: false,
+  });
+  map.touchZoomRotate.disableRotation();
+  S.map = map;
+  map.on('load', () => {
+    map.addSource('field-grids', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
+    map.addSource('field-me', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
+    map.addLayer({id: 'field-grids-line', type: 'line', source: 'field-grids', paint: {'line-color': '#0b3d91', 'line-width': 4}});
+    map.addLayer({id: 'field-acc', type: 'fill', source: 'field-me', filter: ['==', ['get', 'kind'], 'accuracy'], paint: {'fill-color': '#1e88e5', 'fill-opacity': 0.18}});
+    map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}});
+    map.addLayer({id: 'field-dot', type: 'circle', source: 'field-me', filter: ['==', ['get', 'kind'], 'me'], paint: {'circle-radius': 8, 'circle-color': '#1e88e5', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3}});
+    document.body.dataset.map = 'ready';
+    if (S.lastAnswer) drawAnswer(...S.lastAnswer);
+  });
+  map.on('click', (e) => answerFor(e.lngLat.lng, e.lngLat.lat, 10, 'map'));
+}
+
+function showPosition(lon, lat, acc) {
+  $('#r-position').textContent = `位置：${lon.toFixed(5)}, ${lat.toFixed(5)}（±${Math.round(acc)} 米）`;
+}
+
+/** The position, its accuracy circle and the patrol track so far (the map follows). */
+function drawPosition(lon, lat, acc) {
+  const m = S.map;
+  if (!m || !m.getSource('field-me')) return;
+  m.getSource('field-me').setData({type: 'FeatureCollection', features: [
+    {type: 'Feature', properties: {kind: 'accuracy'}, geometry: circle(lon, lat, Math.max(acc, 3))},
+    {type: 'Feature', properties: {kind: 'track'}, geometry: {type: 'LineString', coordinates: S.track.length > 1 ? S.track : [[lon, lat], [lon, lat]]}},
+    {type: 'Feature', properties: {kind: 'me'}, geometry: {type: 'Point', coordinates: [lon, lat]}},
+  ]});
+  if (m.getZoom() < 15) m.jumpTo({center: [lon, lat], zoom: 16});
+  else m.setCenter([lon, lat]);
+}
+
+function drawAnswer(lon, lat, acc, features) {
+  S.lastAnswer = [lon, lat, acc, features];
+  const m = S.map;
+  if (!m || !m.getSource('field-me')) return;
+  m.getSource('field-grids').setData({type: 'FeatureCollection', features});
+  drawPosition(lon, lat, acc);
+  m.jumpTo({center: [lon, lat], zoom: 16});
+}
+
+// ------------------------------------------------------------------ which grid am I in
+
+function showAnswer(html) {
+  $('#answer').innerHTML = html;
+}
+
+function answerHtml(hit, acc, source) {
+  const {inside, near, ambiguous} = hit;
+  const main = inside || near[0].feature;
+  const p = main.properties;
+  const mine = S.me?.grids?.find((g) => g.code === p.code);
+  const people = mine ? mine.people : (p.people || []);
+  const parts = [`<div class="card answer" data-testid="answer" data-code="${esc(p.code)}">`];
+  if (ambiguous) {
+    const names = near.map((n) => `${esc(n.feature.properties.name)}（${esc(n.feature.properties.code)}）`);
+    const more = inside ? names : ['网格外', ...names];
+    parts.push(`<p class="warn" data-testid="border">可能在 ${more.join(' 或 ')}：离边界不到 ${Math.round(acc)} 米</p>`);
+  }
+  parts.push(`<p class="grid">${esc(p.name)}</p><p class="code">${esc(p.code)}</p>`);
+  parts.push(`<p class="village">${esc(p.village_name)}（${esc(p.village_code)}）${p.households ? ` · ${p.households} 户` : ''}</p>`);
+  parts.push(`<p class="hint" id="micro"></p>`);
+  const leaders = people.filter((x) => x.role === 'grid_leader');
+  const workers = people.filter((x) => x.role !== 'grid_leader');
+  parts.push(...leaders.map(tel), ...workers.map(tel));
+  if (!leaders.length) parts.push('<p class="hint">未登记网格长。</p>');
+  parts.push(`<p class="hint">定位精度约 ${Math.round(acc)} 米 · ${source === 'server' ? '服务器核对' : '本机判断'}</p></div>`);
+  return parts.join('');
+}
+
+/** Answers for a position: in the page against cached grids; the server when none is cached. */
+async function answerFor(lon, lat, acc, how) {
+  S.fix = {lon, lat, acc, time: Date.now()};
+  showPosition(lon, lat, acc);
+  let hit = locateIn(allFeatures(), lon, lat, acc);
+  let source = 'page';
+  if (!hit.near.length && navigator.onLine) {
+    try {
+      const a = await getJson(`/api/locate?lon=${lon}&lat=${lat}`);
+      if (a.village?.code) await cacheVillage(a.village.code);
+      hit = locateIn(allFeatures(), lon, lat, acc);
+      source = 'server';
+    } catch { /* offline after all: say what we know */ }
+  }
+  if (!hit.near.length) {
+    showAnswer(`<div class="card answer" data-testid="answer" data-code=""><p class="bad">不在已知的任何网格内。</p>${
+      navigator.onLine ? '' : '<p class="hint">当前离线，只能判断已缓存的网格。</p>'}</div>`);
+    drawAnswer(lon, lat, acc, []);
+    return null;
+  }
+  showAnswer(answerHtml(hit, acc, source));
+  drawAnswer(lon, lat, acc, hit.near.map((n) => n.feature));
+  if (navigator.onLine) addMicroGrids(lon, lat);
+  document.body.dataset.located = how || 'gps';
+  return hit;
+}
+
+async function addMicroGrids(lon, lat) {
+  try {
+    const a = await getJson(`/api/locate?lon=${lon}&lat=${lat}`);
+    const m = (a.micro_grids || []).map((x) => x.code).join('、');
+    if (m && $('#micro')) $('#micro').textContent = `微网格 ${m}`;
+  } catch { /* optional */ }
+}
+
+function explain(err) {
+  const why = {
+    1: '没有获得定位权限。请在浏览器设置里允许本网站使用位置，或者输入地址、在地图上点一下。',
+    2: '暂时无法取得位置（信号弱或定位关闭）。可以输入地址，或在地图上点一下。',
+    3: '定位超时。可以再试一次，或输入地址、在地图上点一下。',
+  }[err.code] || err.message || '无法定位。';
+  $('#why-address').textContent = why;
+  $('#why-address').className = 'warn';
+  $('#why-address').dataset.code = String(err.code || 0);
+  $('#address-form').hidden = false;
+}
+
+function locateMe() {
+  if (!('geolocation' in navigator)) return explain({code: 2});
+  $('#locate').textContent = '正在定位…';
+  navigator.geolocation.getCurrentPosition(async (pos) => {
+    $('#locate').textContent = '我在哪个网格？';
+    const {longitude, latitude, accuracy} = pos.coords;
+    if (accuracy > POOR_ACCURACY_M) explain({code: 2, message: `定位精度较差（约 ${Math.round(accuracy)} 米）。结果仅供参考，可输入地址核对。`});
+    else $('#address-form').hidden = true;
+    await answerFor(longitude, latitude, accuracy, 'gps');
+  }, (err) => {
+    $('#locate').textContent = '我在哪个网格？';
+    explain(err);
+  }, {enableHighAccuracy: true, timeout: 20_000, maximumAge: 0});
+}
+
+let typing = null;
+function addressTyped() {
+  clearTimeout(typing);
+  const q = $('#address').value.trim();
+  if (q.length < 2) { $('#candidates').innerHTML = ''; return; }
+  typing = setTimeout(async () => {
+    try {
+      const a = await getJson(`/api/locate?address=${encodeURIComponent(q)}`);
+      const cands = a.candidates || [];
+      $('#candidates').innerHTML = cands.slice(0, 6).map((c, i) =>
+        `<li><button type="button" data-i="${i}">${esc(c.address)}<br><small>网格 ${esc(c.grid_code || '—')} · 村 ${esc((c.grid_code || '').slice(0, 12))}</small></button></li>`).join('');
+      $('#candidates').querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
+        const c = cands[+b.dataset.i];
+        answerFor(c.lon, c.lat, 5, 'address');
+      }));
+    } catch (e) {
+      $('#candidates').innerHTML = `<li class="hint">${e.status === 404 ? '没有找到这个地址' : navigator.onLine ? esc(e.message) : '离线时不能查地址'}</li>`;
+    }
+  }, 300);
+}
+
+// ------------------------------------------------------------------ me, login, my grids
+
+async function loadMe() {
+  try {
+    S.me = await getJson('/api/field/me');
+    localStorage.setItem(ME_KEY, JSON.stringify(S.me));
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) { S.me = null; localStorage.removeItem(ME_KEY); }
+    else S.me = JSON.parse(localStorage.getItem(ME_KEY) || 'null'); // offline: who I was
+  }
+  $('#me-button').textContent = S.me ? `${S.me.name} · 退出` : '登录';
+  renderMine();
+  if (S.me && navigator.onLine) {
+    const villages = [...new Set(S.me.grids.map((g) => g.village_code).filter(Boolean))];
+    await Promise.all(villages.map((v) => cacheVillage(v).catch(() => null)));
+  }
+}
+
+function renderMine() {
+  if (!S.me) { $('#mine').innerHTML = '<p class="hint">登录后显示我的网格。</p>'; return; }
+  if (!S.me.grids.length) { $('#mine').innerHTML = `<p class="hint">${esc(S.me.name)} 没有登记在任何网格。</p>`; return; }
+  $('#mine').innerHTML = S.me.grids.map((g) => `<div class="card" data-mine="${esc(g.code)}">
+    <p class="grid"><b>${esc(g.name)}</b></p><p class="code">${esc(g.code)} · ${esc(g.village_name)} · ${g.households} 户</p>
+    ${g.people.map(tel).join('')}</div>`).join('');
+}
+
+function login() {
+  if (S.me) {
+    fetch('/api/session', {method: 'DELETE', credentials: 'same-origin'}).finally(() => { S.me = null; localStorage.removeItem(ME_KEY); loadMe(); });
+    return;
+  }
+  $('#login').showModal();
+}
+
+async function submitLogin(ev) {
+  ev.preventDefault();
+  const r = await fetch('/api/session', {
+    method: 'POST', headers: {'Content-Type': 'application/json'}, credentials: 'same-origin',
+    body: JSON.stringify({name: $('#login-name').value, password: $('#login-password').value}),
+  }).catch(() => null);
+  if (!r || !r.ok) {
+    const j = r ? await r.json().catch(() => ({})) : {};
+    $('#login-error').textContent = r ? (r.status === 401 ? '用户名或密码不对' : j.error || `登录失败 ${r.status}`) : '离线，不能登录';
+    return;
+  }
+  $('#login').close();
+  await loadMe();
+  loadDue();
+  send();
+}
+
+// ------------------------------------------------------------------ sending the outbox
+
+async function refreshCounts() {
+  const c = await outbox.counts();
+  $('#p-walked').textContent = S.walked;
+  $('#p-queued').textContent = c.point;
+  $('#p-sent').textContent = S.sent;
+  return c;
+}
+
+async function send() {
+  if (!navigator.onLine) {
+    const c = await refreshCounts();
+    const waiting = c.point + c.visit + c.event;
+    $('#patrol-note').textContent = waiting ? `${waiting} 条待发送（离线，联网后自动发送）` : '';
+    return;
+  }
+  const r = await outbox.flush();
+  S.sent += r.sent;
+  if (r.reason === '无网络') setOnline();
+  const c = await refreshCounts();
+  const waiting = c.point + c.visit + c.event;
+  $('#patrol-note').textContent = waiting ? `${waiting} 条待发送${r.reason ? `（${r.reason}）` : ''}` : (S.sent ? '全部已发送' : '');
+  return r;
+}
+
+// ------------------------------------------------------------------ patrol
+
+async function wakeLock() {
+  try {
+    if ('wakeLock' in navigator && document.visibilityState === 'visible') S.wake = await navigator.wakeLock.request('screen');
+  } catch { S.wake = null; }
+}
+
+async function onFix(pos) {
+  const {longitude, latitude, accuracy} = pos.coords;
+  const worker = S.me?.worker;
+  if (!worker) return;
+  await outbox.put('point', {
+    worker, time: new Date(pos.timestamp).toISOString(), lon: +longitude.toFixed(7), lat: +latitude.toFixed(7),
+    crs: 'wgs84', accuracy: Math.round(accuracy * 10) / 10,
+  });
+  S.walked += 1;
+  S.fix = {lon: longitude, lat: latitude, acc: accuracy, time: pos.timestamp};
+  showPosition(longitude, latitude, accuracy);
+  S.track.push([longitude, latitude]);
+  drawPosition(longitude, latitude, accuracy);
+  const c = await refreshCounts();
+  if (c.point >= SEND_EVERY && navigator.onLine) send();
+}
+
+let timer = null;
+async function togglePatrol() {
+  const b = $('#patrol');
+  if (S.watch !== null) {
+    navigator.geolocation.clearWatch(S.watch);
+    S.watch = null;
+    clearInterval(timer);
+    if (S.wake) { S.wake.release().catch(() => {}); S.wake = null; }
+    b.textContent = '开始巡查';
+    b.dataset.on = 'false';
+    await send();
+    return;
+  }
+  if (!S.me) { $('#patrol-note').textContent = '请先登录，巡查轨迹记在自己名下。'; login(); return; }
+  S.watch = navigator.geolocation.watchPosition(onFix, (err) => explainPatrol(err), {enableHighAccuracy: true, maximumAge: 0, timeout: 60_000});
+  timer = setInterval(send, SEND_INTERVAL_MS);
+  await wakeLock();
+  b.textContent = '结束巡查';
+  b.dataset.on = 'true';
+  $('#patrol-note').textContent = S.wake ? '巡查中，屏幕保持常亮。' : '巡查中。请保持本页打开。';
+}
+
+function explainPatrol(err) {
+  $('#patrol-note').textContent = err.code === 1 ? '没有定位权限，无法记录巡查轨迹。' : '暂时取不到位置，继续尝试中…';
+}
+
+// ------------------------------------------------------------------ visits
+
+async function loadDue() {
+  if (!S.me) return;
+  const pos = S.fix ? `?lon=${S.fix.lon}&lat=${S.fix.lat}` : '';
+  let due;
+  try {
+    due = await getJson(`/api/visits/due${pos}`);
+    localStorage.setItem(DUE_KEY, JSON.stringify(due));
+  } catch (e) {
+    due = JSON.parse(localStorage.getItem(DUE_KEY) || 'null');
+    if (!due) { $('#visits-head').textContent = e.status === 403 ? '没有可走访的网格。' : '离线，暂无走访清单。'; return; }
+  }
+  const queued = new Set((await outbox.list('visit')).map((x) => x.body.household));
+  const list = due.list.filter((d) => !queued.has(d.household));
+  $('#visits-head').textContent = `应走访 ${due.due} 户（共 ${due.households} 户），其中逾期 ${due.overdue} 户。${S.fix ? '由近到远：' : ''}`;
+  $('#due').dataset.from = S.fix ? 'here' : '';
+  $('#due').innerHTML = list.map((d) => `<li data-household="${esc(d.household)}">
+    <button type="button" class="visit">${esc(d.address || d.building)} · ${d.door} 户
+      <span class="meta">${d.tag ? `<b>${d.tag === 'help' ? '帮扶·每周' : '关注·半月'}</b> ` : '每月 '}${d.overdue ? '<span class="overdue">逾期</span> ' : ''}${d.distance_m != null ? `${Math.round(d.distance_m)} 米` : ''}</span>
+    </button></li>`).join('');
+  $('#due').querySelectorAll('li').forEach((li) => li.querySelector('button').addEventListener('click', () => openVisit(li, list.find((d) => d.household === li.dataset.household))));
+}
+
+function openVisit(li, d) {
+  if (li.querySelector('form')) return;
+  const f = document.createElement('form');
+  f.className = 'card';
+  f.innerHTML = `<label>发现情况<textarea name="found" rows="2" maxlength="500"></textarea></label>
+    <label>处理情况<textarea name="done" rows="2" maxlength="500"></textarea></label>
+    <button class="big primary" type="submit">记录走访</button>`;
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    await outbox.put('visit', {
+      client_id: clientId(), household: d.household, grid: d.grid, visited_at: new Date().toISOString(),
+      lon: S.fix?.lon ?? d.lon, lat: S.fix?.lat ?? d.lat, found: f.found.value, done: f.done.value,
+    });
+    li.remove();
+    await send();
+  });
+  li.append(f);
+}
+
+// ------------------------------------------------------------------ report an event
+
+const FALLBACK_CATEGORIES = [
+  {code: 'safety', name: '安全隐患'}, {code: 'environment', name: '环境卫生'},
+  {code: 'dispute', name: '矛盾纠纷'}, {code: 'facility', name: '设施损坏'}, {code: 'other', name: '其他'},
+];
+
+async function loadCategories() {
+  let tree = null;
+  try { tree = await getJson('/api/events/categories'); localStorage.setItem('wangge.field.categories', JSON.stringify(tree)); } catch {
+    tree = JSON.parse(localStorage.getItem('wangge.field.categories') || 'null');
+  }
+  const flat = [];
+  const walk = (nodes, prefix) => (nodes || []).forEach((n) => {
+    if (n.children?.length) walk(n.children, `${prefix}${n.name}·`); else flat.push({code: n.code, name: prefix + n.name});
+  });
+  walk(Array.isArray(tree) && tree.length ? tree : FALLBACK_CATEGORIES, '');
+  $('#r-category').innerHTML = flat.map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join('');
+}
+
+function photoData(file) {
+  return new Promise((resolve) => {
+    if (!file) return resolve(null);
+    const img = new Image();
+    img.onload = () => {
+      const k = Math.min(1, 1280 / Math.max(img.width, img.height));
+      const c = document.createElement('canvas');
+      c.width = Math.round(img.width * k); c.height = Math.round(img.height * k);
+      c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
+      URL.revokeObjectURL(img.src);
+      resolve(c.toDataURL('image/jpeg', 0.7).split(',')[1]);
+    };
+    img.onerror = () => resolve(null);
+    img.src = URL.createObjectURL(file);
+  });
+}
+
+async function submitReport(ev) {
+  ev.preventDefault();
+  const words = $('#r-words').value.trim();
+  const cat = $('#r-category');
+  const photo = await photoData($('#r-photo').files[0]);
+  const body = {
+    client_id: clientId(), category: cat.value, title: `${cat.selectedOptions[0]?.textContent || ''}：${words.slice(0, 20)}`,
+    description: words, source: 'worker', priority: 'normal', reported_at: new Date().toISOString(),
+    photos: photo ? [{type: 'image/jpeg', data: photo}] : [],
+  };
+  if (S.fix) Object.assign(body, {lon: S.fix.lon, lat: S.fix.lat, crs: 'wgs84'});
+  await outbox.put('event', body);
+  $('#report').reset();
+  const r = await send();
+  const left = (await outbox.counts()).event;
+  $('#r-result').textContent = left ? `已保存在手机上，联网后自动上报（${r?.reason || '离线'}）。` : '已上报。';
+  $('#r-result').dataset.queued = String(left);
+  $('#r-result').scrollIntoView({block: 'end'});
+}
+
+// ------------------------------------------------------------------ start
+
+function showTab(name) {
+  document.querySelectorAll('.tab').forEach((t) => { t.dataset.active = String(t.id === `tab-${name}`); });
+  document.querySelectorAll('#tabs button').forEach((b) => (b.dataset.tab === name ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current')));
+  if (name === 'visits') loadDue();
+}
+
+async function start() {
+  await setOnline();
+  window.addEventListener('online', () => { setOnline(); send(); });
+  window.addEventListener('offline', setOnline);
+  document.addEventListener('visibilitychange', () => { if (S.watch !== null && !S.wake) wakeLock(); });
+  $('#locate').addEventListener('click', locateMe);
+  $('#address').addEventListener('input', addressTyped);
+  $('#address-form').addEventListener('submit', (e) => { e.preventDefault(); addressTyped(); });
+  $('#me-button').addEventListener('click', login);
+  $('#login-form').addEventListener('submit', submitLogin);
+  $('#login-cancel').addEventListener('click', () => $('#login').close());
+  $('#patrol').addEventListener('click', togglePatrol);
+  $('#report').addEventListener('submit', submitReport);
+  document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/field-sw.js', {scope: '/field'}).catch(() => {});
+  startMap();
+  await Promise.all([loadMe(), loadCategories()]);
+  await send();
+  document.body.dataset.ready = 'true';
+}
+
+S.send = send;
+S.answerFor = answerFor;
+S.outbox = outbox;
+S.distance = distance;
+start();
