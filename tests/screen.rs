@@ -454,7 +454,10 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             "2026-12-06T12:00:00Z",
         );
         let none = store.screen_events(from, to, now).await.unwrap().unwrap();
-        assert_eq!((none.reported, none.open, none.overdue, none.closed), (0, 0, 0, 0));
+        assert_eq!(
+            (none.reported, none.open, none.overdue, none.closed),
+            (0, 0, 0, 0)
+        );
         // events in the store's own table (migration 8), in the states of the events flow
         let row = |n: u32, state: &str, reported: &str, closed: &str, due: &str| {
             format!(
@@ -463,11 +466,41 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             )
         };
         let rows = [
-            row(1, "reported", "2026-12-06T01:00:00Z", "NULL", "2026-12-06T20:00:00Z"),
-            row(2, "dispatched", "2026-12-05T01:00:00Z", "NULL", "2026-12-06T02:00:00Z"),
-            row(3, "archived", "2026-12-06T03:00:00Z", "'2026-12-06T05:00:00Z'", "2026-12-07T00:00:00Z"),
-            row(4, "evaluated", "2026-12-01T03:00:00Z", "'2026-12-02T05:00:00Z'", "2026-12-03T00:00:00Z"),
-            row(5, "returned", "2026-12-05T03:00:00Z", "NULL", "2026-12-05T04:00:00Z"),
+            row(
+                1,
+                "reported",
+                "2026-12-06T01:00:00Z",
+                "NULL",
+                "2026-12-06T20:00:00Z",
+            ),
+            row(
+                2,
+                "dispatched",
+                "2026-12-05T01:00:00Z",
+                "NULL",
+                "2026-12-06T02:00:00Z",
+            ),
+            row(
+                3,
+                "archived",
+                "2026-12-06T03:00:00Z",
+                "'2026-12-06T05:00:00Z'",
+                "2026-12-07T00:00:00Z",
+            ),
+            row(
+                4,
+                "evaluated",
+                "2026-12-01T03:00:00Z",
+                "'2026-12-02T05:00:00Z'",
+                "2026-12-03T00:00:00Z",
+            ),
+            row(
+                5,
+                "returned",
+                "2026-12-05T03:00:00Z",
+                "NULL",
+                "2026-12-05T04:00:00Z",
+            ),
         ];
         execute_sql(
             kind,
