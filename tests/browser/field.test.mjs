@@ -347,10 +347,16 @@ try {
   check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: queued offline');
   await shot(pageW, 'field-report.png');
   await ctxW.setOffline(false);
-  const eventsRoute = (await api('/api/events/categories')).status === 200;
+  const eventsRoute = (await api('/api/events/categories', {headers: {cookie: workerCookie}})).status === 200;
   if (eventsRoute) {
+    await pageW.evaluate(() => window.__field.send());
     await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).event === 0, null, {timeout: STEP_MS});
-    check(true, 'report: sent to POST /api/events once online');
+    // stored once, located to a grid, whatever the page re-sent
+    await pageW.evaluate(() => window.__field.send());
+    const listed = await api('/api/events', {headers: {cookie: workerCookie}});
+    const mine = (listed.json?.events || listed.json || []).filter((e) => JSON.stringify(e).includes('路灯不亮'));
+    check(listed.status === 200 && mine.length === 1 && /^\d{15}$/.test(mine[0].grid || mine[0].grid_code || ''),
+      `report: sent to POST /api/events once online, stored once with its grid (${listed.status}, ${mine.length}: ${JSON.stringify(mine[0] || listed.json).slice(0, 200)})`);
   } else {
     await pageW.evaluate(() => window.__field.send());
     check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: no /api/events on this server: still queued, not lost');
