@@ -324,7 +324,14 @@ try {
   const monthOf = (iso) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 7);
   const thisMonth = monthOf(new Date().toISOString());
   const hand = new Set([...visitedByPage, ...(monthOf(eightDays) === thisMonth ? [weekly] : []), ...(monthOf(threeDays) === thisMonth ? [halfMonthly] : [])]);
-  const fig = await api('/api/visits/figures', {headers: {cookie: leaderCookie}});
+  // The offline visit may still be on its way when the outbox reads empty: wait for it (a lost
+  // or doubled visit still fails below).
+  let fig;
+  for (const until = Date.now() + STEP_MS; ; await new Promise((r) => setTimeout(r, 500))) {
+    fig = await api('/api/visits/figures', {headers: {cookie: leaderCookie}});
+    const g = fig.json?.grids?.find((x) => x.grid === G.properties.code);
+    if ((g && g.visited >= hand.size) || Date.now() > until) break;
+  }
   check(fig.status === 200, `figures: a leader reads them (${fig.status})`);
   const gFig = fig.json.grids.find((g) => g.grid === G.properties.code);
   const wFig = fig.json.workers.find((w) => w.worker === WORKER_PHONE);
