@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wangge::ops::doctor::{disk_level, Level};
 
 /// A small partitioned town in a GeoPackage in `dir`.
 fn town_store(dir: &Path) -> PathBuf {
@@ -540,6 +541,18 @@ fn an_older_store_is_upgraded_after_a_backup_and_a_newer_one_refused() {
     assert!(!ok && out.contains("999"), "{out}");
 }
 
+/// The doctor's disk verdict for `db`, from `df`'s count of available bytes.
+fn expected_disk_level(db: &Path) -> Level {
+    let out = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(db.parent().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let avail: u64 = text.lines().nth(1).unwrap().trim().parse().unwrap();
+    disk_level(avail, std::fs::metadata(db).unwrap().len())
+}
+
 #[test]
 fn doctor_passes_a_healthy_store_and_fails_a_broken_one() {
     let dir = common::tmp();
@@ -576,14 +589,23 @@ fn doctor_passes_a_healthy_store_and_fails_a_broken_one() {
         "--tls-cert",
         cert.to_str().unwrap(),
     ]);
-    assert!(ok, "{out}{err}");
     assert!(out.contains("ok   store"), "{out}");
-    assert!(out.contains("ok   disk"), "{out}");
+    // the disk line agrees with what `df` says of this machine's disk, whatever it holds
+    let disk = expected_disk_level(&db);
+    assert!(
+        out.contains(&format!("{:<4} disk", disk.as_str())),
+        "df says {disk:?}:\n{out}"
+    );
     assert!(
         out.contains("warn tls") && (out.contains("(9 days)") || out.contains("(10 days)")),
         "{out}"
     );
-    assert!(out.contains("verdict: healthy"), "{out}");
+    if disk == Level::Fail {
+        assert!(!ok && out.contains("verdict: NOT healthy"), "{out}");
+    } else {
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("verdict: healthy"), "{out}");
+    }
 
     // damage the file: the pages after the first 8 KiB overwritten
     let broken = dir.path().join("broken.gpkg");

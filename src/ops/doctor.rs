@@ -158,7 +158,7 @@ async fn check_store(db: &str, out: &mut Vec<Finding>) -> Option<String> {
     }
 }
 
-/// Free space on the store's file system: FAIL under 256 MiB or 2 %, warn under 2 GiB or 10 %.
+/// Free space on the store's file system, judged by [`disk_level`] against the store's size.
 fn check_disk(db: &str) -> Finding {
     let dir = Path::new(db)
         .parent()
@@ -172,20 +172,47 @@ fn check_disk(db: &str) -> Finding {
             "check with `df -h`",
         );
     };
-    let mib = free / (1 << 20);
+    let store = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
     let pct = if total > 0 {
         free as f64 * 100.0 / total as f64
     } else {
         0.0
     };
-    let detail = format!("{}: {mib} MiB free ({pct:.0} %)", dir.display());
-    let todo = "free space (old backups, logs) or move the store to a larger disk: backups and upgrades need room for a copy of the store";
-    if mib < 256 || pct < 2.0 {
-        finding("disk", Level::Fail, detail, todo)
-    } else if mib < 2048 || pct < 10.0 {
-        finding("disk", Level::Warn, detail, todo)
+    let detail = format!(
+        "{}: {} MiB free ({pct:.0} %), store {} MiB",
+        dir.display(),
+        free >> 20,
+        store >> 20
+    );
+    let level = disk_level(free, store);
+    let todo = match level {
+        Level::Ok => "",
+        _ => "free space (old backups, logs) or move the store to a larger disk: backups and upgrades need room for a copy of the store",
+    };
+    finding("disk", level, detail, todo)
+}
+
+/// What `free` bytes beside a store of `store` bytes allow: a backup or an upgrade writes a
+/// whole copy of the store beside it, so FAIL when one copy and 256 MiB no longer fit, warn
+/// when two copies and 2 GiB no longer fit. Only sizes count: 9 % of a 250 GB disk is
+/// plenty, 20 % of a 4 GB card is not.
+///
+/// ```
+/// use wangge::ops::doctor::{disk_level, Level};
+/// const MIB: u64 = 1 << 20;
+/// assert_eq!(disk_level(24_000 * MIB, 40 * MIB), Level::Ok);
+/// assert_eq!(disk_level(1_500 * MIB, 40 * MIB), Level::Warn);
+/// assert_eq!(disk_level(200 * MIB, 40 * MIB), Level::Fail);
+/// assert_eq!(disk_level(5_000 * MIB, 4_900 * MIB), Level::Fail);
+/// ```
+pub fn disk_level(free: u64, store: u64) -> Level {
+    const MIB: u64 = 1 << 20;
+    if free < store + 256 * MIB {
+        Level::Fail
+    } else if free < 2 * store + 2048 * MIB {
+        Level::Warn
     } else {
-        finding("disk", Level::Ok, detail, "")
+        Level::Ok
     }
 }
 
