@@ -643,29 +643,10 @@ async fn leaders_read_only_the_tracks_in_their_area() {
 
 #[test]
 fn the_command_line_adds_users_and_tokens_and_shows_the_audit() {
-    use std::io::Write;
     let dir = common::tmp();
     let db = dir.path().join("a.gpkg");
     let db = db.to_str().unwrap();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        let mut c = std::process::Command::new(common::bin())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(s) = stdin {
-            // a command that fails on its flags exits before reading: a broken pipe
-            let _ = c.stdin.take().unwrap().write_all(s.as_bytes());
-        }
-        let o = c.wait_with_output().unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
-    };
+    let run = |args: &[&str], stdin: Option<&str>| common::wangge_stdin(args, stdin.unwrap_or(""));
     let (ok, _, err) = run(
         &[
             "user",

@@ -811,3 +811,235 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
         );
     }
 }
+
+/// `curl` (an independent TLS client) against `url`: (exit status, HTTP status, headers, body).
+fn curl(args: &[&str], url: &str) -> (i32, u16, String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-D",
+            "-",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (rest, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    (
+        out.status.code().unwrap_or(-1),
+        code.trim().parse().unwrap_or(0),
+        head.to_string(),
+        body.to_string(),
+    )
+}
+
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn https_with_a_generated_certificate_renewed_without_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::tmp();
+    let db = town_store(dir.path());
+    let certs = dir.path().join("certs");
+    let c = |name: &str| certs.join(name).to_str().unwrap().to_string();
+    let (ok, out, err) = wangge(&[
+        "cert",
+        "--host",
+        "localhost",
+        "--host",
+        "127.0.0.1",
+        "--out",
+        &c(""),
+    ]);
+    assert!(ok && out.contains("made a new CA"), "{out}{err}");
+    for key in ["key.pem", "ca-key.pem"] {
+        let mode = std::fs::metadata(certs.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    // openssl agrees: the server certificate chains to the CA and names both hosts
+    let verified = openssl(&["verify", "-CAfile", &c("ca.pem"), &c("cert.pem")]);
+    assert!(verified.trim().ends_with("OK"), "{verified}");
+    let text = openssl(&["x509", "-in", &c("cert.pem"), "-noout", "-text"]);
+    assert!(
+        text.contains("DNS:localhost") && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("TLS Web Server Authentication"), "{text}");
+    let ca_text = openssl(&["x509", "-in", &c("ca.pem"), "-noout", "-text"]);
+    assert!(ca_text.contains("CA:TRUE"), "{ca_text}");
+
+    let (ok, _, err) = common::wangge_stdin(
+        &[
+            "user",
+            "add",
+            "ops1",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        "a long password\n",
+    );
+    assert!(ok, "{err}");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = serve(
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--tls-cert",
+            &c("cert.pem"),
+            "--tls-key",
+            &c("key.pem"),
+        ],
+        port,
+        dir.path().join("serve.log"),
+    );
+    let https = |host: &str, path: &str| format!("https://{host}:{port}{path}");
+    let ca = c("ca.pem");
+    // a client that trusts the CA reaches it by name and by address; one that does not, refuses
+    for host in ["localhost", "127.0.0.1"] {
+        let (rc, st, _, body) = curl(&["--cacert", &ca], &https(host, "/api/health"));
+        assert_eq!((rc, st), (0, 200), "{host}: {body}");
+    }
+    let (rc, ..) = curl(&[], &https("localhost", "/api/health"));
+    assert_eq!(rc, 60, "an unknown CA must fail verification");
+    let (_, st, ..) = curl(&[], &format!("http://127.0.0.1:{port}/api/health"));
+    assert_ne!(st, 200, "plain HTTP on the HTTPS port");
+    // the CA offered for phones is the folder's ca.pem
+    let (rc, st, head, body) = curl(&["--cacert", &ca], &https("localhost", "/ca.pem"));
+    assert_eq!((rc, st), (0, 200), "{body}");
+    assert!(
+        head.to_lowercase().contains("application/x-x509-ca-cert"),
+        "{head}"
+    );
+    assert_eq!(body, std::fs::read_to_string(certs.join("ca.pem")).unwrap());
+    // the session cookie is Secure over HTTPS
+    let (_, st, head, body) = curl(
+        &[
+            "--cacert",
+            &ca,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"name":"ops1","password":"a long password"}"#,
+        ],
+        &https("localhost", "/api/session"),
+    );
+    assert_eq!(st, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie"))
+        .unwrap_or("");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{head}"
+    );
+
+    // renewed for a new name from the same CA; SIGHUP serves it without a restart
+    let ca_before = std::fs::read(certs.join("ca.pem")).unwrap();
+    let (ok, out, err) = wangge(&[
+        "cert",
+        "--host",
+        "localhost",
+        "--host",
+        "wangge.test",
+        "--out",
+        &c(""),
+        "--days",
+        "30",
+    ]);
+    assert!(ok && out.contains("kept the CA"), "{out}{err}");
+    assert_eq!(std::fs::read(certs.join("ca.pem")).unwrap(), ca_before);
+    let resolve = format!("wangge.test:{port}:127.0.0.1");
+    let by_new_name = || {
+        curl(
+            &["--cacert", &ca, "--resolve", &resolve],
+            &https("wangge.test", "/api/health"),
+        )
+    };
+    assert_eq!(
+        by_new_name().0,
+        60,
+        "the old certificate does not name wangge.test"
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    loop {
+        let (rc, st, _, body) = by_new_name();
+        if (rc, st) == (0, 200) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not reloaded: curl {rc} {st} {body}; {}",
+            std::fs::read_to_string(&server.log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (ok, out, _) = wangge(&[
+        "doctor",
+        "--db",
+        db.to_str().unwrap(),
+        "--tls-cert",
+        &c("cert.pem"),
+    ]);
+    assert!(
+        out.contains("tls") && (out.contains("(29 days)") || out.contains("(30 days)")),
+        "{ok} {out}"
+    );
+    drop(server);
+
+    // bad input is named
+    let (ok, _, err) = wangge(&["cert", "--host", "bad host!", "--out", &c("other")]);
+    assert!(!ok && err.contains("--host \"bad host!\""), "{err}");
+    let (ok, _, err) = wangge(&[
+        "cert",
+        "--host",
+        "a.test",
+        "--out",
+        &c("other"),
+        "--days",
+        "3650",
+    ]);
+    assert!(!ok && err.contains("--days"), "{err}");
+    let (ok, _, err) = wangge(&[
+        "serve",
+        "--db",
+        db.to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{}", free_port()),
+        "--tls-cert",
+        &c("missing.pem"),
+        "--tls-key",
+        &c("key.pem"),
+    ]);
+    assert!(!ok && err.contains("missing.pem"), "{err}");
+}

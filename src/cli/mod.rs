@@ -24,6 +24,7 @@ pub mod activate;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod cert;
 pub mod check;
 pub mod config;
 pub mod diff;
@@ -132,6 +133,9 @@ pub enum Command {
     /// Check this machine can keep serving: store integrity, free disk, TLS certificate expiry,
     /// clock and time zone. Exits 0 when healthy (warnings allowed), 1 when something must be fixed.
     Doctor(doctor::Args),
+    /// Make an intranet CA and a server certificate for `serve --tls-cert/--tls-key` (HTTPS:
+    /// phones give the field page their position only over HTTPS).
+    Cert(cert::Args),
 }
 
 impl Command {
@@ -159,6 +163,7 @@ impl Command {
             Command::Backup(a) => backup::run(a),
             Command::Restore(a) => restore::run(a),
             Command::Doctor(a) => doctor::run(a),
+            Command::Cert(a) => cert::run(a),
         }
     }
 }

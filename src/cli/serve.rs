@@ -34,7 +34,8 @@ pub struct Args {
     /// Log filter: info, debug, wangge=debug,warn… [default: info; WANGGE_LOG wins].
     #[arg(long)]
     log_level: Option<String>,
-    /// TLS certificate chain (PEM); serve HTTPS (needs --tls-key).
+    /// TLS certificate chain (PEM, e.g. from `wangge cert`); serve HTTPS (needs --tls-key).
+    /// SIGHUP reads the files again: a renewed certificate needs no restart.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
@@ -78,14 +79,10 @@ impl Args {
 /// Runs `wangge serve` until the server stops.
 pub fn run(a: Args) -> Result<()> {
     let s = a.settings()?;
-    if let Some(tls) = &s.tls {
-        anyhow::bail!(
-            "TLS ({}): serving HTTPS itself is not built into this wangge yet; serve on loopback \
-             behind a TLS reverse proxy (nginx) and leave [tls] / --tls-cert out (`wangge doctor \
-             --tls-cert` still watches the proxy's certificate)",
-            tls.cert.display()
-        );
-    }
+    let ca_pem = match &s.tls {
+        Some(tls) => wangge::ops::tls::private_root(&tls.cert)?,
+        None => None,
+    };
     // a long-running server: two allocator arenas keep what threads free from piling up
     wangge::serve::memory::limit_arenas(2);
     let rt = runtime()?;
@@ -110,11 +107,17 @@ pub fn run(a: Args) -> Result<()> {
             request_timeout: std::time::Duration::from_secs(s.request_timeout_s),
             secure_cookies: s.tls.is_some(),
             metrics_token: s.metrics_token.clone(),
+            ca_pem,
             ..Default::default()
         };
         let source = std::sync::Arc::new(wangge::serve::StoreSource::new(store));
-        wangge::serve::serve_with(listener, source, config)
-            .await
-            .context("the map service stopped")
+        match &s.tls {
+            Some(tls) => {
+                let (cert, key) = (tls.cert.clone(), tls.key.clone());
+                wangge::serve::serve_tls_with(listener, source, config, cert, key).await
+            }
+            None => wangge::serve::serve_with(listener, source, config).await,
+        }
+        .context("the map service stopped")
     })
 }

@@ -233,7 +233,12 @@ pub fn free_space(dir: &Path) -> Option<(u64, u64)> {
 /// The TLS certificate: FAIL if unreadable or expired, warn within 30 days of expiry.
 fn check_tls(cert: &Path) -> Finding {
     match crate::ops::tls::not_after(cert) {
-        Err(e) => finding("tls", Level::Fail, e, "check [tls] cert in the config file"),
+        Err(e) => finding(
+            "tls",
+            Level::Fail,
+            e.to_string(),
+            "check [tls] cert in the config file",
+        ),
         Ok(end) => {
             let days = (end - Utc::now()).num_days();
             let detail = format!(

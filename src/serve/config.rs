@@ -34,6 +34,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// A bearer token that lets other machines read `/metrics` (loopback needs none).
     pub metrics_token: Option<String>,
+    /// The private CA (PEM) at the end of the served certificate chain, offered at `/ca.pem`
+    /// for phones and PCs to install (see [`crate::ops::tls::private_root`]).
+    pub ca_pem: Option<String>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             secure_cookies: false,
             request_timeout: Duration::from_secs(60),
             metrics_token: None,
+            ca_pem: None,
         }
     }
 }

@@ -40,6 +40,27 @@ pub fn wangge(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs the `wangge` binary with `stdin` on its standard input: (success, stdout, stderr).
+pub fn wangge_stdin(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wangge");
+    // a command that fails on its flags exits before reading: a broken pipe
+    let _ = c.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let o = c.wait_with_output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// Runs `wangge partition <input> --out <out> --quiet <extra…>`; panics with its output unless it
 /// succeeds.
 pub fn partition_ok(input: &Path, out: &Path, extra: &[&str]) {

@@ -15,6 +15,7 @@ pub mod screen;
 pub mod session;
 pub mod static_files;
 pub mod tiles;
+pub mod tls;
 
 use super::state::Service;
 use axum::extract::DefaultBodyLimit;
@@ -68,6 +69,7 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}/photos/{photo}",
     // -- end events --
     "/metrics",
+    "/ca.pem",
     // -- screen (issue 16) --
     "/screen",
     "/api/screen/summary",
@@ -178,6 +180,7 @@ pub fn router(service: Arc<Service>) -> Router {
         // -- end field
         .route("/", get(static_files::index))
         .route("/metrics", get(metrics::metrics)) // ops (issue 20)
+        .route("/ca.pem", get(tls::ca_pem))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
             super::auth::guard,
