@@ -306,6 +306,30 @@ async fn a_screen_token_opens_a_session_once() {
     assert_eq!((st, &who["role"]), (200, &json!("screen")), "{who}");
     let (st, _) = s.get(&c, "/api/screen/summary").await;
     assert_eq!(st, 200);
+    // logging out ends the screen's session; the token still opens a new one
+    let r = c
+        .delete(format!("{}/api/session", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (st, _) = s.get(&c, "/api/screen/summary").await;
+    assert_eq!(st, 401, "a logged-out screen session still reads");
+    let r = no_redirect
+        .get(format!("{}/screen?token={token}", s.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let id = cookie
+        .strip_prefix("wangge_session=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let c = cookie_client(id);
+    let (st, _) = s.get(&c, "/api/screen/summary").await;
+    assert_eq!(st, 200);
     // the page itself, without the token, needs none
     let page = no_redirect
         .get(format!("{}/screen", s.base))

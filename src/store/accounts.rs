@@ -374,15 +374,29 @@ impl Store {
         tx.commit().await.map_err(db_tx(self))
     }
 
-    /// Ends a session, with the logout's entry.
-    pub async fn session_end(&self, id_hash: &str, entry: AuditEntry) -> Result<()> {
-        self.write_audited(
+    /// Ends a session — a user's, or a wall screen's opened with its token — with the logout's
+    /// entry, in one transaction.
+    pub async fn session_end(&self, id_hash: &str, mut entry: AuditEntry) -> Result<()> {
+        entry.at = super::now();
+        let mut conn = self.pool.acquire().await.map_err(db_tx(self))?;
+        let mut tx = self.begin_write(&mut conn).await?;
+        let mut ended = 0;
+        for stmt in [
             "DELETE FROM sessions WHERE id_hash = $1",
-            &[Some(id_hash.to_string())],
-            entry,
-            "session",
-        )
-        .await
+            "DELETE FROM screen_sessions WHERE id_hash = $1",
+        ] {
+            ended += sqlx::query(stmt)
+                .bind(id_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_tx(self))?
+                .rows_affected();
+        }
+        if ended == 0 {
+            return Err(StoreError::NotFound("session".into()));
+        }
+        self.append(&mut tx, &entry).await?;
+        tx.commit().await.map_err(db_tx(self))
     }
 
     /// The caller of a live session of an enabled user (`now` RFC 3339).
