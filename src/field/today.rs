@@ -7,10 +7,10 @@
 //! calendar month fed a day at a time); this module only picks the caller's grids and worker out
 //! of them and lists the patrols and the unpassed buildings the runs hold.
 
+use crate::patrol::roster::Match;
 use crate::patrol::{
     BuildingPass, CoverageIndex, GridCoverage, PatrolPoint, Period, Roster, WorkerCoverage,
 };
-use crate::patrol::roster::Match;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -195,7 +195,11 @@ pub fn my_day<E>(
         .collect();
     let passes: Vec<BuildingPass> = match me {
         Some(w) => m_run.worker_buildings(w),
-        None => ask.grids.iter().flat_map(|&g| m_run.grid_buildings(g)).collect(),
+        None => ask
+            .grids
+            .iter()
+            .flat_map(|&g| m_run.grid_buildings(g))
+            .collect(),
     };
     let (d_cov, m_cov) = (d_run.finish(), m_run.finish());
     let worker_of = |c: &crate::patrol::Coverage| {

@@ -112,15 +112,18 @@ pub async fn me(AxState(svc): AxState<Arc<Service>>, who: Who) -> ApiResult<Resp
 
 /// `GET /api/field/today?day=&lon=&lat=`: my grid today (see [`field::today`]): the points of
 /// the month to the day are read around my grids, the figures computed off the async threads.
-pub async fn today(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> ApiResult<Response> {
+pub async fn today(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
     let zone = zone();
     let day = match q.get("day") {
         None => Utc::now().with_timezone(&zone).date_naive(),
-        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::bad_request(format!("day: `{s}` is not a date YYYY-MM-DD"))
-        })?,
+        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::bad_request(format!("day: `{s}` is not a date YYYY-MM-DD")))?,
     };
     let from = match (coord(&q, "lon")?, coord(&q, "lat")?) {
         (Some(x), Some(y)) => Some((x, y)),
