@@ -532,6 +532,8 @@ function photoData(file) {
 
 async function submitReport(ev) {
   ev.preventDefault();
+  delete $('#r-result').dataset.queued; // the status of this report, not of the last one
+  $('#r-result').textContent = '';
   const words = $('#r-words').value.trim();
   const cat = $('#r-category');
   const photo = await photoData($('#r-photo').files[0]);
@@ -561,6 +563,7 @@ async function submitReport(ev) {
 function showTab(name) {
   document.querySelectorAll('.tab').forEach((t) => { t.dataset.active = String(t.id === `tab-${name}`); });
   document.querySelectorAll('#tabs button').forEach((b) => (b.dataset.tab === name ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current')));
+  document.querySelector('main').scrollTop = 0; // a tab opens at its top
   if (name === 'visits') loadDue();
   if (name === 'mine') loadToday();
 }
