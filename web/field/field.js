@@ -549,6 +549,7 @@ async function submitReport(ev) {
   $('#report').reset();
   S.reportPlace = null;
   delete $('#r-position').dataset.place;
+  if (S.fix) showPosition(S.fix.lon, S.fix.lat, S.fix.acc); else $('#r-position').textContent = '位置：尚未定位';
   $('#r-photo-name').textContent = '未选择照片';
   $('#r-photo-button').textContent = '拍照或选择照片';
   const r = await send();
