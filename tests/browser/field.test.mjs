@@ -278,6 +278,8 @@ try {
   const pts = (await api('/api/patrol/points', {headers: {cookie: workerCookie}})).json.features
     .filter((f) => f.properties.worker === WORKER_PHONE && Date.parse(f.properties.time) >= t0 && Date.parse(f.properties.time) <= t0 + steps * 5000);
   check(pts.length === steps, `patrol: ${pts.length} points stored for the worker = ${steps} walked (none lost, none twice)`);
+  const shownSent = +(await pageW.textContent('#p-sent'));
+  check(shownSent === steps && +(await pageW.textContent('#p-walked')) === steps, `patrol: the page says ${shownSent} sent of ${steps} walked (each point counted once)`);
   await shot(pageW, 'field-patrol.png');
 
   // Visits: two households from the page online, one offline (sent when back online).

@@ -301,7 +301,7 @@ async function send() {
     return;
   }
   const r = await outbox.flush();
-  S.sent += r.sent;
+  S.sent += r.byKind.point || 0; // 已发送 counts patrol points, each once
   if (r.reason === '无网络') setOnline();
   const c = await refreshCounts();
   const waiting = c.point + c.visit + c.event;
