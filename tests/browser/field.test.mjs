@@ -402,8 +402,8 @@ try {
   }
   // My grid today: the page shows the figures GET /api/field/today and GET /api/events give.
   await pageW.tap('#tabs [data-tab=mine]');
+  await pageW.waitForFunction(() => document.body.dataset.today === 'shown'); // this showing's, not the last
   await pageW.waitForSelector(`[data-testid=today] [data-grid="${G.properties.code}"]`);
-  await pageW.waitForSelector('[data-testid=events]');
   const today = (await api('/api/field/today', {headers: {cookie: workerCookie}})).json;
   const openEvents = (await api('/api/events?state=reported,accepted,dispatched,handled,verified,returned', {headers: {cookie: workerCookie}})).json.events;
   const tg = today.grids.find((g) => g.code === G.properties.code);
@@ -440,7 +440,18 @@ try {
   await pageW.evaluate(() => { document.querySelector('main').scrollTop = document.querySelector('[data-testid=unpassed]').offsetTop - 60; });
   await shot(pageW, 'field-today-unpassed.png');
 
-  // No English words on any tab (the login name is the user's own), nothing wider than the phone.
+  // Offline, the tab shows the last figures it had, saying so.
+  await ctxW.setOffline(true);
+  await pageW.tap('#tabs [data-tab=where]');
+  await pageW.tap('#tabs [data-tab=mine]');
+  await pageW.waitForFunction(() => document.body.dataset.today === 'shown');
+  await pageW.waitForSelector('[data-testid=today] .stale');
+  const offlineState = await pageW.textContent(`[data-testid=today] [data-grid="${G.properties.code}"] .state`);
+  check(offlineState === '已巡一次' && +(await pageW.textContent('[data-k=events]')) === openEvents.length, `today offline: the last figures are kept (${offlineState}, marked stale)`);
+  await shot(pageW, 'field-today-offline.png');
+  await ctxW.setOffline(false);
+
+    // No English words on any tab (the login name is the user's own), nothing wider than the phone.
   for (const tab of ['where', 'mine', 'patrol', 'visits', 'report']) {
     await pageW.tap(`#tabs [data-tab=${tab}]`);
     await sleep(300);

@@ -473,6 +473,7 @@ function renderEvents(list, stale) {
 /** My grid today and my open events: from the server, or the last ones kept when offline. */
 async function loadToday() {
   if (!S.me) return;
+  document.body.dataset.today = 'loading';
   const pos = S.fix ? `?lon=${S.fix.lon}&lat=${S.fix.lat}` : '';
   try {
     const t = await getJson(`/api/field/today${pos}`);
