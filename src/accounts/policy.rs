@@ -139,6 +139,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     // -- field (issue 18): the phone page, visits, household tags
     ("GET", "/field", Access::Asset),
     ("GET", "/api/field/me", Access::Roles(EVERYONE)),
+    ("GET", "/api/field/today", Access::Roles(VISITORS)),
     ("POST", "/api/visits", Access::Roles(VISITORS)),
     ("GET", "/api/visits/due", Access::Roles(VISITORS)),
     ("GET", "/api/visits/figures", Access::Roles(VISIT_FIGURES)),

@@ -9,6 +9,8 @@
 //! (帮扶, [`Tag::Help`]) every 7 days; people of concern (关注, [`Tag::Concern`]) every 15 days. A
 //! tagged household is **overdue** when it has no visit within its interval.
 
+pub mod today;
+
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta};
 use std::collections::BTreeMap;
 use std::fmt;

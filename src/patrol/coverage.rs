@@ -176,6 +176,8 @@ struct GridPrep {
     /// Index of each piece among all pieces (a border road's pieces are in two grids).
     piece_ids: Vec<u32>,
     buildings: Vec<(Shape, bool)>,
+    /// Each building's id, in the order of `buildings`.
+    building_ids: Vec<Arc<str>>,
     cells: Vec<CellIndex>,
 }
 
@@ -462,6 +464,7 @@ impl CoverageIndex {
             .zip(grid_buildings)
             .enumerate()
             .map(|(gi, ((poly, (pieces, piece_ids)), bs))| {
+                let building_ids = bs.iter().map(|b| Arc::from(b.id.as_str())).collect();
                 let buildings = bs
                     .into_iter()
                     .map(|b| {
@@ -482,6 +485,7 @@ impl CoverageIndex {
                     pieces,
                     piece_ids,
                     buildings,
+                    building_ids,
                     cells: grid_cells(g.geometry, g.label, rules.resolution),
                 }
             })
@@ -749,6 +753,36 @@ impl CoverageIndex {
     }
 }
 
+/// A building of a grid and whether it was passed (see [`CoverageRun::grid_buildings`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BuildingPass {
+    /// Index of the grid in the index.
+    pub grid: usize,
+    /// The building's id.
+    #[serde(serialize_with = "ser_arc_str")]
+    pub id: Arc<str>,
+    /// A key target (dedicated building).
+    pub target: bool,
+    /// Passed within `radius_m` by a point.
+    pub passed: bool,
+}
+
+fn ser_arc_str<S: serde::Serializer>(a: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(a)
+}
+
+impl CoverageIndex {
+    fn building_pass(&self, g: usize, i: usize, passed: bool) -> BuildingPass {
+        let gp = &self.grids[g];
+        BuildingPass {
+            grid: g,
+            id: gp.building_ids[i].clone(),
+            target: gp.buildings[i].1,
+            passed,
+        }
+    }
+}
+
 struct GridAcc {
     points: usize,
     marks: Marks,
@@ -948,6 +982,56 @@ impl CoverageRun<'_> {
             self.add_workers(roster, &sel, &xy, &cells, &owner);
         }
         out
+    }
+
+    /// The patrols so far of grid `g` (runs inside it long enough to count, every worker's),
+    /// in time order: what [`GridCoverage::patrols`] counts, with their times.
+    pub fn grid_patrols(&self, g: usize) -> Vec<Patrol> {
+        let rules = &self.index.rules.patrol;
+        self.grids
+            .get(g)
+            .map(|acc| by_day(&acc.runs, rules).0)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, d)| d)
+            .collect()
+    }
+
+    /// The buildings of grid `g` and whether a point so far (anyone's) passed each.
+    pub fn grid_buildings(&self, g: usize) -> Vec<BuildingPass> {
+        let (Some(gp), Some(acc)) = (self.index.grids.get(g), self.grids.get(g)) else {
+            return Vec::new();
+        };
+        (0..gp.buildings.len())
+            .map(|i| self.index.building_pass(g, i, acc.marks.passed[i]))
+            .collect()
+    }
+
+    /// The buildings of the grids of registered worker `w` (index in [`Roster::workers`]) and
+    /// whether their own points so far passed each (all unpassed before their first point).
+    pub fn worker_buildings(&self, w: usize) -> Vec<BuildingPass> {
+        let ix = self.index;
+        match self.workers.get(&WorkerKey::Registered(w)) {
+            Some(acc) => acc
+                .universe
+                .buildings
+                .iter()
+                .zip(&acc.marks.passed)
+                .map(|(&(g, i), p)| ix.building_pass(g as usize, i as usize, *p))
+                .collect(),
+            None => {
+                let grids = self
+                    .roster
+                    .and_then(|r| r.workers().get(w))
+                    .map(|rw| rw.grids.clone())
+                    .unwrap_or_default();
+                ix.universe(&grids)
+                    .buildings
+                    .iter()
+                    .map(|&(g, i)| ix.building_pass(g as usize, i as usize, false))
+                    .collect()
+            }
+        }
     }
 
     /// The per-worker part of [`CoverageRun::add`].

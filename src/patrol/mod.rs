@@ -36,8 +36,8 @@ pub mod tracks;
 
 pub use check::{check, CheckRules, Checked, Issue, Reason};
 pub use coverage::{
-    Coverage, CoverageIndex, CoverageRules, CoverageRun, GridCoverage, GridDay, GridShape, Window,
-    WorkerCoverage, WorkerDay,
+    BuildingPass, Coverage, CoverageIndex, CoverageRules, CoverageRun, GridCoverage, GridDay,
+    GridShape, Window, WorkerCoverage, WorkerDay,
 };
 pub use heat::{heat, heat_cell, to_geojson as heat_geojson, HeatCell, HeatMap};
 pub use patrols::{DayPatrols, Patrol, PatrolRules};

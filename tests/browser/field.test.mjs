@@ -278,6 +278,8 @@ try {
   const pts = (await api('/api/patrol/points', {headers: {cookie: workerCookie}})).json.features
     .filter((f) => f.properties.worker === WORKER_PHONE && Date.parse(f.properties.time) >= t0 && Date.parse(f.properties.time) <= t0 + steps * 5000);
   check(pts.length === steps, `patrol: ${pts.length} points stored for the worker = ${steps} walked (none lost, none twice)`);
+  const shownSent = +(await pageW.textContent('#p-sent'));
+  check(shownSent === steps && +(await pageW.textContent('#p-walked')) === steps, `patrol: the page says ${shownSent} sent of ${steps} walked (each point counted once)`);
   await shot(pageW, 'field-patrol.png');
 
   // Visits: two households from the page online, one offline (sent when back online).
@@ -304,6 +306,29 @@ try {
   check(queuedVisits === 1, `visits: the offline visit is queued (${queuedVisits})`);
   await ctxW.setOffline(false);
   await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).visit === 0, null, {timeout: STEP_MS});
+  const wraps = await pageW.evaluate(() => [...document.querySelectorAll('#due .dist')].filter((e) => e.getClientRects().length !== 1).map((e) => e.textContent));
+  check(wraps.length === 0, `visits: no distance wraps onto two lines (${JSON.stringify(wraps.slice(0, 3))})`);
+
+  // A visit that found a problem → one tap to a report pre-filled at the visit's place.
+  const problem = '楼道堆放杂物';
+  const hP = await pageW.getAttribute('#due li:first-child', 'data-household');
+  await pageW.tap('#due li:first-child button.visit');
+  await pageW.fill('#due li:first-child textarea[name=found]', problem);
+  await pageW.tap('#due li:first-child label.check');
+  await pageW.tap('#due li:first-child form button[type=submit]');
+  await pageW.waitForSelector(`[data-testid=offer][data-household="${hP}"]`);
+  visitedByPage.push(hP);
+  await shot(pageW, 'field-visit-offer.png');
+  await pageW.tap('#offer-report');
+  await pageW.waitForSelector('#tab-report[data-active=true]');
+  check((await pageW.inputValue('#r-words')).includes(problem) && (await pageW.getAttribute('#r-position', 'data-place')) === 'visit',
+    `visit → event: the report form is pre-filled with the problem at the visit's place ("${await pageW.textContent('#r-position')}")`);
+  await shot(pageW, 'field-report-visit.png');
+  await pageW.tap('#report button[type=submit]');
+  await pageW.waitForFunction(() => document.querySelector('#r-result').dataset.queued === '0', null, {timeout: STEP_MS}).catch(() => {});
+  const fromVisit = ((await api('/api/events', {headers: {cookie: workerCookie}})).json?.events || []).filter((e) => (e.description || '').includes(problem));
+  check(fromVisit.length === 1 && Math.abs(fromVisit[0].lon - inside.longitude) < 1e-5 && Math.abs(fromVisit[0].lat - inside.latitude) < 1e-5 && fromVisit[0].grid === G.properties.code,
+    `visit → event: POST /api/events stored it once at the visit's place in grid ${G.properties.code} (${JSON.stringify(fromVisit.map((e) => [e.number, e.lon, e.lat, e.grid]))})`);
 
   // Tags and an 8-days-old visit through the API; a re-sent visit stores nothing new.
   const post = (p, body, cookie) => api(p, {method: 'POST', headers: {'Content-Type': 'application/json', cookie}, body: JSON.stringify(body)});
@@ -349,6 +374,13 @@ try {
   await ctxW.setOffline(true);
   await pageW.fill('#r-words', '路灯不亮');
   await pageW.setInputFiles('#r-photo', {name: 'p.png', mimeType: 'image/png', buffer: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')});
+  const photoUi = await pageW.evaluate(() => ({
+    input: document.querySelector('#r-photo').getBoundingClientRect().width,
+    button: document.querySelector('#r-photo-button').textContent, height: document.querySelector('#r-photo-button').getBoundingClientRect().height,
+    name: document.querySelector('#r-photo-name').textContent,
+  }));
+  check(photoUi.input <= 1 && /照片|拍照/.test(photoUi.button) && photoUi.height >= 48 && photoUi.name.includes('p.png'),
+    `report: the photo input is a Chinese labelled button ≥ 48 px, the browser's own button hidden (${JSON.stringify(photoUi)})`);
   await pageW.tap('#report button[type=submit]');
   await pageW.waitForFunction(() => document.querySelector('#r-result').dataset.queued);
   check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: queued offline');
@@ -367,6 +399,69 @@ try {
   } else {
     await pageW.evaluate(() => window.__field.send());
     check(await pageW.evaluate(async () => (await window.__field.outbox.counts()).event) === 1, 'report: no /api/events on this server: still queued, not lost');
+  }
+  // My grid today: the page shows the figures GET /api/field/today and GET /api/events give.
+  await pageW.tap('#tabs [data-tab=mine]');
+  await pageW.waitForFunction(() => document.body.dataset.today === 'shown'); // this showing's, not the last
+  await pageW.waitForSelector(`[data-testid=today] [data-grid="${G.properties.code}"]`);
+  const today = (await api('/api/field/today', {headers: {cookie: workerCookie}})).json;
+  const openEvents = (await api('/api/events?state=reported,accepted,dispatched,handled,verified,returned', {headers: {cookie: workerCookie}})).json.events;
+  const tg = today.grids.find((g) => g.code === G.properties.code);
+  check(tg && tg.state === 'once' && tg.patrols.length === 1, `today: the API says grid ${G.properties.code} was patrolled once (${tg?.state}, ${tg?.patrols.length} patrols)`);
+  const shown = await pageW.evaluate((code) => {
+    const g = document.querySelector(`[data-testid=today] [data-grid="${code}"]`);
+    const cells = Object.fromEntries([...document.querySelectorAll('[data-testid=shares] td[data-k]')].map((td) => [`${td.dataset.period}.${td.dataset.k}`, td.firstChild?.textContent || '']));
+    const b = (sel) => document.querySelector(sel)?.textContent;
+    return {state: g.querySelector('.state').textContent, times: [...g.querySelectorAll('.times li')].map((li) => li.textContent), cells,
+      patrolsToday: b('[data-k=patrols][data-period=today]'), patrolsMonth: b('[data-k=patrols][data-period=month]'),
+      targets: b('[data-k=targets_unpassed]'), buildings: b('[data-k=buildings_unpassed]'), events: b('[data-k=events]'),
+      listed: document.querySelectorAll('[data-testid=unpassed] li').length, eventItems: document.querySelectorAll('[data-testid=events] li').length};
+  }, G.properties.code);
+  check(shown.state === '已巡一次' && shown.state === tg.state_zh, `today: grid ${G.properties.code} shows "${shown.state}" (API ${tg.state_zh})`);
+  const hhmm = (t) => String(t).slice(11, 16);
+  check(tg.patrols.every((p, i) => shown.times[i]?.includes(`${hhmm(p.start)}–${hhmm(p.end)}`)), `today: patrol times shown ${JSON.stringify(shown.times)} = API ${JSON.stringify(tg.patrols.map((p) => [p.start, p.end]))}`);
+  const pct = (x) => (x == null ? '—' : `${Math.round(x * 1000) / 10}%`);
+  const wantCells = {};
+  for (const k of ['target_share', 'building_share', 'road_share', 'cell_share']) {
+    wantCells[`today.${k}`] = pct(today.me_today?.[k]);
+    wantCells[`month.${k}`] = pct(today.me_month?.[k]);
+  }
+  check(JSON.stringify(shown.cells) === JSON.stringify(wantCells), `today: my shares shown ${JSON.stringify(shown.cells)} = API ${JSON.stringify(wantCells)}`);
+  check(+shown.patrolsToday === today.me_today.patrols && +shown.patrolsMonth === today.me_month.patrols && today.me_today.patrols >= 1,
+    `today: my patrols today ${shown.patrolsToday}, this month ${shown.patrolsMonth} = API ${today.me_today.patrols}, ${today.me_month.patrols}`);
+  check(+shown.targets === today.targets_unpassed && +shown.buildings === today.buildings_unpassed && shown.listed === Math.min(today.unpassed.length, today.buildings_unpassed),
+    `today: unpassed this month shown ${shown.targets} targets, ${shown.buildings} buildings (${shown.listed} listed) = API ${today.targets_unpassed}, ${today.buildings_unpassed}`);
+  check(+shown.events === openEvents.length && openEvents.length >= 2 && shown.eventItems === Math.min(20, openEvents.length),
+    `today: my open events shown ${shown.events} = GET /api/events ${openEvents.length}`);
+  await settle(pageW);
+  await shot(pageW, 'field-today.png');
+  await pageW.evaluate(() => { document.querySelector('main').scrollTop = document.querySelector('[data-testid=shares]').offsetTop - 60; });
+  await shot(pageW, 'field-today-shares.png');
+  await pageW.evaluate(() => { document.querySelector('main').scrollTop = document.querySelector('[data-testid=unpassed]').offsetTop - 60; });
+  await shot(pageW, 'field-today-unpassed.png');
+
+  // Offline, the tab shows the last figures it had, saying so.
+  await ctxW.setOffline(true);
+  await pageW.tap('#tabs [data-tab=where]');
+  await pageW.tap('#tabs [data-tab=mine]');
+  await pageW.waitForFunction(() => document.body.dataset.today === 'shown');
+  await pageW.waitForSelector('[data-testid=today] .stale');
+  const offlineState = await pageW.textContent(`[data-testid=today] [data-grid="${G.properties.code}"] .state`);
+  check(offlineState === '已巡一次' && +(await pageW.textContent('[data-k=events]')) === openEvents.length, `today offline: the last figures are kept (${offlineState}, marked stale)`);
+  await shot(pageW, 'field-today-offline.png');
+  await ctxW.setOffline(false);
+
+    // No English words on any tab (the login name is the user's own), nothing wider than the phone.
+  for (const tab of ['where', 'mine', 'patrol', 'visits', 'report']) {
+    await pageW.tap(`#tabs [data-tab=${tab}]`);
+    await sleep(300);
+    const found = await pageW.evaluate(() => {
+      const text = document.body.innerText.replace(/field-worker/g, '');
+      const words = text.match(/[A-Za-z]{3,}/g) || [];
+      const wide = [...document.querySelectorAll('main *, header *, nav *')].filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.id || e.className || e.tagName);
+      return {words, wide: wide.slice(0, 5)};
+    });
+    check(found.words.length === 0 && found.wide.length === 0, `tab ${tab}: no English text, nothing cut at the right edge (${JSON.stringify(found)})`);
   }
   await ctxW.close();
 } catch (e) {

@@ -11,6 +11,9 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(
 const GRIDS_KEY = 'wangge.field.grids';   // {villageCode: [feature, …]}
 const ME_KEY = 'wangge.field.me';         // GET /api/field/me, for offline
 const DUE_KEY = 'wangge.field.due';       // the last due list, for offline
+const TODAY_KEY = 'wangge.field.today';   // the last GET /api/field/today, for offline
+const EVENTS_KEY = 'wangge.field.events'; // my open events, for offline
+const OPEN_STATES = 'reported,accepted,dispatched,handled,verified,returned';
 const POOR_ACCURACY_M = 150;
 const SEND_EVERY = 20;                    // points queued before a send is tried
 const SEND_INTERVAL_MS = 30_000;
@@ -77,9 +80,11 @@ async function startMap() {
   map.on('load', () => {
     map.addSource('field-grids', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
     map.addSource('field-me', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
-    map.addLayer({id: 'field-grids-line', type: 'line', source: 'field-grids', paint: {'line-color': '#0b3d91', 'line-width': 4}});
-    map.addLayer({id: 'field-acc', type: 'fill', source: 'field-me', filter: ['==', ['get', 'kind'], 'accuracy'], paint: {'fill-color': '#1e88e5', 'fill-opacity': 0.18}});
-    map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}});
+    // Under the basemap's labels, so grid names and codes stay readable over the outline and track.
+    const labels = map.getStyle().layers.find((l) => l.type === 'symbol')?.id;
+    map.addLayer({id: 'field-grids-line', type: 'line', source: 'field-grids', paint: {'line-color': '#0b3d91', 'line-width': 4}}, labels);
+    map.addLayer({id: 'field-acc', type: 'fill', source: 'field-me', filter: ['==', ['get', 'kind'], 'accuracy'], paint: {'fill-color': '#1e88e5', 'fill-opacity': 0.18}}, labels);
+    map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}}, labels);
     map.addLayer({id: 'field-dot', type: 'circle', source: 'field-me', filter: ['==', ['get', 'kind'], 'me'], paint: {'circle-radius': 8, 'circle-color': '#1e88e5', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3}});
     document.body.dataset.map = 'ready';
     if (S.lastAnswer) drawAnswer(...S.lastAnswer);
@@ -88,6 +93,7 @@ async function startMap() {
 }
 
 function showPosition(lon, lat, acc) {
+  if (S.reportPlace) return; // the report form is about a visit's place
   $('#r-position').textContent = `位置：${lon.toFixed(5)}, ${lat.toFixed(5)}（±${Math.round(acc)} 米）`;
 }
 
@@ -237,6 +243,7 @@ async function loadMe() {
   }
   $('#me-button').textContent = S.me ? `${S.me.name} · 退出` : '登录';
   renderMine();
+  if (!S.me) { $('#today').innerHTML = ''; $('#my-events').innerHTML = ''; }
   if (S.me && navigator.onLine) {
     const villages = [...new Set(S.me.grids.map((g) => g.village_code).filter(Boolean))];
     await Promise.all(villages.map((v) => cacheVillage(v).catch(() => null)));
@@ -294,7 +301,7 @@ async function send() {
     return;
   }
   const r = await outbox.flush();
-  S.sent += r.sent;
+  S.sent += r.byKind.point || 0; // 已发送 counts patrol points, each once
   if (r.reason === '无网络') setOnline();
   const c = await refreshCounts();
   const waiting = c.point + c.visit + c.event;
@@ -371,8 +378,8 @@ async function loadDue() {
   $('#visits-head').textContent = `应走访 ${due.due} 户（共 ${due.households} 户），其中逾期 ${due.overdue} 户。${S.fix ? '由近到远：' : ''}`;
   $('#due').dataset.from = S.fix ? 'here' : '';
   $('#due').innerHTML = list.map((d) => `<li data-household="${esc(d.household)}">
-    <button type="button" class="visit">${esc(d.address || d.building)} · ${d.door} 户
-      <span class="meta">${d.tag ? `<b>${d.tag === 'help' ? '帮扶·每周' : '关注·半月'}</b> ` : '每月 '}${d.overdue ? '<span class="overdue">逾期</span> ' : ''}${d.distance_m != null ? `${Math.round(d.distance_m)} 米` : ''}</span>
+    <button type="button" class="visit"><span class="addr">${esc(d.address || d.building)} · ${d.door} 户</span>
+      <span class="meta">${d.tag ? `<b>${d.tag === 'help' ? '帮扶·每周' : '关注·半月'}</b> ` : '每月 '}${d.overdue ? '<span class="overdue">逾期</span> ' : ''}${d.distance_m != null ? `<span class="dist">${Math.round(d.distance_m)} 米</span>` : ''}</span>
     </button></li>`).join('');
   $('#due').querySelectorAll('li').forEach((li) => li.querySelector('button').addEventListener('click', () => openVisit(li, list.find((d) => d.household === li.dataset.household))));
 }
@@ -383,17 +390,108 @@ function openVisit(li, d) {
   f.className = 'card';
   f.innerHTML = `<label>发现情况<textarea name="found" rows="2" maxlength="500"></textarea></label>
     <label>处理情况<textarea name="done" rows="2" maxlength="500"></textarea></label>
+    <label class="check"><input type="checkbox" name="problem"> 发现问题，需要上报</label>
     <button class="big primary" type="submit">记录走访</button>`;
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    await outbox.put('visit', {
+    const visit = {
       client_id: clientId(), household: d.household, grid: d.grid, visited_at: new Date().toISOString(),
       lon: S.fix?.lon ?? d.lon, lat: S.fix?.lat ?? d.lat, found: f.found.value, done: f.done.value,
-    });
+    };
+    await outbox.put('visit', visit);
     li.remove();
+    if (f.problem.checked) offerReport(visit, d);
     await send();
   });
   li.append(f);
+}
+
+/** After a visit that found a problem: one tap fills the report form at the visit's place. */
+function offerReport(visit, d) {
+  const where = d.address || d.building;
+  $('#visit-offer').innerHTML = `<div class="card warn" data-testid="offer" data-household="${esc(visit.household)}">
+    <p>走访 ${esc(where)} 发现问题：${esc(visit.found || '（未填写）')}</p>
+    <button type="button" class="big primary" id="offer-report">上报为事件</button>
+    <button type="button" class="big" id="offer-dismiss">不上报</button></div>`;
+  $('#offer-dismiss').addEventListener('click', () => { $('#visit-offer').innerHTML = ''; });
+  $('#offer-report').addEventListener('click', () => {
+    S.reportPlace = {lon: visit.lon, lat: visit.lat, address: d.address || null, household: visit.household};
+    $('#r-words').value = `入户走访 ${where}（${visit.household}）：${visit.found}`.slice(0, 500);
+    $('#r-position').textContent = `位置：走访地点 ${where}（${(+visit.lon).toFixed(5)}, ${(+visit.lat).toFixed(5)}）`;
+    $('#r-position').dataset.place = 'visit';
+    $('#visit-offer').innerHTML = '';
+    showTab('report');
+  });
+}
+
+// ------------------------------------------------------------------ my grid today
+
+const pct = (s) => (s == null ? '—' : `${Math.round(s * 1000) / 10}%`);
+const hhmm = (t) => String(t).slice(11, 16);
+const km = (m) => (Math.round(m / 100) / 10).toString();
+
+function shareRow(name, key, today, month, counts) {
+  const cell = (w, period) => `<td data-k="${key}" data-period="${period}">${w ? pct(w[key]) : '—'}${w ? `<small>${counts(w)}</small>` : ''}</td>`;
+  return `<tr><td>${name}</td>${cell(today, 'today')}${cell(month, 'month')}</tr>`;
+}
+
+function renderToday(t, stale) {
+  const names = Object.fromEntries((S.me?.grids || []).map((g) => [g.code, g.name]));
+  const grids = t.grids.map((g) => `<div class="today-grid" data-grid="${esc(g.code)}" data-state="${esc(g.state)}">
+      <p class="gname">${esc(names[g.code] || g.code)}</p>
+      <span class="state" data-state="${esc(g.state)}">${esc(g.state_zh)}</span>
+      <ul class="times">${g.patrols.map((p, i) => `<li data-start="${esc(p.start)}">第 ${i + 1} 次 ${hhmm(p.start)}–${hhmm(p.end)} · ${p.points} 个点${p.mine ? '' : '（同事）'}</li>`).join('')}</ul>
+    </div>`).join('');
+  const [d, m] = [t.me_today, t.me_month];
+  const shares = m ? `<div class="card" data-testid="shares"><h2>我的覆盖率</h2>
+      <table class="shares"><thead><tr><th></th><th>今日</th><th>本月</th></tr></thead><tbody>
+      ${shareRow('重点目标', 'target_share', d, m, (w) => `${w.targets_passed}/${w.targets} 处`)}
+      ${shareRow('建筑', 'building_share', d, m, (w) => `${w.buildings_passed}/${w.buildings} 栋`)}
+      ${shareRow('道路', 'road_share', d, m, (w) => `${km(w.road_walked_m)}/${km(w.road_m)} 公里`)}
+      ${shareRow('网格单元', 'cell_share', d, m, (w) => `${w.cells_visited}/${w.cells} 格`)}
+      </tbody></table><p class="hint">巡查 今日 <b data-k="patrols" data-period="today">${d ? d.patrols : 0}</b> 次 · 本月 <b data-k="patrols" data-period="month">${m.patrols}</b> 次</p></div>` : '';
+  const item = (u) => `<li data-id="${esc(u.id)}">${u.target ? '<span class="tgt">重点</span>' : ''}${esc(u.address || u.id)}${u.distance_m != null ? ` <span class="dist">${Math.round(u.distance_m)} 米</span>` : ''}</li>`;
+  const first = t.unpassed.slice(0, 6);
+  const rest = t.unpassed.slice(6);
+  const who = t.passed_by === 'me' ? '我' : '网格';
+  const unpassed = `<div class="card unpassed" data-testid="unpassed"><h2>本月${who}未经过</h2>
+      <p>重点目标 <b data-k="targets_unpassed">${t.targets_unpassed}</b> 处 · 建筑 <b data-k="buildings_unpassed">${t.buildings_unpassed}</b> 栋${S.fix ? '，由近到远' : ''}</p>
+      <ul>${first.map(item).join('')}</ul>
+      ${rest.length ? `<details><summary>再看 ${rest.length} 处</summary><ul>${rest.map(item).join('')}</ul></details>` : ''}</div>`;
+  const day = `${+t.day.slice(5, 7)}月${+t.day.slice(8, 10)}日`;
+  $('#today').innerHTML = `<div class="card" data-testid="today" data-day="${esc(t.day)}"><h2>今日巡查 · ${day}${stale ? ' <span class="stale">离线，上次数据</span>' : ''}</h2>
+    ${grids || '<p class="hint">没有登记为网格员的网格。</p>'}</div>${shares}${unpassed}`;
+}
+
+function renderEvents(list, stale) {
+  const li = (e) => `<li data-number="${esc(e.number)}"><b>${esc(e.number)}</b> ${esc(e.title)}<br>
+    <span class="due" data-due="${esc(e.due)}">${esc(e.state_label)}${e.due === 'overdue' ? ' · 已超时' : e.due === 'amber' ? ' · 快到期' : ''}</span></li>`;
+  $('#my-events').innerHTML = `<div class="card events" data-testid="events"><h2>我的待办事件 <b data-k="events">${list.length}</b> 件${stale ? ' <span class="stale">离线</span>' : ''}</h2>
+    ${list.length ? `<ul>${list.slice(0, 20).map(li).join('')}</ul>` : '<p class="hint">没有未办结的事件。</p>'}</div>`;
+}
+
+/** My grid today and my open events: from the server, or the last ones kept when offline. */
+async function loadToday() {
+  if (!S.me) return;
+  document.body.dataset.today = 'loading';
+  const pos = S.fix ? `?lon=${S.fix.lon}&lat=${S.fix.lat}` : '';
+  try {
+    const t = await getJson(`/api/field/today${pos}`);
+    localStorage.setItem(TODAY_KEY, JSON.stringify(t));
+    renderToday(t, false);
+  } catch {
+    const t = JSON.parse(localStorage.getItem(TODAY_KEY) || 'null');
+    if (t) renderToday(t, true); else $('#today').innerHTML = '<p class="hint">离线，暂无今日巡查情况。</p>';
+  }
+  try {
+    const e = await getJson(`/api/events?state=${OPEN_STATES}`);
+    localStorage.setItem(EVENTS_KEY, JSON.stringify(e.events));
+    renderEvents(e.events, false);
+  } catch {
+    const e = JSON.parse(localStorage.getItem(EVENTS_KEY) || 'null');
+    if (e) renderEvents(e, true); else $('#my-events').innerHTML = '';
+  }
+  document.body.dataset.today = 'shown';
 }
 
 // ------------------------------------------------------------------ report an event
@@ -435,6 +533,8 @@ function photoData(file) {
 
 async function submitReport(ev) {
   ev.preventDefault();
+  delete $('#r-result').dataset.queued; // the status of this report, not of the last one
+  $('#r-result').textContent = '';
   const words = $('#r-words').value.trim();
   const cat = $('#r-category');
   const photo = await photoData($('#r-photo').files[0]);
@@ -443,9 +543,16 @@ async function submitReport(ev) {
     description: words, source: 'worker', priority: 'normal', reported_at: new Date().toISOString(),
     photos: photo ? [{type: 'image/jpeg', data: photo}] : [],
   };
-  if (S.fix) Object.assign(body, {lon: S.fix.lon, lat: S.fix.lat, crs: 'wgs84'});
+  const place = S.reportPlace || S.fix;
+  if (place) Object.assign(body, {lon: place.lon, lat: place.lat, crs: 'wgs84'});
+  if (S.reportPlace?.address) body.address = S.reportPlace.address;
   await outbox.put('event', body);
   $('#report').reset();
+  S.reportPlace = null;
+  delete $('#r-position').dataset.place;
+  if (S.fix) showPosition(S.fix.lon, S.fix.lat, S.fix.acc); else $('#r-position').textContent = '位置：尚未定位';
+  $('#r-photo-name').textContent = '未选择照片';
+  $('#r-photo-button').textContent = '拍照或选择照片';
   const r = await send();
   const left = (await outbox.counts()).event;
   $('#r-result').textContent = left ? `已保存在手机上，联网后自动上报（${r?.reason || '离线'}）。` : '已上报。';
@@ -458,7 +565,9 @@ async function submitReport(ev) {
 function showTab(name) {
   document.querySelectorAll('.tab').forEach((t) => { t.dataset.active = String(t.id === `tab-${name}`); });
   document.querySelectorAll('#tabs button').forEach((b) => (b.dataset.tab === name ? b.setAttribute('aria-current', 'page') : b.removeAttribute('aria-current')));
+  document.querySelector('main').scrollTop = 0; // a tab opens at its top
   if (name === 'visits') loadDue();
+  if (name === 'mine') loadToday();
 }
 
 async function start() {
@@ -474,6 +583,11 @@ async function start() {
   $('#login-cancel').addEventListener('click', () => $('#login').close());
   $('#patrol').addEventListener('click', togglePatrol);
   $('#report').addEventListener('submit', submitReport);
+  $('#r-photo').addEventListener('change', () => {
+    const f = $('#r-photo').files[0];
+    $('#r-photo-name').textContent = f ? `已选照片：${f.name}` : '未选择照片';
+    $('#r-photo-button').textContent = f ? '重新拍照或选择' : '拍照或选择照片';
+  });
   document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/field-sw.js', {scope: '/field'}).catch(() => {});
   startMap();

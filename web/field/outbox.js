@@ -74,19 +74,22 @@ let again = false;
 
 /**
  * Sends what waits, kind by kind, in batches; one flush at a time (a call during a flush makes
- * it go round once more, for what was queued meanwhile). Returns `{sent, kept, reason}`: items
- * answered, items still waiting (offline, logged out, server down).
+ * it go round once more, for what was queued meanwhile). Returns `{sent, kept, reason, byKind}`:
+ * items answered (per kind), items still waiting (offline, logged out, server down). A call
+ * joining a running flush gets its outcome with nothing counted as sent by it (the first caller
+ * counts them), so a count of sent items adds each once.
  */
 export function flush() {
   if (flushing) {
     again = true;
-    return flushing;
+    return flushing.then((r) => ({...r, sent: 0, byKind: {}}));
   }
   flushing = (async () => {
-    const total = {sent: 0, kept: 0, reason: ''};
+    const total = {sent: 0, kept: 0, reason: '', byKind: {}};
     do {
       again = false;
       const r = await flushAll();
+      for (const [k, n] of Object.entries(r.byKind)) total.byKind[k] = (total.byKind[k] || 0) + n;
       Object.assign(total, {sent: total.sent + r.sent, kept: r.kept, reason: r.reason});
     } while (again && !total.reason);
     return total;
@@ -95,7 +98,7 @@ export function flush() {
 }
 
 async function flushAll() {
-  const out = {sent: 0, kept: 0, reason: ''};
+  const out = {sent: 0, kept: 0, reason: '', byKind: {}};
   for (const [kind, s] of Object.entries(SENDERS)) {
     const items = await list(kind);
     for (let i = 0; i < items.length; i += s.batch) {
@@ -116,6 +119,7 @@ async function flushAll() {
       if (res.ok) {
         await remove(part);
         out.sent += part.length;
+        out.byKind[kind] = (out.byKind[kind] || 0) + part.length;
       } else if (res.status === 400 || res.status === 413 || res.status === 422) {
         const j = await res.json().catch(() => ({}));
         await remove(part, j.error || `HTTP ${res.status}`);

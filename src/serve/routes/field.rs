@@ -4,6 +4,8 @@
 //!
 //! - `GET /field`: the page (and `/field/…`, `/field-sw.js` as embedded files).
 //! - `GET /api/field/me`: the caller's grids (where they are a leader or worker) with their people.
+//! - `GET /api/field/today?day=&lon=&lat=`: my grids' patrols today and this month, my shares,
+//!   the buildings I have not passed this month ([`crate::field::today`]).
 //! - `POST /api/visits`: one visit or an array `{client_id, household, grid, visited_at?, lon?,
 //!   lat?, found?, done?}`; the same worker re-sending a `client_id` stores nothing new.
 //! - `GET /api/visits/due?grid=&lon=&lat=`: households of my grids (or `grid`) due, nearest first.
@@ -106,6 +108,99 @@ pub async fn me(AxState(svc): AxState<Arc<Service>>, who: Who) -> ApiResult<Resp
         "grids": grids,
     }))
     .into_response())
+}
+
+/// `GET /api/field/today?day=&lon=&lat=`: my grid today (see [`field::today`]): the points of
+/// the month to the day are read around my grids, the figures computed off the async threads.
+pub async fn today(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    q: Params,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let caller = auth::need(&who)?;
+    let zone = zone();
+    let day = match q.get("day") {
+        None => Utc::now().with_timezone(&zone).date_naive(),
+        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::bad_request(format!("day: `{s}` is not a date YYYY-MM-DD")))?,
+    };
+    let from = match (coord(&q, "lon")?, coord(&q, "lat")?) {
+        (Some(x), Some(y)) => Some((x, y)),
+        _ => None,
+    };
+    let st = svc.state();
+    let grids = my_grids(&st, caller);
+    let mut points = Vec::new();
+    let mut places = std::collections::HashMap::new();
+    if let Some(bbox) = grids_box(&st, &grids) {
+        let b = [bbox.min().x, bbox.min().y, bbox.max().x, bbox.max().y];
+        for d in field::today::days_to_read(day) {
+            let (from_ms, to_ms) = crate::patrol::Window::day(d, zone).ms();
+            let tracks = svc
+                .source
+                .patrol_tracks(from_ms, to_ms, Some(b))
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            points.push(crate::store::patrol::accepted_points(&tracks));
+        }
+        let codes: Vec<&str> = grids
+            .iter()
+            .map(|&g| st.snapshot.grids[g].code.as_str())
+            .collect();
+        for b in svc
+            .source
+            .buildings_in(bbox)
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?
+        {
+            if b.grid_code.as_deref().is_some_and(|c| codes.contains(&c)) {
+                places.insert(b.id, (b.address, b.point.x(), b.point.y()));
+            }
+        }
+    }
+    let worker = key_of(caller).to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        let roster = crate::patrol::Roster::from_snapshot(&st.snapshot);
+        let ask = field::today::Ask {
+            index: st.coverage_index(),
+            roster: &roster,
+            worker: &worker,
+            grids: &grids,
+            day,
+            zone,
+            places: &places,
+            from,
+        };
+        let mut days = points.into_iter();
+        field::today::my_day(&ask, |_| {
+            Ok::<_, std::convert::Infallible>(days.next().unwrap_or_default())
+        })
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("computing: {e}")))?;
+    let answer = answer.unwrap_or_else(|never| match never {});
+    Ok(Json(answer).into_response())
+}
+
+/// The box of `grids`, widened by 200 m: the tracks whose points may pass their buildings.
+fn grids_box(st: &State, grids: &[usize]) -> Option<geo::Rect<f64>> {
+    const MARGIN_DEG: f64 = 0.002;
+    grids
+        .iter()
+        .filter_map(|&g| st.snapshot.grids.get(g)?.geometry.bounding_rect())
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
+                geo::coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
+            )
+        })
+        .map(|r| {
+            geo::Rect::new(
+                geo::coord! {x: r.min().x - MARGIN_DEG, y: r.min().y - MARGIN_DEG},
+                geo::coord! {x: r.max().x + MARGIN_DEG, y: r.max().y + MARGIN_DEG},
+            )
+        })
 }
 
 /// The buildings of grid `gi` with their households.

@@ -78,6 +78,7 @@ pub const ROUTES: &[&str] = &[
     // -- field (issue 18)
     "/field",
     "/api/field/me",
+    "/api/field/today",
     "/api/visits",
     "/api/visits/due",
     "/api/visits/figures",
@@ -167,6 +168,7 @@ pub fn router(service: Arc<Service>) -> Router {
         // -- field (issue 18)
         .route("/field", get(field::page))
         .route("/api/field/me", get(field::me))
+        .route("/api/field/today", get(field::today))
         .route(
             "/api/visits",
             post(field::post_visits).layer(DefaultBodyLimit::max(field::MAX_BODY_BYTES)),
