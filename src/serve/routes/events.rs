@@ -5,10 +5,12 @@
 //! - `POST /api/events`: one report or an array; `client_id` makes a re-sent report a duplicate
 //!   (200 when all were), not a second event (201);
 //! - `GET /api/events` (`state`, `grid`, `village`, `category`, `from`, `to`, `overdue`, `limit`),
-//!   `GET /api/events/geojson` (the same as points), `GET /api/events/{id}` with its history;
+//!   `GET /api/events/geojson` (the same as points), `GET /api/events/{id}` with its history
+//!   and the actions its caller may take now (`actions`);
 //! - `POST /api/events/{id}/actions`: `{"action", "expected_version", "note", "assignee",
 //!   "reason", "rating", "photos"}`: 409 if someone acted first, 422 if the flow refuses it;
-//! - `GET /api/events/categories`, `GET /api/events/figures` (per grid, worst first).
+//! - `GET /api/events/categories`, `GET /api/events/figures` (per grid, worst first);
+//! - `GET /events`: the dispatcher's console page (web/events/).
 
 use crate::accounts::policy;
 use crate::crs::Crs;
@@ -443,6 +445,7 @@ pub async fn show(
     let history = s.event_history(id).await.map_err(status_of)?;
     let mut v = event_json(&e, &CategoryTree::default(), Utc::now());
     v["history"] = json!(history);
+    v["actions"] = json!(policy::event_offers(caller, &e));
     Ok(Json(v).into_response())
 }
 
@@ -514,6 +517,12 @@ pub async fn act(
     let mut resp = Json(event_json(&after, &CategoryTree::default(), Utc::now())).into_response();
     resp.extensions_mut().insert(note);
     Ok(resp)
+}
+
+/// `GET /events`: the dispatcher's console page (调度台).
+pub async fn page() -> Response {
+    super::static_files::file(&super::static_files::WEB, "events/index.html")
+        .unwrap_or_else(|| ApiError::not_found("no events console is built in").into_response())
 }
 
 /// `GET /api/events/categories`: the category tree.

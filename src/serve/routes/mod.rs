@@ -66,6 +66,7 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}",
     "/api/events/{id}/actions",
     "/api/events/{id}/photos/{photo}",
+    "/events",
     // -- end events --
     "/metrics",
     // -- screen (issue 16) --
@@ -156,6 +157,7 @@ pub fn router(service: Arc<Service>) -> Router {
             post(events::act).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
         )
         .route("/api/events/{id}/photos/{photo}", get(events::photo))
+        .route("/events", get(events::page))
         // -- end events --
         // -- screen (issue 16) --
         .route("/screen", get(screen::page))
