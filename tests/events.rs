@@ -783,6 +783,88 @@ async fn roles_act_within_their_rights_and_every_action_is_audited() {
     }
 }
 
+fn offered(v: &Value) -> Vec<&str> {
+    v["actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no actions in {v}"))
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect()
+}
+
+/// `GET /api/events/{id}` offers each caller exactly the actions the flow allows now and their
+/// role lets them do (what the console at `/events` shows as buttons); the console page is
+/// served to anyone (it asks for a login itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_is_offered_what_the_flow_and_their_role_allow() {
+    let dir = common::tmp();
+    for kind in kinds() {
+        let t = town(kind, dir.path()).await;
+        let (id, _) = t.report(&t.worker, "o1").await;
+        let path = format!("/api/events/{id}");
+        let (_, v) = t.get(&t.leader, &path).await;
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate", "handle_in_grid"],
+            "{v}"
+        );
+        let ret = &v["actions"][1];
+        assert_eq!(
+            (ret["label"].as_str(), ret["needs"].clone()),
+            (Some("退回"), json!(["reason"]))
+        );
+        let (_, v) = t.get(&t.worker, &path).await;
+        assert_eq!(offered(&v), ["escalate", "handle_in_grid"], "the reporter");
+        let (_, v) = t.get(&t.admin, &path).await;
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate", "handle_in_grid"]
+        );
+        for (version, body) in [
+            (1, json!({"action": "accept"})),
+            (2, json!({"action": "dispatch", "assignee": "13900000002"})),
+        ] {
+            let mut body = body;
+            body["expected_version"] = json!(version);
+            let (st, v) = t.act(&t.leader, id, body).await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+        }
+        let (_, v) = t.get(&t.leader, &path).await;
+        // a leader may act for the handler too (reply), see policy::may_act_on_event
+        assert_eq!(
+            offered(&v),
+            ["reassign", "return", "escalate", "reply"],
+            "{v}"
+        );
+        assert_eq!(v["actions"][0]["needs"], json!(["assignee"]));
+        let (_, v) = t.get(&t.worker2, &path).await;
+        assert_eq!(offered(&v), ["escalate", "reply"], "the assignee");
+        // every offer is taken: the leader escalates as offered
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "escalate", "expected_version": 3}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (_, v) = t.get(&t.leader, &path).await;
+        assert_eq!(
+            (v["state"].as_str(), v["level"].as_str()),
+            (Some("reported"), Some("village"))
+        );
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate"],
+            "no handling in the grid above it"
+        );
+        // the console page
+        let r = reqwest::get(format!("{}/events", t.base)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("网格事件调度台"));
+    }
+}
+
 #[test]
 fn the_hotline_import_and_the_events_commands() {
     let dir = common::tmp();
