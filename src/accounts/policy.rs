@@ -129,6 +129,12 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(EVENT_READERS),
     ),
     ("GET", "/events", Access::Asset),
+    ("GET", "/tiles/events.json", Access::Roles(EVENT_READERS)),
+    (
+        "GET",
+        "/tiles/events/{z}/{x}/{y}.mvt",
+        Access::Roles(EVENT_READERS),
+    ),
     // -- end events --
     // -- screen (issue 16) --
     ("GET", "/screen", Access::Asset),

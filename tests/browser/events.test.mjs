@@ -251,7 +251,7 @@ try {
 
   // -------------------------------------------------- a new report appears without a reload
   const t0 = Date.now();
-  const fresh = await report(H, {title: '井盖缺失 新报', category: 'facility.manhole', priority: 'urgent'});
+  const fresh = await report(H, {title: '井盖缺失 新报', category: 'facility.manhole', priority: 'urgent', description: '人行道井盖缺失，已临时围挡'});
   await page.waitForSelector(`#queue .row[data-id="${fresh.id}"]`, {timeout: 25_000}).catch(() => null);
   const appeared = await page.locator(`#queue .row[data-id="${fresh.id}"]`).count();
   check(appeared === 1, `a new report shows in the queue without a reload after ${((Date.now() - t0) / 1000).toFixed(1)} s`);

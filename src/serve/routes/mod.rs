@@ -67,6 +67,8 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}/actions",
     "/api/events/{id}/photos/{photo}",
     "/events",
+    "/tiles/events.json",
+    "/tiles/events/{z}/{x}/{y}.mvt",
     // -- end events --
     "/metrics",
     // -- screen (issue 16) --
@@ -158,6 +160,8 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .route("/api/events/{id}/photos/{photo}", get(events::photo))
         .route("/events", get(events::page))
+        .route("/tiles/events.json", get(events::tilejson))
+        .route("/tiles/events/{z}/{x}/{y}", get(events::tile))
         // -- end events --
         // -- screen (issue 16) --
         .route("/screen", get(screen::page))
