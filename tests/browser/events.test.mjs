@@ -211,6 +211,7 @@ try {
   await page.waitForSelector('[data-testid="event-state"][data-state="dispatched"]');
   s = await stateOf(ev1.id);
   check(s.state === 'dispatched' && s.assignee === WORKER_PHONE, `dispatch: the API says ${s.state}, held by ${s.assignee}`);
+  check((await page.textContent('#detail .facts')).includes(`赵网格员 ${WORKER_PHONE}`), 'the page names the worker who holds it');
   await page.waitForFunction((id) => document.querySelector(`#queue .row[data-id="${id}"]`)?.dataset.state === 'dispatched', ev1.id);
   check(/处置中/.test(await row1.textContent()), 'the list row shows 处置中');
   const partOf = await row1.evaluate((r) => { let p = r.previousElementSibling; while (p && !p.classList.contains('part')) p = p.previousElementSibling; return p?.textContent || ''; });

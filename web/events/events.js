@@ -307,12 +307,18 @@ function peopleHtml(grid) {
   return `<ul class="people">${people.map((p) => `<li><span class="role">${esc(ROLE[p.role] || p.role || '')}</span>
     ${esc(p.name)} ${p.phone ? `<a href="tel:${esc(p.phone)}">${esc(p.phone)}</a>` : ''}</li>`).join('')}</ul>`;
 }
-function historyHtml(e) {
+/** Who a key (a phone or a name) is among the grid's people: `赵网格员 139…`, else the key. */
+function holder(key, grid) {
+  if (!key) return '';
+  const p = (grid?.properties?.people || []).find((x) => x.phone === key || x.name === key);
+  return p && p.name !== key ? `${p.name} ${key}` : key;
+}
+function historyHtml(e, grid) {
   const items = (e.history || []).slice().reverse();
   return `<ol class="history" data-testid="history">${items.map((h) => `<li data-action="${esc(h.action)}">
     <div><b>${esc(ACTION[h.action] || h.action)}</b> <span class="who">${esc(h.who)}</span>
     <time>${esc(clock(h.at))}</time></div>
-    <div class="muted">${h.from_state ? `${esc(STATE[h.from_state] || h.from_state)} → ` : ''}${esc(STATE[h.to_state] || h.to_state)}${h.level && h.level !== 'grid' ? `（${esc(LEVEL[h.level] || h.level)}）` : ''}${h.assignee ? ` · 处置人 ${esc(h.assignee)}` : ''}</div>
+    <div class="muted">${h.from_state ? `${esc(STATE[h.from_state] || h.from_state)} → ` : ''}${esc(STATE[h.to_state] || h.to_state)}${h.level && h.level !== 'grid' ? `（${esc(LEVEL[h.level] || h.level)}）` : ''}${h.assignee ? ` · 处置人 ${esc(holder(h.assignee, grid))}` : ''}</div>
     ${h.reason ? `<div class="reason">原因：${esc(h.reason)}</div>` : ''}${h.note ? `<div class="note">${esc(h.note)}</div>` : ''}
     ${(h.photos || []).length ? `<div class="thumbs">${h.photos.map((p) => photoHtml(e, p)).join('')}</div>` : ''}</li>`).join('')}</ol>`;
 }
@@ -350,7 +356,7 @@ function detailHtml(e, grid) {
     ['上报时间', esc(clock(e.reported_at))],
     ['层级', esc(LEVEL[e.level] || e.level)],
     ['位置', esc(place) + (loc.ambiguous ? ` <span class="warn">靠近网格边界（${esc((loc.near || []).map((g) => g.slice(12)).join('、'))}）</span>` : '')],
-    ['处置人', esc(e.assignee || '—')],
+    ['处置人', esc(holder(e.assignee, grid) || '—')],
     ['本步时限', e.due_at ? `${esc(clock(e.due_at))} <span class="due ${chip.cls}">${esc(chip.text)}</span>` : '—'],
   ];
   return `<header class="ev-head"><h2 data-testid="event-title">${esc(e.title)}</h2>
@@ -359,7 +365,7 @@ function detailHtml(e, grid) {
     ${e.description ? `<p class="desc">${esc(e.description)}</p>` : ''}
     <section class="actions" aria-label="操作"><h3>调度操作</h3>${actionsHtml(e, grid)}</section>
     <section><h3>网格人员 <small>${esc(e.grid || '')}</small></h3>${peopleHtml(grid)}</section>
-    <section><h3>处置记录</h3>${historyHtml(e)}</section>`;
+    <section><h3>处置记录</h3>${historyHtml(e, grid)}</section>`;
 }
 async function loadGrid(code) {
   if (!code) return null;
