@@ -783,6 +783,313 @@ async fn roles_act_within_their_rights_and_every_action_is_audited() {
     }
 }
 
+fn offered(v: &Value) -> Vec<&str> {
+    v["actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no actions in {v}"))
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect()
+}
+
+/// `GET /api/events/{id}` offers each caller exactly the actions the flow allows now and their
+/// role lets them do (what the console at `/events` shows as buttons); the console page is
+/// served to anyone (it asks for a login itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_is_offered_what_the_flow_and_their_role_allow() {
+    let dir = common::tmp();
+    for kind in kinds() {
+        let t = town(kind, dir.path()).await;
+        let (id, _) = t.report(&t.worker, "o1").await;
+        let path = format!("/api/events/{id}");
+        let (_, v) = t.get(&t.leader, &path).await;
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate", "handle_in_grid"],
+            "{v}"
+        );
+        let ret = &v["actions"][1];
+        assert_eq!(
+            (ret["label"].as_str(), ret["needs"].clone()),
+            (Some("退回"), json!(["reason"]))
+        );
+        let (_, v) = t.get(&t.worker, &path).await;
+        assert_eq!(offered(&v), ["escalate", "handle_in_grid"], "the reporter");
+        let (_, v) = t.get(&t.admin, &path).await;
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate", "handle_in_grid"]
+        );
+        for (version, body) in [
+            (1, json!({"action": "accept"})),
+            (2, json!({"action": "dispatch", "assignee": "13900000002"})),
+        ] {
+            let mut body = body;
+            body["expected_version"] = json!(version);
+            let (st, v) = t.act(&t.leader, id, body).await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+        }
+        let (_, v) = t.get(&t.leader, &path).await;
+        // a leader may act for the handler too (reply), see policy::may_act_on_event
+        assert_eq!(
+            offered(&v),
+            ["reassign", "return", "escalate", "reply"],
+            "{v}"
+        );
+        assert_eq!(v["actions"][0]["needs"], json!(["assignee"]));
+        let (_, v) = t.get(&t.worker2, &path).await;
+        assert_eq!(offered(&v), ["escalate", "reply"], "the assignee");
+        // every offer is taken: the leader escalates as offered
+        let (st, v) = t
+            .act(
+                &t.leader,
+                id,
+                json!({"action": "escalate", "expected_version": 3}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (_, v) = t.get(&t.leader, &path).await;
+        assert_eq!(
+            (v["state"].as_str(), v["level"].as_str()),
+            (Some("reported"), Some("village"))
+        );
+        assert_eq!(
+            offered(&v),
+            ["accept", "return", "escalate"],
+            "no handling in the grid above it"
+        );
+        // the console page
+        let r = reqwest::get(format!("{}/events", t.base)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("网格事件调度台"));
+    }
+}
+
+/// A field of a protobuf message: its number and its value (a varint, or bytes).
+enum Pb<'a> {
+    Int(u64),
+    Bytes(&'a [u8]),
+}
+
+fn varint(b: &[u8], i: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let byte = b[*i];
+        *i += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// The fields of a protobuf message, in order.
+fn pb(b: &[u8]) -> Vec<(u64, Pb<'_>)> {
+    let (mut i, mut out) = (0, Vec::new());
+    while i < b.len() {
+        let key = varint(b, &mut i);
+        let v = match key & 7 {
+            0 => Pb::Int(varint(b, &mut i)),
+            1 | 5 => {
+                let n = if key & 7 == 1 { 8 } else { 4 };
+                i += n;
+                Pb::Bytes(&b[i - n..i])
+            }
+            2 => {
+                let n = varint(b, &mut i) as usize;
+                i += n;
+                Pb::Bytes(&b[i - n..i])
+            }
+            w => panic!("wire type {w} in a vector tile"),
+        };
+        out.push((key >> 3, v));
+    }
+    out
+}
+
+fn packed(b: &[u8]) -> Vec<u64> {
+    let (mut i, mut out) = (0, Vec::new());
+    while i < b.len() {
+        out.push(varint(b, &mut i));
+    }
+    out
+}
+
+/// One point feature of a decoded tile: id, properties (as text), position in tile units.
+#[derive(Debug)]
+struct TilePoint {
+    id: u64,
+    props: std::collections::BTreeMap<String, String>,
+    at: (i64, i64),
+}
+
+/// Decodes an MVT (spec 2.1) with one point layer: its name, extent and points.
+fn decode_points(tile: &[u8]) -> (String, u64, Vec<TilePoint>) {
+    let layers: Vec<&[u8]> = pb(tile)
+        .into_iter()
+        .filter_map(|(f, v)| match (f, v) {
+            (3, Pb::Bytes(b)) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(layers.len(), 1, "one layer");
+    let (mut name, mut extent, mut keys, mut values, mut feats) =
+        (String::new(), 4096, Vec::new(), Vec::new(), Vec::new());
+    for (f, v) in pb(layers[0]) {
+        match (f, v) {
+            (1, Pb::Bytes(b)) => name = String::from_utf8(b.to_vec()).unwrap(),
+            (2, Pb::Bytes(b)) => feats.push(b),
+            (3, Pb::Bytes(b)) => keys.push(String::from_utf8(b.to_vec()).unwrap()),
+            (4, Pb::Bytes(b)) => values.push(match pb(b).pop().unwrap() {
+                (1, Pb::Bytes(s)) => String::from_utf8(s.to_vec()).unwrap(),
+                (4 | 5, Pb::Int(n)) => n.to_string(),
+                (7, Pb::Int(n)) => (n != 0).to_string(),
+                (k, _) => format!("value type {k}"),
+            }),
+            (5, Pb::Int(e)) => extent = e,
+            _ => {}
+        }
+    }
+    let zz = |n: u64| ((n >> 1) as i64) ^ -((n & 1) as i64);
+    let points = feats
+        .into_iter()
+        .map(|b| {
+            let mut p = TilePoint {
+                id: 0,
+                props: Default::default(),
+                at: (0, 0),
+            };
+            for (f, v) in pb(b) {
+                match (f, v) {
+                    (1, Pb::Int(id)) => p.id = id,
+                    (2, Pb::Bytes(t)) => {
+                        for kv in packed(t).chunks(2) {
+                            p.props.insert(
+                                keys[kv[0] as usize].clone(),
+                                values[kv[1] as usize].clone(),
+                            );
+                        }
+                    }
+                    (3, Pb::Int(t)) => assert_eq!(t, 1, "a point feature"),
+                    (4, Pb::Bytes(g)) => {
+                        let g = packed(g);
+                        assert_eq!(g[0], 9, "one MoveTo");
+                        p.at = (zz(g[1]), zz(g[2]));
+                    }
+                    _ => {}
+                }
+            }
+            p
+        })
+        .collect();
+    (name, extent, points)
+}
+
+/// The tile of zoom `z` holding a lon/lat.
+fn tile_of(z: u32, lon: f64, lat: f64) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor();
+    let r = lat.to_radians();
+    let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
+    (x as u32, y as u32)
+}
+
+/// The events tile: each event the caller may see is a point where it was reported, with its
+/// state and category; filters as `GET /api/events`; none for other areas or other workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_tile_has_a_point_per_event_with_state_and_category() {
+    let dir = common::tmp();
+    for kind in kinds() {
+        let t = town(kind, dir.path()).await;
+        let (a, _) = t.report(&t.worker, "t1").await;
+        let (b, _) = t.report(&t.worker, "t2").await;
+        let (st, v) = t
+            .act(
+                &t.leader,
+                a,
+                json!({"action": "accept", "expected_version": 1}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (lon, lat) = t.inside(0);
+        let z = 15;
+        let (x, y) = tile_of(z, lon, lat);
+        let get = |c: &reqwest::Client, q: &str| {
+            c.get(format!("{}/tiles/events/{z}/{x}/{y}.mvt{q}", t.base))
+                .send()
+        };
+        let r = get(&t.leader, "").await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()[reqwest::header::CONTENT_TYPE],
+            "application/vnd.mapbox-vector-tile"
+        );
+        let (name, extent, pts) = decode_points(&r.bytes().await.unwrap());
+        assert_eq!(name, "events");
+        let mut ids: Vec<u64> = pts.iter().map(|p| p.id).collect();
+        ids.sort();
+        assert_eq!(ids, [a as u64, b as u64]);
+        for p in &pts {
+            let want = if p.id == a as u64 {
+                "accepted"
+            } else {
+                "reported"
+            };
+            assert_eq!(p.props["state"], want, "{p:?}");
+            assert_eq!(p.props["category"], "sanitation.rubbish");
+            assert_eq!(p.props["top"], "sanitation");
+            assert_eq!(p.props["due"], "ok");
+            assert_eq!(p.props["grid"], t.grid_code(0));
+            assert!(p.props["number"].len() >= 22, "{p:?}");
+            // back to lon/lat: within a tile unit (~0.3 m at z15)
+            let n = f64::from(1u32 << z) * extent as f64;
+            let plon = (f64::from(x) * extent as f64 + p.at.0 as f64) / n * 360.0 - 180.0;
+            let my = std::f64::consts::PI
+                * (1.0 - 2.0 * (f64::from(y) * extent as f64 + p.at.1 as f64) / n);
+            let plat = my.sinh().atan().to_degrees();
+            assert!(
+                (plon - lon).abs() < 1e-5 && (plat - lat).abs() < 1e-5,
+                "{plon},{plat} vs {lon},{lat}"
+            );
+        }
+        // filtered like the list
+        let r = get(&t.leader, "?state=accepted").await.unwrap();
+        let (_, _, pts) = decode_points(&r.bytes().await.unwrap());
+        assert_eq!(pts.iter().map(|p| p.id).collect::<Vec<_>>(), [a as u64]);
+        // the reporter sees their two; another worker, a leader of another town: nothing
+        let r = get(&t.worker, "").await.unwrap();
+        assert_eq!(decode_points(&r.bytes().await.unwrap()).2.len(), 2);
+        assert_eq!(
+            get(&t.worker2, "").await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            get(&t.stranger, "").await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            get(&reqwest::Client::new(), "").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // a tile elsewhere is empty; a bad one names its field
+        let far = t
+            .leader
+            .get(format!("{}/tiles/events/{z}/0/0.mvt", t.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(far.status(), StatusCode::NO_CONTENT);
+        let (st, v) = t.get(&t.leader, "/tiles/events/15/x/1.mvt").await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert!(v["error"].as_str().unwrap().contains("x `x`"), "{v}");
+        let (st, tj) = t.get(&t.leader, "/tiles/events.json").await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(tj["vector_layers"][0]["id"], "events");
+        assert_eq!(tj["vector_layers"][0]["fields"]["state"], "String");
+    }
+}
+
 #[test]
 fn the_hotline_import_and_the_events_commands() {
     let dir = common::tmp();

@@ -19,7 +19,7 @@
 //! ```
 
 use super::{Caller, Role, Scope};
-use crate::events::{Action, Event};
+use crate::events::{flow, Action, Event};
 
 /// The rule of a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +128,13 @@ pub const RULES: &[(&str, &str, Access)] = &[
     (
         "GET",
         "/api/events/{id}/photos/{photo}",
+        Access::Roles(EVENT_READERS),
+    ),
+    ("GET", "/events", Access::Asset),
+    ("GET", "/tiles/events.json", Access::Roles(EVENT_READERS)),
+    (
+        "GET",
+        "/tiles/events/{z}/{x}/{y}.mvt",
         Access::Roles(EVENT_READERS),
     ),
     // -- end events --
@@ -380,6 +387,16 @@ pub fn may_act_on_event(caller: &Caller, action: Action, e: &Event) -> Result<()
         "{} ({}) may not {} event {}: {why}",
         caller.name, caller.role, action, e.number
     )))
+}
+
+/// The actions `caller` may do to event `e` now: those its flow allows ([`flow::legal`]) that
+/// [`may_act_on_event`] lets this caller do, as a page offers them.
+pub fn event_offers(caller: &Caller, e: &Event) -> Vec<flow::Offer> {
+    flow::legal(&flow::Current::of(e))
+        .into_iter()
+        .filter(|a| may_act_on_event(caller, *a, e).is_ok())
+        .map(flow::Offer::of)
+        .collect()
 }
 // -- end events --
 // -- field (issue 18)

@@ -297,6 +297,60 @@ fn target(cur: &Current, rq: &Request) -> Result<(State, Level), FlowError> {
     Ok((to, cur.level))
 }
 
+/// The actions the flow allows on an event as it is now (ignoring who asks and the fields an
+/// action needs): what a page offers as buttons, without a second copy of the table above.
+///
+/// ```
+/// use wangge::events::flow::{legal, Action, Current, Level, State};
+/// use wangge::events::Priority;
+/// let cur = Current { state: State::Reported, level: Level::Grid, assignee: None,
+///     category: "sanitation.rubbish", priority: Priority::Normal, due_at: None, step_limit_s: None };
+/// assert_eq!(legal(&cur), [Action::Accept, Action::Return, Action::Escalate, Action::HandleInGrid]);
+/// ```
+pub fn legal(cur: &Current) -> Vec<Action> {
+    Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| target(cur, &Request::new(*a, 0)).is_ok())
+        .collect()
+}
+
+impl Action {
+    /// The request fields this action needs besides its version (`assignee`, `reason`,
+    /// `rating`).
+    pub fn needs(self) -> &'static [&'static str] {
+        match self {
+            Action::Dispatch | Action::Reassign => &["assignee"],
+            Action::Return | Action::Reopen => &["reason"],
+            Action::Evaluate => &["rating"],
+            _ => &[],
+        }
+    }
+}
+
+/// An action offered to someone on an event: its name, its Chinese label and the fields it
+/// needs (the `actions` of `GET /api/events/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Offer {
+    /// The action.
+    pub action: Action,
+    /// Its label (受理, 派遣…).
+    pub label: &'static str,
+    /// The fields it needs.
+    pub needs: &'static [&'static str],
+}
+
+impl Offer {
+    /// The offer of `action`.
+    pub fn of(action: Action) -> Offer {
+        Offer {
+            action,
+            label: action.label(),
+            needs: action.needs(),
+        }
+    }
+}
+
 /// The event after `rq` by `actor` at `now`, or why it is refused. Entering a state with a
 /// deadline step starts its clock (a reassignment keeps the running one).
 pub fn next(
@@ -421,6 +475,23 @@ mod tests {
             }
         }
         assert_eq!(legal, 16, "the table has 16 (action, from) pairs");
+    }
+
+    #[test]
+    fn legal_actions_are_exactly_those_next_accepts() {
+        for s in State::ALL {
+            for l in Level::ALL {
+                let c = cur(*s, *l);
+                let by_next: Vec<Action> = Action::ALL
+                    .iter()
+                    .copied()
+                    .filter(|a| next(&c, &full(*a), "w9", &Limits::default(), Utc::now()).is_ok())
+                    .collect();
+                assert_eq!(legal(&c), by_next, "{s} at {l}");
+            }
+        }
+        assert!(legal(&cur(State::Archived, Level::Grid)) == [Action::Evaluate]);
+        assert!(legal(&cur(State::Evaluated, Level::Grid)).is_empty());
     }
 
     #[test]

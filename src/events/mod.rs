@@ -9,7 +9,8 @@
 //!   side-turns (returned, escalated, handled in the grid, reassigned, re-opened);
 //! - [`deadline`]: time limits per category × priority and step; overdue (red) and amber;
 //! - [`photo`]: photos checked by their bytes (JPEG/PNG, size-limited);
-//! - [`figures`]: counts per grid, closure rate, median time to close, worst grids first.
+//! - [`figures`]: counts per grid, closure rate, median time to close, worst grids first;
+//! - [`tile`]: the events layer as vector tiles (points by state and category).
 //!
 //! The module knows nothing of HTTP or databases: the store (`store::events`) keeps events and
 //! their history, the server and the command line call both.
@@ -27,6 +28,7 @@ pub mod figures;
 pub mod flow;
 pub mod hotline;
 pub mod photo;
+pub mod tile;
 
 use crate::model::{GridCode, MicroGridCode, VillageCode};
 use chrono::{DateTime, FixedOffset, Utc};

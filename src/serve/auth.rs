@@ -100,6 +100,7 @@ pub(crate) fn route_of(req: &Request) -> String {
     match matched {
         "/tiles/{*path}" => policy::tiles_route(req.uri().path()).to_string(),
         "/tiles/heat/{z}/{x}/{y}" => "/tiles/heat/{z}/{x}/{y}.mvt".to_string(),
+        "/tiles/events/{z}/{x}/{y}" => "/tiles/events/{z}/{x}/{y}.mvt".to_string(),
         m => m.to_string(),
     }
 }

@@ -121,6 +121,8 @@ pub struct EventFilter {
     pub holder: Option<Vec<String>>,
     /// At most this many, newest first.
     pub limit: Option<i64>,
+    /// Only events in this lon/lat box `[west, south, east, north]` (a tile's).
+    pub bbox: Option<[f64; 4]>,
 }
 
 const COLS: &str = "fid, number, client_id, reporter, source, category, title, description, \
@@ -624,6 +626,13 @@ fn list_sql(f: &EventFilter) -> (String, Vec<String>) {
             "state IN ({}) AND due_at < {}",
             open.join(", "),
             arg(time_text(t))
+        ));
+    }
+    if let Some([w0, s0, e0, n0]) = f.bbox {
+        let mut num = |v: f64| format!("CAST({} AS DOUBLE PRECISION)", arg(v.to_string()));
+        let (w0, e0, s0, n0) = (num(w0), num(e0), num(s0), num(n0));
+        w.push(format!(
+            "lon >= {w0} AND lon <= {e0} AND lat >= {s0} AND lat <= {n0}"
         ));
     }
     if let Some(h) = &f.holder {

@@ -5,11 +5,15 @@
 //! - `POST /api/events`: one report or an array; `client_id` makes a re-sent report a duplicate
 //!   (200 when all were), not a second event (201);
 //! - `GET /api/events` (`state`, `grid`, `village`, `category`, `from`, `to`, `overdue`, `limit`),
-//!   `GET /api/events/geojson` (the same as points), `GET /api/events/{id}` with its history;
+//!   `GET /api/events/geojson` (the same as points), `GET /api/events/{id}` with its history
+//!   and the actions its caller may take now (`actions`);
 //! - `POST /api/events/{id}/actions`: `{"action", "expected_version", "note", "assignee",
 //!   "reason", "rating", "photos"}`: 409 if someone acted first, 422 if the flow refuses it;
-//! - `GET /api/events/categories`, `GET /api/events/figures` (per grid, worst first).
+//! - `GET /api/events/categories`, `GET /api/events/figures` (per grid, worst first);
+//! - `GET /tiles/events.json`, `GET /tiles/events/{z}/{x}/{y}.mvt`: the events as a point layer;
+//! - `GET /events`: the dispatcher's console page (web/events/).
 
+use super::tiles::{gzip, respond};
 use crate::accounts::policy;
 use crate::crs::Crs;
 use crate::events::category::CategoryTree;
@@ -18,14 +22,16 @@ use crate::events::flow::Request;
 use crate::events::photo::{self, MAX_PHOTOS};
 use crate::events::{self, figures, parse_time, Action, Event, EventError, NewEvent, Photo};
 use crate::serve::auth::{self, AuditNote, Who};
+use crate::serve::cache::{etag_of, Entry};
 use crate::serve::error::{ApiError, ApiResult};
 use crate::serve::state::Service;
 use crate::store::events::{EventFilter, EventStoreError};
 use crate::store::Store;
+use crate::tiles::{TileId, BUFFER};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -443,6 +449,7 @@ pub async fn show(
     let history = s.event_history(id).await.map_err(status_of)?;
     let mut v = event_json(&e, &CategoryTree::default(), Utc::now());
     v["history"] = json!(history);
+    v["actions"] = json!(policy::event_offers(caller, &e));
     Ok(Json(v).into_response())
 }
 
@@ -514,6 +521,82 @@ pub async fn act(
     let mut resp = Json(event_json(&after, &CategoryTree::default(), Utc::now())).into_response();
     resp.extensions_mut().insert(note);
     Ok(resp)
+}
+
+/// `GET /events`: the dispatcher's console page (调度台).
+pub async fn page() -> Response {
+    super::static_files::file(&super::static_files::WEB, "events/index.html")
+        .unwrap_or_else(|| ApiError::not_found("no events console is built in").into_response())
+}
+
+/// `GET /tiles/events/{z}/{x}/{y}.mvt`: the events of the filter (the parameters of
+/// `GET /api/events`, within what the caller may see, without a limit) falling in the tile, as
+/// one point layer `events` (state, category, top, priority, due, grid); 204 when none.
+pub async fn tile(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    Path((z, x, y)): Path<(String, String, String)>,
+    q: Params,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let caller = auth::need(&who)?;
+    let num = |what: &str, s: &str| -> ApiResult<u32> {
+        s.parse::<u32>()
+            .map_err(|_| ApiError::bad_request(format!("{what} `{s}` is not a whole number ≥ 0")))
+    };
+    let y = y.strip_suffix(".mvt").unwrap_or(&y);
+    let id = TileId::new(num("z", &z)?, num("x", &x)?, num("y", y)?)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut f = filter(&q, caller)?;
+    f.limit = None;
+    let b = id.buffered_bounds(BUFFER);
+    f.bbox = Some([b.min().x, b.min().y, b.max().x, b.max().y]);
+    let evs = store(&svc)?.list_events(&f).await.map_err(status_of)?;
+    let value = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
+        match events::tile::render(&evs, &CategoryTree::default(), Utc::now(), id) {
+            Some(raw) => Ok(Some(Bytes::from(gzip(&raw)?))),
+            None => Ok(None),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("rendering tile: {e}")))?
+    .map_err(|e| ApiError::unavailable(format!("compressing tile: {e}")))?;
+    let entry = Entry {
+        etag: etag_of(&value),
+        value,
+    };
+    let etag = format!(
+        "W/\"events-{}-{}-{}-{:016x}\"",
+        id.z, id.x, id.y, entry.etag
+    );
+    respond(entry, &etag, &headers)
+}
+
+/// `GET /tiles/events.json`: TileJSON of the events layer.
+pub async fn tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderMap) -> Response {
+    let st = svc.state();
+    let host = super::tiles::request_host(&headers);
+    let bounds = match st.bounds {
+        Some(b) => vec![b.min().x, b.min().y, b.max().x, b.max().y],
+        None => vec![-180.0, -85.051_129, 180.0, 85.051_129],
+    };
+    let fields: serde_json::Map<String, Value> = events::tile::FIELDS
+        .iter()
+        .map(|(k, t)| (k.to_string(), Value::from(*t)))
+        .collect();
+    Json(json!({
+        "tilejson": "3.0.0",
+        "name": "wangge events",
+        "description": "events as points; the parameters of GET /api/events filter them (state, grid, village, category, from, to, overdue)",
+        "scheme": "xyz",
+        "tiles": [format!("http://{host}/tiles/events/{{z}}/{{x}}/{{y}}.mvt")],
+        "minzoom": svc.config.min_zoom,
+        "maxzoom": svc.config.max_zoom,
+        "bounds": bounds,
+        "vector_layers": [{"id": events::tile::LAYER, "fields": fields}],
+    }))
+    .into_response()
 }
 
 /// `GET /api/events/categories`: the category tree.

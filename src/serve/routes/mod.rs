@@ -67,6 +67,9 @@ pub const ROUTES: &[&str] = &[
     "/api/events/{id}",
     "/api/events/{id}/actions",
     "/api/events/{id}/photos/{photo}",
+    "/events",
+    "/tiles/events.json",
+    "/tiles/events/{z}/{x}/{y}.mvt",
     // -- end events --
     "/metrics",
     "/ca.pem",
@@ -159,6 +162,9 @@ pub fn router(service: Arc<Service>) -> Router {
             post(events::act).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
         )
         .route("/api/events/{id}/photos/{photo}", get(events::photo))
+        .route("/events", get(events::page))
+        .route("/tiles/events.json", get(events::tilejson))
+        .route("/tiles/events/{z}/{x}/{y}", get(events::tile))
         // -- end events --
         // -- screen (issue 16) --
         .route("/screen", get(screen::page))
