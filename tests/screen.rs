@@ -375,10 +375,18 @@ async fn a_screen_token_opens_a_session_once() {
         kinds,
         vec![
             ("wall2".into(), "ok".into()),
+            ("wall2".into(), "ok".into()), // opened again after logging out
             ("-".into(), "refused".into()),
             ("-".into(), "refused".into())
         ]
     );
+    let logouts = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "logout" && e["who"] == "wall2")
+        .count();
+    assert_eq!(logouts, 1, "{audit}");
 }
 
 /// Reads `summary` events from an SSE response until `until` holds or `limit` passes.
