@@ -14,6 +14,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wangge::accounts::login;
 use wangge::accounts::{Name, Role};
+use wangge::patrol::Window;
+use wangge::screen::{event_board, Area};
 use wangge::serve::{serve_with, Config, StaticSource};
 use wangge::snapshot::{Person, Snapshot};
 use wangge::store::Store;
@@ -480,26 +482,31 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
     for kind in kinds() {
         let target = fresh_target(kind, dir.path()).await;
         let store = Store::open(&target).await.unwrap();
-        let (from, to, now) = (
-            "2026-12-06T00:00:00Z",
-            "2026-12-07T00:00:00Z",
-            "2026-12-06T12:00:00Z",
-        );
-        let none = store.screen_events(from, to, now).await.unwrap().unwrap();
-        assert_eq!(
-            (none.reported, none.open, none.overdue, none.closed),
-            (0, 0, 0, 0)
-        );
-        // events in the store's own table (migration 8), in the states of the events flow
-        let row = |n: u32, state: &str, reported: &str, closed: &str, due: &str| {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let window = Window::day(day, chrono::FixedOffset::east_opt(0).unwrap());
+        let since = window.from.with_timezone(&chrono::Utc);
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-06T12:00:00Z".parse().unwrap();
+        let board = |evs: &[wangge::events::Event], area: &Area| {
+            let (f, dots) = event_board(evs, area, &window, now);
+            let numbers: Vec<String> = dots.iter().map(|d| d.number.clone()).collect();
+            ((f.reported, f.open, f.overdue, f.closed), numbers)
+        };
+        let empty = store.screen_event_list(since).await.unwrap().unwrap();
+        assert_eq!(board(&empty, &Area::All), ((0, 0, 0, 0), vec![]));
+        let rev0 = store.events_revision().await.unwrap().unwrap();
+        // events in the store's own table (migration 8), in the states of the events flow, in
+        // two towns
+        let row = |n: u32, village: &str, state: &str, reported: &str, closed: &str, due: &str| {
             format!(
                 "('E{n}', 'w', 'worker', 'other', 't', 'd', 'normal', '{state}', 'grid', 120.0, \
-                 31.0, 0, '[]', '{reported}', '{reported}', {closed}, '{due}', 0, 1)"
+                 31.0, '{village}', 0, '[]', '{reported}', '{reported}', {closed}, '{due}', 0, 1)"
             )
         };
+        let (a, b) = ("320583104200", "320583105201");
         let rows = [
             row(
                 1,
+                a,
                 "reported",
                 "2026-12-06T01:00:00Z",
                 "NULL",
@@ -507,6 +514,7 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             ),
             row(
                 2,
+                a,
                 "dispatched",
                 "2026-12-05T01:00:00Z",
                 "NULL",
@@ -514,6 +522,7 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             ),
             row(
                 3,
+                a,
                 "archived",
                 "2026-12-06T03:00:00Z",
                 "'2026-12-06T05:00:00Z'",
@@ -521,6 +530,7 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             ),
             row(
                 4,
+                b,
                 "evaluated",
                 "2026-12-01T03:00:00Z",
                 "'2026-12-02T05:00:00Z'",
@@ -528,10 +538,19 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             ),
             row(
                 5,
+                b,
                 "returned",
                 "2026-12-05T03:00:00Z",
                 "NULL",
                 "2026-12-05T04:00:00Z",
+            ),
+            row(
+                6,
+                b,
+                "accepted",
+                "2026-12-06T09:00:00Z",
+                "NULL",
+                "2026-12-06T18:00:00Z",
             ),
         ];
         execute_sql(
@@ -539,17 +558,29 @@ async fn store_screen_sessions_and_event_figures_on_every_backend() {
             &target,
             &format!(
                 "INSERT INTO events (number, reporter, source, category, title, description, \
-                 priority, state, level, lon, lat, ambiguous, near_grids, reported_at, updated_at, \
-                 closed_at, due_at, reopened, version) VALUES {}",
+                 priority, state, level, lon, lat, village_code, ambiguous, near_grids, \
+                 reported_at, updated_at, closed_at, due_at, reopened, version) VALUES {}",
                 rows.join(", ")
             ),
         )
         .await;
-        let ev = store.screen_events(from, to, now).await.unwrap().unwrap();
+        assert_ne!(store.events_revision().await.unwrap().unwrap(), rev0);
+        let evs = store.screen_event_list(since).await.unwrap().unwrap();
+        let mut listed: Vec<&str> = evs.iter().map(|e| e.number.as_str()).collect();
+        listed.sort();
+        // open now (1, 2, 6) and changed today (1, 3, 6); not 4 (closed before) nor 5 (returned)
+        assert_eq!(listed, ["E1", "E2", "E3", "E6"], "{kind:?}");
+        // reported today 1, 3; open 1, 2; overdue 2; closed today 3; the overdue dot first
+        let town_a = Area::parse(Some("320583104"), None).unwrap();
         assert_eq!(
-            (ev.reported, ev.open, ev.overdue, ev.closed),
-            (2, 2, 1, 1),
-            "{kind:?}"
+            board(&evs, &town_a),
+            ((2, 2, 1, 1), vec!["E2".into(), "E1".into()])
+        );
+        let town_b = Area::parse(Some("320583105"), None).unwrap();
+        assert_eq!(board(&evs, &town_b), ((1, 1, 0, 0), vec!["E6".into()]));
+        assert_eq!(
+            board(&evs, &Area::All),
+            ((3, 3, 1, 1), vec!["E2".into(), "E6".into(), "E1".into()])
         );
         // a screen token's session lives as long as the token, and ends with it
         login::issue_token(

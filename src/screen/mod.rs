@@ -15,16 +15,22 @@
 //!   ([`crate::patrol::report::worst_first`]), with the grid leader;
 //! - **points per hour** (24 local hours) of accepted points inside the area;
 //! - each grid's **patrol state** (0 not yet, 1 once, 2 twice) for the map;
-//! - the time of the newest point, and event figures when an events table exists (else `None`).
+//! - the time of the newest point, and the area's events ([`event_board`]: today's figures and
+//!   the open events as dots on the map, overdue first) when the store keeps events (else `None`).
 //!
 //! The patrol figures are exactly those of `GET /api/patrol/coverage?day=` and the daily report:
 //! the same [`coverage_by_day`] run over the same accepted points.
 
+use crate::events::deadline::DueStatus;
+use crate::events::flow::State;
+use crate::events::Event;
 use crate::model::GridCode;
 use crate::patrol::report::{daily_report, ranked, MissedGrid};
-use crate::patrol::{coverage_by_day, CoverageIndex, GridCoverage, PatrolPoint, Period, Roster};
+use crate::patrol::{
+    coverage_by_day, CoverageIndex, GridCoverage, PatrolPoint, Period, Roster, Window,
+};
 use crate::snapshot::{Role, Snapshot};
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Timelike};
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -140,7 +146,7 @@ impl Serialize for PatrolState {
     }
 }
 
-/// Today's events (from the events issue's store), when the store has an events table.
+/// Today's events of the area ([`event_board`]), when the store has an events table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct EventFigures {
     /// Reported today.
@@ -151,6 +157,71 @@ pub struct EventFigures {
     pub overdue: u64,
     /// Closed today.
     pub closed: u64,
+}
+
+/// An open event on the screen's map (no title or description: a wall is seen by visitors).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventDot {
+    /// Its number.
+    pub number: String,
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// Where it is in the flow.
+    pub state: State,
+    /// Its deadline status now: overdue ones pulse red on the screen.
+    pub due: DueStatus,
+}
+
+/// Most dots sent to a screen: the overdue first, then the newest.
+pub const MAX_DOTS: usize = 5000;
+
+/// Today's event figures of `area` and its open events as dots (overdue first, then newest,
+/// at most [`MAX_DOTS`]), from `events` (any area: those outside are left out). `window` is the
+/// local day: reported in it, open now, open and past their step's deadline at `now`, closed
+/// in it.
+pub fn event_board(
+    events: &[Event],
+    area: &Area,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> (EventFigures, Vec<EventDot>) {
+    let today = |t: DateTime<Utc>| t >= window.from && t < window.to;
+    let mut f = EventFigures::default();
+    let mut dots = Vec::new();
+    // the whole jurisdiction counts events located in no village too
+    let inside = events.iter().filter(|e| match &e.location.village {
+        Some(v) => area.holds(v.as_str()),
+        None => *area == Area::All,
+    });
+    for e in inside {
+        let due = e.due_status(now);
+        f.reported += u64::from(today(e.reported_at));
+        if e.state.is_open() {
+            f.open += 1;
+            f.overdue += u64::from(due == DueStatus::Overdue);
+            dots.push((
+                e.reported_at,
+                EventDot {
+                    number: e.number.clone(),
+                    lon: e.lon,
+                    lat: e.lat,
+                    state: e.state,
+                    due,
+                },
+            ));
+        }
+        f.closed += u64::from(e.state.is_closed() && e.closed_at.is_some_and(today));
+    }
+    dots.sort_by(|(ta, a), (tb, b)| {
+        (b.due == DueStatus::Overdue)
+            .cmp(&(a.due == DueStatus::Overdue))
+            .then(tb.cmp(ta))
+            .then(a.number.cmp(&b.number))
+    });
+    dots.truncate(MAX_DOTS);
+    (f, dots.into_iter().map(|(_, d)| d).collect())
 }
 
 /// The headline figures of an area today.
@@ -217,6 +288,8 @@ pub struct Summary {
     pub figures: Headline,
     /// Today's events; `None` when the store has no events.
     pub events: Option<EventFigures>,
+    /// The area's open events on the map, overdue first ([`event_board`]).
+    pub event_dots: Vec<EventDot>,
     /// Grids that missed today's patrol or the second one, worst first (at most `list_len`).
     pub missed: Vec<MissedRow>,
     /// How many grids missed something (the list may be cut).
@@ -247,8 +320,8 @@ pub struct Input<'a> {
     pub now: DateTime<FixedOffset>,
     /// The patrol revision the points were read at.
     pub patrol_revision: i64,
-    /// Today's events, if the store keeps events.
-    pub events: Option<EventFigures>,
+    /// The events open now or changed today, any area (`None`: the store keeps no events).
+    pub events: Option<&'a [Event]>,
     /// Longest worst-first list.
     pub list_len: usize,
 }
@@ -299,6 +372,10 @@ pub fn summary(i: &Input<'_>) -> Summary {
         .count();
     figures.workers_on_duty = on_duty(i, &inside);
     let (missed, missed_total) = missed_rows(snap, &mine, i.day, i.list_len);
+    let window = Window::day(i.day, i.zone);
+    let board = i
+        .events
+        .map(|evs| event_board(evs, i.area, &window, i.now.with_timezone(&Utc)));
     Summary {
         area: i.area.code().map(str::to_string),
         day: i.day,
@@ -311,7 +388,8 @@ pub fn summary(i: &Input<'_>) -> Summary {
         patrol_revision: i.patrol_revision,
         map_revision: snap.revision,
         figures,
-        events: i.events,
+        events: board.as_ref().map(|(f, _)| *f),
+        event_dots: board.map(|(_, d)| d).unwrap_or_default(),
         missed,
         missed_total,
         hourly,

@@ -387,7 +387,17 @@ mod tests {
 // -- screen (issue 16) --
 /// What a big screen's summary was computed from: area, zone (seconds east), local day, patrol
 /// revision and map revision. A summary is the same while its key is.
-pub type ScreenKey = (crate::screen::Area, i32, chrono::NaiveDate, i64, i64);
+/// (area, zone offset s, day, patrol revision, map revision, events revision, minute): the
+/// minute because events fall overdue as time passes, with no write.
+pub type ScreenKey = (
+    crate::screen::Area,
+    i32,
+    chrono::NaiveDate,
+    i64,
+    i64,
+    String,
+    i64,
+);
 
 /// The newest summaries of the big screens (one per area and zone shown), each with its JSON,
 /// so many screens on one wall cost one computation per change. Computations are one at a time.

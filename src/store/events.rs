@@ -123,6 +123,8 @@ pub struct EventFilter {
     pub limit: Option<i64>,
     /// Only events in this lon/lat box `[west, south, east, north]` (a tile's).
     pub bbox: Option<[f64; 4]>,
+    /// Only events changed (reported, acted on, closed) at or after.
+    pub changed_from: Option<DateTime<Utc>>,
 }
 
 const COLS: &str = "fid, number, client_id, reporter, source, category, title, description, \
@@ -615,6 +617,9 @@ fn list_sql(f: &EventFilter) -> (String, Vec<String>) {
     }
     if let Some(t) = f.to {
         w.push(format!("reported_at < {}", arg(time_text(t))));
+    }
+    if let Some(t) = f.changed_from {
+        w.push(format!("updated_at >= {}", arg(time_text(t))));
     }
     if let Some(t) = f.overdue_at {
         let open: Vec<String> = State::ALL

@@ -5,13 +5,15 @@
 //!   long as the token (not the 12 h of a user's session: a screen runs for weeks) and is checked
 //!   against the token on every request, so revoking the token ends it at once. Only the session
 //!   id's SHA-256 hash is kept.
-//! - **Today's events** for the screen's figures: counted only when the store has an `events`
-//!   table (the events issue adds it); otherwise `None`, and the screen shows "—".
+//! - **Today's events** for the screen: read only when the store has an `events` table (the
+//!   events issue adds it); otherwise `None`, and the screen shows "—".
 
 use super::accounts::AuditEntry;
 use super::{Backend, Result, Store, StoreError};
 use crate::accounts::{Caller, Role, Scope, Via};
-use crate::screen::EventFigures;
+use crate::events::Event;
+use crate::store::events::EventFilter;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 impl Store {
@@ -117,62 +119,46 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Today's event figures between `from` and `to` (RFC 3339 UTC instants, `now` the time
-    /// now): events reported today, open now (neither closed nor returned,
-    /// [`crate::events::flow::State::is_open`]), open and past their step's deadline, and closed
-    /// today ([`crate::events::flow::State::is_closed`]). `None` when the store has no `events`
-    /// table (a store older than migration 8 opened read-only).
-    pub async fn screen_events(
-        &self,
-        from: &str,
-        to: &str,
-        now: &str,
-    ) -> Result<Option<EventFigures>> {
+    /// What changes whenever an event does (how many there are and the newest change), so a
+    /// screen recomputes its figures; `None` when the store has no `events` table.
+    pub async fn events_revision(&self) -> Result<Option<String>> {
+        if !self.has_table("events").await? {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT count(*), max(updated_at) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?;
+        let n: i64 = row.try_get(0).map_err(|e| self.db(e))?;
+        let newest: Option<String> = row.try_get(1).map_err(|e| self.db(e))?;
+        Ok(Some(format!("{n}@{}", newest.unwrap_or_default())))
+    }
+
+    /// The events a screen needs for the day that began at `since`: those open now and those
+    /// changed since (reported, closed …), in any area ([`crate::screen::event_board`] keeps
+    /// the screen's). `None` when the store has no `events` table (a store older than
+    /// migration 8 opened read-only).
+    pub async fn screen_event_list(&self, since: DateTime<Utc>) -> Result<Option<Vec<Event>>> {
         use crate::events::flow::State;
         if !self.has_table("events").await? {
             return Ok(None);
         }
-        let list = |keep: fn(State) -> bool| {
-            State::ALL
-                .iter()
-                .filter(|s| keep(**s))
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let open = EventFilter {
+            states: State::ALL.iter().copied().filter(|s| s.is_open()).collect(),
+            ..EventFilter::default()
         };
-        let (open, closed) = (list(State::is_open), list(State::is_closed));
-        let sql = format!(
-            "SELECT \
-             sum(CASE WHEN reported_at >= $1 AND reported_at < $2 THEN 1 ELSE 0 END), \
-             sum(CASE WHEN state IN ({open}) THEN 1 ELSE 0 END), \
-             sum(CASE WHEN state IN ({open}) AND due_at < $3 THEN 1 ELSE 0 END), \
-             sum(CASE WHEN state IN ({closed}) AND closed_at >= $1 AND closed_at < $2 THEN 1 ELSE 0 END) \
-             FROM events"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(from)
-            .bind(to)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await;
-        let n = |r: &sqlx::any::AnyRow, i: usize| -> u64 {
-            r.try_get::<Option<i64>, _>(i)
-                .ok()
-                .flatten()
-                .unwrap_or(0)
-                .max(0) as u64
+        let changed = EventFilter {
+            changed_from: Some(since),
+            ..EventFilter::default()
         };
-        match row {
-            Ok(r) => Ok(Some(EventFigures {
-                reported: n(&r, 0),
-                open: n(&r, 1),
-                overdue: n(&r, 2),
-                closed: n(&r, 3),
-            })),
-            Err(e) => {
-                tracing::warn!("screen: the events table is not of the expected shape: {e}");
-                Ok(None)
-            }
-        }
+        let err = |e: crate::store::events::EventStoreError| StoreError::Invalid {
+            what: "events".into(),
+            why: e.to_string(),
+        };
+        let mut all = self.list_events(&open).await.map_err(err)?;
+        let seen: std::collections::HashSet<i64> = all.iter().map(|e| e.id).collect();
+        let more = self.list_events(&changed).await.map_err(err)?;
+        all.extend(more.into_iter().filter(|e| !seen.contains(&e.id)));
+        Ok(Some(all))
     }
 }

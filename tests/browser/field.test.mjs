@@ -219,6 +219,31 @@ try {
   await shot(pageD, 'field-address.png');
   await ctxD.close();
 
+  // -------------------------------------------------- opened over http:// by name: no position
+  // Chromium refuses a position to an insecure origin; the page says to use HTTPS, not "permission".
+  const named = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP wangge.test 127.0.0.1'],
+  });
+  try {
+    const ctxH = await named.newContext({...phone, geolocation: inside, permissions: ['geolocation']});
+    const pageH = await ctxH.newPage();
+    pageH.on('pageerror', (e) => errors.push(e.message));
+    const byName = base.replace(/\/\/[^/:]+/, '//wangge.test');
+    await pageH.goto(`${byName}/field`);
+    await pageH.waitForFunction(() => document.body.dataset.ready === 'true');
+    check(!(await pageH.evaluate(() => window.isSecureContext)), 'http://wangge.test is not a secure context');
+    await pageH.tap('#locate');
+    await pageH.waitForSelector('#address-form:not([hidden])');
+    const whyH = await pageH.textContent('#why-address');
+    check(/HTTPS/.test(whyH) && /\/ca\.pem/.test(whyH) && !/权限/.test(whyH), `insecure origin: told to use HTTPS ("${whyH}")`);
+    check(await pageH.isVisible('#address'), 'insecure origin: the address box is offered');
+    await shot(pageH, 'field-insecure.png');
+  } finally {
+    await named.close();
+  }
+
   // -------------------------------------------------- the worker: walk, visits, report
   const ctxW = await browser.newContext({...phone, permissions: ['geolocation']});
   // A position source the test drives: watchPosition callbacks get the fixes the test feeds.

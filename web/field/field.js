@@ -183,7 +183,12 @@ async function addMicroGrids(lon, lat) {
   } catch { /* optional */ }
 }
 
+// Phones give a page their position only over HTTPS (or on the machine itself): on http://
+// the browser refuses with code 1, which is not the worker's permission to give.
+const INSECURE = '手机定位需要安全连接（HTTPS），本页是用 http:// 打开的。请改用管理员给的 https:// 地址打开本页（第一次使用先安装该地址下的证书 /ca.pem）。现在可以输入地址，或在地图上点一下。';
+
 function explain(err) {
+  if (!window.isSecureContext) err = {code: 'insecure', message: INSECURE};
   const why = {
     1: '没有获得定位权限。请在浏览器设置里允许本网站使用位置，或者输入地址、在地图上点一下。',
     2: '暂时无法取得位置（信号弱或定位关闭）。可以输入地址，或在地图上点一下。',
@@ -357,7 +362,8 @@ async function togglePatrol() {
 }
 
 function explainPatrol(err) {
-  $('#patrol-note').textContent = err.code === 1 ? '没有定位权限，无法记录巡查轨迹。' : '暂时取不到位置，继续尝试中…';
+  $('#patrol-note').textContent = !window.isSecureContext ? INSECURE.replace('现在可以输入地址，或在地图上点一下。', '')
+    : err.code === 1 ? '没有定位权限，无法记录巡查轨迹。' : '暂时取不到位置，继续尝试中…';
 }
 
 // ------------------------------------------------------------------ visits

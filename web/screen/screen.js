@@ -43,7 +43,8 @@ function darkStyle(k = Math.max(1, innerHeight / 1080)) {
   return {
     version: 8,
     glyphs: absolute('/tiles/fonts/{fontstack}/{range}.pbf'),
-    sources: {villages: src('villages'), grids: src('grids'), roads: src('roads'), rivers: src('rivers'), labels: src('labels')},
+    sources: {villages: src('villages'), grids: src('grids'), roads: src('roads'), rivers: src('rivers'), labels: src('labels'),
+      events: {type: 'geojson', data: {type: 'FeatureCollection', features: []}}},
     layers: [
       {id: 'background', type: 'background', paint: {'background-color': '#06121f'}},
       {id: 'villages-fill', type: 'fill', source: 'villages', 'source-layer': 'villages', paint: {'fill-color': '#0b1d33'}},
@@ -74,8 +75,46 @@ function darkStyle(k = Math.max(1, innerHeight / 1080)) {
         layout: {'text-field': ['get', 'name'], 'text-font': ['dejavu-sans'], 'text-size': px(18), 'text-offset': [0, -1.4]},
         paint: {'text-color': '#f9e79f', 'text-halo-color': '#06121f', 'text-halo-width': px(2)},
       },
+      // open events: overdue ones under a pulsing red ring (its radius and opacity animated)
+      {
+        id: 'events-pulse', type: 'circle', source: 'events', filter: ['==', ['get', 'due'], 'overdue'],
+        paint: {'circle-radius': px(14), 'circle-color': '#ff3b30', 'circle-opacity': 0.5, 'circle-blur': 0.3},
+      },
+      {
+        id: 'events-dot', type: 'circle', source: 'events',
+        // overdue on top of the others at one place, then amber
+        layout: {'circle-sort-key': ['match', ['get', 'due'], 'overdue', 2, 'amber', 1, 0]},
+        paint: {
+          'circle-radius': ['match', ['get', 'due'], 'overdue', px(9), px(7)],
+          'circle-color': ['match', ['get', 'due'], 'overdue', EVENT_COLOURS.overdue, 'amber', EVENT_COLOURS.amber, EVENT_COLOURS.ok],
+          'circle-stroke-color': '#ffffff', 'circle-stroke-width': px(1.5),
+        },
+      },
     ],
   };
+}
+
+/** Event dots by deadline status (overdue red, amber before the limit, in time blue). */
+export const EVENT_COLOURS = {overdue: '#ff3b30', amber: '#ffb300', ok: '#4fc3f7'};
+
+/** The open events of a summary as GeoJSON for the map's `events` source. */
+function eventFeatures(dots) {
+  return {
+    type: 'FeatureCollection',
+    features: dots.map((d) => ({type: 'Feature', properties: {number: d.number, state: d.state, due: d.due},
+      geometry: {type: 'Point', coordinates: [d.lon, d.lat]}})),
+  };
+}
+
+/** Makes the overdue ring breathe (1.6 s a beat, ~12 frames a second) while any is shown. */
+function startPulse(screen, k = Math.max(1, innerHeight / 1080)) {
+  setInterval(() => {
+    const map = screen.map;
+    if (!screen.overdueShown || !map || !map.getLayer('events-pulse')) return;
+    const phase = (performance.now() % 1600) / 1600;
+    map.setPaintProperty('events-pulse', 'circle-radius', Math.round((10 + 20 * phase) * k * 10) / 10);
+    map.setPaintProperty('events-pulse', 'circle-opacity', Math.round(0.7 * (1 - phase) * 100) / 100);
+  }, 80);
 }
 
 /** The bounds to show: the area's villages (town= / village=), else every grid. */
@@ -206,6 +245,18 @@ function makeScreen(nodes) {
   const gridStates = new Map(); // code → state level drawn on the map
   const screen = {map: null, summary: null, updates: 0, connected: false};
 
+  let dotsKey = null;
+  function paintEvents(dots) {
+    const map = screen.map;
+    const source = map && map.getSource('events');
+    if (!source) return;
+    const key = JSON.stringify(dots);
+    if (key === dotsKey) return;
+    dotsKey = key;
+    source.setData(eventFeatures(dots));
+    screen.overdueShown = dots.some((d) => d.due === 'overdue');
+  }
+
   function paintGrids(grids) {
     const map = screen.map;
     if (!map || !map.getSource('grids')) return;
@@ -248,11 +299,16 @@ function makeScreen(nodes) {
     setText($('#updated-at'), s.last_point_at ? clockText(s.last_point_at) : (at ? clockText(s.computed_at) : '—'));
     setText($('#day'), s.day ? `${s.day} ${weekday(s.day)}` : '');
     paintGrids(s.grids || {});
+    paintEvents(s.event_dots || []);
     document.body.dataset.updates = String(screen.updates);
   };
   screen.repaint = () => {
     gridStates.clear();
-    if (screen.summary) paintGrids(screen.summary.grids || {});
+    dotsKey = null;
+    if (screen.summary) {
+      paintGrids(screen.summary.grids || {});
+      paintEvents(screen.summary.event_dots || []);
+    }
   };
   return screen;
 }
@@ -354,6 +410,7 @@ export async function startScreen() {
     });
     screen.map = map;
     window.map = map;
+    startPulse(screen);
     map.on('load', () => {
       screen.repaint();
       document.body.dataset.ready = 'true';

@@ -24,7 +24,7 @@ use axum::extract::{Query, Request, State as AxState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::{FixedOffset, NaiveDate, SecondsFormat, Utc};
+use chrono::{FixedOffset, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -66,8 +66,8 @@ fn day_of(q: &BTreeMap<String, String>) -> ApiResult<Option<NaiveDate>> {
         .transpose()
 }
 
-/// The summary JSON of `area` on `day` (default today): kept while the patrol revision, the map
-/// and the day stay.
+/// The summary JSON of `area` on `day` (default today): kept while the patrol revision, the map,
+/// the events and the day stay, and at most a minute (events fall overdue as time passes).
 async fn current(
     svc: &Arc<Service>,
     area: &Area,
@@ -79,12 +79,21 @@ async fn current(
     let st = svc.state();
     let now = Utc::now().with_timezone(&zone);
     let day = day.unwrap_or_else(|| now.date_naive());
+    let events_revision = match svc.source.store() {
+        Some(store) => store
+            .events_revision()
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?,
+        None => None,
+    };
     let key = (
         area.clone(),
         zone.local_minus_utc(),
         day,
         revision,
         st.revision(),
+        events_revision.unwrap_or_default(),
+        now.timestamp() / 60,
     );
     let make = async {
         let window = Window::day(day, zone);
@@ -95,16 +104,10 @@ async fn current(
             .await
             .map_err(unavailable)?;
         let events = match svc.source.store() {
-            Some(store) => {
-                let utc = |t: chrono::DateTime<FixedOffset>| {
-                    t.with_timezone(&Utc)
-                        .to_rfc3339_opts(SecondsFormat::Secs, true)
-                };
-                store
-                    .screen_events(&utc(window.from), &utc(window.to), &login::now())
-                    .await
-                    .map_err(|e| ApiError::unavailable(e.to_string()))?
-            }
+            Some(store) => store
+                .screen_event_list(window.from.with_timezone(&Utc))
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?,
             None => None,
         };
         let area = area.clone();
@@ -121,7 +124,7 @@ async fn current(
                 area: &area,
                 now,
                 patrol_revision: revision,
-                events,
+                events: events.as_deref(),
                 list_len: LIST_LEN,
             });
             serde_json::to_string(&s).unwrap_or_default()
