@@ -319,7 +319,11 @@ try {
   await shot(pageW, 'field-visits.png');
   const visitedByPage = [];
   for (let k = 0; k < 3; k++) {
-    if (k === 2) await ctxW.setOffline(true);
+    if (k === 2) {
+      // the online visits have left the phone before the signal goes
+      await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).visit === 0, null, {timeout: STEP_MS});
+      await ctxW.setOffline(true);
+    }
     const h = await pageW.getAttribute('#due li:first-child', 'data-household');
     await pageW.tap('#due li:first-child button.visit');
     await pageW.fill('#due li:first-child textarea[name=found]', '家中一切正常');
