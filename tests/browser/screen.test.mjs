@@ -174,13 +174,19 @@ async function layoutProblems(page) {
   });
 }
 
+/** Waits until the map's style and tiles are loaded and it is not moving. Polled, not the
+ * 'idle' event: the overdue ring repaints the map every 80 ms, so on a slow machine it may
+ * never be idle between two frames. */
 async function waitIdle(page) {
   await page.evaluate((ms) => new Promise((resolve, reject) => {
     const map = window.map;
-    const timer = setTimeout(() => reject(new Error(`map not idle after ${ms} ms`)), ms);
-    const done = () => { clearTimeout(timer); resolve(); };
-    if (map.loaded() && map.areTilesLoaded() && !map.isMoving()) done();
-    else map.once('idle', done);
+    const start = performance.now();
+    const poll = () => {
+      if (map.isStyleLoaded() && map.areTilesLoaded() && !map.isMoving()) return resolve();
+      if (performance.now() - start > ms) return reject(new Error(`map tiles not loaded after ${ms} ms`));
+      setTimeout(poll, 100);
+    };
+    poll();
   }), STEP_MS);
 }
 
