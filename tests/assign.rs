@@ -251,28 +251,55 @@ async fn the_unchanged_assignment_round_trips() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_keeps_the_codes_the_planner_wrote() {
     let dir = common::tmp();
-    let ds = town(3000, 5, &dir.path().join("in"));
-    for kind in kinds() {
-        let s = stored_town(kind, dir.path(), &ds).await;
-        let (header, rows) = exported(&s, dir.path()).await;
+    // Rural hamlets lie apart and land without buildings keeps its grid, so not every town has a
+    // micro-grid whose grid's other buildings stay in one piece: the first of a few seeds that has one.
+    for seed in 5..9 {
+        let ds = town(3000, seed, &dir.path().join(format!("in{seed}")));
+        if split_once(&dir.path().join(format!("s{seed}")), &ds).await {
+            return;
+        }
+    }
+    panic!("no seed gave a micro-grid that splits off in one piece");
+}
+
+/// [`a_split_keeps_the_codes_the_planner_wrote`] on one town; false if no split leaves both parts
+/// in one piece (in the first store: the second must then find one too).
+async fn split_once(dir: &Path, ds: &Dataset) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    for (ki, kind) in kinds().into_iter().enumerate() {
+        let s = stored_town(kind, dir, ds).await;
+        let (header, rows) = exported(&s, dir).await;
         let (gi, mi) = (4, 5);
-        // Each micro-grid of a grid, in turn, as the part that keeps the code, until one leaves
-        // both parts in one piece (the others are refused and change nothing).
-        // Each micro-grid of each grid, in turn, as the part that keeps the grid's code, until
-        // one leaves both parts in one piece (the others are refused and change nothing).
-        let candidates: BTreeSet<(String, String)> = rows
+        // Each micro-grid of each grid, in turn, as the part that keeps the grid's code, then the
+        // first and last building of each micro-grid alone, until one leaves both parts in one
+        // piece (the others are refused and change nothing).
+        let micro_grids: BTreeSet<(String, String)> = rows
             .iter()
             .map(|r| (r[gi].clone(), r[mi].clone()))
             .collect();
+        let mut candidates: Vec<(String, usize, String)> = micro_grids
+            .iter()
+            .map(|(g, m)| (g.clone(), mi, m.clone()))
+            .collect();
+        for (g, m) in &micro_grids {
+            let ids: Vec<&String> = rows
+                .iter()
+                .filter(|r| &r[gi] == g && &r[mi] == m && r[0] == "building")
+                .map(|r| &r[1])
+                .collect();
+            for id in [ids.iter().min(), ids.iter().max()].into_iter().flatten() {
+                candidates.push((g.clone(), 1, (*id).clone()));
+            }
+        }
         let before = fingerprint(&s).await;
         let mut done = None;
-        for (g, m) in &candidates {
+        for (g, col, keep) in &candidates {
             let new_code = format!("{}900", &g[..12]);
             let edited: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
                     let mut r = r.clone();
-                    if &r[gi] == g && &r[mi] != m {
+                    if &r[gi] == g && &r[*col] != keep {
                         r[gi] = new_code.clone();
                     }
                     r
@@ -294,7 +321,13 @@ async fn a_split_keeps_the_codes_the_planner_wrote() {
                 }
             }
         }
-        let (done, n, first, new_code) = done.expect("some micro-grid splits off in one piece");
+        let Some((done, n, first, new_code)) = done else {
+            assert_eq!(
+                ki, 0,
+                "{kind:?}: the first store found a split, this one must too"
+            );
+            return false;
+        };
         let kept = rows.iter().filter(|r| r[gi] == first).count() - n;
         assert!(
             kept < n,
@@ -323,6 +356,7 @@ async fn a_split_keeps_the_codes_the_planner_wrote() {
             .unwrap();
         assert_tiles(&v2, &village.boundary, "after the split");
     }
+    true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

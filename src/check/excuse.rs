@@ -40,8 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// assert!(!infeasible(400.0, b));
 /// ```
 pub fn infeasible(w: f64, band: Band) -> bool {
-    let kmin = (w / band.max).ceil().max(1.0);
-    kmin * band.min > w + 1e-9
+    !band.divides(w)
 }
 
 /// A village's land cut into pieces and banks, and where each of its items lies.

@@ -57,6 +57,8 @@ pub fn build(
     // Footprints (areas) with their parts, per grid.
     let mut area_of_face: Vec<Option<u32>> = vec![None; nf];
     let mut areas: Vec<(usize, Vec<Part>)> = Vec::new(); // (grid, parts)
+                                                         // households of the connected stretch each plain footprint was divided from
+    let mut stretch_of_area: std::collections::HashMap<usize, f64> = Default::default();
     for (gi, faces) in faces_of_grid.iter().enumerate() {
         let special = |f: u32| {
             cells.buildings[f as usize].iter().any(|&b| {
@@ -106,6 +108,7 @@ pub fn build(
             let base = areas.len() as u32;
             let used = parts.iter().copied().max().map_or(0, |m| m + 1);
             for _ in 0..used {
+                stretch_of_area.insert(areas.len(), w);
                 areas.push((
                     gi,
                     vec![Part {
@@ -190,11 +193,7 @@ pub fn build(
                             kind,
                             bound: Some(if w < band.min { band.min } else { band.max }),
                             value: Some(w),
-                            reason: if w < band.min {
-                                "the buildings or villager groups around it hold no more within this grid".into()
-                            } else {
-                                "one building or villager group here cannot be split further".into()
-                            },
+                            reason: micro_band_reason(stretch_of_area.get(&a).copied(), band),
                         });
                     }
                 }
@@ -254,6 +253,25 @@ pub fn build(
         });
     }
     (micro, assignment)
+}
+
+/// Why a plain micro-grid is outside the band, from the households of the connected stretch of
+/// its grid it was divided from (dedicated micro-grids and split buildings aside).
+fn micro_band_reason(stretch: Option<f64>, band: &Band) -> String {
+    let Some(w) = stretch else {
+        return "it shares a footprint with a dedicated micro-grid or a split building".into();
+    };
+    if !band.divides(w) {
+        format!(
+            "its stretch of the grid holds {w} households, which do not divide into micro-grids of {}–{}",
+            band.min, band.max
+        )
+    } else {
+        format!(
+            "its stretch of the grid holds {w} households, but no division of its whole buildings and villager groups into connected micro-grids of {}–{} was found",
+            band.min, band.max
+        )
+    }
 }
 
 /// The parts of a face holding a dedicated building or a building over the band.

@@ -394,6 +394,8 @@ fn village(
     }
     let mut grid_of_atom = vec![u32::MAX; g.len()];
     let mut grid_piece: Vec<usize> = Vec::new();
+    // (weight of the bank, banks in its piece) of each grid
+    let mut grid_bank: Vec<(f64, usize)> = Vec::new();
     let mut crossings: Vec<(Vec<u32>, String)> = Vec::new();
     for (pi, piece) in pieces.iter().enumerate() {
         // Banks: sides of hard barriers.
@@ -414,6 +416,7 @@ fn village(
                 grid_of_atom[a as usize] = base + p;
             }
             grid_piece.extend(std::iter::repeat_n(pi, used as usize));
+            grid_bank.extend(std::iter::repeat_n((w, banks.len()), used as usize));
         }
     }
     let mut grid_of_face: Vec<Option<u32>> = vec![None; nf];
@@ -466,22 +469,35 @@ fn village(
     // Band issues.
     for (gi, gp) in grids.iter().enumerate() {
         let w = gp.figures.weight;
-        let why_small = |gp: &GridPlan| {
-            if pieces.len() > 1 && grids.iter().filter(|o| o.piece == gp.piece).count() == 1 {
-                "its piece of the village holds no more"
-            } else if ng == 1 {
-                "the whole village holds no more"
+        let (bank_w, banks) = grid_bank[order[gi]];
+        let container = if banks > 1 {
+            "its side of a river, railway or expressway"
+        } else if pieces.len() > 1 {
+            "its piece of the village"
+        } else {
+            "the whole village"
+        };
+        let unit = opts.weight.name();
+        let (min, max) = (opts.band.min, opts.band.max);
+        let why = || {
+            if !opts.band.divides(bank_w) {
+                format!("{container} holds {bank_w} {unit}, which do not divide into grids of {min}–{max}")
             } else {
-                "its side of a river, railway or expressway holds no more"
+                format!("no division of the {bank_w} {unit} around it into connected grids of {min}–{max} was found")
             }
         };
         if w < opts.band.min {
+            let reason = if bank_w < min {
+                format!("{container} holds no more than {bank_w} {unit}")
+            } else {
+                why()
+            };
             issues.push(Issue {
                 code: Some(gp.code.to_string()),
                 kind: IssueKind::UnderBand,
                 bound: Some(opts.band.min),
                 value: Some(w),
-                reason: format!("{} than {} {}", why_small(gp), w, opts.weight.name()),
+                reason,
             });
         } else if w > opts.band.max {
             let heaviest = quality::heaviest_face(&cells, &grid_of_face, gi);
@@ -491,7 +507,7 @@ fn village(
                     opts.weight.name()
                 )
             } else {
-                "its weight cannot be split further within the band here (too few cells or a barrier-bound side)".to_string()
+                why()
             };
             issues.push(Issue {
                 code: Some(gp.code.to_string()),
