@@ -104,26 +104,35 @@ pub struct Target {
 /// atom of `subset`, in order. Links to atoms outside `subset` count as outer border.
 ///
 /// When `k` regions leave some outside the band (whole atoms may not add up), one region fewer and
-/// one more are tried too, and the division with the least band violation is kept (on a tie, the
-/// lower cost; then `k`).
+/// one more are tried too, where the band's arithmetic still allows that many, and the division
+/// with the fewest regions outside the band is kept (then the least band violation, the lower
+/// cost, and `k`).
 pub fn partition(g: &Graph, subset: &[u32], k: usize, target: Target, seed: u64) -> Vec<u32> {
     let n = subset.len();
     if n <= 1 {
         return vec![0; n];
     }
     let local = Local::new(g, subset);
-    let mut best = local.divide(k, target, seed);
+    let band = target.band;
+    let judged = |(part, (v, c)): (Vec<u32>, (f64, f64))| {
+        let outside = local.outside(&part, band);
+        (part, (outside, v, c))
+    };
+    let mut best = judged(local.divide(k, target, seed));
     let total: f64 = local.w.iter().sum();
-    if best.1 .0 <= 1e-9 || !target.band.divides(total) {
+    if best.1 .0 == 0 || !band.divides(total) {
         return best.0;
     }
     for other in [k.saturating_sub(1), k + 1] {
-        if other == 0 || other > n || other == k {
+        let fits =
+            other as f64 * band.min <= total + 1e-9 && total <= other as f64 * band.max + 1e-9;
+        if other == 0 || other > n || other == k || !fits {
             continue;
         }
-        let tried = local.divide(other, target, seed);
-        if tried.1 .0 < best.1 .0 - 1e-9
-            || (tried.1 .0 <= best.1 .0 + 1e-9 && tried.1 .1 < best.1 .1 - 1e-9)
+        let tried = judged(local.divide(other, target, seed));
+        let (a, b) = (tried.1, best.1);
+        if a.0 < b.0
+            || (a.0 == b.0 && (a.1 < b.1 - 1e-9 || (a.1 <= b.1 + 1e-9 && a.2 < b.2 - 1e-9)))
         {
             best = tried;
         }
@@ -227,6 +236,16 @@ impl Local {
         let score = self.score(&part, k, target);
         self.absorb_empty(&mut part, k);
         (part, score)
+    }
+
+    /// How many regions of a division (numbered `0..`) lie outside the band.
+    fn outside(&self, part: &[u32], band: Band) -> usize {
+        let k = part.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+        let mut w = vec![0.0; k];
+        for (a, &p) in part.iter().enumerate() {
+            w[p as usize] += self.w[a];
+        }
+        w.iter().filter(|&&x| band.violation(x) > 1e-9).count()
     }
 
     /// Band violation and cost of a division into `k` regions.
