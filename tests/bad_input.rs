@@ -315,23 +315,7 @@ fn coordinates_that_are_not_lon_lat() {
 
 #[test]
 fn good_input_is_accepted() {
-    let dir = tmp();
-    std::fs::write(
-        dir.path().join("villages.geojson"),
-        good_village().to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("buildings.geojson"),
-        good_buildings().to_string(),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let rules = Rules {
-        band: (300.0, 500.0),
-        weight: "households",
-    };
-    partition_checked(dir.path(), &out, &[], &rules);
+    let (_dir, out) = partition_town(&good_village(), &good_buildings());
     // 22 households: one grid, reported under the band
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["totals"]["grids"], 1);

@@ -62,19 +62,10 @@ fn dedicated_workshop_and_split_building_micro_grids() {
             json!({"households": 10, "residents": 25, "kind": "residential"}),
         ));
     }
-    let dir = tmp();
-    std::fs::write(dir.path().join("villages.geojson"), village.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("buildings.geojson"),
-        json!({"type": "FeatureCollection", "features": feats}).to_string(),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let rules = Rules {
-        band: (300.0, 500.0),
-        weight: "households",
-    };
-    partition_checked(dir.path(), &out, &[], &rules);
+    let (_dir, out) = partition_town(
+        &village,
+        &json!({"type": "FeatureCollection", "features": feats}),
+    );
 
     let micro = read_json(&out.join("micro_grids.geojson"));
     let mut stacks: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
@@ -177,19 +168,10 @@ fn micro_grids_land_in_band_wherever_the_households_divide() {
             )
         })
         .collect();
-    let dir = tmp();
-    std::fs::write(dir.path().join("villages.geojson"), village.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("buildings.geojson"),
-        json!({"type": "FeatureCollection", "features": feats}).to_string(),
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let rules = Rules {
-        band: (300.0, 500.0),
-        weight: "households",
-    };
-    partition_checked(dir.path(), &out, &[], &rules);
+    let (_dir, out) = partition_town(
+        &village,
+        &json!({"type": "FeatureCollection", "features": feats}),
+    );
 
     let grids = read_json(&out.join("grids.geojson"));
     let grid_households: BTreeMap<String, f64> = grids["features"]

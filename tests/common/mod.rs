@@ -83,6 +83,22 @@ pub fn partition_checked(input: &Path, out: &Path, extra: &[&str], rules: &Rules
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
+/// Writes `villages` and `buildings` (GeoJSON FeatureCollections) into a new folder, partitions it
+/// into `out` there and checks the plan against 300–500 households ([`partition_checked`]).
+/// Returns the folder (kept alive by the caller) and `out`.
+pub fn partition_town(villages: &Value, buildings: &Value) -> (tempfile::TempDir, PathBuf) {
+    let dir = tmp();
+    std::fs::write(dir.path().join("villages.geojson"), villages.to_string()).unwrap();
+    std::fs::write(dir.path().join("buildings.geojson"), buildings.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let rules = Rules {
+        band: (300.0, 500.0),
+        weight: "households",
+    };
+    partition_checked(dir.path(), &out, &[], &rules);
+    (dir, out)
+}
+
 pub fn read_json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
