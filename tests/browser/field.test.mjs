@@ -38,6 +38,17 @@ const check = (ok, message) => {
   return ok;
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Waits until `fn` (which may be async) answers truthy in the page. `page.waitForFunction` cannot
+ * do this: it takes the promise an async function returns for a truthy answer and stops at once.
+ */
+const until = async (page, fn, arg, timeout = STEP_MS) => {
+  for (const end = Date.now() + timeout; ; await sleep(100)) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
+  }
+};
 
 // ------------------------------------------------------------------ data and people
 
@@ -299,7 +310,7 @@ try {
   await shot(pageW, 'field-patrol-offline.png');
   await ctxW.setOffline(false);
   await pageW.tap('#patrol'); // stop: sends what waits
-  await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).point === 0, null, {timeout: STEP_MS});
+  await until(pageW, async () => (await window.__field.outbox.counts()).point === 0);
   const pts = (await api('/api/patrol/points', {headers: {cookie: workerCookie}})).json.features
     .filter((f) => f.properties.worker === WORKER_PHONE && Date.parse(f.properties.time) >= t0 && Date.parse(f.properties.time) <= t0 + steps * 5000);
   check(pts.length === steps, `patrol: ${pts.length} points stored for the worker = ${steps} walked (none lost, none twice)`);
@@ -321,7 +332,7 @@ try {
   for (let k = 0; k < 3; k++) {
     if (k === 2) {
       // the online visits have left the phone before the signal goes
-      await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).visit === 0, null, {timeout: STEP_MS});
+      await until(pageW, async () => (await window.__field.outbox.counts()).visit === 0);
       await ctxW.setOffline(true);
     }
     const h = await pageW.getAttribute('#due li:first-child', 'data-household');
@@ -334,7 +345,7 @@ try {
   const queuedVisits = await pageW.evaluate(async () => (await window.__field.outbox.counts()).visit);
   check(queuedVisits === 1, `visits: the offline visit is queued (${queuedVisits})`);
   await ctxW.setOffline(false);
-  await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).visit === 0, null, {timeout: STEP_MS});
+  await until(pageW, async () => (await window.__field.outbox.counts()).visit === 0);
   const wraps = await pageW.evaluate(() => [...document.querySelectorAll('#due .dist')].filter((e) => e.getClientRects().length !== 1).map((e) => e.textContent));
   check(wraps.length === 0, `visits: no distance wraps onto two lines (${JSON.stringify(wraps.slice(0, 3))})`);
 
@@ -418,7 +429,7 @@ try {
   const eventsRoute = (await api('/api/events/categories', {headers: {cookie: workerCookie}})).status === 200;
   if (eventsRoute) {
     await pageW.evaluate(() => window.__field.send());
-    await pageW.waitForFunction(async () => (await window.__field.outbox.counts()).event === 0, null, {timeout: STEP_MS});
+    await until(pageW, async () => (await window.__field.outbox.counts()).event === 0);
     // stored once, located to a grid, whatever the page re-sent
     await pageW.evaluate(() => window.__field.send());
     const listed = await api('/api/events', {headers: {cookie: workerCookie}});
