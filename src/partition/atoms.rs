@@ -5,6 +5,11 @@ use super::regions::{Graph, Link};
 use crate::topology::EdgeClass;
 use std::collections::BTreeMap;
 
+/// How much more a border costs where it parts one villager group or unit (a group too heavy to
+/// keep whole, or released to reach the band) than the same border elsewhere: such a group is cut
+/// along as few lines as the band needs.
+const INSIDE_GROUP_COST: f64 = 3.0;
+
 /// A graph of atoms over a subset of faces.
 pub struct Atoms {
     /// The atoms' figures and links.
@@ -115,6 +120,7 @@ pub fn build(
         let tot: f64 = fs.iter().map(|&f| cells.area[f as usize].max(1e-9)).sum();
         g.xy[a] = [sx / tot, sy / tot];
         for &f in fs {
+            let key = cells.key[f as usize];
             for &arc in &arcs_of[f as usize] {
                 let ar = &cells.topo.arcs[arc as usize];
                 let len = cells.arc_len[arc as usize];
@@ -123,7 +129,11 @@ pub fn build(
                     Some(h) if atom_of[h as usize] as usize != a => {
                         let e = links[a].entry(atom_of[h as usize]).or_default();
                         e.0 += len;
-                        e.1 += cost;
+                        e.1 += if key.is_some() && cells.key[h as usize] == key {
+                            cost * INSIDE_GROUP_COST
+                        } else {
+                            cost
+                        };
                         if ar.class.intersects(EdgeClass::HARD) {
                             e.2 += len;
                         }

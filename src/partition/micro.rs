@@ -6,7 +6,8 @@
 //! - A building over the band's maximum becomes several micro-grids with the same footprint, each
 //!   a household range (split by stairwell or floor on the ground).
 //! - The rest of the grid is divided into 50–80 households of whole buildings, or, in the
-//!   countryside, of whole villager groups where a group fits.
+//!   countryside, of whole villager groups where that lands every micro-grid in the band; where it
+//!   does not, groups part between their houses, along as few lines as the band needs.
 
 use super::cells::Cells;
 use super::regions::{self, Band, Target};
@@ -95,18 +96,9 @@ pub fn build(
                     continue;
                 }
             }
-            let positive = comp
-                .iter()
-                .filter(|&&a| at.graph.w[a as usize] > 0.0)
-                .count();
-            let k = choose_k(w, *band, positive);
-            let target = Target {
-                band: *band,
-                residents: None,
-            };
-            let parts = regions::partition(&at.graph, &comp, k, target, seed ^ gi as u64);
+            let labels = divide_stretch(cells, arcs_of, &at, &comp, mw, *band, seed ^ gi as u64);
             let base = areas.len() as u32;
-            let used = parts.iter().copied().max().map_or(0, |m| m + 1);
+            let used = labels.iter().map(|&(_, p)| p + 1).max().unwrap_or(0);
             for _ in 0..used {
                 stretch_of_area.insert(areas.len(), w);
                 areas.push((
@@ -120,10 +112,8 @@ pub fn build(
                     }],
                 ));
             }
-            for (&a, &p) in comp.iter().zip(&parts) {
-                for &f in &at.faces[a as usize] {
-                    area_of_face[f as usize] = Some(base + p);
-                }
+            for (f, p) in labels {
+                area_of_face[f as usize] = Some(base + p);
             }
         }
     }
@@ -253,6 +243,171 @@ pub fn build(
         });
     }
     (micro, assignment)
+}
+
+/// Divides one connected stretch of a grid (the atoms `comp` of `at`) into micro-grids and returns
+/// each face's micro-grid. Villager groups stay whole where that lands every micro-grid in the
+/// band. Where it does not (whole groups of 30–80 households seldom add up to 50–80 with their
+/// neighbours), the stretch is divided again with the groups free to part between their buildings,
+/// and the division with fewer micro-grids outside the band, then the smaller excess, is kept.
+fn divide_stretch(
+    cells: &Cells,
+    arcs_of: &[Vec<u32>],
+    at: &atoms::Atoms,
+    comp: &[u32],
+    mw: &[f64],
+    band: Band,
+    seed: u64,
+) -> Vec<(u32, u32)> {
+    let whole = divide_atoms(at, comp, band, seed);
+    let grouped = comp.iter().any(|&a| at.faces[a as usize].len() > 1);
+    if whole.1 .0 == 0 || !grouped {
+        return whole.0;
+    }
+    let faces: Vec<u32> = comp
+        .iter()
+        .flat_map(|&a| at.faces[a as usize].iter().copied())
+        .collect();
+    let free = atoms::build(cells, arcs_of, &faces, mw, 0.0);
+    let all: Vec<u32> = (0..free.graph.len() as u32).collect();
+    let mut loose = divide_atoms(&free, &all, band, seed);
+    if loose.1 < whole.1 {
+        gather_groups(cells, arcs_of, mw, band, &mut loose.0);
+        loose.0
+    } else {
+        whole.0
+    }
+}
+
+/// Moves each small piece of a parted villager group whole into a neighbouring micro-grid that
+/// holds another piece of the same group, where both micro-grids stay as near the band as they
+/// were and the one it leaves stays in one piece; smallest pieces first, until no move is left.
+/// `labels` is each face's micro-grid.
+fn gather_groups(
+    cells: &Cells,
+    arcs_of: &[Vec<u32>],
+    mw: &[f64],
+    band: Band,
+    labels: &mut [(u32, u32)],
+) {
+    use std::collections::{BTreeMap, HashMap};
+    let mut part_of: HashMap<u32, u32> = labels.iter().copied().collect();
+    let neighbours = |f: u32| {
+        arcs_of[f as usize].iter().filter_map(move |&arc| {
+            let a = &cells.topo.arcs[arc as usize];
+            if a.left == Some(f) {
+                a.right
+            } else {
+                a.left
+            }
+        })
+    };
+    let mut held: BTreeMap<u32, f64> = BTreeMap::new();
+    for &(f, p) in labels.iter() {
+        *held.entry(p).or_default() += mw[f as usize];
+    }
+    loop {
+        // pieces: (group, micro-grid) → faces
+        let mut pieces: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+        for &(f, p) in labels.iter() {
+            if let Some(k) = cells.key[f as usize] {
+                pieces.entry((k, p)).or_default().push(f);
+            }
+        }
+        let mut order: Vec<(f64, (u32, u32))> = pieces
+            .iter()
+            .map(|(&kp, fs)| (fs.iter().map(|&f| mw[f as usize]).sum(), kp))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let moved = order.iter().find_map(|&(w, (k, p))| {
+            let fs = &pieces[&(k, p)];
+            let to = fs
+                .iter()
+                .flat_map(|&f| neighbours(f))
+                .filter_map(|h| part_of.get(&h).copied())
+                .filter(|&q| q != p && pieces.contains_key(&(k, q)))
+                .find(|&q| {
+                    let (hp, hq) = (held[&p], held[&q]);
+                    band.violation(hp - w) + band.violation(hq + w)
+                        <= band.violation(hp) + band.violation(hq) + 1e-9
+                        && hp - w > 0.0
+                })?;
+            let rest: Vec<u32> = labels
+                .iter()
+                .filter(|&&(f, q)| q == p && cells.key[f as usize] != Some(k))
+                .map(|&(f, _)| f)
+                .collect();
+            let joined: Vec<u32> = labels
+                .iter()
+                .filter(|&&(f, q)| q == to || (q == p && cells.key[f as usize] == Some(k)))
+                .map(|&(f, _)| f)
+                .collect();
+            (connected(&rest, neighbours) && connected(&joined, neighbours))
+                .then_some((k, p, to, w))
+        });
+        let Some((k, p, to, w)) = moved else { break };
+        for l in labels.iter_mut() {
+            if l.1 == p && cells.key[l.0 as usize] == Some(k) {
+                l.1 = to;
+                part_of.insert(l.0, to);
+            }
+        }
+        *held.get_mut(&p).expect("held") -= w;
+        *held.get_mut(&to).expect("held") += w;
+    }
+}
+
+/// Whether `faces` form one piece through the links `neighbours` gives.
+fn connected<I: Iterator<Item = u32>>(faces: &[u32], neighbours: impl Fn(u32) -> I) -> bool {
+    let Some(&first) = faces.first() else {
+        return true;
+    };
+    let set: std::collections::HashSet<u32> = faces.iter().copied().collect();
+    let mut seen = std::collections::HashSet::from([first]);
+    let mut stack = vec![first];
+    while let Some(f) = stack.pop() {
+        for h in neighbours(f) {
+            if set.contains(&h) && seen.insert(h) {
+                stack.push(h);
+            }
+        }
+    }
+    seen.len() == set.len()
+}
+
+/// One division of the atoms `comp` of `at` into micro-grids: each face's micro-grid, and how many
+/// micro-grids fall outside the band with their summed excess.
+fn divide_atoms(
+    at: &atoms::Atoms,
+    comp: &[u32],
+    band: Band,
+    seed: u64,
+) -> (Vec<(u32, u32)>, (usize, f64)) {
+    let g = &at.graph;
+    let w: f64 = comp.iter().map(|&a| g.w[a as usize]).sum();
+    let positive = comp.iter().filter(|&&a| g.w[a as usize] > 0.0).count();
+    let k = choose_k(w, band, positive);
+    let target = Target {
+        band,
+        residents: None,
+    };
+    let parts = regions::partition(g, comp, k, target, seed);
+    let used = parts.iter().map(|&p| p as usize + 1).max().unwrap_or(0);
+    let mut held = vec![0.0; used];
+    for (&a, &p) in comp.iter().zip(&parts) {
+        held[p as usize] += g.w[a as usize];
+    }
+    let excess: Vec<f64> = held.iter().map(|&x| band.violation(x)).collect();
+    let miss = (
+        excess.iter().filter(|&&v| v > 1e-9).count(),
+        excess.iter().sum(),
+    );
+    let labels = comp
+        .iter()
+        .zip(&parts)
+        .flat_map(|(&a, &p)| at.faces[a as usize].iter().map(move |&f| (f, p)))
+        .collect();
+    (labels, miss)
 }
 
 /// Why a plain micro-grid is outside the band, from the households of the connected stretch of

@@ -87,9 +87,20 @@ pub fn partition_checked(input: &Path, out: &Path, extra: &[&str], rules: &Rules
 /// into `out` there and checks the plan against 300–500 households ([`partition_checked`]).
 /// Returns the folder (kept alive by the caller) and `out`.
 pub fn partition_town(villages: &Value, buildings: &Value) -> (tempfile::TempDir, PathBuf) {
+    partition_layers(&[("villages", villages), ("buildings", buildings)])
+}
+
+/// [`partition_town`] with any input layers: each `(name, collection)` is written as
+/// `name.geojson`.
+pub fn partition_layers(layers: &[(&str, &Value)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tmp();
-    std::fs::write(dir.path().join("villages.geojson"), villages.to_string()).unwrap();
-    std::fs::write(dir.path().join("buildings.geojson"), buildings.to_string()).unwrap();
+    for (name, layer) in layers {
+        std::fs::write(
+            dir.path().join(format!("{name}.geojson")),
+            layer.to_string(),
+        )
+        .unwrap();
+    }
     let out = dir.path().join("out");
     let rules = Rules {
         band: (300.0, 500.0),
