@@ -1,7 +1,7 @@
 //! Atoms: faces that must move together (one unit, one villager group), as a [`Graph`].
 
 use super::cells::Cells;
-use super::regions::{Graph, Link};
+use super::regions::{Band, Graph, Link};
 use crate::topology::EdgeClass;
 use std::collections::BTreeMap;
 
@@ -191,4 +191,101 @@ pub fn components(g: &Graph, subset: &[u32], keep: impl Fn(u32, usize) -> bool) 
         out.push(comp);
     }
     out
+}
+
+/// Moves each small piece of a parted villager group whole into a neighbouring region that holds
+/// another piece of the same group, where both regions stay as near the band as they were and
+/// the one it leaves stays in one piece; smallest pieces first, until no move is left.
+/// `labels` is each face's region (grid or micro-grid); an atom's faces share a key, so a piece
+/// moves with its atoms whole.
+pub fn gather_groups(
+    cells: &Cells,
+    arcs_of: &[Vec<u32>],
+    mw: &[f64],
+    band: Band,
+    labels: &mut [(u32, u32)],
+) {
+    use std::collections::{BTreeMap, HashMap};
+    let mut part_of: HashMap<u32, u32> = labels.iter().copied().collect();
+    let neighbours = |f: u32| {
+        arcs_of[f as usize].iter().filter_map(move |&arc| {
+            let a = &cells.topo.arcs[arc as usize];
+            if a.left == Some(f) {
+                a.right
+            } else {
+                a.left
+            }
+        })
+    };
+    let mut held: BTreeMap<u32, f64> = BTreeMap::new();
+    for &(f, p) in labels.iter() {
+        *held.entry(p).or_default() += mw[f as usize];
+    }
+    loop {
+        // pieces: (group, micro-grid) → faces
+        let mut pieces: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+        for &(f, p) in labels.iter() {
+            if let Some(k) = cells.key[f as usize] {
+                pieces.entry((k, p)).or_default().push(f);
+            }
+        }
+        let mut order: Vec<(f64, (u32, u32))> = pieces
+            .iter()
+            .map(|(&kp, fs)| (fs.iter().map(|&f| mw[f as usize]).sum(), kp))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let moved = order.iter().find_map(|&(w, (k, p))| {
+            let fs = &pieces[&(k, p)];
+            let to = fs
+                .iter()
+                .flat_map(|&f| neighbours(f))
+                .filter_map(|h| part_of.get(&h).copied())
+                .filter(|&q| q != p && pieces.contains_key(&(k, q)))
+                .find(|&q| {
+                    let (hp, hq) = (held[&p], held[&q]);
+                    band.violation(hp - w) + band.violation(hq + w)
+                        <= band.violation(hp) + band.violation(hq) + 1e-9
+                        && hp - w > 0.0
+                })?;
+            let rest: Vec<u32> = labels
+                .iter()
+                .filter(|&&(f, q)| q == p && cells.key[f as usize] != Some(k))
+                .map(|&(f, _)| f)
+                .collect();
+            let joined: Vec<u32> = labels
+                .iter()
+                .filter(|&&(f, q)| q == to || (q == p && cells.key[f as usize] == Some(k)))
+                .map(|&(f, _)| f)
+                .collect();
+            (connected(&rest, neighbours) && connected(&joined, neighbours))
+                .then_some((k, p, to, w))
+        });
+        let Some((k, p, to, w)) = moved else { break };
+        for l in labels.iter_mut() {
+            if l.1 == p && cells.key[l.0 as usize] == Some(k) {
+                l.1 = to;
+                part_of.insert(l.0, to);
+            }
+        }
+        *held.get_mut(&p).expect("held") -= w;
+        *held.get_mut(&to).expect("held") += w;
+    }
+}
+
+/// Whether `faces` form one piece through the links `neighbours` gives.
+fn connected<I: Iterator<Item = u32>>(faces: &[u32], neighbours: impl Fn(u32) -> I) -> bool {
+    let Some(&first) = faces.first() else {
+        return true;
+    };
+    let set: std::collections::HashSet<u32> = faces.iter().copied().collect();
+    let mut seen = std::collections::HashSet::from([first]);
+    let mut stack = vec![first];
+    while let Some(f) = stack.pop() {
+        for h in neighbours(f) {
+            if set.contains(&h) && seen.insert(h) {
+                stack.push(h);
+            }
+        }
+    }
+    seen.len() == set.len()
 }

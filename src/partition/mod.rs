@@ -409,7 +409,9 @@ fn village(
             let positive = bank.iter().filter(|&&a| g.w[a as usize] > 0.0).count();
             let k = choose_k(w, opts.band, positive);
             let seed = opts.seed ^ ((vi as u64) << 32) ^ ((pi as u64) << 16) ^ bi as u64;
-            let parts = regions::partition(g, bank, k, target, seed);
+            let parts = gathered(&cells, &arcs_of, &at, bank, opts.band, {
+                regions::partition(g, bank, k, target, seed)
+            });
             let base = grid_piece.len() as u32;
             let used = parts.iter().copied().max().map_or(0, |m| m + 1);
             for (&a, &p) in bank.iter().zip(&parts) {
@@ -568,6 +570,28 @@ fn village(
 
 /// Banks lighter than the band's minimum join the neighbouring bank they share most border with;
 /// each such join is recorded as a forced barrier crossing.
+/// `parts` (the grid of each atom of `bank`) after [`atoms::gather_groups`] has moved stray pieces
+/// of villager groups to the grid holding the rest of their group.
+fn gathered(
+    cells: &cells::Cells,
+    arcs_of: &[Vec<u32>],
+    at: &atoms::Atoms,
+    bank: &[u32],
+    band: Band,
+    parts: Vec<u32>,
+) -> Vec<u32> {
+    let mut labels: Vec<(u32, u32)> = bank
+        .iter()
+        .zip(&parts)
+        .flat_map(|(&a, &p)| at.faces[a as usize].iter().map(move |&f| (f, p)))
+        .collect();
+    atoms::gather_groups(cells, arcs_of, &cells.weight, band, &mut labels);
+    let part_of: std::collections::HashMap<u32, u32> = labels.into_iter().collect();
+    bank.iter()
+        .map(|&a| part_of[&at.faces[a as usize][0]])
+        .collect()
+}
+
 fn merge_small_banks(
     g: &regions::Graph,
     banks: &mut Vec<Vec<u32>>,
