@@ -18,6 +18,56 @@ fn bld(id: &str, geom: Value, props: Value) -> Value {
     json!({"type": "Feature", "properties": p, "geometry": geom})
 }
 
+/// Micro-grids of a plan measured against 50–80 households.
+struct MicroBand {
+    /// Grids in the plan.
+    grids: usize,
+    /// Micro-grids in grids whose households divide into 50–80 (the others cannot all be in band).
+    checked: usize,
+    /// Those of them outside 50–80: "code households (grid code: grid households)".
+    outside: Vec<String>,
+}
+
+fn micro_band(out: &std::path::Path) -> MicroBand {
+    let grids = read_json(&out.join("grids.geojson"));
+    let grid_households: BTreeMap<String, f64> = grids["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            (
+                p["code"].as_str().unwrap().to_string(),
+                p["households"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let divides = |w: f64| (1..=40).any(|k| 50.0 * k as f64 <= w && w <= 80.0 * k as f64);
+    let micro = read_json(&out.join("micro_grids.geojson"));
+    let mut band = MicroBand {
+        grids: grid_households.len(),
+        checked: 0,
+        outside: Vec::new(),
+    };
+    for f in micro["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        let grid = p["grid_code"].as_str().unwrap();
+        if !divides(grid_households[grid]) {
+            continue;
+        }
+        band.checked += 1;
+        let h = p["households"].as_f64().unwrap();
+        if !(50.0..=80.0).contains(&h) {
+            band.outside.push(format!(
+                "{} {h} (grid {grid}: {})",
+                p["code"].as_str().unwrap(),
+                grid_households[grid]
+            ));
+        }
+    }
+    band
+}
+
 #[test]
 fn dedicated_workshop_and_split_building_micro_grids() {
     let (lon, lat) = (120.6, 31.3);
@@ -173,45 +223,14 @@ fn micro_grids_land_in_band_wherever_the_households_divide() {
         &json!({"type": "FeatureCollection", "features": feats}),
     );
 
-    let grids = read_json(&out.join("grids.geojson"));
-    let grid_households: BTreeMap<String, f64> = grids["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let p = &f["properties"];
-            (
-                p["code"].as_str().unwrap().to_string(),
-                p["households"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let divides = |w: f64| (1..=20).any(|k| 50.0 * k as f64 <= w && w <= 80.0 * k as f64);
+    let band = micro_band(&out);
+    assert!(band.grids > 150, "{} grids", band.grids);
+    assert!(band.checked > 900, "{} micro-grids checked", band.checked);
     assert!(
-        grid_households.len() > 150,
-        "{} grids",
-        grid_households.len()
+        band.outside.is_empty(),
+        "micro-grids outside 50–80: {:?}",
+        band.outside
     );
-    let micro = read_json(&out.join("micro_grids.geojson"));
-    let mut checked = 0;
-    let mut outside = Vec::new();
-    for f in micro["features"].as_array().unwrap() {
-        let p = &f["properties"];
-        let grid = p["grid_code"].as_str().unwrap();
-        if !divides(grid_households[grid]) {
-            continue;
-        }
-        checked += 1;
-        let h = p["households"].as_f64().unwrap();
-        if !(50.0..=80.0).contains(&h) {
-            outside.push(format!(
-                "{} {h} (grid {grid}: {})",
-                p["code"], grid_households[grid]
-            ));
-        }
-    }
-    assert!(checked > 900, "{checked} micro-grids checked");
-    assert!(outside.is_empty(), "micro-grids outside 50–80: {outside:?}");
     let report = read_json(&out.join("report.json"));
     let micro_issues: Vec<&Value> = report["villages"][0]["issues"]
         .as_array()
@@ -279,34 +298,13 @@ fn micro_grids_part_villager_groups_only_as_the_band_needs() {
         ),
     ]);
 
-    let divides = |w: f64| (1..=20).any(|k| 50.0 * k as f64 <= w && w <= 80.0 * k as f64);
-    let grids = read_json(&out.join("grids.geojson"));
-    let grid_households: BTreeMap<String, f64> = grids["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let p = &f["properties"];
-            (
-                p["code"].as_str().unwrap().into(),
-                p["households"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let micro = read_json(&out.join("micro_grids.geojson"));
-    let mut outside = Vec::new();
-    for f in micro["features"].as_array().unwrap() {
-        let p = &f["properties"];
-        let (hh, grid) = (
-            p["households"].as_f64().unwrap(),
-            p["grid_code"].as_str().unwrap(),
-        );
-        if divides(grid_households[grid]) && !(50.0..=80.0).contains(&hh) {
-            outside.push(format!("{} {hh}", p["code"].as_str().unwrap()));
-        }
-    }
-    assert!(micro["features"].as_array().unwrap().len() >= 35);
-    assert!(outside.is_empty(), "micro-grids outside 50–80: {outside:?}");
+    let band = micro_band(&out);
+    assert!(band.checked >= 35, "{} micro-grids checked", band.checked);
+    assert!(
+        band.outside.is_empty(),
+        "micro-grids outside 50–80: {:?}",
+        band.outside
+    );
 
     let mut pieces: BTreeMap<String, (u32, std::collections::BTreeSet<String>)> = BTreeMap::new();
     let assignment = std::fs::read_to_string(out.join("assignment.csv")).unwrap();
