@@ -251,6 +251,109 @@ fn same_input_and_seed_give_identical_bytes() {
     assert!(a == b, "two runs with the same seed differ");
 }
 
+/// Latitude of the river [`build_inputs`] draws for offset `off`, at longitude `x`.
+fn river_lat(off: f64, x: f64) -> f64 {
+    let pts = [
+        (LON - 1.2 * R, LAT + off * R),
+        (LON, LAT + off * R + 0.2 * R),
+        (LON + 1.2 * R, LAT + off * R - 0.1 * R),
+    ];
+    let w = pts.windows(2).find(|w| x <= w[1].0).unwrap_or(&pts[1..]);
+    let t = (x - w[0].0) / (w[1].0 - w[0].0);
+    w[0].1 + t * (w[1].1 - w[0].1)
+}
+
+/// A round town village of 2,000 households south of a river at offset 0.5, and `north` buildings
+/// of 10 households on the small bank north of it; partitioned and checked. Returns the grids
+/// holding households north of the river, the grids whose land reaches north of it, and the grids
+/// the report names as crossing a barrier.
+fn small_bank(north: usize) -> [std::collections::BTreeSet<String>; 3] {
+    let mut buildings: Vec<(f64, f64, u64)> = (0..200)
+        .map(|i| {
+            let x = ((i * 37) % 120) as f64 / 100.0 - 0.6;
+            let y = ((i * 53) % 100) as f64 / 100.0 - 0.7;
+            (x, y, 10)
+        })
+        .collect();
+    buildings.extend((0..north).map(|i| {
+        let x = ((i * 7) % 60) as f64 / 100.0 - 0.3;
+        (x, 0.78 + (i % 5) as f64 * 0.035, 10)
+    }));
+    let s = Spec {
+        radii: vec![1.0; 12],
+        hole: false,
+        second_piece: false,
+        river: Some(0.5),
+        rural: false,
+        buildings,
+    };
+    let dir = tmp();
+    build_inputs(&s, dir.path());
+    let out = dir.path().join("out");
+    let rules = Rules {
+        band: (300.0, 500.0),
+        weight: "households",
+    };
+    partition_checked(dir.path(), &out, &[], &rules);
+    let is_north = |c: &Value| {
+        let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        y > river_lat(0.5, x) + 0.01 * R
+    };
+    let b = read_json(&dir.path().join("buildings.geojson"));
+    let csv = std::fs::read_to_string(out.join("assignment.csv")).unwrap();
+    let holding: std::collections::BTreeSet<String> = csv
+        .lines()
+        .skip(1)
+        .zip(b["features"].as_array().unwrap())
+        .filter(|(_, f)| is_north(&f["geometry"]["coordinates"]))
+        .map(|(l, _)| l.split(',').nth(3).unwrap().to_string())
+        .collect();
+    let grids = read_json(&out.join("grids.geojson"));
+    let reaching = grids["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| {
+            let polys = geometry(&g["geometry"]);
+            polys
+                .0
+                .iter()
+                .any(|p| p.exterior().0.iter().any(|c| is_north(&json!([c.x, c.y]))))
+        })
+        .map(|g| g["properties"]["code"].as_str().unwrap().to_string())
+        .collect();
+    let report = read_json(&out.join("report.json"));
+    let named = report["villages"][0]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "crosses_barrier")
+        .map(|i| i["code"].as_str().unwrap().to_string())
+        .collect();
+    [holding, reaching, named]
+}
+
+/// A bank too small for a grid of its own (150 households) joins one neighbouring grid whole, so
+/// one grid crosses the river and the report names it (before, two grids shared the bank and both
+/// crossed). An empty bank likewise goes to one grid, which the report names too (before, a grid
+/// crossed onto empty land unreported).
+#[test]
+fn a_small_bank_joins_one_grid_whole_and_each_crossing_is_named() {
+    let [holding, reaching, named] = small_bank(15);
+    assert_eq!(
+        holding.len(),
+        1,
+        "households north of the river in {holding:?}"
+    );
+    assert_eq!(reaching, holding, "land north of the river in {reaching:?}");
+    assert_eq!(named, holding, "crossings named: {named:?}");
+
+    let [holding, reaching, named] = small_bank(0);
+    assert!(holding.is_empty());
+    assert_eq!(reaching.len(), 1, "land north of the river in {reaching:?}");
+    assert_eq!(named, reaching, "crossings named: {named:?}");
+}
+
 #[test]
 fn a_river_is_not_crossed_when_both_banks_are_big_enough() {
     // a river straight across the village at the equator line; 700 households on each side

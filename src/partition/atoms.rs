@@ -289,3 +289,66 @@ fn connected<I: Iterator<Item = u32>>(faces: &[u32], neighbours: impl Fn(u32) ->
     }
     seen.len() == set.len()
 }
+
+/// The atoms `subset` of `g` as a graph of their own in which each set of `whole` (disjoint sets
+/// of atoms of `subset`) is one atom, so that a division keeps it in one region. Links to atoms
+/// outside `subset` become outer border. Returns the graph and the atoms of `g` each of its atoms
+/// holds: the sets of `whole` first, in order, then the other atoms of `subset` in order.
+pub fn contract(g: &Graph, subset: &[u32], whole: &[&[u32]]) -> (Graph, Vec<Vec<u32>>) {
+    let mut node_of: std::collections::HashMap<u32, u32> = Default::default();
+    let mut members: Vec<Vec<u32>> = Vec::new();
+    for set in whole {
+        for &a in *set {
+            node_of.insert(a, members.len() as u32);
+        }
+        members.push(set.to_vec());
+    }
+    for &a in subset {
+        if let std::collections::hash_map::Entry::Vacant(e) = node_of.entry(a) {
+            e.insert(members.len() as u32);
+            members.push(vec![a]);
+        }
+    }
+    let n = members.len();
+    let mut out = Graph {
+        w: vec![0.0; n],
+        res: vec![0.0; n],
+        area: vec![0.0; n],
+        xy: vec![[0.0; 2]; n],
+        adj: vec![Vec::new(); n],
+        outer: vec![(0.0, 0.0); n],
+    };
+    for (node, ms) in members.iter().enumerate() {
+        let mut links: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+        let (mut sx, mut sy, mut sa) = (0.0, 0.0, 0.0);
+        for &a in ms {
+            let a = a as usize;
+            out.w[node] += g.w[a];
+            out.res[node] += g.res[a];
+            out.area[node] += g.area[a];
+            let wa = g.area[a].max(1e-9);
+            (sx, sy, sa) = (sx + g.xy[a][0] * wa, sy + g.xy[a][1] * wa, sa + wa);
+            out.outer[node].0 += g.outer[a].0;
+            out.outer[node].1 += g.outer[a].1;
+            for l in &g.adj[a] {
+                match node_of.get(&l.to) {
+                    Some(&m) if m as usize == node => {}
+                    Some(&m) => {
+                        let e = links.entry(m).or_default();
+                        (e.0, e.1) = (e.0 + l.len, e.1 + l.cost);
+                    }
+                    None => {
+                        out.outer[node].0 += l.len;
+                        out.outer[node].1 += l.cost;
+                    }
+                }
+            }
+        }
+        out.xy[node] = [sx / sa, sy / sa];
+        out.adj[node] = links
+            .into_iter()
+            .map(|(to, (len, cost))| Link { to, len, cost })
+            .collect();
+    }
+    (out, members)
+}

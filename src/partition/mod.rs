@@ -409,8 +409,13 @@ fn village(
             let positive = bank.iter().filter(|&&a| g.w[a as usize] > 0.0).count();
             let k = choose_k(w, opts.band, positive);
             let seed = opts.seed ^ ((vi as u64) << 32) ^ ((pi as u64) << 16) ^ bi as u64;
+            let whole = small_banks_in(bank, &crossings);
             let parts = gathered(&cells, &arcs_of, &at, bank, opts.band, {
-                regions::partition(g, bank, k, target, seed)
+                if whole.is_empty() {
+                    regions::partition(g, bank, k, target, seed)
+                } else {
+                    keep_whole(g, bank, &whole, opts.band, target, seed)
+                }
             });
             let base = grid_piece.len() as u32;
             let used = parts.iter().copied().max().map_or(0, |m| m + 1);
@@ -520,17 +525,20 @@ fn village(
             });
         }
     }
-    // Barrier crossings forced by small banks: on every grid that took people from the small
-    // bank (its first atom may be empty land that went to another grid).
+    // Barrier crossings forced by small banks: on the grid that took the small bank (a bank is
+    // kept whole, but `gathered` may still move a villager group's piece of it), once per reason.
+    let mut named: std::collections::BTreeSet<(u32, String)> = Default::default();
     for (atoms, what) in crossings {
         let mut took: Vec<u32> = atoms
             .iter()
-            .filter(|&&a| g.w[a as usize] > 0.0)
             .map(|&a| new_id[grid_of_atom[a as usize] as usize])
             .collect();
         took.sort_unstable();
         took.dedup();
         for gi in took {
+            if !named.insert((gi, what.clone())) {
+                continue;
+            }
             issues.push(Issue {
                 code: Some(grids[gi as usize].code.to_string()),
                 kind: IssueKind::CrossesBarrier,
@@ -570,6 +578,47 @@ fn village(
 
 /// Banks lighter than the band's minimum join the neighbouring bank they share most border with;
 /// each such join is recorded as a forced barrier crossing.
+/// The small banks merged into `bank` across a barrier ([`merge_small_banks`]), each as a whole:
+/// a bank merged into a small bank that was itself merged later counts with it.
+fn small_banks_in<'c>(bank: &[u32], crossings: &'c [(Vec<u32>, String)]) -> Vec<&'c [u32]> {
+    let in_bank: std::collections::HashSet<u32> = bank.iter().copied().collect();
+    let sets: Vec<&[u32]> = crossings
+        .iter()
+        .map(|(atoms, _)| atoms.as_slice())
+        .filter(|s| s.first().is_some_and(|a| in_bank.contains(a)))
+        .collect();
+    // merges nest (an earlier small bank lies inside a later one) or are apart: keep the largest
+    sets.iter()
+        .copied()
+        .filter(|s| !sets.iter().any(|t| t.len() > s.len() && t.contains(&s[0])))
+        .collect()
+}
+
+/// Divides `bank` into grids with each of `whole` (small banks merged across a barrier) kept in
+/// one grid, so that a bank too small for a grid of its own crosses the barrier once. Returns the
+/// grid of each atom of `bank`, in order.
+fn keep_whole(
+    g: &regions::Graph,
+    bank: &[u32],
+    whole: &[&[u32]],
+    band: Band,
+    target: Target,
+    seed: u64,
+) -> Vec<u32> {
+    let (cg, members) = atoms::contract(g, bank, whole);
+    let all: Vec<u32> = (0..cg.len() as u32).collect();
+    let w: f64 = cg.w.iter().sum();
+    let positive = cg.w.iter().filter(|&&x| x > 0.0).count();
+    let parts = regions::partition(&cg, &all, choose_k(w, band, positive), target, seed);
+    let mut part_of: std::collections::HashMap<u32, u32> = Default::default();
+    for (ms, &p) in members.iter().zip(&parts) {
+        for &a in ms {
+            part_of.insert(a, p);
+        }
+    }
+    bank.iter().map(|a| part_of[a]).collect()
+}
+
 /// `parts` (the grid of each atom of `bank`) after [`atoms::gather_groups`] has moved stray pieces
 /// of villager groups to the grid holding the rest of their group.
 fn gathered(
@@ -633,14 +682,16 @@ fn merge_small_banks(
         }
         let Some((w, b, nb)) = cand else { break };
         let small = banks[b].clone();
-        if w > 0.0 {
-            crossings.push((
-                small.clone(),
+        crossings.push((
+            small.clone(),
+            if w > 0.0 {
                 format!(
                     "crosses a river, railway or expressway: the land on one side holds only {w} and cannot be a grid of its own"
-                ),
-            ));
-        }
+                )
+            } else {
+                "crosses a river, railway or expressway onto land on the other side where nobody lives".into()
+            },
+        ));
         banks[nb].extend(small);
         banks[nb].sort_unstable();
         banks.remove(b);
