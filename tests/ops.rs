@@ -687,6 +687,9 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
         ("/lib/systemd/system/wangge.service", "-rw-r--r--"),
         ("/etc/wangge/wangge.toml", "-rw-r-----"),
         ("/usr/share/doc/wangge/README.md", "-rw-r--r--"),
+        ("/usr/share/doc/wangge/LICENSE-MIT", "-rw-r--r--"),
+        ("/usr/share/doc/wangge/LICENSE-APACHE", "-rw-r--r--"),
+        ("/usr/share/doc/wangge/THIRD-PARTY.txt", "-rw-r--r--"),
         ("/var/lib/wangge/", "drwxr-xr-x"),
     ] {
         let (m, owner) = files
@@ -803,12 +806,54 @@ fn the_deb_holds_the_service_its_config_and_user_setup() {
         "/README.md",
         "/wangge.toml",
         "/wangge.service",
-        "/LICENSE",
+        "/LICENSE-MIT",
+        "/LICENSE-APACHE",
+        "/THIRD-PARTY.txt",
     ] {
         assert!(
             t.lines().any(|l| l.ends_with(f)),
             "{f} not in the archive:\n{t}"
         );
+    }
+    // the notices name what the binary holds, with the licence texts
+    let notices =
+        std::fs::read_to_string(root.join("usr/share/doc/wangge/THIRD-PARTY.txt")).unwrap();
+    let crates: Vec<&str> = notices
+        .lines()
+        .skip_while(|l| !l.starts_with("== Rust crates"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(crates.len() > 100, "{} crates listed", crates.len());
+    for name in [
+        "axum ",
+        "geo ",
+        "h3o ",
+        "libsqlite3-sys ",
+        "sqlx ",
+        "tokio ",
+    ] {
+        assert!(
+            crates
+                .iter()
+                .any(|l| l.starts_with(name) && l.contains('\t')),
+            "{name} not among the crates listed"
+        );
+    }
+    assert!(
+        !crates
+            .iter()
+            .any(|l| l.starts_with("wangge ") || l.starts_with("serde_derive ")),
+        "wangge itself or a proc macro is listed"
+    );
+    for text in [
+        "Apache License",
+        "Permission is hereby granted",
+        "== MapLibre GL JS",
+        "== DejaVu Sans glyphs",
+        "Bitstream Vera",
+    ] {
+        assert!(notices.contains(text), "{text:?} not in THIRD-PARTY.txt");
     }
 }
 
