@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use wangge::crs::source::SourceCrs;
 use wangge::ingest::fields::FieldMap;
 use wangge::ingest::layer::ReadOptions;
+use wangge::ingest::register::Line;
 use wangge::model::{Dataset, Weight};
 use wangge::partition::{partition, Options};
 
@@ -597,7 +598,10 @@ fn a_person_register_in_gbk_sets_households_and_lists_unmatched_lines() {
     assert_eq!((r.rows, r.matched, r.buildings), (6, 4, 2));
     assert_eq!(
         r.unmatched,
-        vec![(5, "X-404".to_string()), (7, String::new())]
+        vec![
+            (Line::at(5), "X-404".to_string()),
+            (Line::at(7), String::new())
+        ]
     );
     assert_eq!(
         (ds.buildings[0].households, ds.buildings[0].residents),
@@ -786,8 +790,8 @@ fn an_excel_register_joins_by_loose_address_and_lists_what_it_cannot() {
         (ds.buildings[b].households, ds.buildings[b].residents),
         (1, 4)
     );
-    let unmatched: Vec<usize> = r.unmatched.iter().map(|(l, _)| *l).collect();
-    let uncertain: Vec<usize> = r.uncertain.iter().map(|(l, _, _)| *l).collect();
+    let unmatched: Vec<usize> = r.unmatched.iter().map(|(l, _)| l.row).collect();
+    let uncertain: Vec<usize> = r.uncertain.iter().map(|(l, _, _)| l.row).collect();
     let mut listed = [unmatched.clone(), uncertain.clone()].concat();
     listed.sort();
     assert_eq!(
@@ -827,6 +831,103 @@ fn an_excel_register_joins_by_loose_address_and_lists_what_it_cannot() {
     assert!(ok, "{err}");
     assert!(err.contains("6 rows, 4 matched (2 buildings)"), "{err}");
     assert!(err.contains("line 6 (\"火星路1号\""), "{err}");
+}
+
+/// A person register too long for one sheet (Excel holds 1,048,576 rows a sheet) runs on over
+/// several sheets with the same header: all of them are read, a sheet with another table (notes)
+/// is not, and a row that matches no building is named by its sheet and row. Before, only the
+/// first sheet was read: three quarters of a 4M-person register were dropped without a word.
+#[test]
+fn a_register_running_over_several_sheets_is_read_whole() {
+    let ds0 = &baseline().0;
+    let id = |i: usize| ds0.buildings[i].id.clone();
+    let dir = tmp();
+    let part = |name: &str, text: String| {
+        let csv = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&csv, text).unwrap();
+        csv
+    };
+    let one = part(
+        "one",
+        format!("楼号,户号\n{0},1\n{0},2\n{1},1\n", id(0), id(1)),
+    );
+    let two = part(
+        "two",
+        format!("楼号,户号\n{},2\n{},1\nX-9,1\n", id(1), id(2)),
+    );
+    let notes = part("notes", "项目,内容\n来源,派出所\n".into());
+    let xlsx = dir.path().join("实有人口.xlsx");
+    for (i, (csv, sheet)) in [(&one, "人口1"), (&two, "人口2"), (&notes, "说明")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut args = vec!["-f", "XLSX"];
+        if i > 0 {
+            args.push("-update");
+        }
+        args.extend([xlsx.to_str().unwrap(), csv.to_str().unwrap(), "-nln", sheet]);
+        ogr(&args);
+    }
+    let mut ds = ds0.clone();
+    let spec = wangge::ingest::register::RegisterSpec {
+        file: xlsx.clone(),
+        sheet: None,
+        join: wangge::ingest::register::JoinBy::BuildingId,
+        key: "楼号".into(),
+        household: Some("户号".into()),
+        residents: None,
+    };
+    let r = wangge::ingest::register::apply(&mut ds, &spec).unwrap();
+    assert_eq!(r.sheets, vec!["人口1".to_string(), "人口2".to_string()]);
+    assert_eq!((r.rows, r.matched, r.buildings), (6, 5, 3), "{r:?}");
+    let households: Vec<u64> = (0..3).map(|i| ds.buildings[i].households).collect();
+    assert_eq!(
+        households,
+        vec![2, 2, 1],
+        "building 1's households are on both sheets"
+    );
+    assert_eq!(
+        r.unmatched,
+        vec![(
+            Line {
+                sheet: Some("人口2".into()),
+                row: 4
+            },
+            "X-9".to_string()
+        )]
+    );
+    // One sheet named: that sheet alone, rows known by number.
+    let r = wangge::ingest::register::apply(
+        &mut ds0.clone(),
+        &wangge::ingest::register::RegisterSpec {
+            sheet: Some("人口2".into()),
+            ..spec
+        },
+    )
+    .unwrap();
+    assert_eq!((r.rows, r.sheets.len()), (3, 1));
+    assert_eq!(r.unmatched, vec![(Line::at(4), "X-9".to_string())]);
+    // From the command line: the summary says which sheets it read and names the row.
+    let out = dir.path().join("out");
+    let (ok, _, err) = wangge(&[
+        "partition",
+        TOWN,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--register",
+        xlsx.to_str().unwrap(),
+        "--register-key",
+        "楼号",
+        "--register-household",
+        "户号",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("6 rows in 2 sheets (人口1, 人口2), 5 matched (3 buildings)"),
+        "{err}"
+    );
+    assert!(err.contains("sheet \"人口2\" row 4 (\"X-9\")"), "{err}");
 }
 
 /// Village codes and names are checked against the national division list: a known code under

@@ -51,7 +51,8 @@ pub struct InputArgs {
     /// (e.g. --register-key address --register-column 地址).
     #[arg(long, value_name = "COLUMN", requires = "register")]
     pub register_column: Option<String>,
-    /// The spreadsheet's sheet (the first if not given).
+    /// The spreadsheet's sheet. If not given: the first sheet and every later one with the same
+    /// header (a register longer than Excel's 1,048,576 rows a sheet runs on over several).
     #[arg(long, value_name = "NAME", requires = "register")]
     pub register_sheet: Option<String>,
     /// The register's household number column: each row is then a person, and a building's
@@ -183,8 +184,12 @@ fn warn_divisions(ds: &Dataset) {
 /// U match no building surely: line 9 ("…") candidates A, B`.
 fn register_summary(file: &Path, r: &RegisterReport) -> String {
     const SHOWN: usize = 50;
+    let sheets = match r.sheets.len() {
+        0 | 1 => String::new(),
+        n => format!(" in {n} sheets ({})", r.sheets.join(", ")),
+    };
     let mut s = format!(
-        "register {}: {} rows, {} matched ({} buildings)",
+        "register {}: {} rows{sheets}, {} matched ({} buildings)",
         file.display(),
         r.rows,
         r.matched,
@@ -201,7 +206,7 @@ fn register_summary(file: &Path, r: &RegisterReport) -> String {
     if !r.unmatched.is_empty() {
         let lines = r.unmatched.iter().take(SHOWN);
         let lines = lines
-            .map(|(line, key)| format!("line {line} ({key:?})"))
+            .map(|(line, key)| format!("{line} ({key:?})"))
             .collect();
         s.push_str(&format!(
             "; {} match no building: {}",
@@ -210,10 +215,11 @@ fn register_summary(file: &Path, r: &RegisterReport) -> String {
         ));
     }
     if !r.uncertain.is_empty() {
-        let lines =
-            r.uncertain.iter().take(SHOWN).map(|(line, key, ids)| {
-                format!("line {line} ({key:?}: candidates {})", ids.join(" "))
-            });
+        let lines = r
+            .uncertain
+            .iter()
+            .take(SHOWN)
+            .map(|(line, key, ids)| format!("{line} ({key:?}: candidates {})", ids.join(" ")));
         s.push_str(&format!(
             "; {} match no building surely (not joined): {}",
             r.uncertain.len(),

@@ -54,7 +54,8 @@ impl std::str::FromStr for JoinBy {
 pub struct RegisterSpec {
     /// The CSV or spreadsheet file.
     pub file: PathBuf,
-    /// The sheet of a spreadsheet (the first when `None`).
+    /// The sheet of a spreadsheet; when `None`, the first sheet and every later one with the same
+    /// header.
     pub sheet: Option<String>,
     /// What the key column holds.
     pub join: JoinBy,
@@ -75,22 +76,51 @@ pub struct RegisterReport {
     pub matched: usize,
     /// Buildings whose counts the register set.
     pub buildings: usize,
-    /// Rows that matched no building: (1-based line, key as normalised).
-    pub unmatched: Vec<(usize, String)>,
-    /// Rows joined by address that no building matches surely: (line, address, candidate
+    /// Rows that matched no building: (where, key as normalised).
+    pub unmatched: Vec<(Line, String)>,
+    /// Rows joined by address that no building matches surely: (where, address, candidate
     /// buildings' ids, best first). Several buildings, or a partial match, are listed here and
     /// not joined.
-    pub uncertain: Vec<(usize, String, Vec<String>)>,
+    pub uncertain: Vec<(Line, String, Vec<String>)>,
+    /// The sheets read, in order (a spreadsheet's register may run on over several sheets with
+    /// the same header, as one sheet holds at most 1,048,576 rows); empty for CSV.
+    pub sheets: Vec<String>,
+}
+
+/// Where a row stands: its 1-based line in a CSV file, or its row as Excel numbers it, with the
+/// sheet named when the register runs over several sheets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// The sheet, when the register was read from several.
+    pub sheet: Option<String>,
+    /// The line or row number.
+    pub row: usize,
+}
+
+impl Line {
+    /// Line or row `row` of the only table.
+    pub fn at(row: usize) -> Line {
+        Line { sheet: None, row }
+    }
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sheet {
+            None => write!(f, "line {}", self.row),
+            Some(s) => write!(f, "sheet {s:?} row {}", self.row),
+        }
+    }
 }
 
 /// A register that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {problem}", file.display(), line.map(|l| format!(": line {l}")).unwrap_or_default())]
+#[error("{}{}: {problem}", file.display(), line.as_ref().map(|l| format!(": {l}")).unwrap_or_default())]
 pub struct RegisterError {
     /// The file.
     pub file: PathBuf,
-    /// The 1-based line, if about one line.
-    pub line: Option<usize>,
+    /// The line or row, if about one.
+    pub line: Option<Line>,
     /// What is wrong (naming the column).
     pub problem: String,
 }
@@ -125,11 +155,12 @@ fn decode(bytes: Vec<u8>) -> String {
     }
 }
 
-/// A register's rows as text: the header, then each data row with its 1-based line (a CSV line,
-/// or a spreadsheet's row number as Excel shows it).
+/// A register's rows as text: the header, then each data row with where it stands, and the
+/// sheets read.
 struct Table {
     header: Vec<String>,
-    rows: Vec<(usize, Vec<String>)>,
+    rows: Vec<(Line, Vec<String>)>,
+    sheets: Vec<String>,
 }
 
 /// Whether the file is a spreadsheet calamine reads, by extension.
@@ -145,7 +176,7 @@ fn is_spreadsheet(file: &Path) -> bool {
 fn read_csv_table(spec: &RegisterSpec) -> Result<Table, RegisterError> {
     let err = |line: Option<usize>, problem: String| RegisterError {
         file: spec.file.clone(),
-        line,
+        line: line.map(Line::at),
         problem,
     };
     let bytes = std::fs::read(&spec.file).map_err(|e| err(None, format!("cannot be read: {e}")))?;
@@ -163,9 +194,13 @@ fn read_csv_table(spec: &RegisterSpec) -> Result<Table, RegisterError> {
     for (i, rec) in r.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| err(Some(line), format!("not valid CSV: {e}")))?;
-        rows.push((line, rec.iter().map(str::to_string).collect()));
+        rows.push((Line::at(line), rec.iter().map(str::to_string).collect()));
     }
-    Ok(Table { header, rows })
+    Ok(Table {
+        header,
+        rows,
+        sheets: Vec::new(),
+    })
 }
 
 /// A spreadsheet cell as the text a person sees: whole numbers without `.0` (building numbers
@@ -185,46 +220,69 @@ fn cell_text(c: &calamine::Data) -> String {
     }
 }
 
+/// The register's sheet (`spec.sheet`), or else the first sheet and every later one whose header
+/// is the same (a register too long for one sheet runs on over several).
 fn read_spreadsheet_table(spec: &RegisterSpec) -> Result<Table, RegisterError> {
     use calamine::Reader;
-    let err = |line: Option<usize>, problem: String| RegisterError {
+    let err = |problem: String| RegisterError {
         file: spec.file.clone(),
-        line,
+        line: None,
         problem,
     };
     let mut book = calamine::open_workbook_auto(&spec.file)
-        .map_err(|e| err(None, format!("cannot be read as a spreadsheet: {e}")))?;
+        .map_err(|e| err(format!("cannot be read as a spreadsheet: {e}")))?;
     let names = book.sheet_names();
-    let sheet = match &spec.sheet {
-        Some(s) if names.contains(s) => s.clone(),
+    let chosen: Vec<String> = match &spec.sheet {
+        Some(s) if names.contains(s) => vec![s.clone()],
         Some(s) => {
-            return Err(err(
-                None,
-                format!("no sheet {s:?} (sheets: {})", names.join(", ")),
-            ))
+            return Err(err(format!(
+                "no sheet {s:?} (sheets: {})",
+                names.join(", ")
+            )))
         }
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| err(None, "has no sheet".into()))?,
+        None if names.is_empty() => return Err(err("has no sheet".into())),
+        None => names.clone(),
     };
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| err(None, format!("sheet {sheet:?} cannot be read: {e}")))?;
-    // Row numbers as Excel shows them: the used range may start below row 1.
-    let first = range.start().map(|(r, _)| r as usize + 1).unwrap_or(1);
-    let mut rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, r)| (first + i, r.iter().map(cell_text).collect::<Vec<_>>()));
-    let (_, header) = rows
-        .next()
-        .ok_or_else(|| err(None, format!("sheet {sheet:?} is empty")))?;
-    let header = header.iter().map(|h| h.trim().to_string()).collect();
-    let rows = rows
-        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
-        .collect();
-    Ok(Table { header, rows })
+    let mut table: Option<Table> = None;
+    for sheet in chosen {
+        let range = book
+            .worksheet_range(&sheet)
+            .map_err(|e| err(format!("sheet {sheet:?} cannot be read: {e}")))?;
+        // Row numbers as Excel shows them: the used range may start below row 1.
+        let first = range.start().map(|(r, _)| r as usize + 1).unwrap_or(1);
+        let mut rows = range
+            .rows()
+            .enumerate()
+            .map(|(i, r)| (first + i, r.iter().map(cell_text).collect::<Vec<_>>()));
+        let header: Vec<String> = match rows.next() {
+            Some((_, h)) => h.iter().map(|h| h.trim().to_string()).collect(),
+            None if table.is_none() => return Err(err(format!("sheet {sheet:?} is empty"))),
+            None => continue,
+        };
+        let t = table.get_or_insert_with(|| Table {
+            header: header.clone(),
+            rows: Vec::new(),
+            sheets: Vec::new(),
+        });
+        if header != t.header {
+            continue; // another table (a summary, a code list), not the register's next part
+        }
+        t.sheets.push(sheet.clone());
+        t.rows.extend(
+            rows.filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+                .map(|(row, r)| {
+                    let sheet = Some(sheet.clone());
+                    (Line { sheet, row }, r)
+                }),
+        );
+    }
+    let mut table = table.expect("at least one sheet was read");
+    if table.sheets.len() == 1 {
+        for (line, _) in &mut table.rows {
+            line.sheet = None; // one sheet: rows are known by their number alone
+        }
+    }
+    Ok(table)
 }
 
 /// How one row's key found its building.
@@ -281,7 +339,7 @@ impl Keys {
 pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, RegisterError> {
     let err = |line: Option<usize>, problem: String| RegisterError {
         file: spec.file.clone(),
-        line,
+        line: line.map(Line::at),
         problem,
     };
     let table = if is_spreadsheet(&spec.file) {
@@ -304,20 +362,23 @@ pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, Re
     let keys = Keys::new(ds, spec.join);
     // per building: household numbers (or row count) and residents
     let mut per: BTreeMap<usize, (HashSet<String>, u64, u64)> = BTreeMap::new();
-    let mut report = RegisterReport::default();
+    let mut report = RegisterReport {
+        sheets: table.sheets.clone(),
+        ..Default::default()
+    };
     for (line, rec) in &table.rows {
-        let (line, get) = (*line, |c: usize| rec.get(c).map_or("", String::as_str));
+        let get = |c: usize| rec.get(c).map_or("", String::as_str);
         report.rows += 1;
         let k = normalise_key(get(key));
         let b = match keys.find(&k) {
             Found::One(b) => b,
             Found::None => {
-                report.unmatched.push((line, k));
+                report.unmatched.push((line.clone(), k));
                 continue;
             }
             Found::Uncertain(bs) => {
                 let ids = bs.iter().map(|&b| ds.buildings[b].id.clone()).collect();
-                report.uncertain.push((line, k, ids));
+                report.uncertain.push((line.clone(), k, ids));
                 continue;
             }
         };
@@ -332,9 +393,10 @@ pub fn apply(ds: &mut Dataset, spec: &RegisterSpec) -> Result<RegisterReport, Re
         entry.2 += match residents {
             Some(c) => {
                 let v = get(c).trim();
-                v.parse::<u64>().map_err(|_| {
-                    err(
-                        Some(line),
+                v.parse::<u64>().map_err(|_| RegisterError {
+                    line: Some(line.clone()),
+                    ..err(
+                        None,
                         format!(
                             "column {:?}: must be a whole number ≥ 0, got {v:?}",
                             spec.residents.as_deref().unwrap_or_default()
