@@ -89,7 +89,9 @@ pub fn run(a: Args) -> Result<()> {
 fn check_dir(a: &Args, plan: &Path, input: &Path, fresh: bool) -> Result<Vec<Finding>> {
     let settings = read_settings(plan)?.unwrap_or_default();
     let rules = a.rules(&settings, fresh);
-    let ds = a.read.read_dir(input, &rules.weight)?;
+    let mut read = a.read.clone();
+    read.close_gaps |= settings["close_gaps"].as_bool() == Some(true);
+    let ds = read.read_dir(input, &rules.weight)?;
     let p = PlanToCheck::read_dir(plan)?;
     Ok(check(&p, &ds, &rules))
 }

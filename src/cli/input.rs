@@ -62,6 +62,11 @@ pub struct InputArgs {
     /// The register's column of residents per row (a household register's 人数).
     #[arg(long, value_name = "COLUMN", requires = "register")]
     pub register_residents: Option<String>,
+    /// Give each gap between villages (land inside the town no village's boundary holds) to the
+    /// village with the longest border along it, and each overlap of two villages to the one
+    /// first in the file, cut from the other. Without it both are reported and left as drawn.
+    #[arg(long)]
+    pub close_gaps: bool,
 }
 
 impl InputArgs {
@@ -111,6 +116,7 @@ impl InputArgs {
             layer_crs,
             encoding,
             fields,
+            close_gaps: self.close_gaps,
         })
     }
 }
@@ -124,18 +130,29 @@ impl InputArgs {
 
     /// [`Self::read_dir`], with the units whose own figures differ from their buildings'.
     pub fn read_input(&self, dir: &Path, weight: &Weight) -> Result<wangge::ingest::Input> {
-        let mut input = wangge::ingest::read_input_with(dir, weight, &self.options()?)?;
-        input.dataset = self.join_register(input.dataset)?;
-        warn_divisions(&input.dataset);
-        Ok(input)
+        let input = wangge::ingest::read_input_with(dir, weight, &self.options()?)?;
+        self.finish(input)
     }
 
     /// Reads the layers of a town's GeoPackage (not a wangge store), as [`Self::read_dir`].
     pub fn read_gpkg(&self, file: &Path, weight: &Weight) -> Result<Dataset> {
-        let ds = wangge::ingest::read_gpkg_with(file, weight, &self.options()?)?;
-        let ds = self.join_register(ds)?;
-        warn_divisions(&ds);
-        Ok(ds)
+        let input = wangge::ingest::read_gpkg_input_with(file, weight, &self.options()?)?;
+        Ok(self.finish(input)?.dataset)
+    }
+
+    /// Joins the register and says on stderr what the input's villages leave to be desired.
+    fn finish(&self, mut input: wangge::ingest::Input) -> Result<wangge::ingest::Input> {
+        input.dataset = self.join_register(input.dataset)?;
+        warn_divisions(&input.dataset);
+        for seam in &input.seams {
+            let what = if seam.given_to.is_some() {
+                "note"
+            } else {
+                "warning"
+            };
+            eprintln!("{what}: {}", seam.describe(&input.dataset.villages));
+        }
+        Ok(input)
     }
 
     fn join_register(&self, mut ds: Dataset) -> Result<Dataset> {

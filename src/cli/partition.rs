@@ -108,7 +108,15 @@ pub fn run(a: Args) -> Result<()> {
     let mut plan = partition::partition(ds, &opts, &|| pb.inc(1));
     pb.finish_and_clear();
     // Units whose own figures differ from their buildings' (the buildings' were used).
-    input.note_differences(&mut plan);
+    input.note_issues(&mut plan);
+    for seam in &input.seams {
+        let what = if seam.given_to.is_some() {
+            "note"
+        } else {
+            "warning"
+        };
+        eprintln!("{what}: {}", seam.describe(&ds.villages));
+    }
     let unit_differences = &input.unit_differences;
     if !unit_differences.is_empty() {
         eprintln!(
@@ -125,7 +133,9 @@ pub fn run(a: Args) -> Result<()> {
     {
         eprintln!("note: {code} has the fifth map colour (four were not found around it)");
     }
-    let report = wangge::output::report_json(&plan, &opts);
+    let mut report = wangge::output::report_json(&plan, &opts);
+    // `wangge check` reads the input the same way
+    report["settings"]["close_gaps"] = serde_json::json!(a.read.close_gaps);
     if let Some(out) = &a.out {
         wangge::output::write_plan(out, &plan, &opts, &report)
             .with_context(|| format!("{}: cannot write the plan", out.display()))?;

@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// How a planner's files are read: a coordinate system for files that do not say theirs (or
-/// that say it wrong), a DBF text encoding, and column names mapped onto wangge's fields.
+/// that say it wrong), a DBF text encoding, column names mapped onto wangge's fields, and
+/// whether to close the gaps and overlaps between villages.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
     /// `--crs`: the coordinate system of every layer, whatever the files say.
@@ -25,6 +26,9 @@ pub struct ReadOptions {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// `--field` / `--field-map`: the file's column names of wangge's fields.
     pub fields: FieldMap,
+    /// `--close-gaps`: give each gap between villages to a neighbouring village and each overlap
+    /// to one village ([`super::seams::close`]); without it they are only reported.
+    pub close_gaps: bool,
 }
 
 /// A feature's geometry as read, before it is converted to lon/lat.

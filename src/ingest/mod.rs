@@ -26,6 +26,7 @@ pub mod kml;
 pub mod layer;
 pub mod people;
 pub mod register;
+pub mod seams;
 pub mod shp;
 
 use crate::crs::source::SourceCrs;
@@ -205,6 +206,8 @@ pub struct Input {
     pub dataset: Dataset,
     /// Units whose own figures differ from their buildings' (the buildings' were used).
     pub unit_differences: Vec<UnitDifference>,
+    /// Gaps and overlaps between villages, closed or not as asked ([`seams`]).
+    pub seams: Vec<seams::Seam>,
 }
 
 /// A unit whose stated households (or residents, or `--weight` field) differ from the sum over
@@ -254,10 +257,28 @@ impl UnitDifference {
 }
 
 impl Input {
-    /// Adds each unit difference to its village's issues in `plan` (a plan of this input).
-    pub fn note_differences(&self, plan: &mut crate::partition::Plan) {
+    /// Adds each unit difference to its village's issues in `plan` (a plan of this input), and
+    /// each gap or overlap between villages to the issues of every village involved
+    /// (`village_gap`, `village_overlap`).
+    pub fn note_issues(&self, plan: &mut crate::partition::Plan) {
+        use crate::partition::{Issue, IssueKind};
         for d in &self.unit_differences {
             plan.villages[d.village].issues.push(d.issue());
+        }
+        for s in &self.seams {
+            let issue = Issue {
+                code: None,
+                kind: match s.kind {
+                    seams::SeamKind::Gap => IssueKind::VillageGap,
+                    seams::SeamKind::Overlap => IssueKind::VillageOverlap,
+                },
+                bound: None,
+                value: Some((s.area_m2 * 10.0).round() / 10.0),
+                reason: s.describe(&self.dataset.villages),
+            };
+            for &v in &s.villages {
+                plan.villages[v].issues.push(issue.clone());
+            }
         }
     }
 }
@@ -269,7 +290,16 @@ pub fn read_gpkg_with(
     weight: &Weight,
     opts: &ReadOptions,
 ) -> Result<Dataset, IngestError> {
-    read_source(&Source::Package(file), weight, opts).map(|i| i.dataset)
+    read_gpkg_input_with(file, weight, opts).map(|i| i.dataset)
+}
+
+/// [`read_gpkg_with`], with what [`read_input`] tells besides the dataset.
+pub fn read_gpkg_input_with(
+    file: &Path,
+    weight: &Weight,
+    opts: &ReadOptions,
+) -> Result<Input, IngestError> {
+    read_source(&Source::Package(file), weight, opts)
 }
 
 /// Where the layers are.
@@ -336,8 +366,13 @@ fn read_source(
             ),
         });
     }
-    let villages = read_villages(&villages_l)?;
-    let index = VillageIndex::new(&villages);
+    let mut villages = read_villages(&villages_l)?;
+    let mut seams = seams::find(&villages);
+    if opts.close_gaps {
+        seams::close(&mut villages, &mut seams);
+    }
+    seams::node(&mut villages);
+    let index = VillageIndex::new(&villages, &seams);
     let both = units_l.is_some() && buildings_l.is_some();
     let stated = match &units_l {
         Some(l) => read_units(l, weight, &index, !both)?,
@@ -371,6 +406,7 @@ fn read_source(
             barriers,
         },
         unit_differences,
+        seams,
     })
 }
 
@@ -646,13 +682,33 @@ fn read_villages(l: &Loaded) -> Result<Vec<Village>, IngestError> {
 struct VillageIndex<'a> {
     villages: &'a [Village],
     tree: BoxTree<usize>,
+    /// The seams between villages (to say a point lies in a gap).
+    seams: &'a [seams::Seam],
 }
 
 impl<'a> VillageIndex<'a> {
-    fn new(villages: &'a [Village]) -> Self {
+    fn new(villages: &'a [Village], seams: &'a [seams::Seam]) -> Self {
         VillageIndex {
             villages,
             tree: box_tree(villages.iter().enumerate().map(|(i, v)| (i, &v.boundary))),
+            seams,
+        }
+    }
+
+    /// Why `p` is in no village: "lies outside every village (lon, lat)", or in an unclosed gap
+    /// between villages.
+    fn outside(&self, p: Point<f64>) -> String {
+        let gap = self.seams.iter().find(|s| {
+            s.kind == seams::SeamKind::Gap && s.given_to.is_none() && s.shape.intersects(&p)
+        });
+        match gap {
+            Some(s) => format!(
+                "lies outside every village ({:.7}, {:.7}), in {}",
+                p.x(),
+                p.y(),
+                s.describe(self.villages)
+            ),
+            None => format!("lies outside every village ({:.7}, {:.7})", p.x(), p.y()),
         }
     }
     /// The first village (in file order) that contains `p`; for a point digitised onto a
@@ -732,16 +788,9 @@ fn read_buildings(
                 ))
             }
         };
-        let village = villages.locate(point).ok_or_else(|| {
-            f.err(
-                Some("geometry"),
-                format!(
-                    "lies outside every village ({:.7}, {:.7})",
-                    point.x(),
-                    point.y()
-                ),
-            )
-        })?;
+        let village = villages
+            .locate(point)
+            .ok_or_else(|| f.err(Some("geometry"), villages.outside(point)))?;
         Ok(Building {
             id,
             point,
@@ -802,7 +851,7 @@ fn read_units(
             .ok_or_else(|| f.err(Some("geometry"), "is empty"))?;
         let village = villages
             .locate(probe)
-            .ok_or_else(|| f.err(Some("geometry"), "lies outside every village"))?;
+            .ok_or_else(|| f.err(Some("geometry"), villages.outside(probe)))?;
         Ok((
             Unit {
                 id,

@@ -94,11 +94,15 @@ pub enum IssueKind {
     MicroOverBand,
     /// A unit's stated figures differ from the sums of the buildings inside it.
     UnitFiguresDiffer,
+    /// Land between villages that no village's boundary holds.
+    VillageGap,
+    /// Land two villages' boundaries both hold.
+    VillageOverlap,
 }
 
 impl IssueKind {
     /// Every kind, in declaration order.
-    pub const ALL: [IssueKind; 9] = [
+    pub const ALL: [IssueKind; 11] = [
         IssueKind::UnderBand,
         IssueKind::OverBand,
         IssueKind::CrossesBarrier,
@@ -108,6 +112,8 @@ impl IssueKind {
         IssueKind::MicroUnderBand,
         IssueKind::MicroOverBand,
         IssueKind::UnitFiguresDiffer,
+        IssueKind::VillageGap,
+        IssueKind::VillageOverlap,
     ];
 
     /// The name in `report.json`: `under_band`, `over_band`, ….
@@ -128,6 +134,8 @@ impl IssueKind {
             IssueKind::MicroUnderBand => "micro_under_band",
             IssueKind::MicroOverBand => "micro_over_band",
             IssueKind::UnitFiguresDiffer => "unit_figures_differ",
+            IssueKind::VillageGap => "village_gap",
+            IssueKind::VillageOverlap => "village_overlap",
         }
     }
 }
@@ -344,11 +352,32 @@ pub fn partition(ds: &Dataset, opts: &Options, progress: &(dyn Fn() + Sync)) -> 
         .collect();
     done.sort_by_key(|(v, _)| *v);
     let mut villages: Vec<VillagePlan> = done.into_iter().map(|(_, p)| p).collect();
+    join_villages(&mut villages);
     let colours = colour::colour_plan(&mut villages, opts.seed);
     Plan {
         villages,
         micro_weight: micro_weight.name().to_string(),
         colours,
+    }
+}
+
+/// Joins the villages' topologies along the borders they share ([`crate::topology::join`]): the
+/// points where one village's cells meet the border are added to the other side's grids and
+/// micro-grids, so neighbouring villages' grids share exact vertices.
+fn join_villages(villages: &mut [VillagePlan]) {
+    use crate::topology::join;
+    let outlines: Vec<_> = villages
+        .iter()
+        .map(|v| join::outline(v.grids.iter().map(|g| &g.rings)))
+        .collect();
+    let added = join::join(&outlines);
+    for (v, add) in villages.iter_mut().zip(&added) {
+        for g in &mut v.grids {
+            join::insert(&mut g.rings, add);
+        }
+        for m in &mut v.micro_grids {
+            join::insert(&mut m.rings, add);
+        }
     }
 }
 

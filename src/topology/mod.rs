@@ -30,6 +30,7 @@ mod build;
 mod coverage;
 mod dissolve;
 mod frame;
+pub mod join;
 mod simplify;
 
 pub use build::Builder;

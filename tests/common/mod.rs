@@ -279,9 +279,13 @@ pub fn check_plan_where(
 ) -> Vec<String> {
     use wangge::check::plan::{read_settings, rules_from_settings, PlanToCheck};
     let weight = wangge::model::Weight::parse(rules.weight);
-    let ds = wangge::ingest::read_dir(input, &weight).unwrap();
-    let plan = PlanToCheck::read_dir(out).unwrap();
     let settings = read_settings(out).unwrap().unwrap_or_default();
+    let read = wangge::ingest::layer::ReadOptions {
+        close_gaps: settings["close_gaps"] == true,
+        ..Default::default()
+    };
+    let ds = wangge::ingest::read_dir_with(input, &weight, &read).unwrap();
+    let plan = PlanToCheck::read_dir(out).unwrap();
     let mut r = rules_from_settings(&settings, wangge::check::Rules::default());
     r.band = wangge::partition::Band {
         min: rules.band.0,
