@@ -369,7 +369,15 @@ fn read_source(
     let mut villages = read_villages(&villages_l)?;
     let mut seams = seams::find(&villages);
     if opts.close_gaps {
-        seams::close(&mut villages, &mut seams);
+        seams::close(&mut villages, &mut seams).map_err(|e| IngestError {
+            file: villages_l.layer.file.clone(),
+            feature: Some(FeatureRef {
+                index: e.village,
+                id: Some(villages[e.village].code.as_str().to_string()),
+            }),
+            field: Some("geometry".into()),
+            problem: e.to_string(),
+        })?;
     }
     seams::node(&mut villages);
     let index = VillageIndex::new(&villages, &seams);

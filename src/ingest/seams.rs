@@ -38,7 +38,7 @@
 //! assert_eq!(found.len(), 1);
 //! assert_eq!(found[0].kind, SeamKind::Overlap);
 //! assert!((found[0].area_m2 - 12_364.0).abs() < 20.0, "{}", found[0].area_m2);
-//! seams::close(&mut vs, &mut found);
+//! seams::close(&mut vs, &mut found).unwrap();
 //! assert_eq!(found[0].given_to, Some(0));
 //! assert!(seams::find(&vs).is_empty());
 //! ```
@@ -360,9 +360,21 @@ fn envelope_rect(r: geo::Rect<f64>) -> geo::Rect<f64> {
     )
 }
 
+/// A village that closing the overlaps would leave without land: it lies wholly inside villages
+/// earlier in the file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("lies wholly inside village(s) earlier in the file ({}); closing the overlaps would leave it no land", .inside.join(", "))]
+pub struct Swallowed {
+    /// The village (index in the villages layer).
+    pub village: usize,
+    /// The codes of the villages it lies inside.
+    pub inside: Vec<String>,
+}
+
 /// Gives every seam to its [`receiver`](Seam::receiver): a gap is added to it, an overlap cut
-/// from the other villages. Sets each seam's `given_to`.
-pub fn close(villages: &mut [Village], seams: &mut [Seam]) {
+/// from the other villages. Sets each seam's `given_to`. Nothing is changed if a village would be
+/// left without land.
+pub fn close(villages: &mut [Village], seams: &mut [Seam]) -> Result<(), Swallowed> {
     let mut cut: BTreeMap<usize, Vec<Polygon<f64>>> = BTreeMap::new();
     let mut add: BTreeMap<usize, Vec<Polygon<f64>>> = BTreeMap::new();
     for s in seams.iter_mut() {
@@ -385,9 +397,25 @@ pub fn close(villages: &mut [Village], seams: &mut [Seam]) {
             .map(|(_, c)| [c.x, c.y])
             .collect(),
     );
+    let mut cut_to = Vec::new();
     for (j, polys) in cut {
-        let b = &mut villages[j].boundary;
-        *b = snap_clean(b.difference(&MultiPolygon(polys)), &own);
+        let left = snap_clean(villages[j].boundary.difference(&MultiPolygon(polys)), &own);
+        if left.0.iter().map(area_m2).sum::<f64>() < MIN_SEAM_M2 {
+            let mut inside: Vec<String> = seams
+                .iter()
+                .filter(|s| s.kind == SeamKind::Overlap && s.villages[1..].contains(&j))
+                .map(|s| villages[s.villages[0]].code.as_str().to_string())
+                .collect();
+            inside.dedup();
+            for s in seams.iter_mut() {
+                s.given_to = None;
+            }
+            return Err(Swallowed { village: j, inside });
+        }
+        cut_to.push((j, left));
+    }
+    for (j, left) in cut_to {
+        villages[j].boundary = left;
     }
     for (k, polys) in add {
         let b = &mut villages[k].boundary;
@@ -396,6 +424,7 @@ pub fn close(villages: &mut [Village], seams: &mut [Seam]) {
     for v in villages.iter_mut() {
         v.boundary = v.boundary.orient(geo::orient::Direction::Default);
     }
+    Ok(())
 }
 
 /// `mp` with each vertex within [`SNAP_DEG`] of one of `own` moved onto it, repeated points and
@@ -617,6 +646,31 @@ mod tests {
     }
 
     #[test]
+    fn a_village_inside_another_is_not_cut_to_nothing() {
+        let a = village(
+            "310101001001",
+            polygon![(x: 121.40, y: 31.20), (x: 121.41, y: 31.20), (x: 121.41, y: 31.21), (x: 121.40, y: 31.21)],
+        );
+        let b = village(
+            "310101001002",
+            polygon![(x: 121.402, y: 31.202), (x: 121.404, y: 31.202), (x: 121.404, y: 31.204), (x: 121.402, y: 31.204)],
+        );
+        let mut vs = vec![a, b];
+        let before = vs.clone();
+        let mut s = find(&vs);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].kind, SeamKind::Overlap);
+        let e = close(&mut vs, &mut s).unwrap_err();
+        assert_eq!(e.village, 1);
+        assert_eq!(e.inside, ["310101001001"]);
+        assert!(e
+            .to_string()
+            .contains("wholly inside village(s) earlier in the file (310101001001)"));
+        assert_eq!(vs[1].boundary, before[1].boundary, "nothing changed");
+        assert_eq!(s[0].given_to, None);
+    }
+
+    #[test]
     fn an_overlap_cut_leaves_no_spike() {
         let a = village(
             "310101001001",
@@ -629,7 +683,7 @@ mod tests {
         let mut vs = vec![a, b];
         let mut s = find(&vs);
         assert_eq!(s.len(), 1);
-        close(&mut vs, &mut s);
+        close(&mut vs, &mut s).unwrap();
         node(&mut vs);
         // B is its own rectangle again, on its own exact coordinates: no hairline spike
         let ring: Vec<(f64, f64)> = vs[1].boundary.0[0]
