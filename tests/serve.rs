@@ -89,15 +89,22 @@ fn signed_area(r: &LineString<f64>) -> f64 {
         / 2.0
 }
 
-/// Parses `text` with the `geojson` crate and checks RFC 7946: no foreign members, closed rings
-/// wound counter-clockwise (holes clockwise), lon/lat ranges. Returns the features.
+/// Parses `text` with the `geojson` crate and checks RFC 7946: no foreign members but a paged
+/// collection's `next` cursor, closed rings wound counter-clockwise (holes clockwise), lon/lat
+/// ranges. Returns the features.
 fn check_rfc7946(what: &str, text: &str) -> Vec<geojson::Feature> {
     let fc: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
         .unwrap_or_else(|e| panic!("{what}: {e}"))
         .try_into()
         .unwrap_or_else(|e| panic!("{what}: not a FeatureCollection: {e}"));
-    assert!(fc.foreign_members.is_none(), "{what}: foreign members");
+    assert!(
+        fc.foreign_members
+            .as_ref()
+            .is_none_or(|m| m.keys().all(|k| k == "next") && m["next"].is_string()),
+        "{what}: foreign members {:?}",
+        fc.foreign_members
+    );
     for f in &fc.features {
         assert!(
             f.foreign_members.is_none(),
@@ -922,4 +929,71 @@ async fn serve_for_wrk() {
     ));
     tokio::time::sleep(Duration::from_secs(secs)).await;
     server.abort();
+}
+
+/// The ids of a FeatureCollection's features, and its `next` cursor.
+fn page_of(v: &Value) -> (Vec<String>, Option<String>) {
+    let ids = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, v.get("next").map(|n| n.as_str().unwrap().to_string()))
+}
+
+/// Follows `next` from `first` (a path with `?`) until the last page; the ids, page by page.
+async fn pages(s: &Server, first: &str, limit: usize) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut path = format!("{first}&limit={limit}");
+    loop {
+        let r = s.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        check_rfc7946(&path, &text);
+        let (ids, next) = page_of(&serde_json::from_str(&text).unwrap());
+        assert!(ids.len() <= limit, "{path}: {} features", ids.len());
+        out.push(ids);
+        match next {
+            Some(n) => path = format!("{first}&limit={limit}&after={n}"),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn buildings_come_a_page_at_a_time() {
+    let s = start().await;
+    let t = town();
+    let n = t.buildings.len();
+    // the whole town fits the default page: one page, no `next`
+    let (_, v) = s.json("/api/buildings").await;
+    let (all, next) = page_of(&v);
+    assert_eq!(all.len(), n);
+    assert_eq!(next, None);
+    // pages of 7 hold every building once, in the same order, every page but the last full
+    let paged = pages(&s, "/api/buildings?", 7).await;
+    assert_eq!(paged.len(), n.div_ceil(7));
+    assert!(paged[..paged.len() - 1].iter().all(|p| p.len() == 7));
+    assert_eq!(paged.concat(), all);
+    // a village in a box, paged, is the same village in the same box unpaged
+    let code = t.villages[0].code.as_str();
+    let b = geo::BoundingRect::bounding_rect(&t.villages[0].boundary).unwrap();
+    let half = format!(
+        "/api/buildings?village={code}&bbox={},{},{},{}",
+        b.min().x,
+        b.min().y,
+        (b.min().x + b.max().x) / 2.0,
+        b.max().y
+    );
+    let (_, v) = s.json(&half).await;
+    let (whole, _) = page_of(&v);
+    assert!(whole.len() > 10 && whole.len() < n, "{}", whole.len());
+    assert_eq!(pages(&s, &format!("{half}&"), 10).await.concat(), whole);
+    // bad paging is a 400 naming the parameter
+    for bad in ["limit=0", "limit=50001", "limit=many", "limit=-3"] {
+        s.error(&format!("/api/buildings?{bad}"), 400, "limit")
+            .await;
+    }
+    s.error("/api/buildings?after=xyz", 400, "after").await;
 }

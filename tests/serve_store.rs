@@ -274,6 +274,44 @@ async fn a_plan_activation_rebuilds_only_its_village_and_shows_in_tiles() {
             let gc = f["properties"]["grid_code"].as_str().unwrap();
             assert!(v1.contains(gc), "{kind:?}: building in grid {gc}");
         }
+        // paged by 5 (by the village, and by a box of the whole town), the same buildings in
+        // the same order
+        let ids = |v: &serde_json::Value| -> Vec<String> {
+            v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let bbox = "bbox=-180,-90,180,90";
+        let whole_town = ids(&http.json(&format!("/api/buildings?{bbox}")).await);
+        assert_eq!(whole_town.len(), ds.buildings.len(), "{kind:?}");
+        for (first, want) in [
+            (
+                format!("village={a_code}"),
+                bs.iter()
+                    .map(|f| f["id"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            (bbox.to_string(), whole_town),
+        ] {
+            let (mut got, mut path, mut pages) =
+                (Vec::new(), format!("/api/buildings?{first}&limit=5"), 0);
+            loop {
+                let page = http.json(&path).await;
+                let these = ids(&page);
+                assert!(these.len() <= 5, "{kind:?}: {path}");
+                got.extend(these);
+                pages += 1;
+                match page.get("next").and_then(|n| n.as_str()) {
+                    Some(n) => path = format!("/api/buildings?{first}&limit=5&after={n}"),
+                    None => break,
+                }
+            }
+            assert_eq!(got, want, "{kind:?}: {first} paged by 5");
+            assert_eq!(pages, want.len().div_ceil(5), "{kind:?}: {first}");
+        }
         let home = bs
             .iter()
             .find(|f| {

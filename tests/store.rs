@@ -1314,7 +1314,7 @@ async fn check_building_queries(s: &Store, ds: &Dataset, what: &str) {
     let got: Vec<u64> = s
         .buildings(&BuildingFilter {
             village: Some(v.clone()),
-            bbox: None,
+            ..BuildingFilter::default()
         })
         .await
         .unwrap()
@@ -1323,6 +1323,20 @@ async fn check_building_queries(s: &Store, ds: &Dataset, what: &str) {
         .collect();
     assert!(!want.is_empty());
     assert_eq!(got, want, "{what}: buildings of village {v}");
+    // and those after the middle one: the rest, in the same order
+    let mid = want[want.len() / 2];
+    let rest: Vec<u64> = s
+        .buildings(&BuildingFilter {
+            village: Some(v.clone()),
+            after: Some(mid),
+            ..BuildingFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.fid)
+        .collect();
+    assert_eq!(rest, want[want.len() / 2 + 1..], "{what}: after {mid}");
     // by address: what the in-memory index finds, in the same order, with the same scores
     let index =
         wangge::address::AddressIndex::new(ds.buildings.iter().enumerate().filter_map(|(i, b)| {

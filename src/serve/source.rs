@@ -278,6 +278,7 @@ fn wanted(b: &BuildingRecord, filter: &BuildingFilter) -> bool {
     use geo::Intersects;
     filter.village.as_ref().is_none_or(|v| *v == b.village_code)
         && filter.bbox.is_none_or(|r| r.intersects(&b.bbox()))
+        && filter.after.is_none_or(|a| b.fid > a)
 }
 
 impl Source for StaticSource {
@@ -375,8 +376,8 @@ impl Source for StaticSource {
                     wanted(
                         b,
                         &BuildingFilter {
-                            village: None,
                             bbox: Some(bbox),
+                            ..BuildingFilter::default()
                         },
                     )
                 })

@@ -70,6 +70,8 @@ pub struct BuildingFilter {
     pub village: Option<String>,
     /// Only those whose box (point and footprint) meets this lon/lat box.
     pub bbox: Option<Rect<f64>>,
+    /// Only those stored after this row (`fid` above it): where the page before ended.
+    pub after: Option<u64>,
 }
 
 /// What an address lookup found in the store.
@@ -356,12 +358,18 @@ impl Store {
                 let ranges = cell_ranges(b.min().x, b.min().y, b.max().x, b.max().y, span);
                 let json = serde_json::to_string(&ranges).expect("ranges serialise");
                 Ok((
-                    self.building_sql(self.cells_from(), "($2 = '' OR b.village_code = $2)"),
+                    self.building_sql(
+                        self.cells_from(),
+                        "($2 = '' OR b.village_code = $2) AND b.fid > $3",
+                    ),
                     Some(json),
                 ))
             }
             None => Ok((
-                self.building_sql("buildings b", "($1 = '' OR b.village_code = $1)"),
+                self.building_sql(
+                    "buildings b",
+                    "($1 = '' OR b.village_code = $1) AND b.fid > $2",
+                ),
                 None,
             )),
         }
@@ -384,8 +392,8 @@ impl Store {
     /// micro-grids under the active plans.
     pub async fn buildings_in(&self, bbox: Rect<f64>) -> Result<Vec<BuildingRecord>> {
         self.buildings(&BuildingFilter {
-            village: None,
             bbox: Some(bbox),
+            ..BuildingFilter::default()
         })
         .await
     }
@@ -416,9 +424,10 @@ impl Store {
         ranges: Option<String>,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
         let village = filter.village.clone().unwrap_or_default();
+        let after = filter.after.map_or(-1, |a| a as i64);
         match ranges {
-            Some(json) => q.bind(json).bind(village),
-            None => q.bind(village),
+            Some(json) => q.bind(json).bind(village).bind(after),
+            None => q.bind(village).bind(after),
         }
     }
 

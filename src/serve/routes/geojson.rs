@@ -395,20 +395,29 @@ fn feature_stream(
     features: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
 ) -> Response {
     use futures_util::StreamExt;
+    let close = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
+    });
+    collection_stream(features.chain(close))
+}
+
+/// A GeoJSON FeatureCollection response: its opening, then `rest` (the features, `]` and any
+/// members after them, and `}`).
+fn collection_stream(
+    rest: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+) -> Response {
+    use futures_util::StreamExt;
     let open = futures_util::stream::once(async {
         Ok::<Bytes, std::io::Error>(Bytes::from_static(
             b"{\"type\":\"FeatureCollection\",\"features\":[",
         ))
-    });
-    let close = futures_util::stream::once(async {
-        Ok::<Bytes, std::io::Error>(Bytes::from_static(b"]}"))
     });
     (
         [
             (header::CONTENT_TYPE, "application/geo+json"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        Body::from_stream(open.chain(features).chain(close)),
+        Body::from_stream(open.chain(rest)),
     )
         .into_response()
 }
@@ -526,8 +535,40 @@ fn building_feature(b: &BuildingRecord) -> Value {
     feature(b.id.as_str(), geometry, p)
 }
 
-/// `GET /api/buildings`: streamed from the source as it reads them (a district's buildings never
-/// sit in memory at once), in chunks of up to 256 features.
+/// Buildings a page of `/api/buildings` holds when the request does not say (`limit=`).
+pub const BUILDINGS_PAGE: usize = 10_000;
+
+/// The most a page of `/api/buildings` may hold.
+pub const BUILDINGS_PAGE_MAX: usize = 50_000;
+
+/// The `limit=` and `after=` of a paged request.
+fn page(q: &BTreeMap<String, String>) -> ApiResult<(usize, Option<u64>)> {
+    let limit = match q.get("limit") {
+        None => BUILDINGS_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=BUILDINGS_PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "limit: `{l}` is not a whole number from 1 to {BUILDINGS_PAGE_MAX}"
+                ))
+            })?,
+    };
+    let after = match q.get("after") {
+        None => None,
+        Some(a) => Some(a.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "after: `{a}` is not a cursor (the `next` of the page before)"
+            ))
+        })?),
+    };
+    Ok((limit, after))
+}
+
+/// `GET /api/buildings`: a page of up to `limit` buildings (default [`BUILDINGS_PAGE`]) in store
+/// order, streamed from the source as it reads them, in chunks of up to 256 features. When more
+/// follow, the collection ends with `"next"`: the `after=` of the next page.
 pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     use futures_util::StreamExt;
     let Query(q) = q?;
@@ -538,14 +579,20 @@ pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRes
             "plan= filters grids and micro-grids; buildings follow the active plan",
         ));
     }
+    let (limit, after) = page(&q)?;
     let filter = BuildingFilter {
         village: f.village.map(|v| st.snapshot.villages[v].code.to_string()),
         bbox: f.bbox,
+        after,
     };
-    let mut first = true;
+    // the last building sent, and whether another one followed it
+    let tail = Arc::new(std::sync::Mutex::new((None::<u64>, false)));
+    let seen = tail.clone();
+    let mut sent = 0usize;
     let features = svc
         .source
         .building_stream(filter)
+        .take(limit + 1)
         .ready_chunks(256)
         .map(move |chunk| {
             let mut out = String::new();
@@ -554,15 +601,29 @@ pub async fn buildings(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiRes
                     tracing::warn!("streaming buildings: {e}");
                     std::io::Error::other(e.to_string())
                 })?;
-                if !first {
+                let mut t = seen.lock().unwrap_or_else(|p| p.into_inner());
+                if sent == limit {
+                    t.1 = true;
+                    break;
+                }
+                if sent > 0 {
                     out.push(',');
                 }
-                first = false;
+                sent += 1;
+                t.0 = Some(b.fid);
                 out.push_str(&building_feature(&b).to_string());
             }
             Ok::<Bytes, std::io::Error>(Bytes::from(out))
         });
-    Ok(feature_stream(features))
+    let close = futures_util::stream::once(async move {
+        let t = *tail.lock().unwrap_or_else(|p| p.into_inner());
+        let end = match t {
+            (Some(last), true) => format!("],\"next\":\"{last}\"}}"),
+            _ => "]}".to_string(),
+        };
+        Ok::<Bytes, std::io::Error>(Bytes::from(end))
+    });
+    Ok(collection_stream(features.chain(close)))
 }
 
 fn check_code(code: &str, digits: usize, what: &str) -> ApiResult<()> {
