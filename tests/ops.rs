@@ -2,7 +2,8 @@
 //! line), `/metrics` read by a real Prometheus text-format parser (Python's prometheus_client),
 //! a backup taken during patrol imports that restores to a sound store holding whole batches
 //! only, upgrades from an older schema (a backup first, one transaction) and the refusal of a
-//! newer one, and `wangge doctor` on a healthy and on a broken store.
+//! newer one, `wangge doctor` on a healthy and on a broken store, and a PostGIS store dumped and
+//! restored with the `pg_dump`/`pg_restore` lines `wangge backup` prints.
 
 mod common;
 
@@ -1087,4 +1088,126 @@ fn https_with_a_generated_certificate_renewed_without_a_restart() {
         &c("key.pem"),
     ]);
     assert!(!ok && err.contains("missing.pem"), "{err}");
+}
+
+/// `psql URL -tAc SQL`: the rows, `|`-separated.
+fn psql(url: &str, sql: &str) -> String {
+    let o = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        o.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn sh(line: &str) {
+    let o = Command::new("sh").args(["-c", line]).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{line}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Every file of an export folder, name → bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_postgis_store_restores_from_the_pg_dump_lines_wangge_prints() {
+    let Ok(admin) = std::env::var("WANGGE_TEST_PG") else {
+        assert!(
+            std::env::var("WANGGE_REQUIRE_PG").is_err(),
+            "WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG is not"
+        );
+        eprintln!("NOTE: WANGGE_TEST_PG not set: the PostGIS dump and restore is skipped");
+        return;
+    };
+    let dir = common::tmp();
+    let base = admin.rsplit_once('/').unwrap().0;
+    let n = std::process::id();
+    let (src, dst) = (
+        format!("{base}/wangge_dumped_{n}"),
+        format!("{base}/wangge_restored_{n}"),
+    );
+    psql(&admin, &format!("CREATE DATABASE wangge_dumped_{n}"));
+    psql(&admin, &format!("CREATE DATABASE wangge_restored_{n}"));
+    // a town's plan and a day of patrol points in a PostGIS store
+    let input = dir.path().join("town");
+    let (ok, o, e) = wangge(&[
+        "fixture",
+        "synth",
+        "--households",
+        "2000",
+        "--seed",
+        "5",
+        "--out",
+        input.to_str().unwrap(),
+    ]);
+    assert!(ok, "{o}{e}");
+    let (ok, o, e) = wangge(&[
+        "partition",
+        input.to_str().unwrap(),
+        "--db",
+        &src,
+        "--quiet",
+    ]);
+    assert!(ok, "{o}{e}");
+    let csv = dir.path().join("patrol.csv");
+    std::fs::write(&csv, patrol_csv("13900001111", 300)).unwrap();
+    let (ok, o, e) = wangge(&["patrol", "import", csv.to_str().unwrap(), "--db", &src]);
+    assert!(ok, "{o}{e}");
+    // wangge backup prints the pg_dump and pg_restore lines for this store; run them as printed
+    let dump = dir.path().join("wangge.dump");
+    let (ok, _, err) = wangge(&["backup", "--db", &src, "--out", dump.to_str().unwrap()]);
+    assert!(!ok, "a PostGIS store is not copied by wangge itself");
+    let lines: Vec<&str> = err.split('`').skip(1).step_by(2).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("pg_dump ") && lines[1].starts_with("pg_restore "),
+        "{err}"
+    );
+    sh(lines[0]);
+    assert!(std::fs::metadata(&dump).unwrap().len() > 10_000);
+    sh(&lines[1].replace("<URL of an empty database>", &dst));
+    // the restored store passes wangge check and holds the same plans and patrol points
+    let (ok, o, e) = wangge(&["check", "--db", &dst]);
+    assert!(ok, "the restored store fails wangge check: {o}{e}");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for (db, out) in [(&src, &a), (&dst, &b)] {
+        let (ok, o, e) = wangge(&["export", "--db", db, "--out", out.to_str().unwrap()]);
+        assert!(ok, "{o}{e}");
+    }
+    let (fa, fb) = (files(&a), files(&b));
+    assert!(fa.len() >= 4, "{:?}", fa.keys());
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(fb[name] == *bytes, "{name} differs after the restore");
+    }
+    let count = "SELECT count(*), sum(points) FROM patrol_tracks";
+    assert_eq!(psql(&src, count), psql(&dst, count));
+    assert_eq!(psql(&dst, count), "1|300");
+    psql(
+        &admin,
+        &format!("DROP DATABASE wangge_dumped_{n} WITH (FORCE)"),
+    );
+    psql(
+        &admin,
+        &format!("DROP DATABASE wangge_restored_{n} WITH (FORCE)"),
+    );
 }

@@ -22,8 +22,8 @@ pub fn run(a: Args) -> Result<()> {
     if db.contains("://") {
         bail!(
             "{db}: a PostGIS store is backed up with pg_dump: \
-             `pg_dump --format=custom --file {} '{db}'` (restore: `pg_restore --clean --if-exists \
-             --dbname '<URL>' {}`)",
+             `pg_dump --format=custom --file {} '{db}'` (restore into an empty database: \
+             `pg_restore --no-owner --exit-on-error --dbname '<URL of an empty database>' {}`)",
             a.out.display(),
             a.out.display()
         );
