@@ -152,6 +152,21 @@ try {
   const plans0 = (await getJson(`/api/villages/${village}/plans`)).json.plans;
   const base0 = plans0.find((p) => p.active).version;
 
+  // --- the print link: the active version's wall map as a PDF, fetched as the planner's browser would
+  const printed = await A.evaluate(async () => {
+    const a = document.querySelector('#print');
+    if (!a || a.hidden) return null;
+    const res = await fetch(a.href);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return {href: a.getAttribute('href'), status: res.status, type: res.headers.get('content-type'),
+      head: String.fromCharCode(...bytes.slice(0, 5)), size: bytes.length, visible: a.offsetParent !== null};
+  });
+  if (check(printed !== null, 'the planner offers to print the active version')) {
+    check(printed.visible && printed.href === `/api/print?village=${village}&paper=A3`, `print link ${printed.href}`);
+    check(printed.status === 200 && printed.type === 'application/pdf' && printed.head === '%PDF-' && printed.size > 10_000,
+      `the link gives a PDF (${printed.status} ${printed.type} ${printed.head} ${printed.size} B)`);
+  }
+
   // --- paint one border building into the neighbouring grid
   await A.click('[data-tool="brush"]');
   await A.fill('#radius', '5');

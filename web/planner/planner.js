@@ -1060,6 +1060,9 @@ async function load(code, {fresh} = {}) {
   setActive(Math.min(V.active, V.codes.length - 1));
   $('#village').value = code;
   $('#version').textContent = V.base ? `启用版本 v${V.base}（${r.json.plan.author}）` : '尚无方案';
+  // the wall map of the active version (what the village office hangs), as the viewer prints it
+  $('#print').href = `/api/print?village=${code}&paper=A3`;
+  $('#print').hidden = !V.base;
   history.replaceState(null, '', `/planner?village=${code}`);
   if (fresh || !restored) zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
   else zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
