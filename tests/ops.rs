@@ -16,28 +16,28 @@ use wangge::ops::doctor::{disk_level, Level};
 
 /// A small partitioned town in a GeoPackage in `dir`.
 fn town_store(dir: &Path) -> PathBuf {
-    let input = dir.join("town");
     let db = dir.join("town.gpkg");
+    partitioned_town(dir, 600, 3, db.to_str().unwrap());
+    db
+}
+
+/// A synthetic town of `households` (seed `seed`) generated in `dir` and partitioned into the
+/// store `db` (a GeoPackage path or a postgres:// URL).
+fn partitioned_town(dir: &Path, households: u64, seed: u64, db: &str) {
+    let input = dir.join("town");
     let (ok, o, e) = wangge(&[
         "fixture",
         "synth",
         "--households",
-        "600",
+        &households.to_string(),
         "--seed",
-        "3",
+        &seed.to_string(),
         "--out",
         input.to_str().unwrap(),
     ]);
     assert!(ok, "{o}{e}");
-    let (ok, o, e) = wangge(&[
-        "partition",
-        input.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, o, e) = wangge(&["partition", input.to_str().unwrap(), "--db", db, "--quiet"]);
     assert!(ok, "{o}{e}");
-    db
 }
 
 fn free_port() -> u16 {
@@ -1148,26 +1148,7 @@ fn a_postgis_store_restores_from_the_pg_dump_lines_wangge_prints() {
     psql(&admin, &format!("CREATE DATABASE wangge_dumped_{n}"));
     psql(&admin, &format!("CREATE DATABASE wangge_restored_{n}"));
     // a town's plan and a day of patrol points in a PostGIS store
-    let input = dir.path().join("town");
-    let (ok, o, e) = wangge(&[
-        "fixture",
-        "synth",
-        "--households",
-        "2000",
-        "--seed",
-        "5",
-        "--out",
-        input.to_str().unwrap(),
-    ]);
-    assert!(ok, "{o}{e}");
-    let (ok, o, e) = wangge(&[
-        "partition",
-        input.to_str().unwrap(),
-        "--db",
-        &src,
-        "--quiet",
-    ]);
-    assert!(ok, "{o}{e}");
+    partitioned_town(dir.path(), 2000, 5, &src);
     let csv = dir.path().join("patrol.csv");
     std::fs::write(&csv, patrol_csv("13900001111", 300)).unwrap();
     let (ok, o, e) = wangge(&["patrol", "import", csv.to_str().unwrap(), "--db", &src]);

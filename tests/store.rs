@@ -1311,31 +1311,29 @@ async fn check_building_queries(s: &Store, ds: &Dataset, what: &str) {
         .filter(|b| b.village_code == v)
         .map(|b| b.fid)
         .collect();
-    let got: Vec<u64> = s
-        .buildings(&BuildingFilter {
+    let fids = |after: Option<u64>| {
+        let filter = BuildingFilter {
             village: Some(v.clone()),
+            after,
             ..BuildingFilter::default()
-        })
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.fid)
-        .collect();
+        };
+        async move {
+            let got: Vec<u64> = s
+                .buildings(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|b| b.fid)
+                .collect();
+            got
+        }
+    };
+    let got = fids(None).await;
     assert!(!want.is_empty());
     assert_eq!(got, want, "{what}: buildings of village {v}");
     // and those after the middle one: the rest, in the same order
     let mid = want[want.len() / 2];
-    let rest: Vec<u64> = s
-        .buildings(&BuildingFilter {
-            village: Some(v.clone()),
-            after: Some(mid),
-            ..BuildingFilter::default()
-        })
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.fid)
-        .collect();
+    let rest = fids(Some(mid)).await;
     assert_eq!(rest, want[want.len() / 2 + 1..], "{what}: after {mid}");
     // by address: what the in-memory index finds, in the same order, with the same scores
     let index =
