@@ -282,6 +282,27 @@ try {
   await pageW.fill('#login-password', PASSWORD);
   await pageW.tap('#login-form button[type=submit]');
   await pageW.waitForFunction(() => window.__field.me?.worker);
+
+  // -------------------------------------------------- the map of my grids, fetched ahead for no signal
+  await pageW.waitForFunction(() => ['done', 'failed', 'no-worker', 'none'].includes(document.body.dataset.prefetch), null, {timeout: 60_000}).catch(() => {});
+  const pre = await pageW.evaluate(() => ({state: document.body.dataset.prefetch, got: window.__field.prefetched}));
+  if (check(pre.state === 'done' && pre.got.tiles >= 20 && pre.got.tiles === Math.min(pre.got.of, 800),
+    `offline map: ${pre.got?.tiles} of ${pre.got?.of} tiles over my grids fetched ahead (${pre.state})`)) {
+    await ctxW.setOffline(true);
+    // a corner of my grids at zoom 16, never shown on this phone: drawn from the service worker's cache
+    const [w, s, e, n] = pre.got.box;
+    const corner = [w + (e - w) * 0.15, s + (n - s) * 0.15];
+    await pageW.evaluate((c) => window.__field.map.jumpTo({center: c, zoom: 16}), corner);
+    await settle(pageW);
+    const drawn = await pageW.evaluate(() => {
+      const m = window.__field.map;
+      const f = m.queryRenderedFeatures();
+      return {grids: f.filter((x) => x.source === 'grids').length, sources: [...new Set(f.map((x) => x.source))].sort()};
+    });
+    check(drawn.grids > 0, `offline map: a never-seen corner at z16 draws grids from the cache (${drawn.grids} features; sources ${drawn.sources.join(', ')})`);
+    await shot(pageW, 'field-offline-map.png');
+    await ctxW.setOffline(false);
+  }
   await pageW.tap('#tabs [data-tab=mine]');
   check((await pageW.textContent('#mine')).includes(G.properties.code), 'my grid: shown after login');
   await shot(pageW, 'field-mine.png');

@@ -252,7 +252,79 @@ async function loadMe() {
   if (S.me && navigator.onLine) {
     const villages = [...new Set(S.me.grids.map((g) => g.village_code).filter(Boolean))];
     await Promise.all(villages.map((v) => cacheVillage(v).catch(() => null)));
+    prefetchTiles().catch(() => { document.body.dataset.prefetch = 'failed'; });
   }
+}
+
+// ------------------------------------------------------------------ the map of my grids, offline
+
+/** Zooms whose tiles are fetched ahead over my grids: the town at a glance down to house level. */
+const PREFETCH_ZOOMS = [13, 14, 15, 16, 17];
+/** Tiles fetched ahead at most (a few MB): a worker's grids need a few dozen per layer. */
+const PREFETCH_MAX = 800;
+
+/** Whether the service worker controls the page (on a first visit it takes over once active). */
+async function controlled() {
+  const sw = navigator.serviceWorker;
+  if (!sw) return false;
+  if (sw.controller) return true;
+  const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+  await Promise.race([sw.ready, wait(10_000)]);
+  if (!sw.controller) await Promise.race([new Promise((r) => sw.addEventListener('controllerchange', r, {once: true})), wait(5_000)]);
+  return !!sw.controller;
+}
+
+/** Tiles `[z, x, y]` covering the lon/lat box `b` ([w, s, e, n]) at zoom `z`. */
+function tilesOver(b, z) {
+  const n = 2 ** z;
+  const x = (lon) => Math.min(n - 1, Math.max(0, Math.floor(((lon + 180) / 360) * n)));
+  const y = (lat) => {
+    const r = (lat * Math.PI) / 180;
+    return Math.min(n - 1, Math.max(0, Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n)));
+  };
+  const out = [];
+  for (let tx = x(b[0]); tx <= x(b[2]); tx++) for (let ty = y(b[3]); ty <= y(b[1]); ty++) out.push([z, tx, ty]);
+  return out;
+}
+
+/** Fetches every basemap tile over my grids (a tenth around them) at PREFETCH_ZOOMS, so the map
+ * of where I patrol draws with no signal: the service worker keeps each tile it passes on. */
+async function prefetchTiles() {
+  if (!(await controlled())) { document.body.dataset.prefetch = 'no-worker'; return; }
+  const mine = new Set(S.me.grids.map((g) => g.code));
+  const feats = allFeatures().filter((f) => mine.has(f.properties.code));
+  if (!feats.length) { document.body.dataset.prefetch = 'none'; return; }
+  const b = [180, 90, -180, -90];
+  const walk = (c) => { if (typeof c[0] === 'number') { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); } else c.forEach(walk); };
+  feats.forEach((f) => walk(f.geometry.coordinates));
+  const [dx, dy] = [(b[2] - b[0]) / 10, (b[3] - b[1]) / 10];
+  const box = [b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy];
+  document.body.dataset.prefetch = 'running';
+  const style = await getJson('/tiles/style.json');
+  const urls = [];
+  for (const src of Object.values(style.sources)) {
+    if (src.type !== 'vector' || !src.url) continue;
+    const tj = await getJson(src.url);
+    const template = tj.tiles?.[0];
+    if (!template) continue;
+    const path = new URL(template, location.href).pathname.replace(/%7B/gi, '{').replace(/%7D/gi, '}');
+    for (const z of PREFETCH_ZOOMS) {
+      if (z < (tj.minzoom ?? 0) || z > (tj.maxzoom ?? 22)) continue;
+      for (const [tz, tx, ty] of tilesOver(box, z)) urls.push(path.replace('{z}', tz).replace('{x}', tx).replace('{y}', ty));
+    }
+  }
+  const todo = urls.slice(0, PREFETCH_MAX);
+  let done = 0;
+  const worker = async () => {
+    while (todo.length) {
+      const u = todo.shift();
+      await fetch(u, {credentials: 'same-origin'}).catch(() => null);
+      done += 1;
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  S.prefetched = {tiles: done, of: urls.length, box};
+  document.body.dataset.prefetch = 'done';
 }
 
 function renderMine() {
