@@ -525,6 +525,32 @@ try {
     check(found.words.length === 0 && found.wide.length === 0, `tab ${tab}: no English text, nothing cut at the right edge (${JSON.stringify(found)})`);
   }
   await ctxW.close();
+
+  // -------------------------------------------------- a cold first load on a throttled 3G line
+  // (Chrome DevTools' "Slow 3G"-like figures: 400 ms latency, 400 kbit/s down, 400 kbit/s up).
+  // Timings are printed, not asserted; the check is that the page gets there at all.
+  const cold = [];
+  for (let run = 0; run < 3; run++) {
+    const ctx3 = await browser.newContext({...phone, geolocation: inside, permissions: ['geolocation']});
+    const page3 = await newPage(ctx3);
+    const cdp = await ctx3.newCDPSession(page3);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {offline: false, latency: 400, downloadThroughput: 50_000, uploadThroughput: 50_000});
+    await page3.goto(`${base}/field`, {waitUntil: 'commit'});
+    await page3.waitForFunction(() => document.body.dataset.ready === 'true', null, {timeout: 120_000});
+    const ready = await page3.evaluate(() => performance.now());
+    await page3.waitForFunction(() => document.body.dataset.map === 'ready', null, {timeout: 120_000});
+    await settle(page3);
+    const map = await page3.evaluate(() => performance.now());
+    await page3.tap('#locate');
+    await page3.waitForFunction((code) => (document.querySelector('#answer')?.textContent || '').includes(code), G.properties.code, {timeout: 120_000});
+    const answered = await page3.evaluate(() => performance.now());
+    cold.push({ready, map, answered});
+    await ctx3.close();
+  }
+  const med = (k) => cold.map((c) => c[k]).sort((a, b) => a - b)[1];
+  const max = (k) => Math.max(...cold.map((c) => c[k]));
+  check(cold.length === 3, `slow 3G, cold, 3 loads: page ready median ${med('ready').toFixed(0)} ms (max ${max('ready').toFixed(0)}), map drawn ${med('map').toFixed(0)} ms (max ${max('map').toFixed(0)}), "which grid am I in?" answered ${med('answered').toFixed(0)} ms (max ${max('answered').toFixed(0)}) after navigation`);
 } catch (e) {
   failures.push(`error: ${e.stack || e} (page errors: ${errors.join("; ")})`);
   console.log(`FAIL ${e.stack || e}`);
