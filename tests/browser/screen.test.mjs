@@ -11,7 +11,7 @@
 // error page) and started again (the page reconnects by itself and shows the next batch); and a
 // soak of thousands of summaries applied at an accelerated rate leaves the JS heap (CDP
 // Runtime.getHeapUsage after a GC) and the DOM node count (CDP Memory.getDOMCounters) within 10%.
-// Screenshots: out/browser/screen-1920.png, screen-3840.png, screen-reconnecting.png,
+// Screenshots: out/browser/screen-1920.png, screen-3840.png, screen-colour.png, screen-reconnecting.png,
 // screen-soak.png. Environment: CHROMIUM (default /usr/bin/chromium), OUT_DIR, SOAK_UPDATES
 // (default 5000). Exits 1 with the failed checks listed.
 
@@ -237,6 +237,32 @@ try {
     await page.screenshot({path: path.join(outDir, `screen-${w}.png`)});
     if (w === 1920) soakPage = page;
     else await context.close();
+  }
+
+  // fill=colour: the grids in the viewer's four colours (their `color`), patrol state as outlines
+  {
+    const context = await browser.newContext({viewport: {width: 1920, height: 1080}, deviceScaleFactor: 1});
+    await context.route('**/*', (route) => (route.request().url().startsWith(base) ? route.continue() : route.abort('blockedbyclient')));
+    const cp = await context.newPage();
+    cp.setDefaultTimeout(STEP_MS);
+    cp.on('pageerror', (e) => consoleErrors.push({at: Date.now(), text: `colour: page error: ${e.message}`}));
+    await cp.goto(`${base}/screen?fill=colour&token=${screenToken}`, {waitUntil: 'load'});
+    check(new URL(cp.url()).search === '?fill=colour', `colour: the token is gone, fill=colour kept (${cp.url()})`);
+    await cp.waitForFunction(() => document.body.dataset.ready === 'true' && Number(document.body.dataset.updates) >= 1, null, {timeout: STEP_MS});
+    await waitIdle(cp);
+    const c = await cp.evaluate(() => {
+      const fill = JSON.stringify(window.map.getPaintProperty('grids-fill', 'fill-color'));
+      const grids = window.map.queryRenderedFeatures({layers: ['grids-fill']});
+      const colours = [...new Set(grids.map((f) => f.properties.color))].sort();
+      const outlined = window.map.queryRenderedFeatures({layers: ['grids-state']}).length;
+      return {byColour: fill.includes('"color"') && !fill.includes('feature-state'), colours, grids: grids.length, outlined,
+        legend: getComputedStyle(document.querySelector('#legend .sw.none')).boxShadow};
+    });
+    check(c.byColour && c.colours.length >= 3 && c.colours.every((x) => Number.isInteger(x) && x >= 0 && x <= 4),
+      `colour: ${c.grids} grids filled by their map colour (${c.colours.join(', ')})`);
+    check(c.outlined > 0 && c.legend.includes('inset'), `colour: the patrol state is drawn as outlines (${c.outlined}), the legend says so`);
+    await cp.screenshot({path: path.join(outDir, 'screen-colour.png')});
+    await context.close();
   }
 
   const page = soakPage;

@@ -37,7 +37,7 @@ function areaQuery() {
 
 /** The map style of the wall: dark, grids filled by patrol state, codes large. Line widths and
  * text sizes grow with the screen (`k` = height / 1080), as the page's own type does. */
-function darkStyle(k = Math.max(1, innerHeight / 1080)) {
+function darkStyle(k = Math.max(1, innerHeight / 1080), colourFill = null) {
   const px = (n) => Math.round(n * k * 10) / 10;
   const src = (name) => ({type: 'vector', url: absolute(`/tiles/${name}.json`)});
   return {
@@ -51,11 +51,20 @@ function darkStyle(k = Math.max(1, innerHeight / 1080)) {
       {
         id: 'grids-fill', type: 'fill', source: 'grids', 'source-layer': 'grids',
         paint: {
-          'fill-color': ['match', ['coalesce', ['feature-state', 'p'], -1],
+          'fill-color': colourFill || ['match', ['coalesce', ['feature-state', 'p'], -1],
             0, STATE_COLOURS[0], 1, STATE_COLOURS[1], 2, STATE_COLOURS[2], '#34495e'],
-          'fill-opacity': 0.62,
+          'fill-opacity': colourFill ? 0.5 : 0.62,
         },
       },
+      // with the four colours filling the grids, the patrol state is each grid's thick outline
+      ...(colourFill ? [{
+        id: 'grids-state', type: 'line', source: 'grids', 'source-layer': 'grids',
+        paint: {
+          'line-color': ['match', ['coalesce', ['feature-state', 'p'], -1],
+            0, STATE_COLOURS[0], 1, STATE_COLOURS[1], 2, STATE_COLOURS[2], 'rgba(0,0,0,0)'],
+          'line-width': px(4), 'line-offset': px(2),
+        },
+      }] : []),
       {id: 'rivers', type: 'line', source: 'rivers', 'source-layer': 'rivers', paint: {'line-color': '#2b6cb0', 'line-width': px(1.5)}},
       {id: 'roads', type: 'line', source: 'roads', 'source-layer': 'roads', paint: {'line-color': '#3d5a78', 'line-width': px(0.8), 'line-opacity': 0.7}},
       {id: 'grids-line', type: 'line', source: 'grids', 'source-layer': 'grids', paint: {'line-color': '#a9cce3', 'line-width': px(1)}},
@@ -115,6 +124,20 @@ function startPulse(screen, k = Math.max(1, innerHeight / 1080)) {
     map.setPaintProperty('events-pulse', 'circle-radius', Math.round((10 + 20 * phase) * k * 10) / 10);
     map.setPaintProperty('events-pulse', 'circle-opacity', Math.round(0.7 * (1 - phase) * 100) / 100);
   }, 80);
+}
+
+/** With `fill=colour` in the address: the viewer's four-colour grid fill (its style's
+ * `grids-fill` colour, from each grid's `color`: no two neighbours alike), else null (grids filled
+ * by today's patrol state). */
+async function colourFill() {
+  if (new URLSearchParams(location.search).get('fill') !== 'colour') return null;
+  document.body.dataset.fill = 'colour';
+  try {
+    const style = await getJson('/tiles/style.json');
+    return style.layers.find((l) => l.id === 'grids-fill')?.paint?.['fill-color'] || null;
+  } catch {
+    return null;
+  }
 }
 
 /** The bounds to show: the area's villages (town= / village=), else every grid. */
@@ -400,7 +423,7 @@ export async function startScreen() {
     const bounds = await areaBounds();
     const map = new maplibregl.Map({
       container: 'map',
-      style: darkStyle(),
+      style: darkStyle(undefined, await colourFill()),
       bounds: [[bounds[0], bounds[1]], [bounds[2], bounds[3]]],
       fitBoundsOptions: {padding: 30},
       interactive: false,
