@@ -207,7 +207,7 @@ try {
       '--enable-precise-memory-info', '--js-flags=--expose-gc'],
   });
   let soakPage = null;
-  for (const [w, h] of [[3840, 2160], [1920, 1080]]) {
+  for (const [w, h] of [[3840, 2160], [3840, 1080], [1920, 1080]]) {
     const context = await browser.newContext({viewport: {width: w, height: h}, deviceScaleFactor: 1});
     await context.route('**/*', (route) => (route.request().url().startsWith(base) ? route.continue() : route.abort('blockedbyclient')));
     const page = await context.newPage();
@@ -234,7 +234,7 @@ try {
     check(drawn > 0, `${w}×${h}: grids drawn (${drawn})`);
     const m = await figuresMatch(page);
     check(m.bad.length === 0, `${w}×${h}: the screen shows the API's figures${m.bad.length ? `: ${m.bad.join('; ')}` : ''}`);
-    await page.screenshot({path: path.join(outDir, `screen-${w}.png`)});
+    await page.screenshot({path: path.join(outDir, w * 9 === h * 16 ? `screen-${w}.png` : `screen-${w}x${h}.png`)});
     if (w === 1920) soakPage = page;
     else await context.close();
   }
