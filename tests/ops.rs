@@ -2,8 +2,9 @@
 //! line), `/metrics` read by a real Prometheus text-format parser (Python's prometheus_client),
 //! a backup taken during patrol imports that restores to a sound store holding whole batches
 //! only, upgrades from an older schema (a backup first, one transaction) and the refusal of a
-//! newer one, `wangge doctor` on a healthy and on a broken store, and a PostGIS store dumped and
-//! restored with the `pg_dump`/`pg_restore` lines `wangge backup` prints.
+//! newer one, `wangge doctor` on a healthy and on a broken store, a PostGIS store dumped and
+//! restored with the `pg_dump`/`pg_restore` lines `wangge backup` prints, and two servers on one
+//! PostGIS seeing each other's sessions, activations and patrol points.
 
 mod common;
 
@@ -1190,5 +1191,236 @@ fn a_postgis_store_restores_from_the_pg_dump_lines_wangge_prints() {
     psql(
         &admin,
         &format!("DROP DATABASE wangge_restored_{n} WITH (FORCE)"),
+    );
+}
+
+/// An HTTP call with an optional cookie or bearer token and JSON body: (status, JSON or text).
+fn call(
+    method: &str,
+    url: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut r = c.request(method.parse().unwrap(), url);
+        match auth {
+            Some(("cookie", v)) => r = r.header("cookie", v),
+            Some((_, v)) => r = r.bearer_auth(v),
+            None => {}
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            cookie,
+        )
+    })
+}
+
+/// Polls `probe` every 50 ms until it holds (at most 30 s); how long it took.
+fn until(what: &str, probe: &mut dyn FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !probe() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{what}: not within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+#[test]
+fn two_servers_on_one_postgis_see_each_others_writes() {
+    let Ok(admin) = std::env::var("WANGGE_TEST_PG") else {
+        assert!(
+            std::env::var("WANGGE_REQUIRE_PG").is_err(),
+            "WANGGE_REQUIRE_PG is set but WANGGE_TEST_PG is not"
+        );
+        eprintln!("NOTE: WANGGE_TEST_PG not set: two servers on one PostGIS skipped");
+        return;
+    };
+    let dir = common::tmp();
+    let n = std::process::id();
+    let db = format!("{}/wangge_two_{n}", admin.rsplit_once('/').unwrap().0);
+    psql(&admin, &format!("CREATE DATABASE wangge_two_{n}"));
+    partitioned_town(dir.path(), 2000, 5, &db);
+    let (ok, o, e) = common::wangge_stdin(
+        &[
+            "user",
+            "add",
+            "boss",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--db",
+            &db,
+        ],
+        "two servers password\n",
+    );
+    assert!(ok, "{o}{e}");
+    let (pa, pb) = (free_port(), free_port());
+    let a = serve(
+        &["--db", &db, "--listen", &format!("127.0.0.1:{pa}")],
+        pa,
+        dir.path().join("a.log"),
+    );
+    let b = serve(
+        &["--db", &db, "--listen", &format!("127.0.0.1:{pb}")],
+        pb,
+        dir.path().join("b.log"),
+    );
+    let (ua, ub) = (a.base.clone(), b.base.clone());
+
+    // a session opened on A works on B; closed on A, B refuses it
+    let login = serde_json::json!({"name": "boss", "password": "two servers password"});
+    let (st, _, cookie) = call("POST", &format!("{ua}/api/session"), None, Some(&login));
+    assert_eq!(st, 200);
+    let me = |base: &str| {
+        call(
+            "GET",
+            &format!("{base}/api/session"),
+            Some(("cookie", &cookie)),
+            None,
+        )
+    };
+    let (st, v, _) = me(&ub);
+    assert_eq!((st, v["name"].as_str()), (200, Some("boss")), "{v}");
+    // a token made and revoked by the CLI (a third writer): both servers follow
+    let (ok, token, e) = wangge(&[
+        "token", "add", "--name", "wall", "--role", "screen", "--db", &db,
+    ]);
+    assert!(ok, "{e}");
+    let token = token.trim().to_string();
+    let screen = |base: &str| {
+        call(
+            "GET",
+            &format!("{base}/api/screen/summary"),
+            Some(("bearer", &token)),
+            None,
+        )
+        .0
+    };
+    assert_eq!((screen(&ua), screen(&ub)), (200, 200));
+    let (ok, o, e) = wangge(&["token", "revoke", "wall", "--db", &db]);
+    assert!(ok, "{o}{e}");
+    let revoked = until("the revoked token refused on B", &mut || screen(&ub) == 401);
+    assert_eq!(screen(&ua), 401);
+    // a plan activated through A shows on B
+    let villages = call("GET", &format!("{ub}/api/villages"), None, None).1;
+    let code = villages["features"][0]["properties"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version = |base: &str| {
+        call("GET", &format!("{base}/api/villages"), None, None).1["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["code"] == code.as_str())
+            .and_then(|f| f["properties"]["plan_version"].as_i64())
+    };
+    let (ok, o, e) = wangge(&[
+        "partition",
+        dir.path().join("town").to_str().unwrap(),
+        "--db",
+        &db,
+        "--seed",
+        "9",
+        "--quiet",
+    ]);
+    assert!(ok, "{o}{e}");
+    until("version 2 active on both", &mut || {
+        version(&ua) == Some(2) && version(&ub) == Some(2)
+    });
+    let back = serde_json::json!({"version": 1, "expect": 2});
+    let (st, v, _) = call(
+        "POST",
+        &format!("{ua}/api/villages/{code}/activate"),
+        Some(("cookie", &cookie)),
+        Some(&back),
+    );
+    assert_eq!(st, 200, "{v}");
+    let shown = until("version 1 shown on B", &mut || version(&ub) == Some(1));
+    // the same patrol batch sent to both is stored once
+    let (ok, wtoken, e) = wangge(&[
+        "token",
+        "add",
+        "--name",
+        "phone",
+        "--role",
+        "worker",
+        "--phone",
+        "13900000009",
+        "--db",
+        &db,
+    ]);
+    assert!(ok, "{e}");
+    let wtoken = wtoken.trim().to_string();
+    let now = chrono::Utc::now();
+    let batch = serde_json::Value::Array(
+        (0..20)
+            .map(|i| {
+                serde_json::json!({"worker": "13900000009",
+                    "time": (now - chrono::TimeDelta::seconds(600 - 10 * i)).to_rfc3339(),
+                    "lon": 120.5 + 0.00002 * i as f64, "lat": 31.2, "accuracy": 5})
+            })
+            .collect(),
+    );
+    for base in [&ua, &ub] {
+        let (st, v, _) = call(
+            "POST",
+            &format!("{base}/api/patrol/points"),
+            Some(("bearer", &wtoken)),
+            Some(&batch),
+        );
+        assert_eq!(st, 200, "{v}");
+    }
+    let stored = call(
+        "GET",
+        &format!("{ub}/api/patrol/points"),
+        Some(("cookie", &cookie)),
+        None,
+    )
+    .1;
+    assert_eq!(
+        stored["features"].as_array().map(Vec::len),
+        Some(20),
+        "stored once"
+    );
+    // logging out on A ends the session on B
+    let (st, _, _) = call(
+        "DELETE",
+        &format!("{ua}/api/session"),
+        Some(("cookie", &cookie)),
+        None,
+    );
+    assert!(st == 200 || st == 204, "{st}");
+    let ended = until("the session closed on A refused on B", &mut || {
+        me(&ub).0 == 401
+    });
+    eprintln!(
+        "two servers: token revocation seen on B after {revoked:?}, activation after {shown:?}, logout after {ended:?}"
+    );
+    drop((a, b));
+    psql(
+        &admin,
+        &format!("DROP DATABASE wangge_two_{n} WITH (FORCE)"),
     );
 }
