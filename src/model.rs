@@ -57,7 +57,8 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// A name that is not one of an enum's texts (a mode, a barrier class, a micro-grid kind).
+/// A name that is not one of an enum's texts (a mode, a barrier class, a micro-grid kind, a
+/// register join).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{name}`")]
 pub struct UnknownName {
@@ -68,7 +69,7 @@ pub struct UnknownName {
 }
 
 impl UnknownName {
-    fn new(what: &'static str, name: &str) -> UnknownName {
+    pub(crate) fn new(what: &'static str, name: &str) -> UnknownName {
         UnknownName {
             what,
             name: name.to_string(),

@@ -43,13 +43,7 @@ fn run_bad(files: &[(&str, String)]) -> String {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("grids.geojson"), "previous plan").unwrap();
-    let (ok, _, stderr) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, _, stderr) = partition(dir.path(), &out, &[]);
     assert!(!ok, "bad input was accepted: {files:?}");
     assert_eq!(
         std::fs::read_to_string(out.join("grids.geojson")).unwrap(),
@@ -168,13 +162,7 @@ fn a_building_on_a_village_boundary_is_taken_in() {
     std::fs::write(dir.path().join("villages.geojson"), villages.to_string()).unwrap();
     std::fs::write(dir.path().join("buildings.geojson"), buildings.to_string()).unwrap();
     let out = dir.path().join("out");
-    let (ok, _, err) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, _, err) = partition(dir.path(), &out, &[]);
     assert!(ok, "{err}");
     let csv = std::fs::read_to_string(out.join("assignment.csv")).unwrap();
     let village_of = |id: &str| {

@@ -177,15 +177,7 @@ fn plan_obeys(s: &Spec, seed: u64, keep: &dyn Fn(&Finding) -> bool) -> Result<()
     build_inputs(s, dir.path());
     let out = dir.path().join("out");
     let seed = seed.to_string();
-    let (ok, o, e) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--seed",
-        &seed,
-    ]);
+    let (ok, o, e) = partition(dir.path(), &out, &["--seed", &seed]);
     prop_assert!(ok, "{}{}", o, e);
     let bad = check_plan_where(
         dir.path(),

@@ -248,13 +248,7 @@ fn gaps_and_overlaps_between_villages_are_reported_and_closed_on_request() {
     let dir = tmp();
     seams_town(dir.path(), false);
     let out = dir.path().join("out");
-    let (ok, stdout, stderr) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, stdout, stderr) = partition(dir.path(), &out, &[]);
     assert!(ok, "{stdout}{stderr}");
     assert!(
         stderr.contains("warning: a gap of") && stderr.contains("warning: villages"),
@@ -311,13 +305,7 @@ fn gaps_and_overlaps_between_villages_are_reported_and_closed_on_request() {
     let dir = tmp();
     seams_town(dir.path(), true);
     let out = dir.path().join("out");
-    let (ok, _, stderr) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, _, stderr) = partition(dir.path(), &out, &[]);
     assert!(!ok);
     assert!(
         stderr.contains("buildings.geojson")

@@ -151,13 +151,7 @@ fn a_building_in_no_unit_is_refused_by_name() {
     let dir = tmp();
     write_input(dir.path(), &|_| Some(60.0), Some(6));
     let out = dir.path().join("out");
-    let (ok, stdout, stderr) = wangge(&[
-        "partition",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let (ok, stdout, stderr) = partition(dir.path(), &out, &[]);
     assert!(!ok, "{stdout}");
     for want in [
         "buildings.geojson",

@@ -29,6 +29,9 @@ pub enum JoinBy {
 }
 
 impl JoinBy {
+    /// Both ways, in the order named in messages.
+    pub const ALL: [JoinBy; 2] = [JoinBy::BuildingId, JoinBy::Address];
+
     /// `building_id` or `address`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,13 +42,12 @@ impl JoinBy {
 }
 
 impl std::str::FromStr for JoinBy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<JoinBy, String> {
-        match s {
-            "building_id" => Ok(JoinBy::BuildingId),
-            "address" => Ok(JoinBy::Address),
-            _ => Err(format!("{s:?} is not building_id or address")),
-        }
+    type Err = crate::model::UnknownName;
+    fn from_str(s: &str) -> Result<JoinBy, Self::Err> {
+        JoinBy::ALL
+            .into_iter()
+            .find(|j| j.as_str() == s)
+            .ok_or_else(|| crate::model::UnknownName::new("register join", s))
     }
 }
 

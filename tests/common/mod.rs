@@ -61,9 +61,9 @@ pub fn wangge_stdin(args: &[&str], stdin: &str) -> (bool, String, String) {
     )
 }
 
-/// Runs `wangge partition <input> --out <out> --quiet <extra…>`; panics with its output unless it
-/// succeeds.
-pub fn partition_ok(input: &Path, out: &Path, extra: &[&str]) {
+/// Runs `wangge partition <input> --out <out> --quiet <extra…>`: whether it succeeded, its
+/// stdout and its stderr.
+pub fn partition(input: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
     let mut args = vec![
         "partition",
         input.to_str().unwrap(),
@@ -72,8 +72,17 @@ pub fn partition_ok(input: &Path, out: &Path, extra: &[&str]) {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    let (ok, stdout, stderr) = wangge(&args);
-    assert!(ok, "wangge {args:?} failed:\n{stdout}{stderr}");
+    wangge(&args)
+}
+
+/// [`partition`]; panics with its output unless it succeeds, else gives its stderr (warnings).
+pub fn partition_ok(input: &Path, out: &Path, extra: &[&str]) -> String {
+    let (ok, stdout, stderr) = partition(input, out, extra);
+    assert!(
+        ok,
+        "wangge partition {input:?} {extra:?} failed:\n{stdout}{stderr}"
+    );
+    stderr
 }
 
 /// [`partition_ok`], then [`check_plan`]; panics listing every rule broken.
