@@ -328,6 +328,28 @@ impl Action {
     }
 }
 
+/// The history's name for an event's first step, its report (not an [`Action`]: nobody does it
+/// to an event that exists).
+pub const REPORT: &str = "report";
+
+/// The Chinese label of a step in an event's history: [`REPORT`] or an action's name.
+///
+/// ```
+/// use wangge::events::flow::{history_label, REPORT};
+/// assert_eq!(history_label(REPORT), "发现上报");
+/// assert_eq!(history_label("handle_in_grid"), "就地处置");
+/// assert_eq!(history_label("teleport"), "teleport");
+/// ```
+pub fn history_label(step: &str) -> &str {
+    if step == REPORT {
+        return "发现上报";
+    }
+    match step.parse::<Action>() {
+        Ok(a) => a.label(),
+        Err(_) => step,
+    }
+}
+
 /// An action offered to someone on an event: its name, its Chinese label and the fields it
 /// needs (the `actions` of `GET /api/events/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -78,8 +78,10 @@ pub struct HistoryEntry {
     pub at: String,
     /// Who.
     pub who: String,
-    /// What (`report` or an action's name).
+    /// What ([`REPORT`](crate::events::flow::REPORT) or an action's name).
     pub action: String,
+    /// Its Chinese label ([`history_label`](crate::events::flow::history_label)).
+    pub label: String,
     /// State before (none for the report).
     pub from_state: Option<String>,
     /// State after.
@@ -298,7 +300,7 @@ impl Store {
                 id,
                 &at,
                 &e.reporter,
-                "report",
+                crate::events::flow::REPORT,
                 None,
                 State::Reported,
                 Level::Grid,
@@ -510,10 +512,12 @@ impl Store {
             let g = |c: &str| r.try_get::<String, _>(c).map_err(|e| self.ev_db(e));
             let og = |c: &str| r.try_get::<Option<String>, _>(c).map_err(|e| self.ev_db(e));
             let fid: i64 = r.try_get("fid").map_err(|e| self.ev_db(e))?;
+            let action: String = g("action")?;
             out.push(HistoryEntry {
                 at: g("at")?,
                 who: g("who")?,
-                action: g("action")?,
+                label: crate::events::flow::history_label(&action).to_string(),
+                action,
                 from_state: og("from_state")?,
                 to_state: g("to_state")?,
                 level: g("level")?,

@@ -510,7 +510,58 @@ try {
   const offlineState = await pageW.textContent(`[data-testid=today] [data-grid="${G.properties.code}"] .state`);
   check(offlineState === '已巡一次' && +(await pageW.textContent('[data-k=events]')) === openEvents.length, `today offline: the last figures are kept (${offlineState}, marked stale)`);
   await shot(pageW, 'field-today-offline.png');
+  // Offline, an event's sheet says acting needs the network, and offers no action.
+  const fromVisitEv = openEvents.find((e) => (e.description || '').includes(problem));
+  await pageW.tap(`button.ev-open[data-id="${fromVisitEv.id}"]`);
+  await pageW.waitForSelector('[data-testid=ev-offline]');
+  check(await pageW.locator('#ev-actions button').count() === 0 && /离线/.test(await pageW.textContent('#ev-actions')),
+    `event offline: the sheet says it needs the network ("${await pageW.textContent('#ev-actions')}")`);
+  await pageW.tap('#ev-close');
   await ctxW.setOffline(false);
+
+  // Acting on an event from the phone: the worker opens the event they reported from the visit and
+  // handles it in the grid (小事不出网格) with a note; the server's event is then handled, by them.
+  await pageW.tap('#tabs [data-tab=where]');
+  await pageW.tap('#tabs [data-tab=mine]');
+  await pageW.waitForFunction(() => document.body.dataset.today === 'shown' && !document.querySelector('[data-testid=today] .stale'));
+  await pageW.tap(`button.ev-open[data-id="${fromVisitEv.id}"]`);
+  await pageW.waitForSelector('#ev-actions button[data-action]');
+  const detail = (await api(`/api/events/${fromVisitEv.id}`, {headers: {cookie: workerCookie}})).json;
+  const offered = await pageW.$$eval('#ev-actions button', (bs) => bs.map((b) => b.dataset.action));
+  check(JSON.stringify(offered) === JSON.stringify(detail.actions.map((a) => a.action)) && offered.includes('handle_in_grid') && !offered.includes('accept'),
+    `event sheet: offers ${JSON.stringify(offered)} = the API's actions for the worker ${JSON.stringify(detail.actions.map((a) => a.action))}`);
+  check((await pageW.textContent('#ev-history')).includes('发现上报'), `event sheet: its history shows the report ("${await pageW.textContent('#ev-history')}")`);
+  await pageW.tap('#ev-actions button[data-action=handle_in_grid]');
+  await pageW.fill('#ev-note', '已清理楼道杂物');
+  await shot(pageW, 'field-event-act.png');
+  const tall = await pageW.$$eval('#event-sheet button:not([hidden]), #event-sheet label.button-like', (els) => els.filter((e) => e.offsetParent !== null && e.getBoundingClientRect().height < 48).map((e) => e.id || e.textContent));
+  check(tall.length === 0, `event sheet: touch targets at least 48 px (${JSON.stringify(tall)})`);
+  await pageW.tap('#ev-submit');
+  await pageW.waitForSelector('#ev-result[data-ok]');
+  const after = (await api(`/api/events/${fromVisitEv.id}`, {headers: {cookie: workerCookie}})).json;
+  const last = after.history[after.history.length - 1];
+  check((await pageW.getAttribute('#ev-result', 'data-ok')) === 'true' && after.state === 'handled' && last.action === 'handle_in_grid' && last.note === '已清理楼道杂物' && after.version === fromVisitEv.version + 1,
+    `event: handled in the grid from the phone (${after.state}, ${last.action} by ${last.who}: "${last.note}", version ${fromVisitEv.version} → ${after.version}; page: "${await pageW.textContent('#ev-result')}")`);
+  await shot(pageW, 'field-event-done.png');
+  await pageW.tap('#ev-close');
+  await pageW.waitForFunction((n) => document.querySelector(`[data-testid=events] li[data-number="${n}"] .due`)?.textContent.startsWith('待核查'), fromVisitEv.number);
+  check((await pageW.textContent(`[data-testid=events] li[data-number="${fromVisitEv.number}"] .due`)).startsWith('待核查'), 'event: the list shows it 待核查 after handling');
+
+  // Someone else acts first: the worker's stale sheet is refused (409), says so and reloads.
+  const lamp = openEvents.find((e) => (e.description || '').includes('路灯不亮'));
+  await pageW.tap(`button.ev-open[data-id="${lamp.id}"]`);
+  await pageW.waitForSelector('#ev-actions button[data-action=escalate]');
+  const accepted = await post(`/api/events/${lamp.id}/actions`, {action: 'accept', expected_version: lamp.version}, leaderCookie);
+  check(accepted.status === 200, `a leader accepts event ${lamp.number} meanwhile (${accepted.status})`);
+  await pageW.tap('#ev-actions button[data-action=escalate]');
+  await pageW.fill('#ev-note', '需要村里处理');
+  await pageW.tap('#ev-submit');
+  await pageW.waitForFunction(() => document.querySelector('#ev-result')?.dataset.ok === 'false' && /别人更新/.test(document.querySelector('#ev-result').textContent));
+  const lampNow = (await api(`/api/events/${lamp.id}`, {headers: {cookie: workerCookie}})).json;
+  check(lampNow.state === 'accepted' && lampNow.level === lamp.level && /已受理/.test(await pageW.textContent('#ev-meta')),
+    `event: a stale action is refused, not applied (${lampNow.state}, level ${lampNow.level}); the sheet reloaded ("${await pageW.textContent('#ev-meta')}")`);
+  await shot(pageW, 'field-event-conflict.png');
+  await pageW.tap('#ev-close');
 
     // No English words on any tab (the login name is the user's own), nothing wider than the phone.
   for (const tab of ['where', 'mine', 'patrol', 'visits', 'report']) {

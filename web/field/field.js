@@ -542,8 +542,8 @@ function renderToday(t, stale) {
 }
 
 function renderEvents(list, stale) {
-  const li = (e) => `<li data-number="${esc(e.number)}"><b>${esc(e.number)}</b> ${esc(e.title)}<br>
-    <span class="due" data-due="${esc(e.due)}">${esc(e.state_label)}${e.due === 'overdue' ? ' · 已超时' : e.due === 'amber' ? ' · 快到期' : ''}</span></li>`;
+  const li = (e) => `<li data-number="${esc(e.number)}"><button type="button" class="ev-open" data-id="${esc(e.id)}"><b>${esc(e.number)}</b> ${esc(e.title)}<br>
+    <span class="due" data-due="${esc(e.due)}">${esc(e.state_label)}${e.due === 'overdue' ? ' · 已超时' : e.due === 'amber' ? ' · 快到期' : ''}</span></button></li>`;
   $('#my-events').innerHTML = `<div class="card events" data-testid="events"><h2>我的待办事件 <b data-k="events">${list.length}</b> 件${stale ? ' <span class="stale">离线</span>' : ''}</h2>
     ${list.length ? `<ul>${list.slice(0, 20).map(li).join('')}</ul>` : '<p class="hint">没有未办结的事件。</p>'}</div>`;
 }
@@ -570,6 +570,102 @@ async function loadToday() {
     if (e) renderEvents(e, true); else $('#my-events').innerHTML = '';
   }
   document.body.dataset.today = 'shown';
+}
+
+// ------------------------------------------------------------------ act on an event
+
+/** Actions a phone offers: those needing an assignee or a rating belong to the console. */
+const PHONE_ACTIONS = new Set(['handle_in_grid', 'reply', 'escalate', 'resubmit', 'accept', 'return', 'verify', 'reopen', 'archive']);
+const EV = {event: null, action: null};
+
+/** Opens an event's sheet: what it is, what happened to it, and the actions this worker may take
+ * now. Acting needs the server (an action is checked against the event's current version), so
+ * offline the sheet says so and offers none. */
+async function openEvent(id) {
+  const sheet = $('#event-sheet');
+  $('#event-form').reset();
+  Object.assign(EV, {event: null, action: null});
+  $('#ev-act').hidden = true;
+  $('#ev-result').textContent = '';
+  delete $('#ev-result').dataset.ok;
+  $('#ev-photo-button').textContent = '拍照或选择照片';
+  if (!sheet.open) sheet.showModal();
+  let e;
+  try {
+    e = await getJson(`/api/events/${encodeURIComponent(id)}`);
+  } catch (err) {
+    const kept = (JSON.parse(localStorage.getItem(EVENTS_KEY) || '[]')).find((x) => String(x.id) === String(id));
+    $('#ev-title').textContent = kept ? `${kept.number} ${kept.title}` : '事件';
+    $('#ev-meta').textContent = kept ? kept.state_label : '';
+    $('#ev-desc').textContent = kept?.description || '';
+    $('#ev-history').innerHTML = '';
+    $('#ev-actions').innerHTML = `<p class="hint" data-testid="ev-offline">${err.status ? esc(err.message) : '离线：联网后才能办理事件。'}</p>`;
+    return;
+  }
+  EV.event = e;
+  $('#ev-title').textContent = `${e.number} ${e.title}`;
+  $('#ev-meta').textContent = `${e.state_label} · ${e.category_name || e.category}${e.grid ? ` · 网格 ${e.grid}` : ''}${e.due === 'overdue' ? ' · 已超时' : e.due === 'amber' ? ' · 快到期' : ''}`;
+  $('#ev-desc').textContent = e.description || '';
+  $('#ev-history').innerHTML = (e.history || []).slice(-4).map((h) => `<li data-action="${esc(h.action)}">${esc(when(h.at))} ${esc(h.who)} ${esc(h.label)}${h.note ? `：${esc(h.note)}` : ''}</li>`).join('');
+  const offers = (e.actions || []).filter((a) => PHONE_ACTIONS.has(a.action));
+  $('#ev-actions').innerHTML = offers.length
+    ? offers.map((a) => `<button type="button" data-action="${esc(a.action)}" data-needs="${esc(a.needs.join(','))}" aria-pressed="false">${esc(a.label)}</button>`).join('')
+    : '<p class="hint">此事件现在没有需要我办理的步骤。</p>';
+}
+
+const when = (t) => new Date(t).toLocaleString('zh-CN', {month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false});
+
+function chooseAction(button) {
+  EV.action = button.dataset.action;
+  document.querySelectorAll('#ev-actions button').forEach((b) => b.setAttribute('aria-pressed', String(b === button)));
+  const needsReason = button.dataset.needs.split(',').includes('reason');
+  $('#ev-reason-box').hidden = !needsReason;
+  $('#ev-reason').required = needsReason;
+  $('#ev-note-label').textContent = EV.action === 'escalate' ? '为什么上报上级' : '处置情况';
+  $('#ev-submit').textContent = `确认${button.textContent}`;
+  $('#ev-act').hidden = false;
+  $('#ev-note').focus();
+}
+
+async function submitAction(ev) {
+  ev.preventDefault();
+  const e = EV.event;
+  if (!e || !EV.action) return;
+  const result = $('#ev-result');
+  const photo = await photoData($('#ev-photo').files[0]);
+  const body = {
+    action: EV.action, expected_version: e.version, note: $('#ev-note').value.trim(),
+    photos: photo ? [{type: 'image/jpeg', data: photo}] : [],
+  };
+  if (!$('#ev-reason-box').hidden) body.reason = $('#ev-reason').value.trim();
+  $('#ev-submit').disabled = true;
+  let r;
+  try {
+    r = await fetch(`/api/events/${encodeURIComponent(e.id)}/actions`, {
+      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body), credentials: 'same-origin',
+    });
+  } catch {
+    r = null;
+  } finally {
+    $('#ev-submit').disabled = false;
+  }
+  const j = r ? await r.json().catch(() => ({})) : {};
+  if (r?.ok) {
+    result.dataset.ok = 'true';
+    result.textContent = `已办理：${j.state_label || j.state}。`;
+    $('#ev-act').hidden = true;
+    $('#ev-actions').innerHTML = '';
+    loadToday();
+    return;
+  }
+  result.dataset.ok = 'false';
+  if (!r) result.textContent = '没有网络，未能办理：联网后再试。';
+  else if (r.status === 409) {
+    result.textContent = '此事件刚被别人更新，已重新载入，请再看一下。';
+    await openEvent(e.id);
+    result.dataset.ok = 'false';
+    result.textContent = '此事件刚被别人更新，已重新载入，请再看一下。';
+  } else result.textContent = j.error || `服务器 ${r.status}`;
 }
 
 // ------------------------------------------------------------------ report an event
@@ -661,6 +757,13 @@ async function start() {
   $('#login-cancel').addEventListener('click', () => $('#login').close());
   $('#patrol').addEventListener('click', togglePatrol);
   $('#report').addEventListener('submit', submitReport);
+  $('#my-events').addEventListener('click', (e) => { const b = e.target.closest('button.ev-open'); if (b) openEvent(b.dataset.id); });
+  $('#ev-actions').addEventListener('click', (e) => { const b = e.target.closest('button[data-action]'); if (b) chooseAction(b); });
+  $('#event-form').addEventListener('submit', submitAction);
+  $('#ev-close').addEventListener('click', () => $('#event-sheet').close());
+  $('#ev-photo').addEventListener('change', () => {
+    $('#ev-photo-button').textContent = $('#ev-photo').files[0] ? '已选照片，可重新拍照' : '拍照或选择照片';
+  });
   $('#r-photo').addEventListener('change', () => {
     const f = $('#r-photo').files[0];
     $('#r-photo-name').textContent = f ? `已选照片：${f.name}` : '未选择照片';
