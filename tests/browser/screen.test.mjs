@@ -255,12 +255,14 @@ try {
       const grids = window.map.queryRenderedFeatures({layers: ['grids-fill']});
       const colours = [...new Set(grids.map((f) => f.properties.color))].sort();
       const outlined = window.map.queryRenderedFeatures({layers: ['grids-state']}).length;
-      return {byColour: fill.includes('"color"') && !fill.includes('feature-state'), colours, grids: grids.length, outlined,
+      const cased = window.map.queryRenderedFeatures({layers: ['grids-state-casing']}).length;
+      return {byColour: fill.includes('"color"') && !fill.includes('feature-state'), colours, grids: grids.length, outlined, cased,
         legend: getComputedStyle(document.querySelector('#legend .sw.none')).boxShadow};
     });
     check(c.byColour && c.colours.length >= 3 && c.colours.every((x) => Number.isInteger(x) && x >= 0 && x <= 4),
       `colour: ${c.grids} grids filled by their map colour (${c.colours.join(', ')})`);
     check(c.outlined > 0 && c.legend.includes('inset'), `colour: the patrol state is drawn as outlines (${c.outlined}), the legend says so`);
+    check(c.cased === c.outlined, `colour: each state outline has its dark casing (${c.cased} of ${c.outlined}), apart from the fill`);
     await cp.screenshot({path: path.join(outDir, 'screen-colour.png')});
     await context.close();
   }
@@ -370,9 +372,10 @@ try {
     }
     const heap = await cdp.send('Runtime.getHeapUsage');
     // the pulsing ring keeps the map drawing, and a frame in flight holds a few listeners for
-    // its length: the fewest of five samples is the page's own (a leak raises that too)
+    // its length (longer on a busy machine): the fewest of ten samples is the page's own (a
+    // leak raises that too)
     let dom = await cdp.send('Memory.getDOMCounters');
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 9; i++) {
       await sleep(120);
       const d = await cdp.send('Memory.getDOMCounters');
       if (d.jsEventListeners < dom.jsEventListeners) dom = d;

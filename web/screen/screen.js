@@ -56,8 +56,15 @@ function darkStyle(k = Math.max(1, innerHeight / 1080), colourFill = null) {
           'fill-opacity': colourFill ? 0.5 : 0.62,
         },
       },
-      // with the four colours filling the grids, the patrol state is each grid's thick outline
+      // with the four colours filling the grids, the patrol state is each grid's thick outline,
+      // on a dark casing so that red, amber and green stand apart from any fill colour
       ...(colourFill ? [{
+        id: 'grids-state-casing', type: 'line', source: 'grids', 'source-layer': 'grids',
+        paint: {
+          'line-color': ['match', ['coalesce', ['feature-state', 'p'], -1], -1, 'rgba(0,0,0,0)', '#06121f'],
+          'line-width': px(8), 'line-offset': px(4),
+        },
+      }, {
         id: 'grids-state', type: 'line', source: 'grids', 'source-layer': 'grids',
         paint: {
           'line-color': ['match', ['coalesce', ['feature-state', 'p'], -1],
