@@ -1015,6 +1015,10 @@ async fn the_events_tile_has_a_point_per_event_with_state_and_category() {
         let (lon, lat) = t.inside(0);
         let z = 15;
         let (x, y) = tile_of(z, lon, lat);
+        let tile = |c: &reqwest::Client, (z, x, y): (u32, u32, u32)| {
+            c.get(format!("{}/tiles/events/{z}/{x}/{y}.mvt", t.base))
+                .send()
+        };
         let get = |c: &reqwest::Client, q: &str| {
             c.get(format!("{}/tiles/events/{z}/{x}/{y}.mvt{q}", t.base))
                 .send()
@@ -1053,6 +1057,21 @@ async fn the_events_tile_has_a_point_per_event_with_state_and_category() {
                 "{plon},{plat} vs {lon},{lat}"
             );
         }
+        // up to z14 events a few pixels apart are one cluster: how many, open, overdue, top
+        for zc in [12, 14] {
+            let (xc, yc) = tile_of(zc, lon, lat);
+            let r = tile(&t.leader, (zc, xc, yc)).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let (_, _, pts) = decode_points(&r.bytes().await.unwrap());
+            assert_eq!(pts.len(), 1, "z{zc}: {pts:?}");
+            let c = &pts[0];
+            assert_eq!(c.id, a.min(b) as u64, "{c:?}");
+            assert_eq!(c.props["count"], "2", "{c:?}");
+            assert_eq!(c.props["open"], "2", "{c:?}");
+            assert_eq!(c.props["overdue"], "0", "{c:?}");
+            assert_eq!(c.props["top"], "sanitation", "{c:?}");
+            assert!(!c.props.contains_key("state"), "{c:?}");
+        }
         // filtered like the list
         let r = get(&t.leader, "?state=accepted").await.unwrap();
         let (_, _, pts) = decode_points(&r.bytes().await.unwrap());
@@ -1073,12 +1092,7 @@ async fn the_events_tile_has_a_point_per_event_with_state_and_category() {
             StatusCode::UNAUTHORIZED
         );
         // a tile elsewhere is empty; a bad one names its field
-        let far = t
-            .leader
-            .get(format!("{}/tiles/events/{z}/0/0.mvt", t.base))
-            .send()
-            .await
-            .unwrap();
+        let far = tile(&t.leader, (z, 0, 0)).await.unwrap();
         assert_eq!(far.status(), StatusCode::NO_CONTENT);
         let (st, v) = t.get(&t.leader, "/tiles/events/15/x/1.mvt").await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
@@ -1151,4 +1165,195 @@ fn the_hotline_import_and_the_events_commands() {
         out.contains(&format!("{}\t2\t2\t2\t0", t.grid_code(2))),
         "{out}"
     );
+    // the deployment's own tree: set from a file, printed back, used by the next import
+    let (ok, out, _) = common::wangge(&["events", "categories", "--db", db]);
+    assert!(ok);
+    let mut tree: Vec<Value> = serde_json::from_str(&out).unwrap();
+    tree.push(json!({"code": "water", "name": "供排水",
+                     "children": [{"code": "water.pipe", "name": "管道破裂", "children": []}]}));
+    let file = dir.path().join("tree.json");
+    std::fs::write(&file, serde_json::to_string(&tree).unwrap()).unwrap();
+    let file_s = file.to_str().unwrap();
+    let (ok, out, err) = common::wangge(&["events", "categories", "--set", file_s, "--db", db]);
+    assert!(ok && out.contains("categories set"), "{out}{err}");
+    let (_, out, _) = common::wangge(&["events", "categories", "--db", db]);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!(tree));
+    std::fs::write(
+        &csv,
+        format!("工单编号,受理时间,事件类型,标题,经度,纬度\nH3,2026-03-02 09:00,管道破裂,c,{lon},{lat}\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = common::wangge(&["events", "import", csv_s, "--db", db]);
+    assert!(ok && out.contains("1 events stored"), "{out}{err}");
+    // leaving out a category in use, or a bad limit: refused, naming the file and what
+    let kept: Vec<&Value> = tree.iter().filter(|c| c["code"] != "sanitation").collect();
+    std::fs::write(&file, serde_json::to_string(&kept).unwrap()).unwrap();
+    let (ok, _, err) = common::wangge(&["events", "categories", "--set", file_s, "--db", db]);
+    assert!(
+        !ok && err.contains(file_s) && err.contains("`sanitation.rubbish` (1 events)"),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        r#"[{"category": "water", "step": "soon", "hours": 1}]"#,
+    )
+    .unwrap();
+    let (ok, _, err) = common::wangge(&["events", "limits", "--set", file_s, "--db", db]);
+    assert!(!ok && err.contains(file_s) && err.contains("soon"), "{err}");
+    std::fs::write(
+        &file,
+        r#"[{"category": "water", "step": "accept", "hours": 1}]"#,
+    )
+    .unwrap();
+    let (ok, out, err) = common::wangge(&["events", "limits", "--set", file_s, "--db", db]);
+    assert!(ok && out.contains("1 overrides set"), "{out}{err}");
+    let (_, out, _) = common::wangge(&["events", "limits", "--db", db]);
+    let l: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        l["overrides"],
+        json!([{"category": "water", "step": "accept", "hours": 1}])
+    );
+}
+
+/// A deployment's own categories and time limits: an admin sets them (a leader may not), reports
+/// and deadlines follow them at once, a bad tree or limit names its field, and a tree leaving out
+/// a category stored events are in is refused (409) naming it; every change is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_sets_its_categories_and_limits() {
+    let dir = common::tmp();
+    for kind in kinds() {
+        let t = town(kind, dir.path()).await;
+        let put = |c: &reqwest::Client, path: &str, body: Value| {
+            let r = c.put(format!("{}{path}", t.base)).json(&body).send();
+            async move {
+                let r = r.await.unwrap();
+                let st = r.status();
+                (st, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (lon, lat) = t.inside(0);
+        let water = |id: &str| {
+            json!({"client_id": id, "category": "water.pipe", "title": "水管破裂",
+                   "lon": lon, "lat": lat, "priority": "normal"})
+        };
+        // the default tree until someone sets one: no water
+        let (st, tree) = t.get(&t.worker, "/api/events/categories").await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(tree
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "safety"));
+        let (st, v) = t.post(&t.worker, "/api/events", water("w0")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("water.pipe"), "{v}");
+        let (a, _) = t.report(&t.worker, "s1").await;
+        // the admin adds 供排水 with a child; a leader may not; a bad tree names its code
+        let mut mine = tree.as_array().unwrap().clone();
+        mine.push(json!({"code": "water", "name": "供排水",
+                         "children": [{"code": "water.pipe", "name": "管道破裂", "children": []}]}));
+        let (st, v) = put(&t.leader, "/api/events/categories", json!(mine)).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        let (st, v) = put(
+            &t.admin,
+            "/api/events/categories",
+            json!([{"code": "water", "name": "供排水", "children": [{"code": "pipe", "name": "管道"}]}]),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("`pipe` must start with `water.`"),
+            "{v}"
+        );
+        let (st, v) = put(&t.admin, "/api/events/categories", json!(mine)).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (_, tree) = t.get(&t.worker, "/api/events/categories").await;
+        assert_eq!(tree, json!(mine));
+        let (st, v) = t.post(&t.worker, "/api/events", water("w1")).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let w1 = v["events"][0]["id"].as_i64().unwrap();
+        let (_, e) = t.get(&t.worker, &format!("/api/events/{w1}")).await;
+        assert_eq!(e["category_name"], "管道破裂", "{e}");
+        // leaving out sanitation, which event `a` is in: refused, naming it; nothing changed
+        let without: Vec<Value> = mine
+            .iter()
+            .filter(|c| c["code"] != "sanitation")
+            .cloned()
+            .collect();
+        let (st, v) = put(&t.admin, "/api/events/categories", json!(without)).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("`sanitation.rubbish` (1 events)"),
+            "{v}"
+        );
+        assert_eq!(
+            t.get(&t.worker, "/api/events/categories").await.1,
+            json!(mine)
+        );
+        // limits: the defaults and the default override, then the admin's
+        let (st, l) = t.get(&t.worker, "/api/events/limits").await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(l["defaults"].as_array().unwrap().len(), 4 * 5, "{l}");
+        assert_eq!(
+            l["overrides"],
+            json!([{"category": "safety", "step": "handle", "factor": 0.5}])
+        );
+        let due_h = |e: &Value| {
+            let t = |k: &str| chrono::DateTime::parse_from_rfc3339(e[k].as_str().unwrap()).unwrap();
+            (t("due_at") - t("reported_at")).num_seconds() as f64 / 3600.0
+        };
+        assert_eq!(due_h(&e), 2.0, "a normal event is accepted within 2 h: {e}");
+        let one_hour = json!([{"category": "water", "step": "accept", "hours": 1}]);
+        let (st, _) = put(&t.leader, "/api/events/limits", one_hour.clone()).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, v) = put(
+            &t.admin,
+            "/api/events/limits",
+            json!([{"category": "water", "hours": 1, "factor": 2}]),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("#0: give either hours or factor"),
+            "{v}"
+        );
+        let (st, v) = put(&t.admin, "/api/events/limits", one_hour.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["overrides"], one_hour);
+        let (_, v) = t.post(&t.worker, "/api/events", water("w2")).await;
+        let (_, e2) = t
+            .get(&t.worker, &format!("/api/events/{}", v["events"][0]["id"]))
+            .await;
+        assert_eq!(due_h(&e2), 1.0, "water is accepted within 1 h now: {e2}");
+        assert_eq!(
+            due_h(&e),
+            2.0,
+            "an event already waiting keeps its deadline"
+        );
+        let (b, _) = t.report(&t.worker, "s2").await;
+        let (_, eb) = t.get(&t.worker, &format!("/api/events/{b}")).await;
+        assert_eq!(due_h(&eb), 2.0, "other categories keep the default: {eb}");
+        assert!(a != b);
+        // both changes are in the audit trail, by the admin
+        let (_, audit) = t.get(&t.admin, "/api/audit?limit=100").await;
+        for kind in ["PUT /api/events/categories", "PUT /api/events/limits"] {
+            assert!(
+                audit["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["kind"] == kind && x["result"] == "200 ok" && x["who"] == "root"),
+                "{kind} not audited: {audit}"
+            );
+        }
+    }
 }

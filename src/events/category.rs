@@ -163,6 +163,17 @@ impl CategoryTree {
         }
     }
 
+    /// Every code in the tree, parents before their children.
+    pub fn codes(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Category> = self.0.iter().rev().collect();
+        while let Some(c) = stack.pop() {
+            out.push(c.code.as_str());
+            stack.extend(c.children.iter().rev());
+        }
+        out
+    }
+
     /// The name of a category.
     pub fn name(&self, code: &str) -> Option<&str> {
         self.find(code).map(|c| c.name.as_str())

@@ -98,6 +98,16 @@ impl Default for Limits {
     }
 }
 
+/// A duration in hours as JSON: a whole number when it is one (`2`, not `2.0`).
+fn hours_json(d: Duration) -> serde_json::Value {
+    let h = d.as_secs_f64() / 3600.0;
+    if h.fract() == 0.0 && h < i64::MAX as f64 {
+        (h as i64).into()
+    } else {
+        h.into()
+    }
+}
+
 /// The default limit of a priority and step.
 pub fn default_limit(p: Priority, s: Step) -> Duration {
     let secs = match (p, s) {
@@ -143,7 +153,19 @@ impl Limits {
     }
 
     /// Reads overrides from JSON: `[{"category":"safety","priority":"high","step":"handle",
-    /// "hours":12}]` (priority and step optional).
+    /// "hours":12}]` (priority and step optional), or `"factor":0.5` instead of `hours` to scale
+    /// the default limits. [`to_json`](Limits::to_json) writes the same shape.
+    ///
+    /// ```
+    /// use wangge::events::deadline::{Limits, Step};
+    /// use wangge::events::Priority;
+    /// let l = Limits::from_json(r#"[{"category":"water","step":"accept","hours":1},
+    ///     {"category":"safety","step":"handle","factor":0.5}]"#).unwrap();
+    /// assert_eq!(l.limit("water.pipe", Priority::Low, Step::Accept).as_secs(), 3600);
+    /// assert_eq!(l.limit("safety.fire", Priority::Normal, Step::Handle).as_secs(), 36 * 3600);
+    /// assert_eq!(Limits::from_json(&l.to_json().to_string()).unwrap(), l);
+    /// assert!(Limits::from_json(r#"[{"category":"water","hours":1,"factor":2}]"#).is_err());
+    /// ```
     pub fn from_json(text: &str) -> Result<Limits, EventError> {
         let bad = |why: String| EventError::Invalid {
             field: "limits",
@@ -155,11 +177,21 @@ impl Limits {
         for (i, o) in v.iter().enumerate() {
             let category = o["category"]
                 .as_str()
+                .filter(|c| !c.trim().is_empty())
                 .ok_or_else(|| bad(format!("#{i}: category missing")))?;
-            let hours = o["hours"]
-                .as_f64()
-                .filter(|h| *h > 0.0)
-                .ok_or_else(|| bad(format!("#{i}: hours missing or not positive")))?;
+            let positive = |k: &str| match &o[k] {
+                serde_json::Value::Null => Ok(None),
+                x => x
+                    .as_f64()
+                    .filter(|h| h.is_finite() && *h > 0.0)
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("#{i}: {k} must be a number above 0"))),
+            };
+            let (limit, factor) = match (positive("hours")?, positive("factor")?) {
+                (Some(h), None) => (Some(Duration::from_secs_f64(h * 3600.0)), 1.0),
+                (None, Some(f)) => (None, f),
+                _ => return Err(bad(format!("#{i}: give either hours or factor"))),
+            };
             let priority = o["priority"]
                 .as_str()
                 .map(str::parse::<Priority>)
@@ -169,11 +201,52 @@ impl Limits {
                 category: category.to_string(),
                 priority,
                 step,
-                factor: 1.0,
-                limit: Some(Duration::from_secs_f64(hours * 3600.0)),
+                factor,
+                limit,
             });
         }
         Ok(Limits { overrides })
+    }
+
+    /// The overrides as JSON, as [`from_json`](Limits::from_json) reads them.
+    pub fn to_json(&self) -> serde_json::Value {
+        let list = self.overrides.iter().map(|o| {
+            let mut v = serde_json::json!({ "category": o.category });
+            if let Some(p) = o.priority {
+                v["priority"] = p.as_str().into();
+            }
+            if let Some(s) = o.step {
+                v["step"] = s.as_str().into();
+            }
+            match o.limit {
+                Some(l) => v["hours"] = hours_json(l),
+                None => v["factor"] = o.factor.into(),
+            }
+            v
+        });
+        serde_json::Value::Array(list.collect())
+    }
+
+    /// The limits as `GET /api/events/limits` gives them: `defaults` ([`defaults_json`]) and the
+    /// `overrides` ([`to_json`](Limits::to_json)).
+    ///
+    /// [`defaults_json`]: Limits::defaults_json
+    pub fn table_json(&self) -> serde_json::Value {
+        serde_json::json!({"defaults": Limits::defaults_json(), "overrides": self.to_json()})
+    }
+
+    /// The limits with no override: every priority × step, in hours, as pages show them.
+    pub fn defaults_json() -> serde_json::Value {
+        let rows = Priority::ALL.iter().flat_map(|&p| {
+            Step::ALL.iter().map(move |&s| {
+                serde_json::json!({
+                    "priority": p.as_str(),
+                    "step": s.as_str(),
+                    "hours": hours_json(default_limit(p, s)),
+                })
+            })
+        });
+        serde_json::Value::Array(rows.collect())
     }
 }
 

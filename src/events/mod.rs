@@ -28,6 +28,7 @@ pub mod figures;
 pub mod flow;
 pub mod hotline;
 pub mod photo;
+pub mod settings;
 pub mod tile;
 
 use crate::model::{GridCode, MicroGridCode, VillageCode};
@@ -266,6 +267,56 @@ impl Event {
     /// Its deadline status now.
     pub fn due_status(&self, now: DateTime<Utc>) -> deadline::DueStatus {
         deadline::status(self.due_at, self.step_limit_s, now)
+    }
+}
+
+/// What a map point of an event needs ([`tile`]): an [`Event`] without its words, people and
+/// history, read from the store without them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventPoint {
+    /// Store id.
+    pub id: i64,
+    /// Its number.
+    pub number: String,
+    /// Category code.
+    pub category: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Where it is in the flow.
+    pub state: State,
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// Its grid, if located in one.
+    pub grid: Option<GridCode>,
+    /// When its current step is due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// The current step's limit (seconds), for amber.
+    pub step_limit_s: Option<i64>,
+}
+
+impl EventPoint {
+    /// Its deadline status now.
+    pub fn due_status(&self, now: DateTime<Utc>) -> deadline::DueStatus {
+        deadline::status(self.due_at, self.step_limit_s, now)
+    }
+}
+
+impl From<&Event> for EventPoint {
+    fn from(e: &Event) -> EventPoint {
+        EventPoint {
+            id: e.id,
+            number: e.number.clone(),
+            category: e.category.clone(),
+            priority: e.priority,
+            state: e.state,
+            lon: e.lon,
+            lat: e.lat,
+            grid: e.location.grid.clone(),
+            due_at: e.due_at,
+            step_limit_s: e.step_limit_s,
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use crate::events::deadline::{Limits, Step};
 use crate::events::flow::{self, Current, FlowError, Request};
 use crate::events::photo::PhotoKind;
 use crate::events::{
-    number, number_prefix, parse_time, time_text, Event, Level, Location, NewEvent, Photo, State,
+    number, number_prefix, parse_time, time_text, Event, EventPoint, Level, Location, NewEvent,
+    Photo, State,
 };
 use crate::model::{GridCode, MicroGridCode, VillageCode};
 use chrono::{DateTime, Utc};
@@ -46,6 +47,21 @@ pub enum EventStoreError {
     /// No such event.
     #[error("event {0} not found")]
     NotFound(i64),
+    /// A new category tree leaves out categories that stored events are in.
+    #[error(
+        "the new category tree leaves out {}: stored events are in them; keep them (under 其他 \
+         if they are retired)",
+        .0.iter().map(|(c, n)| format!("`{c}` ({n} events)")).collect::<Vec<_>>().join(", ")
+    )]
+    CategoriesInUse(Vec<(String, i64)>),
+    /// A stored setting does not read.
+    #[error("the stored event {key} do not read: {error}")]
+    Setting {
+        /// Which setting.
+        key: &'static str,
+        /// Why.
+        error: crate::events::EventError,
+    },
 }
 
 type Result<T> = std::result::Result<T, EventStoreError>;
@@ -129,6 +145,10 @@ pub struct EventFilter {
     pub changed_from: Option<DateTime<Utc>>,
 }
 
+/// The columns of an [`EventPoint`].
+const POINT_COLS: &str =
+    "fid, number, category, priority, state, lon, lat, grid_code, due_at, step_limit_s";
+
 const COLS: &str = "fid, number, client_id, reporter, source, category, title, description, \
     priority, state, level, lon, lat, address, village_code, grid_code, micro_code, ambiguous, \
     near_grids, border_m, assignee, reported_at, updated_at, due_at, step_limit_s, closed_at, \
@@ -144,6 +164,29 @@ fn bad(what: &str, why: impl std::fmt::Display) -> EventStoreError {
 impl Store {
     fn ev_db(&self, e: sqlx::Error) -> EventStoreError {
         EventStoreError::Store(self.db(e))
+    }
+
+    fn point_of(&self, r: &AnyRow) -> Result<EventPoint> {
+        let s = |c: &str| r.try_get::<String, _>(c).map_err(|e| self.ev_db(e));
+        let os = |c: &str| r.try_get::<Option<String>, _>(c).map_err(|e| self.ev_db(e));
+        let id = r.try_get::<i64, _>("fid").map_err(|e| self.ev_db(e))?;
+        let what = format!("event {id}");
+        Ok(EventPoint {
+            id,
+            number: s("number")?,
+            category: s("category")?,
+            priority: s("priority")?.parse().map_err(|e| bad(&what, e))?,
+            state: s("state")?.parse().map_err(|e| bad(&what, e))?,
+            lon: r.try_get("lon").map_err(|e| self.ev_db(e))?,
+            lat: r.try_get("lat").map_err(|e| self.ev_db(e))?,
+            grid: os("grid_code")?.and_then(|c| GridCode::parse(&c).ok()),
+            due_at: os("due_at")?
+                .map(|v| parse_time("due_at", &v).map_err(|e| bad(&what, e)))
+                .transpose()?,
+            step_limit_s: r
+                .try_get::<Option<i64>, _>("step_limit_s")
+                .map_err(|e| self.ev_db(e))?,
+        })
     }
 
     fn event_of(&self, r: &AnyRow) -> Result<Event> {
@@ -576,6 +619,22 @@ impl Store {
         }
         let rows = q.fetch_all(&self.pool).await.map_err(|e| self.ev_db(e))?;
         rows.iter().map(|r| self.event_of(r)).collect()
+    }
+
+    /// The map points of the events of a filter (as [`list_events`](Self::list_events), in the
+    /// same order), reading only the columns a point needs: a town's year in one tile is read
+    /// without its texts.
+    pub async fn event_points(&self, f: &EventFilter) -> Result<Vec<EventPoint>> {
+        let (sql, args) = list_sql(f);
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {POINT_COLS} FROM events WHERE {sql} ORDER BY reported_at DESC, fid DESC{}",
+            f.limit.map_or(String::new(), |n| format!(" LIMIT {n}"))
+        )));
+        for a in args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(|e| self.ev_db(e))?;
+        rows.iter().map(|r| self.point_of(r)).collect()
     }
 }
 

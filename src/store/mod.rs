@@ -22,6 +22,7 @@ pub mod backup;
 mod colour;
 pub mod edit;
 // -- events (issue 15) --
+mod event_settings;
 pub mod events;
 // -- end events --
 pub mod export;

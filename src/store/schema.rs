@@ -294,6 +294,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         V10,
     ),
     // -- end screen --
+    (11, "event settings: categories and time limits", V11),
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -413,6 +414,12 @@ CREATE TABLE screen_sessions (fid {pk}, id_hash TEXT NOT NULL UNIQUE, token_name
 CREATE INDEX screen_sessions_token ON screen_sessions (token_name)
 "#;
 // -- end screen --
+/// Migration 11: a deployment's event settings (see [`crate::events::settings`]): its category
+/// tree and time limits as JSON, one row each, with who set them and when.
+const V11: &str = r#"
+CREATE TABLE event_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_by TEXT NOT NULL,
+  set_at TEXT NOT NULL)
+"#;
 // -- field (issue 18)
 /// Migration 9: household visits (入户走访) and leaders' tags on households (see [`crate::field`]).
 /// A household is `building/door`; nothing about its residents is stored. A visit's `client_id`

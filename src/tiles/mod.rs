@@ -15,6 +15,7 @@
 //! cuts of identical edges, rounded to the integer grid and encoded.
 
 mod clip;
+pub mod cluster;
 mod encode;
 mod shapes;
 mod tilemath;

@@ -21,6 +21,11 @@ pub fn to_world(lon: f64, lat: f64) -> World {
     [(lon + 180.0) / 360.0, (1.0 - lat.tan().asinh() / PI) / 2.0]
 }
 
+/// Lon/lat degrees of world coordinates: the inverse of [`to_world`].
+pub fn from_world(w: World) -> (f64, f64) {
+    (lon_of(w[0]), lat_of(w[1]))
+}
+
 /// Longitude of a world x.
 fn lon_of(x: f64) -> f64 {
     x * 360.0 - 180.0

@@ -251,7 +251,7 @@ pub fn run(a: Args) -> Result<()> {
     for id in wangge::tiles::tiles_covering(&bounds, 12) {
         let b = id.buffered_bounds(wangge::tiles::BUFFER);
         let n = rt
-            .block_on(store.list_events(&EventFilter {
+            .block_on(store.event_points(&EventFilter {
                 bbox: Some([b.min().x, b.min().y, b.max().x, b.max().y]),
                 ..EventFilter::default()
             }))?
@@ -261,23 +261,25 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     if let Some(id) = busiest {
-        let mut times = Vec::new();
+        let (mut times, mut listing) = (Vec::new(), Vec::new());
         let mut bytes = 0;
         for _ in 0..5 {
             let t = Instant::now();
             let b = id.buffered_bounds(wangge::tiles::BUFFER);
-            let evs = rt.block_on(store.list_events(&EventFilter {
+            let evs = rt.block_on(store.event_points(&EventFilter {
                 bbox: Some([b.min().x, b.min().y, b.max().x, b.max().y]),
                 ..EventFilter::default()
             }))?;
+            listing.push(t.elapsed().as_secs_f64());
             bytes = events::tile::render(&evs, &tree, end, id).map_or(0, |t| t.len());
             times.push(t.elapsed().as_secs_f64());
         }
         println!(
-            "tile z12/{}/{}: {most} events, {bytes} bytes (uncompressed MVT); {}",
+            "tile z12/{}/{}: {most} events, {bytes} bytes (uncompressed MVT); {} (of which reading the points {})",
             id.x,
             id.y,
-            median_p95(&mut times)
+            median_p95(&mut times),
+            median_p95(&mut listing)
         );
     }
     if let Some(m) = peak_mib() {

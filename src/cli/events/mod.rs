@@ -28,6 +28,12 @@ pub enum Command {
     Show(ShowArgs),
     /// Figures of a period per grid (worst first), village, category and source.
     Report(ReportArgs),
+    /// Print the category tree (JSON, as `GET /api/events/categories`), or set it from a file
+    /// (`--set tree.json`; refused when it leaves out a category stored events are in).
+    Categories(SettingArgs),
+    /// Print the time limits (JSON, as `GET /api/events/limits`), or set the overrides from a
+    /// file (`--set limits.json`: `[{category, priority?, step?, hours | factor}]`).
+    Limits(SettingArgs),
     /// Benchmark: a year of a generated district's events (260,000 by default) located, stored,
     /// taken through their flow at simulated times; a month's report and the busiest z12 tile
     /// timed.
@@ -42,6 +48,8 @@ impl Command {
             Command::List(a) => list(a),
             Command::Show(a) => show(a),
             Command::Report(a) => report(a),
+            Command::Categories(a) => categories(a),
+            Command::Limits(a) => limits(a),
             Command::Bench(a) => bench::run(a),
         }
     }
@@ -65,10 +73,10 @@ const CHUNK: usize = 5000;
 fn import(a: ImportArgs) -> Result<()> {
     let name = a.file.display().to_string();
     let f = std::fs::File::open(&a.file).with_context(|| format!("{name}: cannot open"))?;
-    let tree = CategoryTree::default();
-    let rows = hotline::read(std::io::BufReader::new(f), &name, &tree)?;
     let rt = runtime()?;
     let store = rt.block_on(a.store.open_existing("import a town first (wangge import)"))?;
+    let settings = rt.block_on(store.event_settings())?;
+    let rows = hotline::read(std::io::BufReader::new(f), &name, &settings.categories)?;
     let started = std::time::Instant::now();
     let snap = rt.block_on(store.map_snapshot())?;
     let locator = Locator::new(&snap);
@@ -115,7 +123,7 @@ fn import(a: ImportArgs) -> Result<()> {
     let located_s = started.elapsed().as_secs_f64();
     let (mut fresh, mut dup) = (0, 0);
     for chunk in batch.chunks(CHUNK) {
-        for r in rt.block_on(store.report_events(chunk, &Limits::default()))? {
+        for r in rt.block_on(store.report_events(chunk, &settings.limits))? {
             if r.duplicate {
                 dup += 1;
             } else {
@@ -272,7 +280,7 @@ fn report(a: ReportArgs) -> Result<()> {
     let store = rt.block_on(a.store.open_existing(""))?;
     let started = std::time::Instant::now();
     let evs = rt.block_on(store.list_events(&f))?;
-    let tree = CategoryTree::default();
+    let tree = rt.block_on(store.event_settings())?.categories;
     let top = |c: &str| tree.top(c).unwrap_or("other").to_string();
     let fig = events::figures::figures(&evs, &top, Utc::now());
     let s = started.elapsed().as_secs_f64();
@@ -305,5 +313,57 @@ fn report(a: ReportArgs) -> Result<()> {
     for (c, counts) in &fig.by_category {
         row(&format!("[{}]", tree.name(c).unwrap_or(c)), counts);
     }
+    Ok(())
+}
+
+/// Flags of `wangge events categories` and `wangge events limits`.
+#[derive(clap::Args)]
+pub struct SettingArgs {
+    /// Set it from this JSON file instead of printing it.
+    #[arg(long)]
+    set: Option<PathBuf>,
+    /// Who sets it (kept with the setting).
+    #[arg(long, default_value = "wangge-cli")]
+    by: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// The text of a settings file, named in its errors.
+fn setting_file(p: &std::path::Path) -> Result<(String, String)> {
+    let name = p.display().to_string();
+    let text = std::fs::read_to_string(p).with_context(|| format!("{name}: cannot read"))?;
+    Ok((name, text))
+}
+
+fn categories(a: SettingArgs) -> Result<()> {
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open_existing(""))?;
+    if let Some(p) = &a.set {
+        let (name, text) = setting_file(p)?;
+        let tree = CategoryTree::from_json(&text).with_context(|| name.clone())?;
+        rt.block_on(store.set_event_categories(&tree, &a.by))
+            .with_context(|| name.clone())?;
+        println!("{name}: {} categories set", tree.codes().len());
+        return Ok(());
+    }
+    let tree = rt.block_on(store.event_settings())?.categories;
+    println!("{}", serde_json::to_string_pretty(&tree)?);
+    Ok(())
+}
+
+fn limits(a: SettingArgs) -> Result<()> {
+    let rt = runtime()?;
+    let store = rt.block_on(a.store.open_existing(""))?;
+    if let Some(p) = &a.set {
+        let (name, text) = setting_file(p)?;
+        let limits = Limits::from_json(&text).with_context(|| name.clone())?;
+        rt.block_on(store.set_event_limits(&limits, &a.by))
+            .with_context(|| name.clone())?;
+        println!("{name}: {} overrides set", limits.overrides.len());
+        return Ok(());
+    }
+    let limits = rt.block_on(store.event_settings())?.limits;
+    println!("{}", serde_json::to_string_pretty(&limits.table_json())?);
     Ok(())
 }

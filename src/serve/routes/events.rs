@@ -10,6 +10,8 @@
 //! - `POST /api/events/{id}/actions`: `{"action", "expected_version", "note", "assignee",
 //!   "reason", "rating", "photos"}`: 409 if someone acted first, 422 if the flow refuses it;
 //! - `GET /api/events/categories`, `GET /api/events/figures` (per grid, worst first);
+//! - `GET|PUT /api/events/categories`, `GET|PUT /api/events/limits`: the deployment's category
+//!   tree and time limits (set by admins);
 //! - `GET /tiles/events.json`, `GET /tiles/events/{z}/{x}/{y}.mvt`: the events as a point layer;
 //! - `GET /events`: the dispatcher's console page (web/events/).
 
@@ -20,6 +22,7 @@ use crate::events::category::CategoryTree;
 use crate::events::deadline::Limits;
 use crate::events::flow::Request;
 use crate::events::photo::{self, MAX_PHOTOS};
+use crate::events::settings::Settings;
 use crate::events::{self, figures, parse_time, Action, Event, EventError, NewEvent, Photo};
 use crate::serve::auth::{self, AuditNote, Who};
 use crate::serve::cache::{etag_of, Entry};
@@ -54,6 +57,11 @@ fn store(svc: &Service) -> ApiResult<&Store> {
     })
 }
 
+/// The deployment's categories and limits.
+async fn settings(svc: &Service) -> ApiResult<Settings> {
+    store(svc)?.event_settings().await.map_err(status_of)
+}
+
 fn status_of(e: EventStoreError) -> ApiError {
     let status = match &e {
         EventStoreError::Conflict { .. } => StatusCode::CONFLICT,
@@ -63,7 +71,10 @@ fn status_of(e: EventStoreError) -> ApiError {
         } => StatusCode::BAD_REQUEST,
         EventStoreError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EventStoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        EventStoreError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EventStoreError::CategoriesInUse(_) => StatusCode::CONFLICT,
+        EventStoreError::Store(_) | EventStoreError::Setting { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     };
     ApiError {
         status,
@@ -262,10 +273,10 @@ pub async fn report(
             items.len()
         )));
     }
-    let tree = CategoryTree::default();
+    let set = settings(&svc).await?;
     let mut batch_events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let e = new_event(&svc, caller, &tree, item)
+        let e = new_event(&svc, caller, &set.categories, item)
             .await
             .map_err(|mut e| {
                 if batch {
@@ -276,7 +287,7 @@ pub async fn report(
         batch_events.push(e);
     }
     let stored = store(&svc)?
-        .report_events(&batch_events, &Limits::default())
+        .report_events(&batch_events, &set.limits)
         .await
         .map_err(status_of)?;
     let fresh: Vec<&str> = stored
@@ -316,6 +327,7 @@ fn instant(k: &'static str, s: &str, end: bool) -> ApiResult<DateTime<Utc>> {
 fn filter(
     q: &BTreeMap<String, String>,
     caller: &crate::accounts::Caller,
+    tree: &CategoryTree,
 ) -> ApiResult<EventFilter> {
     let f = |e| field(None, e);
     let bad = |k: &str, e: crate::model::CodeError| ApiError::bad_request(format!("{k}: {e}"));
@@ -343,7 +355,7 @@ fn filter(
                 out.village =
                     Some(crate::model::VillageCode::parse(v).map_err(|e| bad("village", e))?)
             }
-            "category" => out.category = Some(CategoryTree::default().check(v).map_err(f)?),
+            "category" => out.category = Some(tree.check(v).map_err(f)?),
             "from" => out.from = Some(instant("from", v, false)?),
             "to" => out.to = Some(instant("to", v, true)?),
             "overdue" => {
@@ -394,9 +406,10 @@ pub fn event_json(e: &Event, tree: &CategoryTree, now: DateTime<Utc>) -> Value {
 pub async fn list(AxState(svc): AxState<Arc<Service>>, who: Who, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
-    let f = filter(&q, caller)?;
+    let tree = settings(&svc).await?.categories;
+    let f = filter(&q, caller, &tree)?;
     let evs = store(&svc)?.list_events(&f).await.map_err(status_of)?;
-    let (tree, now) = (CategoryTree::default(), Utc::now());
+    let now = Utc::now();
     let list: Vec<Value> = evs.iter().map(|e| event_json(e, &tree, now)).collect();
     Ok(Json(json!({ "events": list })).into_response())
 }
@@ -409,9 +422,10 @@ pub async fn geojson(
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
-    let f = filter(&q, caller)?;
+    let tree = settings(&svc).await?.categories;
+    let f = filter(&q, caller, &tree)?;
     let evs = store(&svc)?.list_events(&f).await.map_err(status_of)?;
-    let (tree, now) = (CategoryTree::default(), Utc::now());
+    let now = Utc::now();
     let features: Vec<Value> = evs
         .iter()
         .map(|e| {
@@ -447,7 +461,8 @@ pub async fn show(
     let e = s.event(id).await.map_err(status_of)?;
     policy::may_see_event(caller, &e).map_err(auth::refused)?;
     let history = s.event_history(id).await.map_err(status_of)?;
-    let mut v = event_json(&e, &CategoryTree::default(), Utc::now());
+    let tree = settings(&svc).await?.categories;
+    let mut v = event_json(&e, &tree, Utc::now());
     v["history"] = json!(history);
     v["actions"] = json!(policy::event_offers(caller, &e));
     Ok(Json(v).into_response())
@@ -510,15 +525,16 @@ pub async fn act(
     let s = store(&svc)?;
     let e = s.event(id).await.map_err(status_of)?;
     policy::may_act_on_event(caller, rq.action, &e).map_err(auth::refused)?;
+    let set = settings(&svc).await?;
     let after = s
-        .act_on_event(id, &rq, &caller.name, &Limits::default(), Utc::now())
+        .act_on_event(id, &rq, &caller.name, &set.limits, Utc::now())
         .await
         .map_err(status_of)?;
     let note = AuditNote(format!(
         "event {} {} ({} → {}, version {})",
         after.number, rq.action, e.state, after.state, after.version
     ));
-    let mut resp = Json(event_json(&after, &CategoryTree::default(), Utc::now())).into_response();
+    let mut resp = Json(event_json(&after, &set.categories, Utc::now())).into_response();
     resp.extensions_mut().insert(note);
     Ok(resp)
 }
@@ -548,13 +564,14 @@ pub async fn tile(
     let y = y.strip_suffix(".mvt").unwrap_or(&y);
     let id = TileId::new(num("z", &z)?, num("x", &x)?, num("y", y)?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut f = filter(&q, caller)?;
+    let tree = settings(&svc).await?.categories;
+    let mut f = filter(&q, caller, &tree)?;
     f.limit = None;
     let b = id.buffered_bounds(BUFFER);
     f.bbox = Some([b.min().x, b.min().y, b.max().x, b.max().y]);
-    let evs = store(&svc)?.list_events(&f).await.map_err(status_of)?;
+    let evs = store(&svc)?.event_points(&f).await.map_err(status_of)?;
     let value = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Bytes>> {
-        match events::tile::render(&evs, &CategoryTree::default(), Utc::now(), id) {
+        match events::tile::render(&evs, &tree, Utc::now(), id) {
             Some(raw) => Ok(Some(Bytes::from(gzip(&raw)?))),
             None => Ok(None),
         }
@@ -599,9 +616,63 @@ pub async fn tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderMap) -
     .into_response()
 }
 
-/// `GET /api/events/categories`: the category tree.
-pub async fn categories() -> Json<CategoryTree> {
-    Json(CategoryTree::default())
+/// `GET /api/events/categories`: the deployment's category tree.
+pub async fn categories(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Json<CategoryTree>> {
+    Ok(Json(settings(&svc).await?.categories))
+}
+
+/// `PUT /api/events/categories` (admins): replaces the category tree; 409 when it leaves out a
+/// category stored events are in.
+pub async fn set_categories(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = auth::need(&who)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("categories: the body is not UTF-8"))?;
+    let tree = CategoryTree::from_json(text).map_err(|e| field(None, e))?;
+    store(&svc)?
+        .set_event_categories(&tree, &caller.name)
+        .await
+        .map_err(status_of)?;
+    let note = AuditNote(format!(
+        "event categories set: {} codes",
+        tree.codes().len()
+    ));
+    let mut resp = Json(tree).into_response();
+    resp.extensions_mut().insert(note);
+    Ok(resp)
+}
+
+/// `GET /api/events/limits`: the time limits (`defaults` per priority × step in hours, and the
+/// deployment's `overrides` by category).
+pub async fn limits(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
+    Ok(Json(settings(&svc).await?.limits.table_json()).into_response())
+}
+
+/// `PUT /api/events/limits` (admins): replaces the overrides (`[{category, priority?, step?,
+/// hours | factor}]`); steps already running keep their deadlines.
+pub async fn set_limits(
+    AxState(svc): AxState<Arc<Service>>,
+    who: Who,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = auth::need(&who)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("limits: the body is not UTF-8"))?;
+    let limits = Limits::from_json(text).map_err(|e| field(None, e))?;
+    store(&svc)?
+        .set_event_limits(&limits, &caller.name)
+        .await
+        .map_err(status_of)?;
+    let note = AuditNote(format!(
+        "event limits set: {} overrides",
+        limits.overrides.len()
+    ));
+    let mut resp = Json(limits.table_json()).into_response();
+    resp.extensions_mut().insert(note);
+    Ok(resp)
 }
 
 /// `GET /api/events/figures?village=&grid=&from=&to=`: counts per grid (worst first), village,
@@ -620,7 +691,8 @@ pub async fn figures_route(
             )));
         }
     }
-    let mut f = filter(&q, caller)?;
+    let tree = settings(&svc).await?.categories;
+    let mut f = filter(&q, caller, &tree)?;
     // figures are counts: everyone sees them for the whole area they ask for
     f.holder = None;
     f.limit = None;
@@ -631,7 +703,6 @@ pub async fn figures_route(
         f.from = Some(instant("from", &first, false)?);
     }
     let evs = store(&svc)?.list_events(&f).await.map_err(status_of)?;
-    let tree = CategoryTree::default();
     let top = |c: &str| tree.top(c).unwrap_or("other").to_string();
     let fig = figures::figures(&evs, &top, now);
     let mut v = json!(fig);

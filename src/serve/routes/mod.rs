@@ -62,6 +62,7 @@ pub const ROUTES: &[&str] = &[
     // -- events (issue 15) --
     "/api/events",
     "/api/events/categories",
+    "/api/events/limits",
     "/api/events/figures",
     "/api/events/geojson",
     "/api/events/{id}",
@@ -153,7 +154,14 @@ pub fn router(service: Arc<Service>) -> Router {
                 .post(events::report)
                 .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
         )
-        .route("/api/events/categories", get(events::categories))
+        .route(
+            "/api/events/categories",
+            get(events::categories).put(events::set_categories),
+        )
+        .route(
+            "/api/events/limits",
+            get(events::limits).put(events::set_limits),
+        )
         .route("/api/events/figures", get(events::figures_route))
         .route("/api/events/geojson", get(events::geojson))
         .route("/api/events/{id}", get(events::show))
