@@ -16,9 +16,6 @@ const OPEN = 'reported,accepted,dispatched,handled,verified';
 /** Labels of names the API sends (display only; the flow itself stays on the server). */
 const STATE = {reported: '待受理', accepted: '已受理', dispatched: '处置中', handled: '待核查',
   verified: '已核查', archived: '已结案', evaluated: '已评价', returned: '已退回'};
-const ACTION = {report: '上报事件', accept: '受理', dispatch: '派遣', reassign: '改派', return: '退回',
-  resubmit: '重新上报', escalate: '上报上级', handle_in_grid: '就地处置', reply: '处置反馈',
-  verify: '核查通过', reopen: '核查不通过', archive: '结案归档', evaluate: '考核评价'};
 const PRIORITY = {low: '低', normal: '一般', high: '紧急', urgent: '特急'};
 const SOURCE = {worker: '网格员上报', hotline: '热线', resident: '群众上报', inspection: '巡查督查'};
 const LEVEL = {grid: '网格', village: '村/社区', town: '镇/街道'};
@@ -316,7 +313,7 @@ function holder(key, grid) {
 function historyHtml(e, grid) {
   const items = (e.history || []).slice().reverse();
   return `<ol class="history" data-testid="history">${items.map((h) => `<li data-action="${esc(h.action)}">
-    <div><b>${esc(ACTION[h.action] || h.action)}</b> <span class="who">${esc(h.who)}</span>
+    <div><b>${esc(h.label || h.action)}</b> <span class="who">${esc(h.who)}</span>
     <time>${esc(clock(h.at))}</time></div>
     <div class="muted">${h.from_state ? `${esc(STATE[h.from_state] || h.from_state)} → ` : ''}${esc(STATE[h.to_state] || h.to_state)}${h.level && h.level !== 'grid' ? `（${esc(LEVEL[h.level] || h.level)}）` : ''}${h.assignee ? ` · 处置人 ${esc(holder(h.assignee, grid))}` : ''}</div>
     ${h.reason ? `<div class="reason">原因：${esc(h.reason)}</div>` : ''}${h.note ? `<div class="note">${esc(h.note)}</div>` : ''}
