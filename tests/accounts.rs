@@ -597,12 +597,23 @@ async fn leaders_read_only_the_tracks_in_their_area() {
             )
             .await;
         assert_eq!(st, 200, "{v}");
+        // the window of the points, not "today" (China time): at 00:00–00:30 in China the
+        // points are yesterday's there
+        let utc = |d: chrono::TimeDelta| {
+            (now + d)
+                .to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let window = format!(
+            "from={}&to={}",
+            utc(-chrono::TimeDelta::hours(1)),
+            utc(chrono::TimeDelta::minutes(1))
+        );
+        let points = format!("/api/patrol/points?{window}");
         let read = |role: Role| {
-            let t = &t;
+            let (t, points) = (&t, &points);
             async move {
-                let (st, v) = t
-                    .call(t.client(role), Method::GET, "/api/patrol/points", None)
-                    .await;
+                let (st, v) = t.call(t.client(role), Method::GET, points, None).await;
                 assert_eq!(st, 200, "{role}: {v}");
                 let mut got: Vec<(String, f64)> = v["features"]
                     .as_array()
@@ -638,6 +649,107 @@ async fn leaders_read_only_the_tracks_in_their_area() {
         let own = read(Role::Worker).await;
         assert_eq!(own.len(), 2, "{kind:?}: {own:?}");
         assert!(own.iter().all(|(w, _)| w == WORKER_PHONE), "{own:?}");
+
+        // coverage figures, the same way: the admin all, the leader their village's grids and
+        // the workers registered there, a worker their own row and grids only
+        let village_of: std::collections::BTreeMap<String, String> = grids["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let p = &f["properties"];
+                (
+                    p["code"].as_str().unwrap().into(),
+                    p["village_code"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let china = |d: chrono::TimeDelta| {
+            let east8 = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+            (now + d)
+                .with_timezone(&east8)
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        let cover = format!(
+            "/api/patrol/coverage?from={}&to={}",
+            china(-chrono::TimeDelta::hours(1)),
+            china(chrono::TimeDelta::zero())
+        );
+        let coverage = |role: Role| {
+            let (t, cover) = (&t, &cover);
+            async move {
+                let (st, v) = t.call(t.client(role), Method::GET, cover, None).await;
+                assert_eq!(st, 200, "{role}: {v}");
+                v
+            }
+        };
+        let codes = |v: &Value| -> Vec<String> {
+            v["grids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["code"].as_str().unwrap().into())
+                .collect()
+        };
+        let all = coverage(Role::Admin).await;
+        assert_eq!(
+            codes(&all).len(),
+            village_of.len(),
+            "{kind:?}: the admin reads every grid"
+        );
+        let ids = |v: &Value| -> Vec<String> {
+            v["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|w| {
+                    w["ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| i.as_str().unwrap().to_string())
+                })
+                .collect()
+        };
+        assert!(
+            ids(&all).contains(&WORKER_PHONE.to_string())
+                && ids(&all).contains(&"13900000002".to_string()),
+            "{all}"
+        );
+        let led = coverage(Role::Leader).await;
+        let in_village = village_of.values().filter(|v| **v == t.village).count();
+        assert!(
+            in_village > 0 && codes(&led).len() == in_village,
+            "{kind:?}: {} grids for the leader, {in_village} in the village",
+            codes(&led).len()
+        );
+        assert!(codes(&led).iter().all(|c| village_of[c] == t.village));
+        for w in led["workers"].as_array().unwrap() {
+            assert!(
+                w["grids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|g| village_of[g.as_str().unwrap()] == t.village),
+                "{kind:?}: a worker outside the leader's village: {w}"
+            );
+        }
+        let mine = coverage(Role::Worker).await;
+        let rows = mine["workers"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{kind:?}: {mine}");
+        assert_eq!(ids(&mine), [WORKER_PHONE], "{kind:?}: {mine}");
+        let my_grids: Vec<String> = rows[0]["grids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_str().unwrap().into())
+            .collect();
+        assert_eq!(
+            codes(&mine),
+            my_grids,
+            "{kind:?}: a worker reads only their own grids"
+        );
     }
 }
 

@@ -303,6 +303,22 @@ pub fn track_scope(caller: &Caller) -> TrackScope<'_> {
     }
 }
 
+/// Whose patrol coverage figures a caller may read: with no accounts (an open server) and for
+/// admins all; planners and leaders the grids of their towns and villages and the workers
+/// registered there; a worker their own row and grids; a screen its token's area (all when the
+/// token names none).
+pub fn coverage_scope(caller: Option<&Caller>) -> TrackScope<'_> {
+    let Some(c) = caller else {
+        return TrackScope::All;
+    };
+    match c.role {
+        Role::Screen if c.scope.towns.is_empty() && c.scope.villages.is_empty() => TrackScope::All,
+        Role::Worker => track_scope(c),
+        _ if c.role == Role::Admin => TrackScope::All,
+        _ => TrackScope::Area(&c.scope),
+    }
+}
+
 /// Whether `caller` sees every person of a grid (workers too); anyone else sees only the grid
 /// leader's name and phone, as a notice board shows them.
 pub fn sees_people(caller: Option<&Caller>) -> bool {
