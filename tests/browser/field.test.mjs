@@ -311,6 +311,11 @@ try {
   await pageW.tap('#patrol');
   // 10 minutes, one fix every 5 s, walking from the border point to the deep point and back.
   const steps = 121;
+  // The walk is the last ten minutes and must lie within today in China (+08:00), which "my grid
+  // today" counts: in a China day's first 11 minutes, wait for them to pass rather than walk
+  // across midnight.
+  const chinaMs = (Date.now() + 8 * 3_600_000) % 86_400_000;
+  if (chinaMs < 11 * 60_000) await sleep(11 * 60_000 - chinaMs);
   const t0 = Date.now() - 10 * 60_000 - 5_000;
   const walk = [];
   for (let i = 0; i < steps; i++) {
@@ -500,6 +505,31 @@ try {
   await shot(pageW, 'field-today-shares.png');
   await pageW.evaluate(() => { document.querySelector('main').scrollTop = document.querySelector('[data-testid=unpassed]').offsetTop - 60; });
   await shot(pageW, 'field-today-unpassed.png');
+  // The unpassed buildings are on the map as well (targets red, others orange); tapping one in
+  // the list brings the map to it.
+  // the list as the API gives it from the page's position (nearest first), and the page's first
+  const fix = await pageW.evaluate(() => window.__field.fix);
+  const todayAt = fix ? (await api(`/api/field/today?lon=${fix.lon}&lat=${fix.lat}`, {headers: {cookie: workerCookie}})).json : today;
+  const withPoint = todayAt.unpassed.filter((u) => u.lon != null && u.lat != null);
+  const firstId = await pageW.getAttribute('[data-testid=unpassed] > ul > li:has(button.go:not([disabled]))', 'data-id');
+  const u0 = withPoint.find((u) => u.id === firstId);
+  if (check(!!u0, `unpassed: the page's first building ${firstId} is one of the API's ${withPoint.length} with a point`)) {
+    await pageW.tap(`[data-testid=unpassed] li[data-id="${u0.id}"] button.go`);
+    await pageW.waitForFunction(() => !window.__field.map.isMoving());
+    await settle(pageW);
+    const m = await pageW.evaluate((id) => {
+      const map = window.__field.map;
+      const c = map.getCenter();
+      const feats = map.queryRenderedFeatures({layers: ['field-unpassed']});
+      const hit = feats.find((f) => f.properties.id === id);
+      return {c: [c.lng, c.lat], ids: [...new Set(feats.map((f) => f.properties.id))], hit: !!hit};
+    }, u0.id);
+    const listed = new Set(withPoint.map((u) => u.id));
+    const off = Math.hypot((m.c[0] - u0.lon) * 111_320 * Math.cos(u0.lat * Math.PI / 180), (m.c[1] - u0.lat) * 110_540);
+    check(m.hit && off < 2 && m.ids.length >= 1 && m.ids.every((id) => listed.has(id)),
+      `unpassed on the map: tapping ${u0.id} centres the map on it (${off.toFixed(2)} m off); ${m.ids.length} markers drawn there, all of the API's list`);
+    await shot(pageW, 'field-unpassed-map.png');
+  }
 
   // Offline, the tab shows the last figures it had, saying so.
   await ctxW.setOffline(true);

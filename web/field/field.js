@@ -85,6 +85,12 @@ async function startMap() {
     map.addLayer({id: 'field-grids-line', type: 'line', source: 'field-grids', paint: {'line-color': '#0b3d91', 'line-width': 4}}, labels);
     map.addLayer({id: 'field-acc', type: 'fill', source: 'field-me', filter: ['==', ['get', 'kind'], 'accuracy'], paint: {'fill-color': '#1e88e5', 'fill-opacity': 0.18}}, labels);
     map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}}, labels);
+    // the buildings I have not passed this month: key targets red, the rest orange
+    map.addSource('field-unpassed', {type: 'geojson', data: unpassedGeojson(S.unpassed || [])});
+    map.addLayer({id: 'field-unpassed', type: 'circle', source: 'field-unpassed', paint: {
+      'circle-radius': ['case', ['get', 'target'], 7, 5], 'circle-color': ['case', ['get', 'target'], '#c62828', '#ef6c00'],
+      'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
+    }});
     map.addLayer({id: 'field-dot', type: 'circle', source: 'field-me', filter: ['==', ['get', 'kind'], 'me'], paint: {'circle-radius': 8, 'circle-color': '#1e88e5', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3}});
     document.body.dataset.map = 'ready';
     if (S.lastAnswer) drawAnswer(...S.lastAnswer);
@@ -248,7 +254,7 @@ async function loadMe() {
   }
   $('#me-button').textContent = S.me ? `${S.me.name} · 退出` : '登录';
   renderMine();
-  if (!S.me) { $('#today').innerHTML = ''; $('#my-events').innerHTML = ''; }
+  if (!S.me) { $('#today').innerHTML = ''; $('#my-events').innerHTML = ''; showUnpassed([]); }
   if (S.me && navigator.onLine) {
     const villages = [...new Set(S.me.grids.map((g) => g.village_code).filter(Boolean))];
     await Promise.all(villages.map((v) => cacheVillage(v).catch(() => null)));
@@ -513,6 +519,27 @@ function shareRow(name, key, today, month, counts) {
   return `<tr><td>${name}</td>${cell(today, 'today')}${cell(month, 'month')}</tr>`;
 }
 
+/** The unpassed buildings with a known point, as map points. */
+function unpassedGeojson(list) {
+  return {type: 'FeatureCollection', features: list.filter((u) => u.lon != null && u.lat != null).map((u) => ({
+    type: 'Feature', geometry: {type: 'Point', coordinates: [u.lon, u.lat]}, properties: {id: u.id, target: !!u.target},
+  }))};
+}
+
+/** Marks the unpassed buildings on the map (now, or when the map has loaded). */
+function showUnpassed(list) {
+  S.unpassed = list;
+  S.map?.getSource('field-unpassed')?.setData(unpassedGeojson(list));
+}
+
+/** Centres the map on an unpassed building of the list. */
+function goToUnpassed(id) {
+  const u = (S.unpassed || []).find((x) => x.id === id);
+  if (!u || u.lon == null || !S.map) return;
+  S.map.easeTo({center: [u.lon, u.lat], zoom: Math.max(S.map.getZoom(), 17), duration: 400});
+  document.querySelector('main').scrollTop = 0;
+}
+
 function renderToday(t, stale) {
   const names = Object.fromEntries((S.me?.grids || []).map((g) => [g.code, g.name]));
   const grids = t.grids.map((g) => `<div class="today-grid" data-grid="${esc(g.code)}" data-state="${esc(g.state)}">
@@ -528,7 +555,7 @@ function renderToday(t, stale) {
       ${shareRow('道路', 'road_share', d, m, (w) => `${km(w.road_walked_m)}/${km(w.road_m)} 公里`)}
       ${shareRow('网格单元', 'cell_share', d, m, (w) => `${w.cells_visited}/${w.cells} 格`)}
       </tbody></table><p class="hint">巡查 今日 <b data-k="patrols" data-period="today">${d ? d.patrols : 0}</b> 次 · 本月 <b data-k="patrols" data-period="month">${m.patrols}</b> 次</p></div>` : '';
-  const item = (u) => `<li data-id="${esc(u.id)}">${u.target ? '<span class="tgt">重点</span>' : ''}${esc(u.address || u.id)}${u.distance_m != null ? ` <span class="dist">${Math.round(u.distance_m)} 米</span>` : ''}</li>`;
+  const item = (u) => `<li data-id="${esc(u.id)}"><button type="button" class="go"${u.lon == null ? ' disabled' : ''}>${u.target ? '<span class="tgt">重点</span>' : ''}${esc(u.address || u.id)}${u.distance_m != null ? ` <span class="dist">${Math.round(u.distance_m)} 米</span>` : ''}</button></li>`;
   const first = t.unpassed.slice(0, 6);
   const rest = t.unpassed.slice(6);
   const who = t.passed_by === 'me' ? '我' : '网格';
@@ -536,6 +563,7 @@ function renderToday(t, stale) {
       <p>重点目标 <b data-k="targets_unpassed">${t.targets_unpassed}</b> 处 · 建筑 <b data-k="buildings_unpassed">${t.buildings_unpassed}</b> 栋${S.fix ? '，由近到远' : ''}</p>
       <ul>${first.map(item).join('')}</ul>
       ${rest.length ? `<details><summary>再看 ${rest.length} 处</summary><ul>${rest.map(item).join('')}</ul></details>` : ''}</div>`;
+  showUnpassed(t.unpassed);
   const day = `${+t.day.slice(5, 7)}月${+t.day.slice(8, 10)}日`;
   $('#today').innerHTML = `<div class="card" data-testid="today" data-day="${esc(t.day)}"><h2>今日巡查 · ${day}${stale ? ' <span class="stale">离线，上次数据</span>' : ''}</h2>
     ${grids || '<p class="hint">没有登记为网格员的网格。</p>'}</div>${shares}${unpassed}`;
@@ -757,6 +785,7 @@ async function start() {
   $('#login-cancel').addEventListener('click', () => $('#login').close());
   $('#patrol').addEventListener('click', togglePatrol);
   $('#report').addEventListener('submit', submitReport);
+  $('#today').addEventListener('click', (e) => { const b = e.target.closest('[data-testid=unpassed] li button.go'); if (b) goToUnpassed(b.closest('li').dataset.id); });
   $('#my-events').addEventListener('click', (e) => { const b = e.target.closest('button.ev-open'); if (b) openEvent(b.dataset.id); });
   $('#ev-actions').addEventListener('click', (e) => { const b = e.target.closest('button[data-action]'); if (b) chooseAction(b); });
   $('#event-form').addEventListener('submit', submitAction);
