@@ -294,7 +294,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         V10,
     ),
     // -- end screen --
-    (11, "event settings: categories and time limits", V11),
+    (
+        11,
+        "event settings: categories and time limits; events by last change",
+        V11,
+    ),
 ];
 
 /// A plan version never changes once saved, so its whole assignment is also kept packed in its
@@ -415,10 +419,12 @@ CREATE INDEX screen_sessions_token ON screen_sessions (token_name)
 "#;
 // -- end screen --
 /// Migration 11: a deployment's event settings (see [`crate::events::settings`]): its category
-/// tree and time limits as JSON, one row each, with who set them and when.
+/// tree and time limits as JSON, one row each, with who set them and when; and an index on when
+/// events last changed, which the big screen polls.
 const V11: &str = r#"
 CREATE TABLE event_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, set_by TEXT NOT NULL,
-  set_at TEXT NOT NULL)
+  set_at TEXT NOT NULL);
+CREATE INDEX events_updated ON events (updated_at)
 "#;
 // -- field (issue 18)
 /// Migration 9: household visits (入户走访) and leaders' tags on households (see [`crate::field`]).
