@@ -312,10 +312,10 @@ pub fn coverage_scope(caller: Option<&Caller>) -> TrackScope<'_> {
         return TrackScope::All;
     };
     match c.role {
+        Role::Admin => TrackScope::All,
         Role::Screen if c.scope.towns.is_empty() && c.scope.villages.is_empty() => TrackScope::All,
         Role::Worker => track_scope(c),
-        _ if c.role == Role::Admin => TrackScope::All,
-        _ => TrackScope::Area(&c.scope),
+        Role::Planner | Role::Leader | Role::Screen => TrackScope::Area(&c.scope),
     }
 }
 

@@ -303,23 +303,6 @@ impl EventPoint {
     }
 }
 
-impl From<&Event> for EventPoint {
-    fn from(e: &Event) -> EventPoint {
-        EventPoint {
-            id: e.id,
-            number: e.number.clone(),
-            category: e.category.clone(),
-            priority: e.priority,
-            state: e.state,
-            lon: e.lon,
-            lat: e.lat,
-            grid: e.location.grid.clone(),
-            due_at: e.due_at,
-            step_limit_s: e.step_limit_s,
-        }
-    }
-}
-
 /// The [`Location`] of a point the map's locator found (`l` located in snapshot `s`).
 pub fn location_of(s: &crate::snapshot::Snapshot, l: &crate::serve::locator::Located) -> Location {
     let grid = l.grid.and_then(|g| s.grids.get(g));

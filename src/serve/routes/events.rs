@@ -616,6 +616,12 @@ pub async fn tilejson(AxState(svc): AxState<Arc<Service>>, headers: HeaderMap) -
     .into_response()
 }
 
+/// A setting's body as text, or 400 naming the setting.
+fn utf8<'a>(body: &'a Bytes, what: &str) -> ApiResult<&'a str> {
+    std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request(format!("{what}: the body is not UTF-8")))
+}
+
 /// `GET /api/events/categories`: the deployment's category tree.
 pub async fn categories(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Json<CategoryTree>> {
     Ok(Json(settings(&svc).await?.categories))
@@ -629,9 +635,7 @@ pub async fn set_categories(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = auth::need(&who)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("categories: the body is not UTF-8"))?;
-    let tree = CategoryTree::from_json(text).map_err(|e| field(None, e))?;
+    let tree = CategoryTree::from_json(utf8(&body, "categories")?).map_err(|e| field(None, e))?;
     store(&svc)?
         .set_event_categories(&tree, &caller.name)
         .await
@@ -659,9 +663,7 @@ pub async fn set_limits(
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = auth::need(&who)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("limits: the body is not UTF-8"))?;
-    let limits = Limits::from_json(text).map_err(|e| field(None, e))?;
+    let limits = Limits::from_json(utf8(&body, "limits")?).map_err(|e| field(None, e))?;
     store(&svc)?
         .set_event_limits(&limits, &caller.name)
         .await
