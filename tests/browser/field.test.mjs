@@ -572,6 +572,10 @@ try {
   const last = after.history[after.history.length - 1];
   check((await pageW.getAttribute('#ev-result', 'data-ok')) === 'true' && after.state === 'handled' && last.action === 'handle_in_grid' && last.note === '已清理楼道杂物' && after.version === fromVisitEv.version + 1,
     `event: handled in the grid from the phone (${after.state}, ${last.action} by ${last.who}: "${last.note}", version ${fromVisitEv.version} → ${after.version}; page: "${await pageW.textContent('#ev-result')}")`);
+  const meta = await pageW.textContent('#ev-meta');
+  const hist = await pageW.$$eval('#ev-history li', (li) => li.map((l) => l.dataset.action));
+  check(meta.startsWith(after.state_label) && hist[hist.length - 1] === 'handle_in_grid' && await pageW.locator('#ev-actions button[data-action=handle_in_grid]').count() === 0,
+    `event sheet: after acting it shows the event as it now is ("${meta}", history ends ${hist[hist.length - 1]}, handle_in_grid no longer offered)`);
   await shot(pageW, 'field-event-done.png');
   await pageW.tap('#ev-close');
   await pageW.waitForFunction((n) => document.querySelector(`[data-testid=events] li[data-number="${n}"] .due`)?.textContent.startsWith('待核查'), fromVisitEv.number);

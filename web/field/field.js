@@ -87,9 +87,11 @@ async function startMap() {
     map.addLayer({id: 'field-track', type: 'line', source: 'field-me', filter: ['==', ['get', 'kind'], 'track'], paint: {'line-color': '#c62828', 'line-width': 4}}, labels);
     // the buildings I have not passed this month: key targets red, the rest orange
     map.addSource('field-unpassed', {type: 'geojson', data: unpassedGeojson(S.unpassed || [])});
-    map.addLayer({id: 'field-unpassed', type: 'circle', source: 'field-unpassed', paint: {
-      'circle-radius': ['case', ['get', 'target'], 7, 5], 'circle-color': ['case', ['get', 'target'], '#c62828', '#ef6c00'],
-      'circle-stroke-color': '#fff', 'circle-stroke-width': 2,
+    // zoomed out they are small so the buildings beneath still show; key targets on top
+    map.addLayer({id: 'field-unpassed', type: 'circle', source: 'field-unpassed', layout: {'circle-sort-key': ['case', ['get', 'target'], 1, 0]}, paint: {
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, ['case', ['get', 'target'], 3.5, 2], 16, ['case', ['get', 'target'], 7, 5]],
+      'circle-color': ['case', ['get', 'target'], '#c62828', '#ef6c00'],
+      'circle-stroke-color': '#fff', 'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 13, 0.5, 16, 2],
     }});
     map.addLayer({id: 'field-dot', type: 'circle', source: 'field-me', filter: ['==', ['get', 'kind'], 'me'], paint: {'circle-radius': 8, 'circle-color': '#1e88e5', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3}});
     document.body.dataset.map = 'ready';
@@ -679,10 +681,11 @@ async function submitAction(ev) {
   }
   const j = r ? await r.json().catch(() => ({})) : {};
   if (r?.ok) {
+    // the sheet shows the event as it now is: its state, its history and what comes next
+    const done = `已办理：${j.state_label || j.state}。`;
+    await openEvent(e.id);
     result.dataset.ok = 'true';
-    result.textContent = `已办理：${j.state_label || j.state}。`;
-    $('#ev-act').hidden = true;
-    $('#ev-actions').innerHTML = '';
+    result.textContent = done;
     loadToday();
     return;
   }
