@@ -20,6 +20,7 @@
 
 use super::{Caller, Role, Scope};
 use crate::events::{flow, Action, Event};
+use crate::patrol::coverage::{Coverage, GridCoverage, WorkerCoverage};
 
 /// The rule of a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,6 +318,69 @@ pub fn coverage_scope(caller: Option<&Caller>) -> TrackScope<'_> {
         Role::Worker => track_scope(c),
         Role::Planner | Role::Leader | Role::Screen => TrackScope::Area(&c.scope),
     }
+}
+
+/// The rows of a [`Coverage`] one caller may read, in the coverage's order.
+#[derive(Debug, Default)]
+pub struct CoverageView<'c> {
+    /// The grids' rows.
+    pub grids: Vec<&'c GridCoverage>,
+    /// The workers' rows.
+    pub workers: Vec<&'c WorkerCoverage>,
+}
+
+/// The rows of `total` that `scope` lets a caller read ([`coverage_scope`]), in `village` when it
+/// is `Some`: everything for [`TrackScope::All`]; a worker's own row and that row's grids for
+/// [`TrackScope::Own`] (a worker is known by name, phone or any id their points came under); the
+/// grids lying in the area and the workers registered to one of them for [`TrackScope::Area`].
+/// `village_of` maps a grid code to its village's code.
+///
+/// ```
+/// use wangge::accounts::policy::{coverage_view, TrackScope};
+/// let total = wangge::patrol::coverage::Coverage::default();
+/// let view = coverage_view(TrackScope::Own("w1"), &total, |_| None, None);
+/// assert!(view.grids.is_empty() && view.workers.is_empty());
+/// ```
+pub fn coverage_view<'c, 'v>(
+    scope: TrackScope<'_>,
+    total: &'c Coverage,
+    village_of: impl Fn(&str) -> Option<&'v str>,
+    village: Option<&str>,
+) -> CoverageView<'c> {
+    let in_village = |code: &str| village.is_none_or(|v| village_of(code) == Some(v));
+    let in_scope = |code: &str| scope.allows("", village_of(code));
+    let is_me = |w: &WorkerCoverage| match scope {
+        TrackScope::Own(me) => {
+            w.worker == me || w.phone.as_deref() == Some(me) || w.ids.iter().any(|i| i == me)
+        }
+        _ => true,
+    };
+    let visible_worker = |w: &WorkerCoverage| match scope {
+        TrackScope::Own(_) => is_me(w),
+        TrackScope::All => true,
+        TrackScope::Area(_) => w.grids.iter().any(|g| in_scope(g.as_str())),
+    };
+    let workers: Vec<&WorkerCoverage> = total
+        .workers
+        .iter()
+        .filter(|w| visible_worker(w))
+        .filter(|w| village.is_none() || w.grids.iter().any(|g| in_village(g.as_str())))
+        .collect();
+    let mine: Vec<&str> = workers
+        .iter()
+        .filter(|w| is_me(w))
+        .flat_map(|w| w.grids.iter().map(|g| g.as_str()))
+        .collect();
+    let visible_grid = |code: &str| match scope {
+        TrackScope::Own(_) => mine.contains(&code),
+        _ => in_scope(code),
+    };
+    let grids = total
+        .grids
+        .iter()
+        .filter(|c| in_village(c.code.as_str()) && visible_grid(c.code.as_str()))
+        .collect();
+    CoverageView { grids, workers }
 }
 
 /// Whether `caller` sees every person of a grid (workers too); anyone else sees only the grid

@@ -518,46 +518,14 @@ pub async fn coverage(
             .grid_by_code
             .get(code)
             .and_then(|g| snap.grids.get(g))
-            .map(|g| g.village)
+            .and_then(|g| snap.villages.get(g.village))
+            .map(|v| v.code.as_str())
     };
-    let in_village = |code: &str| village.is_none_or(|vi| village_of_grid(code) == Some(vi));
-    let in_scope = |code: &str| {
-        let v = village_of_grid(code).and_then(|v| snap.villages.get(v));
-        scope.allows("", v.map(|v| v.code.as_str()))
-    };
-    let is_me = |w: &crate::patrol::WorkerCoverage| match scope {
-        policy::TrackScope::Own(me) => {
-            w.worker == me || w.phone.as_deref() == Some(me) || w.ids.iter().any(|i| i == me)
-        }
-        _ => true,
-    };
-    let visible_worker = |w: &crate::patrol::WorkerCoverage| match scope {
-        policy::TrackScope::Own(_) => is_me(w),
-        policy::TrackScope::All => true,
-        policy::TrackScope::Area(_) => w.grids.iter().any(|g| in_scope(g.as_str())),
-    };
-    let workers: Vec<&crate::patrol::WorkerCoverage> = f
-        .total
-        .workers
-        .iter()
-        .filter(|w| visible_worker(w))
-        .filter(|w| village.is_none() || w.grids.iter().any(|g| in_village(g.as_str())))
-        .collect();
-    let my_grids: Vec<&str> = workers
-        .iter()
-        .filter(|w| is_me(w))
-        .flat_map(|w| w.grids.iter().map(|g| g.as_str()))
-        .collect();
-    let visible_grid = |code: &str| match scope {
-        policy::TrackScope::Own(_) => my_grids.contains(&code),
-        _ => in_scope(code),
-    };
-    let grids: Vec<&GridCoverage> = f
-        .total
-        .grids
-        .iter()
-        .filter(|c| in_village(c.code.as_str()) && visible_grid(c.code.as_str()))
-        .collect();
+    let village = village
+        .and_then(|vi| snap.villages.get(vi))
+        .map(|v| v.code.as_str());
+    let policy::CoverageView { grids, workers } =
+        policy::coverage_view(scope, &f.total, village_of_grid, village);
     let mut doc = period.to_json();
     doc.insert(
         "grids".into(),
