@@ -25,13 +25,7 @@ async fn stored_town_with(
 ) -> Store {
     let s = Store::open(&fresh_target(kind, dir).await).await.unwrap();
     let plan = wangge::partition::partition(ds, opts, &|| {});
-    let params = serde_json::json!({
-        "weight": opts.weight.name(),
-        "band": [opts.band.min, opts.band.max],
-        "micro_band": [opts.micro.min, opts.micro.max],
-        "target_residents": opts.target_residents,
-        "seed": opts.seed,
-    });
+    let params = opts.to_params();
     let m = PlanMeta {
         params: params.to_string(),
         ..meta("first")

@@ -45,9 +45,21 @@ pub struct Args {
     /// Seed: the same input and seed give byte-identical output.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How far (metres) a grid border off roads and lines may move when it is straightened
+    /// (every building keeps its side); 0 keeps the borders as traced from the buildings' cells.
+    #[arg(long, default_value_t = partition::borders::DEFAULT_TOLERANCE_M, value_parser = parse_metres)]
+    straighten: f64,
     /// No progress bar or table.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A distance in metres, 0 or more.
+fn parse_metres(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
+        _ => Err(format!("`{s}` is not a distance in metres (0 or more)")),
+    }
 }
 
 /// `MIN..MAX` as a [`Band`].
@@ -80,6 +92,7 @@ pub fn run(a: Args) -> Result<()> {
         weight: Weight::parse(&a.weight),
         target_residents: a.target_residents,
         seed: a.seed,
+        straighten_m: a.straighten,
     };
     let t0 = std::time::Instant::now();
     let rt = runtime()?;

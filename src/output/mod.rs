@@ -190,12 +190,10 @@ pub fn report_json(plan: &Plan, opts: &Options) -> Value {
             Value::Object(m)
         })
         .collect();
+    let mut settings = opts.to_params();
+    settings["micro_weight"] = json!(plan.micro_weight);
     json!({
-        "settings": {
-            "weight": opts.weight.name(), "band": [opts.band.min, opts.band.max],
-            "micro_band": [opts.micro.min, opts.micro.max], "micro_weight": plan.micro_weight,
-            "target_residents": opts.target_residents, "seed": opts.seed,
-        },
+        "settings": settings,
         "totals": {
             "villages": plan.villages.len(),
             "grids": grids().count(),

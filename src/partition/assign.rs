@@ -410,7 +410,7 @@ pub fn assign_village(
             piece_of_grid[*g as usize] = piece_of_face[f];
         }
     }
-    let grids: Vec<GridPlan> = traced
+    let mut grids: Vec<GridPlan> = traced
         .into_iter()
         .enumerate()
         .map(|(i, rs): (usize, RingSet)| GridPlan {
@@ -459,8 +459,8 @@ pub fn assign_village(
     } else {
         opts.weight.clone()
     };
-    let (border, on_lines) = quality::border_share(&cells, &grid_of_face);
-    let (micro_grids, assignment) = micro::build(
+    let (mut border, on_lines) = quality::border_share(&cells, &grid_of_face);
+    let (mut micro_grids, assignment) = micro::build(
         &cells,
         &arcs_of,
         ds,
@@ -472,6 +472,16 @@ pub fn assign_village(
         &unit_ids,
         &mut issues,
     );
+    if opts.straighten_m > 0.0 {
+        border = super::borders::straighten(
+            &cells,
+            ds,
+            &bld,
+            opts.straighten_m,
+            &mut grids,
+            &mut micro_grids,
+        );
+    }
     let mut vp = VillagePlan {
         code: v.code.clone(),
         name: v.name.clone(),

@@ -12,6 +12,7 @@
 pub mod assign;
 pub mod assign_csv;
 pub mod atoms;
+pub mod borders;
 pub mod cells;
 pub mod codes;
 pub mod colour;
@@ -40,6 +41,9 @@ pub struct Options {
     pub target_residents: f64,
     /// Seed for the refinement order.
     pub seed: u64,
+    /// How far (metres) borders off roads and lines may move when straightened
+    /// ([`borders`]); 0 leaves them as traced from the cells.
+    pub straighten_m: f64,
 }
 
 impl Default for Options {
@@ -56,7 +60,66 @@ impl Default for Options {
             weight: Weight::Households,
             target_residents: 1500.0,
             seed: 0,
+            straighten_m: borders::DEFAULT_TOLERANCE_M,
         }
+    }
+}
+
+impl Options {
+    /// The settings a plan keeps with it (a plan version's `params`), which
+    /// [`from_params`](Options::from_params) reads back.
+    ///
+    /// ```
+    /// use wangge::partition::Options;
+    /// let o = Options { seed: 7, straighten_m: 12.5, ..Options::default() };
+    /// let back = Options::from_params(&o.to_params().to_string());
+    /// assert_eq!((back.seed, back.straighten_m, back.band), (7, 12.5, o.band));
+    /// ```
+    pub fn to_params(&self) -> serde_json::Value {
+        serde_json::json!({
+            "weight": self.weight.name(),
+            "band": [self.band.min, self.band.max],
+            "micro_band": [self.micro.min, self.micro.max],
+            "target_residents": self.target_residents,
+            "seed": self.seed,
+            "straighten_m": self.straighten_m,
+        })
+    }
+
+    /// The options a stored plan was made with (its `params`), defaults for what it does not
+    /// say, except straightening: a plan made before borders were straightened says nothing
+    /// about it and is kept as it was drawn.
+    pub fn from_params(params: &str) -> Options {
+        use serde_json::Value;
+        let mut o = Options::default();
+        let Ok(v) = serde_json::from_str::<Value>(params) else {
+            return o;
+        };
+        let band = |x: &Value| {
+            let (min, max) = (x.get(0)?.as_f64()?, x.get(1)?.as_f64()?);
+            (min >= 0.0 && max > 0.0 && min <= max).then_some(Band { min, max })
+        };
+        if let Some(b) = v.get("band").and_then(band) {
+            o.band = b;
+        }
+        if let Some(b) = v.get("micro_band").and_then(band) {
+            o.micro = b;
+        }
+        if let Some(w) = v.get("weight").and_then(Value::as_str) {
+            o.weight = Weight::parse(w);
+        }
+        if let Some(s) = v.get("seed").and_then(Value::as_u64) {
+            o.seed = s;
+        }
+        if let Some(t) = v.get("target_residents").and_then(Value::as_f64) {
+            o.target_residents = t;
+        }
+        o.straighten_m = v
+            .get("straighten_m")
+            .and_then(Value::as_f64)
+            .filter(|m| m.is_finite() && *m >= 0.0)
+            .unwrap_or(0.0);
+        o
     }
 }
 
@@ -577,8 +640,8 @@ fn village(
             });
         }
     }
-    let (border, on_lines) = quality::border_share(&cells, &grid_of_face);
-    let (micro_grids, assignment) = micro::build(
+    let (mut border, on_lines) = quality::border_share(&cells, &grid_of_face);
+    let (mut micro_grids, assignment) = micro::build(
         &cells,
         &arcs_of,
         ds,
@@ -590,6 +653,16 @@ fn village(
         unit_ids,
         &mut issues,
     );
+    if opts.straighten_m > 0.0 {
+        border = borders::straighten(
+            &cells,
+            ds,
+            bld,
+            opts.straighten_m,
+            &mut grids,
+            &mut micro_grids,
+        );
+    }
     VillagePlan {
         code: v.code.clone(),
         name: v.name.clone(),

@@ -8,7 +8,7 @@
 //! fault); a draft based on a version that is no longer active is a [`StoreError::Conflict`].
 
 use super::read::{GridRecord, PlanInfo};
-use super::reassign::{options_from_params, Reassigned};
+use super::reassign::Reassigned;
 use super::{Base, PlanMeta, Store, StoreError};
 use crate::edit::rebalance::rebalance;
 use crate::edit::{Draft, EditVillage, Problem, TopoJson};
@@ -215,7 +215,7 @@ impl Store {
         });
         let opts = plan
             .as_ref()
-            .map(|(info, _, _)| options_from_params(&info.params))
+            .map(|(info, _, _)| Options::from_params(&info.params))
             .unwrap_or_default();
         Ok(Opened { ds, vi, plan, opts })
     }

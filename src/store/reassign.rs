@@ -10,11 +10,10 @@
 use super::read::VillagePlanRecord;
 use super::versioning::CodeRule;
 use super::{Base, PlanDiff, PlanMeta, Result, Saved, Store, StoreError};
-use crate::model::{GridCode, Weight};
+use crate::model::GridCode;
 use crate::partition::assign::{assign_village, PreviousGrid};
 use crate::partition::assign_csv::{self, CsvError, Row};
-use crate::partition::{Band, Options};
-use serde_json::Value;
+use crate::partition::Options;
 use std::collections::BTreeSet;
 
 /// One village's newly saved version from an assignment, compared with the version that was active.
@@ -46,34 +45,6 @@ fn invalid(e: CsvError) -> StoreError {
         },
         why: e.why,
     }
-}
-
-/// The options a stored plan was made with (its `params`), defaults for what it does not say.
-pub fn options_from_params(params: &str) -> Options {
-    let mut o = Options::default();
-    let Ok(v) = serde_json::from_str::<Value>(params) else {
-        return o;
-    };
-    let band = |x: &Value| {
-        let (min, max) = (x.get(0)?.as_f64()?, x.get(1)?.as_f64()?);
-        (min >= 0.0 && max > 0.0 && min <= max).then_some(Band { min, max })
-    };
-    if let Some(b) = v.get("band").and_then(band) {
-        o.band = b;
-    }
-    if let Some(b) = v.get("micro_band").and_then(band) {
-        o.micro = b;
-    }
-    if let Some(w) = v.get("weight").and_then(Value::as_str) {
-        o.weight = Weight::parse(w);
-    }
-    if let Some(s) = v.get("seed").and_then(Value::as_u64) {
-        o.seed = s;
-    }
-    if let Some(t) = v.get("target_residents").and_then(Value::as_f64) {
-        o.target_residents = t;
-    }
-    o
 }
 
 impl Store {
@@ -144,7 +115,7 @@ impl Store {
             };
             let opts = prev
                 .as_ref()
-                .map(|(info, _)| options_from_params(&info.params))
+                .map(|(info, _)| Options::from_params(&info.params))
                 .unwrap_or_default();
             let mut a = cv.assignment.clone();
             if let Some((_, p)) = &prev {
@@ -161,15 +132,9 @@ impl Store {
                 }
             }
             let vp = assign_village(&ds, &a, &opts).map_err(|e| invalid(cv.explain(file, &e)))?;
-            let params = serde_json::json!({
-                "assignment": file,
-                "edited_from": from,
-                "weight": opts.weight.name(),
-                "band": [opts.band.min, opts.band.max],
-                "micro_band": [opts.micro.min, opts.micro.max],
-                "target_residents": opts.target_residents,
-                "seed": opts.seed,
-            });
+            let mut params = opts.to_params();
+            params["assignment"] = file.into();
+            params["edited_from"] = serde_json::json!(from);
             let m = PlanMeta {
                 params: params.to_string(),
                 ..meta.clone()

@@ -12,7 +12,7 @@
 //! Neighbours whose vertices do not match exactly are not noded against each other: their borders
 //! simply become different arcs.
 
-use super::{orient, ring_area2, Arc, DirArc, EdgeClass, Face, FaceId, Pt, Topology};
+use super::{orient, ring_area2, Arc, DirArc, EdgeClass, Face, FaceId, Pt, RingSet, Topology};
 use geo::{LineString, MultiPolygon};
 use std::collections::HashMap;
 
@@ -74,11 +74,14 @@ fn clean_ring(ls: &LineString<f64>, outer: bool) -> Option<Vec<Pt>> {
         if !(c.x.is_finite() && c.y.is_finite()) {
             return None;
         }
-        let p = Pt::from_lonlat(c.x, c.y);
-        if pts.last() != Some(&p) {
-            pts.push(p);
-        }
+        pts.push(Pt::from_lonlat(c.x, c.y));
     }
+    clean_pts(pts, outer)
+}
+
+/// [`clean_ring`] for a ring already on the grid.
+fn clean_pts(mut pts: Vec<Pt>, outer: bool) -> Option<Vec<Pt>> {
+    pts.dedup();
     while pts.len() > 1 && pts.first() == pts.last() {
         pts.pop();
     }
@@ -97,6 +100,48 @@ fn clean_ring(ls: &LineString<f64>, outer: bool) -> Option<Vec<Pt>> {
     Some(pts)
 }
 
+/// Faces of a coverage before its arcs are made: each face's rings (outer first), each ring
+/// cleaned ([`clean_pts`]) and kept once in `rings` with its face.
+#[derive(Default)]
+struct Parts {
+    rings: Vec<(FaceId, Vec<Pt>)>,
+    face_rings: Vec<Vec<usize>>,
+    feature_of_face: Vec<usize>,
+    faces_of_feature: Vec<Vec<FaceId>>,
+}
+
+impl Parts {
+    fn new(features: usize) -> Parts {
+        Parts {
+            faces_of_feature: vec![Vec::new(); features],
+            ..Parts::default()
+        }
+    }
+
+    /// Adds a polygon part of feature `fi`: its outer ring, then its holes (`None` for a ring
+    /// that did not clean).
+    fn add(
+        &mut self,
+        fi: usize,
+        outer: Option<Vec<Pt>>,
+        holes: impl Iterator<Item = Option<Vec<Pt>>>,
+    ) {
+        let Some(outer) = outer else {
+            return;
+        };
+        let face = self.feature_of_face.len() as FaceId;
+        self.feature_of_face.push(fi);
+        self.faces_of_feature[fi].push(face);
+        let mut rs = vec![self.rings.len()];
+        self.rings.push((face, outer));
+        for h in holes.flatten() {
+            rs.push(self.rings.len());
+            self.rings.push((face, h));
+        }
+        self.face_rings.push(rs);
+    }
+}
+
 impl Topology {
     /// Builds the topology of a coverage of polygons whose neighbours share exact vertices along
     /// their common borders. Each polygon part becomes a face; rings with fewer than three distinct
@@ -113,31 +158,51 @@ impl Topology {
     /// assert_eq!(cov.topology.arcs.len(), 3);
     /// ```
     pub fn from_polygons(polys: &[MultiPolygon<f64>]) -> Coverage {
-        // Faces and their cleaned rings.
-        let mut rings: Vec<(FaceId, Vec<Pt>)> = Vec::new();
-        let mut face_rings: Vec<Vec<usize>> = Vec::new();
-        let mut feature_of_face = Vec::new();
-        let mut faces_of_feature = vec![Vec::new(); polys.len()];
+        let mut parts = Parts::new(polys.len());
         for (fi, mp) in polys.iter().enumerate() {
             for p in &mp.0 {
-                let Some(outer) = clean_ring(p.exterior(), true) else {
-                    continue;
-                };
-                let face = feature_of_face.len() as FaceId;
-                feature_of_face.push(fi);
-                faces_of_feature[fi].push(face);
-                let mut rs = vec![rings.len()];
-                rings.push((face, outer));
-                for h in p.interiors() {
-                    if let Some(h) = clean_ring(h, false) {
-                        rs.push(rings.len());
-                        rings.push((face, h));
-                    }
-                }
-                face_rings.push(rs);
+                let holes = p.interiors().iter().map(|h| clean_ring(h, false));
+                parts.add(fi, clean_ring(p.exterior(), true), holes);
             }
         }
+        Self::from_parts(parts)
+    }
 
+    /// [`from_polygons`](Topology::from_polygons) for polygons already on the grid, as traced
+    /// ([`Topology::dissolve`]): one [`RingSet`] per feature.
+    ///
+    /// ```
+    /// use wangge::topology::{Pt, Topology};
+    /// let p = |x: f64, y: f64| Pt::from_lonlat(x, y);
+    /// let a = vec![vec![vec![p(0., 0.), p(1., 0.), p(1., 1.), p(0., 1.), p(0., 0.)]]];
+    /// let b = vec![vec![vec![p(1., 0.), p(2., 0.), p(2., 1.), p(1., 1.), p(1., 0.)]]];
+    /// let cov = Topology::from_ringsets(&[a, b]);
+    /// assert_eq!((cov.topology.faces.len(), cov.topology.arcs.len()), (2, 3));
+    /// ```
+    pub fn from_ringsets(sets: &[RingSet]) -> Coverage {
+        let mut parts = Parts::new(sets.len());
+        for (fi, rs) in sets.iter().enumerate() {
+            for poly in rs {
+                let Some((outer, holes)) = poly.split_first() else {
+                    continue;
+                };
+                let holes = holes.iter().map(|h| clean_pts(h.clone(), false));
+                parts.add(fi, clean_pts(outer.clone(), true), holes);
+            }
+        }
+        Self::from_parts(parts)
+    }
+
+    /// The arcs and faces of cleaned polygon parts.
+    // One pass after another over the same edges (pair, find junctions, cut into arcs): long,
+    // but each step needs the tables of the one before.
+    fn from_parts(parts: Parts) -> Coverage {
+        let Parts {
+            rings,
+            face_rings,
+            feature_of_face,
+            faces_of_feature,
+        } = parts;
         // Undirected edges, and who walks them.
         let key = |a: Pt, b: Pt| if a < b { (a, b) } else { (b, a) };
         let mut slot_of: HashMap<(Pt, Pt), u32> = HashMap::new();

@@ -32,11 +32,13 @@ mod dissolve;
 mod frame;
 pub mod join;
 mod simplify;
+mod straighten;
 
 pub use build::Builder;
 pub use coverage::Coverage;
 pub use dissolve::RingSet;
 pub use frame::Frame;
+pub use straighten::Straighten;
 
 /// A point in integer picodegrees of longitude (`x`) and latitude (`y`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]

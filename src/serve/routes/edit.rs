@@ -260,7 +260,7 @@ pub async fn villages(AxState(svc): AxState<Arc<Service>>) -> Response {
         if p.active {
             band.insert(
                 &p.village,
-                crate::store::reassign::options_from_params(&p.params).band,
+                crate::partition::Options::from_params(&p.params).band,
             );
         }
     }
