@@ -12,6 +12,7 @@
 //! again.
 
 use super::cells::Cells;
+use super::codes::out_of_order;
 use super::quality::{label_point, perimeter, polsby_popper, round6};
 use super::{Figures, GridPlan, MicroPlan};
 use crate::model::Dataset;
@@ -56,17 +57,51 @@ pub fn straighten(
         }
     }
     let cov = Topology::from_ringsets(&features);
-    let fixed = fixed_segments(cells);
-    let is_fixed = |a: Pt, b: Pt| fixed.contains(&seg_key(a, b));
+    let group: Vec<Option<u32>> = cov
+        .feature_of_face
+        .iter()
+        .map(|&fi| Some(grid_of_feature[fi]))
+        .collect();
+    let mut fixed = fixed_segments(cells);
     let pins = pins(ds, bld);
-    let rules = Straighten {
-        tolerance_m,
-        pins: &pins,
-        fixed: &is_fixed,
-    };
-    let cov = Coverage {
-        topology: cov.topology.straightened(&cells.frame, &rules),
-        ..cov
+    // Codes were numbered on the traced outlines, and a grid's position (its label point) moves
+    // with its outline: a grid that would fall out of reading order keeps its traced borders,
+    // and the rest are straightened again, until the order holds (at worst, nothing moves).
+    let (cov, traced) = loop {
+        let is_fixed = |a: Pt, b: Pt| fixed.contains(&seg_key(a, b));
+        let rules = Straighten {
+            tolerance_m,
+            pins: &pins,
+            fixed: &is_fixed,
+        };
+        let straight = Coverage {
+            topology: cov.topology.straightened(&cells.frame, &rules),
+            feature_of_face: cov.feature_of_face.clone(),
+            faces_of_feature: cov.faces_of_feature.clone(),
+        };
+        let traced = straight.topology.dissolve(&group, grids.len());
+        let out_of_order: Vec<u32> = out_of_order(&traced, cells)
+            .into_iter()
+            .map(|g| g as u32)
+            .collect();
+        if out_of_order.is_empty() {
+            break (straight, traced);
+        }
+        let before = fixed.len();
+        for a in &cov.topology.arcs {
+            let touches = [a.left, a.right]
+                .iter()
+                .flatten()
+                .any(|&f| group[f as usize].is_some_and(|g| out_of_order.contains(&g)));
+            if touches {
+                fixed.extend(a.points.windows(2).map(|w| seg_key(w[0], w[1])));
+            }
+        }
+        if fixed.len() == before {
+            // nothing left to keep: the traced outlines, in the order they were numbered in
+            let traced = cov.topology.dissolve(&group, grids.len());
+            break (cov, traced);
+        }
     };
     for (m, &fi) in micro.iter_mut().zip(&feature_of_micro) {
         let rings = cov.feature_rings(fi);
@@ -74,12 +109,6 @@ pub fn straighten(
         m.label = label_point(&rings);
         m.rings = rings;
     }
-    let group: Vec<Option<u32>> = cov
-        .feature_of_face
-        .iter()
-        .map(|&fi| Some(grid_of_feature[fi]))
-        .collect();
-    let traced = cov.topology.dissolve(&group, grids.len());
     for (g, rings) in grids.iter_mut().zip(traced) {
         refigure(cells, &mut g.figures, &g.rings, &rings);
         g.label = label_point(&rings);

@@ -9,10 +9,38 @@ use crate::topology::{Pt, RingSet};
 
 /// The order in which `regions` get their sequence numbers: indices into `regions`.
 pub fn reading_order(regions: &[RingSet], cells: &Cells) -> Vec<usize> {
-    let n = regions.len();
-    if n == 0 {
-        return Vec::new();
+    let (pos, row_h) = positions(regions, cells);
+    order_by_rows(&pos, row_h)
+}
+
+/// The regions, already numbered in order, that the next one should come before (and that
+/// next one), and the northernmost region, whose position places every row: what keeps
+/// `regions` from being in [`reading_order`]. Empty when they are in it.
+pub fn out_of_order(regions: &[RingSet], cells: &Cells) -> Vec<usize> {
+    let (pos, row_h) = positions(regions, cells);
+    let order = order_by_rows(&pos, row_h);
+    let mut rank = vec![0; order.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
     }
+    let mut out = Vec::new();
+    for i in 1..regions.len() {
+        if rank[i] < rank[i - 1] {
+            out.extend([i - 1, i]);
+        }
+    }
+    if !out.is_empty() {
+        let north = (0..pos.len()).max_by(|&a, &b| pos[a][1].total_cmp(&pos[b][1]));
+        out.extend(north);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Each region's position (its label point, in metres) and the row height.
+fn positions(regions: &[RingSet], cells: &Cells) -> (Vec<[f64; 2]>, f64) {
+    let n = regions.len();
     let pos: Vec<[f64; 2]> = regions
         .iter()
         .map(|rs| {
@@ -21,7 +49,7 @@ pub fn reading_order(regions: &[RingSet], cells: &Cells) -> Vec<usize> {
         })
         .collect();
     let total_area: f64 = cells.area.iter().sum();
-    order_by_rows(&pos, (total_area / n as f64).sqrt())
+    (pos, (total_area / n.max(1) as f64).sqrt())
 }
 
 /// Reading order of points (metres): rows of height `row_h` from the north, west to east in a row.

@@ -65,13 +65,7 @@ impl Topology {
     /// assert!(inner.points.len() > 2); // the building keeps its side
     /// ```
     pub fn straightened(&self, frame: &Frame, s: &Straighten<'_>) -> Topology {
-        // the same outline may come with or without points in the middle of a straight edge
-        // (where a cell once met it): without them it straightens the same way either way
-        let mut plain = self.clone();
-        for a in &mut plain.arcs {
-            drop_collinear(&mut a.points);
-        }
-        let mut out = plain.straightened_once(frame, s);
+        let mut out = self.straightened_once(frame, s);
         // A pass takes a chord only past the borders as they were when it began; borders that
         // have since straightened may leave room for more. Each pass keeps every rule, so
         // stopping after any pass is safe.
@@ -139,29 +133,6 @@ impl Topology {
 
 /// Passes at most: the second finds a little more, the third rarely anything.
 const PASSES: usize = 3;
-
-/// Drops the inner points of a chain that lie exactly on the straight line between their
-/// neighbours (the shape is unchanged).
-fn drop_collinear(pts: &mut Vec<Pt>) {
-    if pts.len() < 3 {
-        return;
-    }
-    let mut out: Vec<Pt> = Vec::with_capacity(pts.len());
-    out.push(pts[0]);
-    for k in 1..pts.len() - 1 {
-        let prev = *out.last().expect("first point pushed");
-        let (p, next) = (pts[k], pts[k + 1]);
-        let straight_on = orient(prev, p, next) == 0
-            && (p.x - prev.x) as i128 * (next.x - p.x) as i128
-                + (p.y - prev.y) as i128 * (next.y - p.y) as i128
-                > 0;
-        if !straight_on {
-            out.push(p);
-        }
-    }
-    out.push(pts[pts.len() - 1]);
-    *pts = out;
-}
 
 /// Every pin and every arc point, in one tree.
 fn obstacles(topo: &Topology, pins: &[Pt]) -> RTree<Obstacle> {
