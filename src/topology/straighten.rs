@@ -23,7 +23,7 @@ use super::{orient, ring_area2, ring_contains, Arc, Frame, Pt, Topology};
 use rstar::primitives::GeomWithData;
 use rstar::{RTree, AABB};
 
-/// What a straightening must keep; see the [module](self) for the rules.
+/// What a straightening must keep (the rules are in this module's own docs, above).
 pub struct Straighten<'a> {
     /// How far (metres) a border may move from where it ran.
     pub tolerance_m: f64,
@@ -38,7 +38,8 @@ pub struct Straighten<'a> {
 type Obstacle = GeomWithData<[i64; 2], Option<(u32, u32)>>;
 
 impl Topology {
-    /// The same faces with their inner borders straightened (see the [module](self)).
+    /// The same faces with their inner borders straightened: nothing changes side, lines on the
+    /// ground stay, and no border moves more than the tolerance.
     ///
     /// ```
     /// use wangge::topology::{Frame, Pt, Straighten, Topology};
