@@ -13,7 +13,7 @@
 
 use super::cells::Cells;
 use super::codes::out_of_order;
-use super::quality::{label_point, perimeter, polsby_popper, round6};
+use super::quality::{area, label_point, perimeter, polsby_popper, round6};
 use super::{Figures, GridPlan, MicroPlan};
 use crate::model::Dataset;
 use crate::topology::{Coverage, EdgeClass, Pt, RingSet, Straighten, Topology};
@@ -163,13 +163,7 @@ fn pins(ds: &Dataset, bld: &[u32]) -> Vec<Pt> {
 /// outline's own change (so a region's share of a split building's area stays its share), the
 /// perimeter and Polsby–Popper are measured again.
 fn refigure(cells: &Cells, fig: &mut Figures, old: &RingSet, new: &RingSet) {
-    let area = |rs: &RingSet| -> f64 {
-        rs.iter()
-            .flat_map(|p| p.iter())
-            .map(|r| cells.frame.ring_area(r))
-            .sum()
-    };
-    let (a0, a1) = (area(old), area(new));
+    let (a0, a1) = (area(cells, old), area(cells, new));
     if a0 > 0.0 {
         fig.area_m2 = round6(fig.area_m2 * a1 / a0);
     }

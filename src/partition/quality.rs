@@ -46,6 +46,14 @@ pub fn perimeter(cells: &Cells, rs: &RingSet) -> f64 {
         .sum()
 }
 
+/// Area in m² inside traced rings (holes, walked clockwise, count against it).
+pub fn area(cells: &Cells, rs: &RingSet) -> f64 {
+    rs.iter()
+        .flat_map(|p| p.iter())
+        .map(|r| cells.frame.ring_area(r))
+        .sum()
+}
+
 /// Figures of each of `n` regions given the region of each face.
 pub fn figures(
     cells: &Cells,

@@ -389,12 +389,7 @@ impl Topology {
                 rings: rs.iter().map(|&r| ring_arcs[r].clone()).collect(),
             })
             .collect();
-        let mut topology = Topology {
-            arcs,
-            faces,
-            junctions: HashMap::new(),
-        };
-        topology.index_junctions();
+        let topology = Topology::from_arcs(arcs, faces);
         Coverage {
             topology,
             feature_of_face,

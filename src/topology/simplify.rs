@@ -6,7 +6,7 @@
 //! two junctions both straightened, say) gets its arcs simplified again with a smaller tolerance,
 //! down to no simplification at all, until every ring keeps the orientation it had.
 
-use super::{ring_area2, Arc, Pt, Topology, SCALE};
+use super::{ring_area2, Arc, Face, Pt, Topology, SCALE};
 
 impl Topology {
     /// The same arcs and faces with fewer points: every arc simplified once (Douglas–Peucker) to
@@ -32,36 +32,19 @@ impl Topology {
                 ..a.clone()
             })
             .collect();
-        // The sign of each ring's area before simplification.
-        let signs: Vec<Vec<i8>> = self
-            .faces
-            .iter()
-            .map(|f| {
-                f.rings
-                    .iter()
-                    .map(|r| ring_area2(&self.ring_points(r)).signum() as i8)
-                    .collect()
-            })
-            .collect();
+        let signs = ring_signs(self);
         loop {
             let view = Topology {
                 arcs,
                 faces: Vec::new(),
                 junctions: Default::default(),
             };
-            let mut again = vec![false; self.arcs.len()];
-            for (f, face) in self.faces.iter().enumerate() {
-                for (r, ring) in face.rings.iter().enumerate() {
-                    let s = ring_area2(&view.ring_points(ring)).signum() as i8;
-                    if s != signs[f][r] {
-                        for d in ring {
-                            if tol[d.arc as usize] > 0.0 {
-                                again[d.arc as usize] = true;
-                            }
-                        }
-                    }
-                }
-            }
+            let flipped = on_flipped_ring(&self.faces, &signs, &view);
+            let again: Vec<bool> = flipped
+                .iter()
+                .zip(&tol)
+                .map(|(&f, &t)| f && t > 0.0)
+                .collect();
             arcs = view.arcs;
             if !again.contains(&true) {
                 break;
@@ -73,14 +56,48 @@ impl Topology {
                 }
             }
         }
+        Topology::from_arcs(arcs, self.faces.clone())
+    }
+
+    /// A topology of these arcs and faces, its junctions indexed.
+    pub(super) fn from_arcs(arcs: Vec<Arc>, faces: Vec<Face>) -> Topology {
         let mut out = Topology {
             arcs,
-            faces: self.faces.clone(),
+            faces,
             junctions: Default::default(),
         };
         out.index_junctions();
         out
     }
+}
+
+/// The sign of each ring's area, face by face.
+pub(super) fn ring_signs(t: &Topology) -> Vec<Vec<i8>> {
+    t.faces
+        .iter()
+        .map(|f| {
+            f.rings
+                .iter()
+                .map(|r| ring_area2(&t.ring_points(r)).signum() as i8)
+                .collect()
+        })
+        .collect()
+}
+
+/// Per arc of `view`: whether it bounds a ring of `faces` whose area no longer has the sign
+/// `signs` gives it (a ring turned inside out, or collapsed, by redrawing its arcs).
+pub(super) fn on_flipped_ring(faces: &[Face], signs: &[Vec<i8>], view: &Topology) -> Vec<bool> {
+    let mut out = vec![false; view.arcs.len()];
+    for (face, signs) in faces.iter().zip(signs) {
+        for (ring, &was) in face.rings.iter().zip(signs) {
+            if ring_area2(&view.ring_points(ring)).signum() as i8 != was {
+                for d in ring {
+                    out[d.arc as usize] = true;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Douglas–Peucker of one arc in grid units; end points kept, a closed arc keeps a triangle.

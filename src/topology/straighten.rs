@@ -12,14 +12,15 @@
 //! 2. **Lines on the ground stay.** Segments that `fixed` names (roads, rivers, villager-group
 //!    lines, unit edges) are kept point for point; only the runs between them move.
 //! 3. **Near where it ran.** A chord replaces a stretch only when every point of the stretch lies
-//!    within the tolerance of it (Douglas–Peucker), and outer borders (a face on one side only)
+//!    within the tolerance of it (from each kept point, the longest such chord), and outer borders (a face on one side only)
 //!    are not touched, so the area as a whole keeps its outline.
 //!
 //! Junctions (arc ends) never move, so every face keeps its neighbours. A ring that would lose
 //! its orientation (two borders of a face with no pin between them, both straightened onto one
 //! chord) gets its arcs back as they were.
 
-use super::{orient, ring_area2, ring_contains, Arc, Frame, Pt, Topology};
+use super::simplify::{on_flipped_ring, ring_signs};
+use super::{orient, ring_contains, Arc, Frame, Pt, Topology};
 use rstar::primitives::GeomWithData;
 use rstar::{RTree, AABB};
 
@@ -122,13 +123,7 @@ impl Topology {
             })
             .collect();
         restore_flipped_rings(self, &mut arcs);
-        let mut out = Topology {
-            arcs,
-            faces: self.faces.clone(),
-            junctions: Default::default(),
-        };
-        out.index_junctions();
-        out
+        Topology::from_arcs(arcs, self.faces.clone())
     }
 }
 
@@ -267,6 +262,7 @@ fn on_segment(a: Pt, b: Pt, q: Pt) -> bool {
 
 /// Gives the arcs of any ring whose orientation changed (or whose area vanished) their points back.
 fn restore_flipped_rings(before: &Topology, arcs: &mut [Arc]) {
+    let signs = ring_signs(before);
     loop {
         let view = Topology {
             arcs: arcs.to_vec(),
@@ -274,19 +270,13 @@ fn restore_flipped_rings(before: &Topology, arcs: &mut [Arc]) {
             junctions: Default::default(),
         };
         let mut restored = false;
-        for face in &before.faces {
-            for ring in &face.rings {
-                let was = ring_area2(&before.ring_points(ring)).signum();
-                if ring_area2(&view.ring_points(ring)).signum() == was {
-                    continue;
-                }
-                for d in ring {
-                    let a = d.arc as usize;
-                    if arcs[a].points.len() != before.arcs[a].points.len() {
-                        arcs[a].points.clone_from(&before.arcs[a].points);
-                        restored = true;
-                    }
-                }
+        for (a, flipped) in on_flipped_ring(&before.faces, &signs, &view)
+            .into_iter()
+            .enumerate()
+        {
+            if flipped && arcs[a].points.len() != before.arcs[a].points.len() {
+                arcs[a].points.clone_from(&before.arcs[a].points);
+                restored = true;
             }
         }
         if !restored {
