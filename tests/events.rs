@@ -1200,6 +1200,13 @@ fn the_hotline_import_and_the_events_commands() {
     .unwrap();
     let (ok, _, err) = common::wangge(&["events", "limits", "--set", file_s, "--db", db]);
     assert!(!ok && err.contains(file_s) && err.contains("soon"), "{err}");
+    // a category the tree lacks (a typo) would apply to nothing: refused, naming it
+    std::fs::write(&file, r#"[{"category": "watr", "hours": 1}]"#).unwrap();
+    let (ok, _, err) = common::wangge(&["events", "limits", "--set", file_s, "--db", db]);
+    assert!(
+        !ok && err.contains(file_s) && err.contains("`watr` is not a category"),
+        "{err}"
+    );
     std::fs::write(
         &file,
         r#"[{"category": "water", "step": "accept", "hours": 1}]"#,
@@ -1326,9 +1333,39 @@ async fn a_deployment_sets_its_categories_and_limits() {
                 .contains("#0: give either hours or factor"),
             "{v}"
         );
+        let (st, v) = put(
+            &t.admin,
+            "/api/events/limits",
+            json!([{"category": "watr", "hours": 1}]),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("`watr`"), "{v}");
         let (st, v) = put(&t.admin, "/api/events/limits", one_hour.clone()).await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["overrides"], one_hour);
+        // what holds for one category, as the settings page shows it
+        let (st, l) = t
+            .get(&t.worker, "/api/events/limits?category=water.pipe")
+            .await;
+        assert_eq!(st, StatusCode::OK, "{l}");
+        let hours = |rows: &Value, p: &str, s: &str| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["priority"] == p && r["step"] == s)
+                .map(|r| r["hours"].clone())
+        };
+        for p in ["urgent", "high", "normal", "low"] {
+            assert_eq!(hours(&l["effective"], p, "accept"), Some(json!(1)), "{l}");
+            assert_eq!(
+                hours(&l["effective"], p, "handle"),
+                hours(&l["defaults"], p, "handle"),
+                "{l}"
+            );
+        }
+        let (st, v) = t.get(&t.worker, "/api/events/limits?category=moon").await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
         let (_, v) = t.post(&t.worker, "/api/events", water("w2")).await;
         let (_, e2) = t
             .get(&t.worker, &format!("/api/events/{}", v["events"][0]["id"]))

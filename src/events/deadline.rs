@@ -23,6 +23,7 @@
 //! assert_eq!(l.limit("safety.fire", Priority::Normal, Step::Handle).as_secs(), 36 * 3600);
 //! ```
 
+use super::category::CategoryTree;
 use super::{named, EventError, Priority};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -237,17 +238,67 @@ impl Limits {
 
     /// The limits with no override: every priority × step, in hours, as pages show them.
     pub fn defaults_json() -> serde_json::Value {
-        let rows = Priority::ALL.iter().flat_map(|&p| {
-            Step::ALL.iter().map(move |&s| {
-                serde_json::json!({
-                    "priority": p.as_str(),
-                    "step": s.as_str(),
-                    "hours": hours_json(default_limit(p, s)),
-                })
-            })
-        });
-        serde_json::Value::Array(rows.collect())
+        table_json(default_limit)
     }
+
+    /// The limits that hold for events of `category`, overrides applied: every priority × step,
+    /// in hours, in the shape of [`defaults_json`](Limits::defaults_json).
+    ///
+    /// ```
+    /// use wangge::events::deadline::Limits;
+    /// let l = Limits::from_json(r#"[{"category":"sanitation","step":"accept","hours":1}]"#).unwrap();
+    /// let rows = l.effective_json("sanitation.rubbish");
+    /// let accept = rows.as_array().unwrap().iter()
+    ///     .find(|r| r["priority"] == "normal" && r["step"] == "accept").unwrap();
+    /// assert_eq!(accept["hours"], 1);
+    /// ```
+    pub fn effective_json(&self, category: &str) -> serde_json::Value {
+        table_json(|p, s| self.limit(category, p, s))
+    }
+
+    /// Checks that every override names a category of `tree` (a typo would silently apply to
+    /// nothing).
+    ///
+    /// ```
+    /// use wangge::events::category::CategoryTree;
+    /// use wangge::events::deadline::Limits;
+    /// let tree = CategoryTree::default();
+    /// assert!(Limits::from_json(r#"[{"category":"safety","hours":2}]"#).unwrap().check_categories(&tree).is_ok());
+    /// let typo = Limits::from_json(r#"[{"category":"safty","hours":2}]"#).unwrap();
+    /// assert!(typo.check_categories(&tree).unwrap_err().to_string().contains("safty"));
+    /// ```
+    pub fn check_categories(&self, tree: &CategoryTree) -> Result<(), EventError> {
+        let codes = tree.codes();
+        match self
+            .overrides
+            .iter()
+            .position(|o| !codes.contains(&o.category.as_str()))
+        {
+            None => Ok(()),
+            Some(i) => Err(EventError::Invalid {
+                field: "limits",
+                why: format!(
+                    "#{i}: `{}` is not a category of this deployment",
+                    self.overrides[i].category
+                ),
+            }),
+        }
+    }
+}
+
+/// Every priority × step with the hours `limit` gives it, as JSON rows.
+fn table_json(limit: impl Fn(Priority, Step) -> Duration) -> serde_json::Value {
+    let rows = Priority::ALL
+        .iter()
+        .flat_map(|&p| Step::ALL.iter().map(move |&s| (p, s)));
+    let rows = rows.map(|(p, s)| {
+        serde_json::json!({
+            "priority": p.as_str(),
+            "step": s.as_str(),
+            "hours": hours_json(limit(p, s)),
+        })
+    });
+    serde_json::Value::Array(rows.collect())
 }
 
 /// The deadline status of a step due at `due_at` whose limit is `limit_s`, at `now`.

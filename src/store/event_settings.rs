@@ -70,9 +70,14 @@ impl Store {
     }
 
     /// Sets the time limits (for events reported or moved on from now on; the running steps
-    /// keep the deadlines they were given).
+    /// keep the deadlines they were given); refused when an override names a category the
+    /// stored tree lacks ([`EventStoreError::Invalid`]).
     pub async fn set_event_limits(&self, limits: &Limits, who: &str) -> Result<()> {
         let db = |e| EventStoreError::Store(self.db(e));
+        let tree = self.event_settings().await?.categories;
+        limits
+            .check_categories(&tree)
+            .map_err(EventStoreError::Invalid)?;
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut tx = self.begin_write(&mut conn).await?;
         let json = limits.to_json().to_string();

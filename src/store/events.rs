@@ -54,6 +54,9 @@ pub enum EventStoreError {
         .0.iter().map(|(c, n)| format!("`{c}` ({n} events)")).collect::<Vec<_>>().join(", ")
     )]
     CategoriesInUse(Vec<(String, i64)>),
+    /// A new setting does not fit the stored ones (limits naming a category the tree lacks).
+    #[error(transparent)]
+    Invalid(crate::events::EventError),
     /// A stored setting does not read.
     #[error("the stored event {key} do not read: {error}")]
     Setting {

@@ -11,7 +11,9 @@
 // and in the list; an illegal action through the API is refused (422 naming state and action); the
 // history lists both actions with the leader's name; a second dispatcher acting first makes the
 // page's click a conflict, shown and reloaded; a new report appears within one poll without a
-// reload; a worker is told the page is for dispatchers. Times page load → queue rendered and
+// reload; a worker is told the page is for dispatchers; an admin edits the category tree and the
+// time limits in the settings (a category in use cannot be deleted; a new category and a 1-hour
+// limit hold for the next report). Times page load → queue rendered and
 // click → event shown (median, p95 over 10 clicks) go to OUT_DIR/events-timing.json; screenshots
 // OUT_DIR/events-*.png. Exits 1 with the failed checks listed.
 
@@ -71,6 +73,7 @@ function addUser(name, role, extra) {
 addUser('ev-worker', 'worker', ['--phone', WORKER_PHONE]);
 addUser('ev-leader', 'leader', ['--village', village]);
 addUser('ev-leader2', 'leader', ['--village', village]);
+addUser('ev-admin', 'admin', []);
 async function cookieOf(name) {
   const r = await fetch(`${base}/api/session`, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name, password: PASSWORD})});
   check(r.ok, `${name} logs in (${r.status})`);
@@ -163,6 +166,7 @@ try {
   const row1 = page.locator(`#queue .row[data-id="${ev1.id}"]`);
   await row1.waitFor();
   const rowText = await row1.textContent();
+  check(await page.isHidden('#open-settings'), 'a leader is not offered the event settings');
   check(rowText.includes(ev1.number) && rowText.includes('垃圾堆放') && rowText.includes(ev1.title) && rowText.includes(G.properties.code.slice(12)),
     `the reported event's row shows number, category name, title and grid: ${rowText.replace(/\s+/g, ' ').trim()}`);
   check(await page.isVisible('#me-name') && /ev-leader/.test(await page.textContent('#me-name')), 'the leader is shown as logged in');
@@ -293,8 +297,97 @@ try {
   await wpage.waitForFunction(() => /不是调度员/.test(document.querySelector('#queue').textContent));
   check(true, 'a worker is told the console is for leaders and admins');
   await wctx.close();
+
+  await adminSettings();
 } catch (e) {
   check(false, `unexpected: ${e.stack || e}`);
+}
+
+// -------------------------------------------------- an admin sets categories and time limits
+async function adminSettings() {
+  const adminCookie = await cookieOf('ev-admin');
+  const asAdmin = leaderApi(adminCookie);
+  const categories = async () => (await asAdmin('/api/events/categories')).json;
+  const find = (tree, code) => tree.flatMap((c) => [c, ...(c.children || [])]).find((c) => c.code === code);
+  const before = await categories();
+  const actx = await browser.newContext(desk);
+  await actx.addCookies([{name: adminCookie.split('=')[0], value: adminCookie.split('=').slice(1).join('='), url: base}]);
+  const page = await newPage(actx);
+  await page.goto(`${base}/events`);
+  await page.click('#open-settings');
+  await page.waitForSelector('dialog#settings[open] .cat-top[data-code="sanitation"]');
+  const shownTops = await page.$$eval('#cat-tree .cat-top', (els) => els.map((e) => e.dataset.code));
+  check(JSON.stringify(shownTops) === JSON.stringify(before.map((c) => c.code)), `the settings list the stored top categories: ${shownTops.join(' ')}`);
+
+  // Deleting a category that has events is refused by the server; nothing is written.
+  await page.click('.cat-row[data-code="sanitation.rubbish"] .del');
+  await page.click('.cat-top[data-code="sanitation"] .add-child');
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .code-part', 'shed');
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .cat-name', '乱搭乱建');
+  await page.click('#cat-save');
+  await page.waitForFunction(() => document.querySelector('#cat-error').textContent.length > 0);
+  const refused = await page.textContent('#cat-error');
+  check(/未保存/.test(refused) && refused.includes('sanitation.rubbish'), `deleting a category in use is refused, naming it: ${refused}`);
+  let now = await categories();
+  check(find(now, 'sanitation.rubbish') && !find(now, 'sanitation.shed'), 'a refused save leaves the stored tree as it was');
+
+  // A code that is not one is told on the page before anything is sent.
+  await page.click('#cat-reset');
+  await page.click('.cat-top[data-code="sanitation"] .add-child');
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .code-part', 'Bad Code');
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .cat-name', '坏编码');
+  await page.click('#cat-save');
+  await page.waitForFunction(() => document.querySelector('#cat-error').textContent.length > 0);
+  check(/Bad Code/.test(await page.textContent('#cat-error')), `a bad code is named: ${await page.textContent('#cat-error')}`);
+
+  // Add a child and rename another: saved, and the console's filter offers the new one.
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .code-part', 'shed');
+  await page.fill('.cat-top[data-code="sanitation"] .kids .cat-row:last-child .cat-name', '乱搭乱建');
+  await page.fill('.cat-row[data-code="dispute.family"] .cat-name', '婚姻家庭矛盾');
+  await shot(page, 'events-settings-categories.png');
+  await page.click('#cat-save');
+  await page.waitForFunction(() => document.querySelector('#filters select[name="category"] option[value="sanitation.shed"]'));
+  now = await categories();
+  check(find(now, 'sanitation.shed')?.name === '乱搭乱建' && find(now, 'dispute.family')?.name === '婚姻家庭矛盾' && find(now, 'sanitation.rubbish'),
+    'the new child and the new name are stored; the rest is kept');
+  check(await page.isVisible('.cat-row[data-code="sanitation.shed"]'), 'the saved tree is shown again with the new code');
+  const shed = (await asAdmin(`/api/events/${(await report(H, {category: 'sanitation.shed', title: '乱搭乱建 测试'})).id}`)).json;
+  check(shed.category === 'sanitation.shed', `a worker reports in the new category (${shed.category})`);
+
+  // Limits: one override through the page; the server's effective table shows it.
+  await page.click('#settings [data-tab="limits"]');
+  await page.waitForSelector('#limit-defaults td[data-priority="normal"][data-step="accept"]');
+  const dflt = await page.textContent('#limit-defaults td[data-priority="normal"][data-step="accept"]');
+  check(dflt === '2小时', `the default limit to accept a normal event is shown: ${dflt}`);
+  await page.selectOption('#limit-view', 'sanitation.shed');
+  await page.click('#limit-add');
+  const row = page.locator('#limit-overrides tbody tr').last();
+  check(await row.locator('.o-cat').inputValue() === 'sanitation.shed', 'a new override starts with the category being viewed');
+  await row.locator('.o-prio').selectOption('normal');
+  await row.locator('.o-step').selectOption('accept');
+  await row.locator('.o-value').fill('0');
+  await page.click('#limit-save');
+  await page.waitForFunction(() => document.querySelector('#limit-error').textContent.length > 0);
+  check(/大于 0/.test(await page.textContent('#limit-error')), `a zero limit is told: ${await page.textContent('#limit-error')}`);
+  await row.locator('.o-value').fill('1');
+  await page.click('#limit-save');
+  await page.waitForFunction(() => document.querySelector('#limit-effective td[data-priority="normal"][data-step="accept"]')?.textContent === '1小时');
+  const cell = await page.$eval('#limit-effective td[data-priority="normal"][data-step="accept"]', (td) => ({cls: td.className, other: td.parentElement.querySelector('[data-step="handle"]').className}));
+  check(cell.cls.includes('changed') && !cell.other.includes('changed'), `the changed limit is marked, the others are not (${cell.cls}/${cell.other})`);
+  const stored = (await asAdmin('/api/events/limits')).json.overrides;
+  check(stored.some((o) => o.category === 'sanitation.shed' && o.priority === 'normal' && o.step === 'accept' && o.hours === 1),
+    `the override is stored: ${JSON.stringify(stored)}`);
+  await shot(page, 'events-settings-limits.png');
+  const timed = (await asAdmin(`/api/events/${(await report(H, {category: 'sanitation.shed', title: '乱搭乱建 时限'})).id}`)).json;
+  check(timed.step_limit_s === 3600, `a new event in that category has 1 h to be accepted (${timed.step_limit_s} s)`);
+
+  // The server refuses what the page would not send, and a leader may not set either.
+  const typo = await asAdmin('/api/events/limits', {method: 'PUT', body: JSON.stringify([{category: 'sanitaton', hours: 3}])});
+  check(typo.status === 400 && /sanitaton/.test(typo.json?.error), `a limit for an unknown category is refused: ${typo.status} ${typo.json?.error}`);
+  const byLeader = await asLeader2('/api/events/limits', {method: 'PUT', body: '[]'});
+  check(byLeader.status === 403, `a leader may not set limits (${byLeader.status})`);
+  check((await asAdmin('/api/events/limits')).json.overrides.length === stored.length, 'the refused writes left the limits as they were');
+  await actx.close();
 }
 await browser.close();
 check(errors.length === 0, `no page errors${errors.length ? `: ${errors.join(' | ')}` : ''}`);

@@ -8,6 +8,7 @@
 
 /* global maplibregl */
 import {createMap, getJson, esc} from '/app.js';
+import {initSettings} from '/events/settings.js';
 
 /** How often the queue is fetched again. */
 export const POLL_MS = 10_000;
@@ -111,11 +112,13 @@ function inArea(code) {
   if (!sc || S.me.role === 'admin') return true;
   return (sc.villages || []).includes(code) || (sc.towns || []).some((t) => code.startsWith(t));
 }
-async function fillFilters() {
-  const f = $('#filters');
-  const [tree, villages] = await Promise.all([getJson('/api/events/categories'), getJson('/api/villages')]);
-  const cat = f.elements.category;
+/** The category filter (again after an admin saves the tree: the choice is kept if it still exists). */
+async function fillCategories() {
+  const tree = await getJson('/api/events/categories');
+  const cat = $('#filters').elements.category;
+  const keep = cat.value;
   cat.length = 1;
+  S.cats.clear();
   const walk = (list, depth) => {
     for (const c of list) {
       S.cats.set(c.code, c.name);
@@ -124,6 +127,11 @@ async function fillFilters() {
     }
   };
   walk(tree, 0);
+  cat.value = S.cats.has(keep) ? keep : '';
+}
+async function fillFilters() {
+  const f = $('#filters');
+  const [, villages] = await Promise.all([fillCategories(), getJson('/api/villages')]);
   S.villages = villages.features.map((v) => v.properties).filter((v) => inArea(v.code))
     .sort((a, b) => a.code.localeCompare(b.code));
   const vil = f.elements.village;
@@ -475,6 +483,7 @@ async function begin() {
   if (!S.me) return askLogin();
   $('#me').hidden = false;
   $('#me-name').textContent = `${S.me.name}（${{admin: '管理员', leader: '网格长', planner: '规划员', worker: '网格员', screen: '大屏'}[S.me.role] || S.me.role}）`;
+  initSettings(S.me, {send, toast, onSaved: () => fillCategories().then(refreshQueue)});
   if (!isDispatcher(S.me)) {
     $('#queue').innerHTML = `<p class="empty">当前账号不是调度员：受理和派遣事件需要网格长或管理员账号。请退出后换一个账号登录。</p>`;
     return;

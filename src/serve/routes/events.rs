@@ -72,6 +72,7 @@ fn status_of(e: EventStoreError) -> ApiError {
         EventStoreError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EventStoreError::NotFound(_) => StatusCode::NOT_FOUND,
         EventStoreError::CategoriesInUse(_) => StatusCode::CONFLICT,
+        EventStoreError::Invalid(_) => StatusCode::BAD_REQUEST,
         EventStoreError::Store(_) | EventStoreError::Setting { .. } => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -649,10 +650,24 @@ pub async fn set_categories(
     Ok(resp)
 }
 
-/// `GET /api/events/limits`: the time limits (`defaults` per priority × step in hours, and the
-/// deployment's `overrides` by category).
-pub async fn limits(AxState(svc): AxState<Arc<Service>>) -> ApiResult<Response> {
-    Ok(Json(settings(&svc).await?.limits.table_json()).into_response())
+/// `GET /api/events/limits?category=`: the time limits (`defaults` per priority × step in hours,
+/// and the deployment's `overrides` by category); with `category`, also the `effective` limits of
+/// that category, overrides applied.
+pub async fn limits(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
+    let Query(q) = q?;
+    if let Some(k) = q.keys().find(|k| k.as_str() != "category") {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter `{k}` (category)"
+        )));
+    }
+    let set = settings(&svc).await?;
+    let mut table = set.limits.table_json();
+    if let Some(c) = q.get("category") {
+        let code = set.categories.check(c).map_err(|e| field(None, e))?;
+        table["category"] = json!(code);
+        table["effective"] = set.limits.effective_json(&code);
+    }
+    Ok(Json(table).into_response())
 }
 
 /// `PUT /api/events/limits` (admins): replaces the overrides (`[{category, priority?, step?,
