@@ -330,6 +330,13 @@ try {
   const dueOf = (n) => (dots.f.find(([m]) => m === n) || [])[1];
   check(dueOf(late) === 'overdue' && dueOf(fresh) === 'ok', `the map drew the overdue and the fresh event (${JSON.stringify(dots.f)})`);
   check(dots.ring.includes(late) && !dots.ring.includes(fresh), 'only the overdue event has the pulsing ring');
+  // the grid's code stays readable: placed (not hidden) while the events' keep-out is placed too,
+  // so the two do not overlap (symbol placement guarantees it)
+  const placed = await page.evaluate((code) => ({
+    label: window.map.queryRenderedFeatures({layers: ['grid-codes']}).some((x) => String(x.properties.code) === code),
+    keepout: window.map.queryRenderedFeatures({layers: ['events-keepout']}).length,
+  }), target);
+  check(placed.label && placed.keepout >= 1, `grid ${target}'s code is shown beside its events, not under them (label ${placed.label}, keep-outs ${placed.keepout})`);
   check(dots.dots[0].due === 'overdue', 'overdue events come first in the summary');
   const radii = [];
   for (let i = 0; i < 4; i++) {

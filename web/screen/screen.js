@@ -83,6 +83,9 @@ function darkStyle(k = Math.max(1, innerHeight / 1080), colourFill = null) {
           'text-font': ['dejavu-sans'],
           'text-size': ['interpolate', ['linear'], ['zoom'], 11, px(12), 13, px(16), 16, px(24)],
           'text-padding': 1,
+          // an event's ring sits on its grid's label point as often as not: the label steps aside
+          'text-variable-anchor': ['center', 'top', 'bottom', 'left', 'right'],
+          'text-radial-offset': 0.9,
         },
         paint: {'text-color': '#ffffff', 'text-halo-color': '#06121f', 'text-halo-width': px(1.6)},
       },
@@ -106,8 +109,25 @@ function darkStyle(k = Math.max(1, innerHeight / 1080), colourFill = null) {
           'circle-stroke-color': '#ffffff', 'circle-stroke-width': px(1.5),
         },
       },
+      // circles take no part in label placement: an invisible icon the size of the ring does, so
+      // grid codes move off the events instead of being drawn under them
+      {
+        id: 'events-keepout', type: 'symbol', source: 'events',
+        layout: {'icon-image': KEEPOUT, 'icon-size': px(30) / KEEPOUT_PX, 'icon-allow-overlap': true, 'icon-padding': 0},
+      },
     ],
   };
+}
+
+/** The image of `events-keepout`: transparent, `KEEPOUT_PX` square (added on `styleimagemissing`). */
+const KEEPOUT = 'events-keepout';
+const KEEPOUT_PX = 16;
+function addKeepout(map) {
+  map.on('styleimagemissing', (e) => {
+    if (e.id === KEEPOUT && !map.hasImage(KEEPOUT)) {
+      map.addImage(KEEPOUT, {width: KEEPOUT_PX, height: KEEPOUT_PX, data: new Uint8Array(KEEPOUT_PX * KEEPOUT_PX * 4)});
+    }
+  });
 }
 
 /** Event dots by deadline status (overdue red, amber before the limit, in time blue). */
@@ -440,6 +460,7 @@ export async function startScreen() {
     });
     screen.map = map;
     window.map = map;
+    addKeepout(map);
     startPulse(screen);
     map.on('load', () => {
       screen.repaint();
