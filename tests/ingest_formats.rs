@@ -975,3 +975,120 @@ fn village_codes_and_names_are_checked_against_the_division_list() {
     let (ok, _, err) = wangge(&["partition", TOWN, "--out", out.to_str().unwrap(), "--quiet"]);
     assert!(ok && !err.contains("division list"), "{err}");
 }
+
+/// One layer file as the planner's editor brings it in (`ingest::read_layer_upload`): the
+/// villages as a GeoPackage in a 6° zone, a zipped GBK Shapefile in a 3° zone and GeoJSON come
+/// back in lon/lat within 1 cm of the source with their names; a file that is not a layer, a
+/// Shapefile without its `.prj` and a CRS that cannot be the file's are refused, naming the file.
+#[test]
+fn one_layer_file_in_any_format_reads_back_in_lon_lat() {
+    let dir = tempfile::tempdir().unwrap();
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src("villages")).unwrap()).unwrap();
+    let rings = |feats: &[serde_json::Value]| -> Vec<(String, Vec<geo::Coord<f64>>)> {
+        feats
+            .iter()
+            .map(|f| {
+                let ring = f["geometry"]["coordinates"][0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| geo::coord! { x: c[0].as_f64().unwrap(), y: c[1].as_f64().unwrap() })
+                    .collect();
+                (f["properties"]["name"].as_str().unwrap().to_string(), ring)
+            })
+            .collect()
+    };
+    let want = rings(source["features"].as_array().unwrap());
+    let gpkg = dir.path().join("villages.gpkg");
+    let (g, s) = (gpkg.to_str().unwrap(), src("villages"));
+    ogr(&[
+        "-f",
+        "GPKG",
+        "-s_srs",
+        "EPSG:4490",
+        "-t_srs",
+        "EPSG:4490",
+        g,
+        &s,
+    ]);
+    let gk6 = dir.path().join("gk6.gpkg");
+    ogr(&[
+        "-f",
+        "GPKG",
+        "-t_srs",
+        "EPSG:4510",
+        gk6.to_str().unwrap(),
+        g,
+    ]);
+    let shp = shapefile(dir.path(), "villages", "villages", "EPSG:4528", &[]);
+    let zip_path = dir.path().join("villages.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        let p = shp.with_extension(ext);
+        if p.exists() {
+            zip.start_file(
+                format!("villages.{ext}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            std::io::Write::write_all(&mut zip, &std::fs::read(&p).unwrap()).unwrap();
+        }
+    }
+    zip.finish().unwrap();
+    for (name, path) in [
+        ("villages.gpkg", gk6.clone()),
+        ("villages.zip", zip_path.clone()),
+        ("villages.geojson", PathBuf::from(src("villages"))),
+    ] {
+        let bytes = std::fs::read(&path).unwrap();
+        let feats = wangge::ingest::read_layer_upload(name, &bytes, None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<serde_json::Value> = feats
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap())
+            .collect();
+        let got = rings(&got);
+        assert_eq!(got.len(), want.len(), "{name}");
+        for ((gn, gr), (wn, wr)) in got.iter().zip(&want) {
+            assert_eq!(gn, wn, "{name}: names read right (GBK in the DBF)");
+            let worst = coords_close(name, gr, wr, 0.01);
+            assert!(worst < 0.01, "{name}: {wn} off by {worst} m");
+        }
+    }
+    let err = |name: &str, bytes: &[u8], crs: Option<&str>| {
+        let crs = crs.map(|c| c.parse::<wangge::crs::source::SourceCrs>().unwrap());
+        wangge::ingest::read_layer_upload(name, bytes, crs.as_ref())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("notes.txt", b"1 2 3", None);
+    assert!(
+        e.starts_with("notes.txt: ") && e.contains("not a layer file"),
+        "{e}"
+    );
+    let e = err("villages.shp", &std::fs::read(&shp).unwrap(), None);
+    assert!(
+        e.starts_with("villages.shp") && (e.contains(".dbf") || e.contains(".prj")),
+        "{e}"
+    );
+    let e = err(
+        "villages.zip",
+        &std::fs::read(&zip_path).unwrap(),
+        Some("EPSG:4490"),
+    );
+    assert!(
+        e.starts_with("villages.zip") && e.contains("EPSG:4490"),
+        "{e}"
+    );
+    assert!(
+        !std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .any(|d| d
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("wangge-upload-{}-", std::process::id()))),
+        "the scratch folders are removed"
+    );
+}

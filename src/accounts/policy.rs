@@ -95,6 +95,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
         Access::Roles(EVERYONE),
     ),
     ("GET", "/api/planner/villages", Access::Roles(READERS)),
+    ("POST", "/api/planner/layers", Access::Roles(PLANNERS)),
     ("GET", "/api/villages/{code}/edit", Access::Roles(READERS)),
     ("GET", "/api/villages/{code}/plans", Access::Roles(READERS)),
     (

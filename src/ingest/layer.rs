@@ -92,6 +92,15 @@ const EXTENSIONS: [(&str, LayerFormat); 6] = [
 ];
 
 impl LayerFormat {
+    /// The format of a file by its extension (a GeoPackage: its only feature table).
+    pub fn of_file(path: &Path) -> Option<LayerFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        EXTENSIONS
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map(|(_, f)| f.clone())
+    }
+
     /// Reads the layer from `path` in this format.
     pub fn read(&self, path: &Path, opts: &ReadOptions) -> Result<Layer, IngestError> {
         match self {

@@ -137,29 +137,117 @@ fn load(
         .iter()
         .find(|(l, _)| l == base)
         .map(|(_, c)| c);
-    let crs = match (own.or(opts.crs.as_ref()), &layer.crs, &format) {
-        (Some(c), _, _) => c.clone(),
-        (None, Some(c), _) => c.clone(),
-        (None, None, layer::LayerFormat::GeoJson | layer::LayerFormat::Kml) => SourceCrs::wgs84(),
-        (None, None, layer::LayerFormat::GeoPackage(_)) => {
-            return Err(IngestError::file(
-                &layer.file,
-                "has no coordinate system (SRS undefined): give --crs, e.g. --crs EPSG:4490",
-            ))
-        }
-        (None, None, _) => {
-            return Err(IngestError::file(
-                &layer.file,
-                "has no .prj, so its coordinate system is unknown: add the .prj, or give --crs (e.g. --crs EPSG:4527 for CGCS2000 3° zone 39, EPSG:4490 for CGCS2000 lon/lat)",
-            ))
-        }
-    };
+    let crs = layer_crs(own.or(opts.crs.as_ref()), &layer, &format)?;
     let renames = layer.map_fields(base, &opts.fields, used);
     Ok(Some(Loaded {
         layer,
         crs,
         renames,
     }))
+}
+
+/// The coordinate system of a layer: the one given, else the file's, else lon/lat for GeoJSON
+/// and KML (their specifications say so); a Shapefile or GeoPackage that states none is an error.
+fn layer_crs(
+    given: Option<&SourceCrs>,
+    layer: &Layer,
+    format: &layer::LayerFormat,
+) -> Result<SourceCrs, IngestError> {
+    match (given, &layer.crs, format) {
+        (Some(c), _, _) => Ok(c.clone()),
+        (None, Some(c), _) => Ok(c.clone()),
+        (None, None, layer::LayerFormat::GeoJson | layer::LayerFormat::Kml) => {
+            Ok(SourceCrs::wgs84())
+        }
+        (None, None, layer::LayerFormat::GeoPackage(_)) => Err(IngestError::file(
+            &layer.file,
+            "has no coordinate system (SRS undefined): give --crs, e.g. --crs EPSG:4490",
+        )),
+        (None, None, _) => Err(IngestError::file(
+            &layer.file,
+            "has no .prj, so its coordinate system is unknown: add the .prj, or give --crs (e.g. --crs EPSG:4527 for CGCS2000 3° zone 39, EPSG:4490 for CGCS2000 lon/lat)",
+        )),
+    }
+}
+
+/// Reads an uploaded layer file (`name` as the sender calls it, `bytes` its content) as
+/// [`read_layer_file`] does: it is written to a scratch folder, read and removed; errors name
+/// the file by `name`.
+pub fn read_layer_upload(
+    name: &str,
+    bytes: &[u8],
+    crs: Option<&SourceCrs>,
+) -> Result<Vec<::geojson::Feature>, IngestError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = Path::new(name)
+        .file_name()
+        .filter(|_| !name.trim().is_empty())
+        .ok_or_else(|| IngestError::file(Path::new(name), "has no file name"))?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wangge-upload-{}-{n}", std::process::id()));
+    let io = |e: std::io::Error| {
+        IngestError::file(Path::new(name), format!("cannot be stored to read: {e}"))
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let path = dir.join(base);
+    let read = std::fs::write(&path, bytes)
+        .map_err(io)
+        .and_then(|()| read_layer_file(&path, crs));
+    let _ = std::fs::remove_dir_all(&dir);
+    read.map_err(|mut e| {
+        if let Ok(rest) = e.file.strip_prefix(&dir) {
+            e.file = rest.to_path_buf();
+        }
+        e
+    })
+}
+
+/// Reads one layer file of any format a town holds (`.geojson`/`.json`, a zipped Shapefile,
+/// a GeoPackage with one feature table, `.kml`; a `.shp` with its `.dbf` and `.prj` beside it)
+/// into GeoJSON features in lon/lat, attributes as the file has them. `crs` overrides what the
+/// file states. The planner's editor brings in grid layers drawn elsewhere this way.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("wangge-doc-layer-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let f = dir.join("grids.geojson");
+/// std::fs::write(&f, r#"{"type":"FeatureCollection","features":[{"type":"Feature",
+///   "properties":{"code":"320583104001001"},
+///   "geometry":{"type":"Polygon","coordinates":[[[120,31],[120.01,31],[120.01,31.01],[120,31]]]}}]}"#).unwrap();
+/// let feats = wangge::ingest::read_layer_file(&f, None).unwrap();
+/// assert_eq!(feats[0].property("code").unwrap(), "320583104001001");
+/// let bad = dir.join("grids.txt");
+/// std::fs::write(&bad, "x").unwrap();
+/// assert!(wangge::ingest::read_layer_file(&bad, None).unwrap_err().to_string().contains("grids.txt"));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn read_layer_file(
+    path: &Path,
+    crs: Option<&SourceCrs>,
+) -> Result<Vec<::geojson::Feature>, IngestError> {
+    let format = layer::LayerFormat::of_file(path).ok_or_else(|| {
+        IngestError::file(
+            path,
+            "is not a layer file wangge reads: .geojson, .json, .zip (a Shapefile), .shp, .gpkg or .kml",
+        )
+    })?;
+    let layer = format.read(path, &ReadOptions::default())?;
+    let crs = layer_crs(crs, &layer, &format)?;
+    let loaded = Loaded {
+        layer,
+        crs,
+        renames: Vec::new(),
+    };
+    read_features(&loaded, "", |f| {
+        let g = f.geometry()?;
+        Ok(::geojson::Feature {
+            bbox: None,
+            geometry: Some(::geojson::Geometry::new(::geojson::GeometryValue::from(&g))),
+            id: None,
+            properties: Some(f.props.clone()),
+            foreign_members: None,
+        })
+    })
 }
 
 fn missing_layer(dir: &Path, base: &str) -> IngestError {

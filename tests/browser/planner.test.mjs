@@ -362,8 +362,57 @@ try {
     await B.close();
   }
 
+  // --- bring in a grid layer drawn elsewhere: the active plan's own grids as a town's GIS office
+  // would hand them over (a zipped Shapefile in the CGCS2000 3° Gauss–Krüger zone, GBK attributes)
+  {
+    const C = await open('alice', village);
+    const grids = (await getJson('/api/grids')).json.features.filter((f) => f.properties.village_code === village);
+    const dir = path.join(shots, 'import');
+    fs.rmSync(dir, {recursive: true, force: true});
+    fs.mkdirSync(dir, {recursive: true});
+    const src = path.join(dir, 'source.geojson');
+    fs.writeFileSync(src, JSON.stringify({type: 'FeatureCollection', features: grids.map((g, i) => ({type: 'Feature',
+      properties: {CODE: g.properties.code, 名称: `第${i + 1}网格`}, geometry: g.geometry}))}));
+    const lon = grids[0].properties.label[0];
+    const epsg = 4513 + Math.round(lon / 3) - 25; // CGCS2000 3° zone with the zone number on eastings
+    execFileSync('ogr2ogr', ['-f', 'ESRI Shapefile', '-t_srs', `EPSG:${epsg}`, '-lco', 'ENCODING=GBK', path.join(dir, 'grids.shp'), src]);
+    execFileSync('python3', ['-m', 'zipfile', '-c', path.join(dir, 'grids.zip'), ...['shp', 'shx', 'dbf', 'prj', 'cpg'].map((e) => path.join(dir, `grids.${e}`)).filter((f) => fs.existsSync(f))]);
+    const before = await C.evaluate(() => JSON.stringify(window.__planner.assignment()));
+    const imported = async (file) => {
+      await C.evaluate(() => { document.querySelector('#messages').textContent = ''; });
+      await C.setInputFiles('#import', file);
+      await C.waitForFunction(() => /导入/.test(document.querySelector('#messages').textContent) && !/正在读取/.test(document.querySelector('#messages').textContent), null, {timeout: STEP_MS});
+      await settled(C);
+      return C.textContent('#messages');
+    };
+    // a CRS that cannot be the file's: refused or found to miss the village; the draft unchanged
+    await C.fill('#import-crs', 'EPSG:4490');
+    let msg = await imported(path.join(dir, 'grids.zip'));
+    check(/导入失败|没有一栋建筑/.test(msg) && msg.includes('grids.zip'), `a wrong coordinate system is told: ${msg.slice(0, 160)}`);
+    check(await C.evaluate(() => JSON.stringify(window.__planner.assignment())) === before, 'a refused layer leaves the draft as it was');
+    // not a layer at all
+    msg = await imported({name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('网格 1 2 3')});
+    check(/导入失败/.test(msg) && msg.includes('notes.txt'), `a file that is not a layer is refused, naming it: ${msg.slice(0, 160)}`);
+    // the real thing: its CRS read from the .prj, codes from the upper-case DBF column
+    await C.fill('#import-crs', '');
+    msg = await imported(path.join(dir, 'grids.zip'));
+    const same = await C.evaluate(() => {
+      const a = window.__planner.assignment();
+      const bs = window.__planner.V.data.buildings;
+      return {n: bs.length, differ: bs.filter((b) => b.grid && a[b.id] !== b.grid).map((b) => `${b.id}:${b.grid}→${a[b.id]}`)};
+    });
+    check(msg.includes(`${grids.length} 个网格`) && /0 栋落在两个网格里/.test(msg) && /0 栋不在任何网格里/.test(msg),
+      `the zipped Shapefile in EPSG:${epsg} is read: ${msg.slice(0, 160)}`);
+    check(same.differ.length === 0, `every one of ${same.n} buildings lands in the grid it is in (${same.differ.slice(0, 5).join(', ')})`);
+    await C.screenshot({path: path.join(shots, 'planner-imported.png')});
+    // the two refusals above are 400s the browser logs as failed loads; anything else is an error
+    const unexpected = C.errors.filter((e) => !/status of 400/.test(e));
+    check(unexpected.length === 0 && C.errors.length === 2, `no page errors while importing but the two refusals (${C.errors.slice(0, 3).join(' | ')})`);
+    await C.close();
+  }
+
   // --- write routes without a user
-  for (const [p, body] of [[`/api/villages/${village}/plans`, {base: base0, assignment: {}, reason: 'x'}], [`/api/villages/${village}/activate`, {version: base0, expect: base0}]]) {
+  for (const [p, body] of [[`/api/villages/${village}/plans`, {base: base0, assignment: {}, reason: 'x'}], [`/api/villages/${village}/activate`, {version: base0, expect: base0}], ['/api/planner/layers?file=grids.geojson', {type: 'FeatureCollection', features: []}]]) {
     const r = await getJson(p, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)});
     check(r.status === 401 && r.json?.error, `anonymous POST ${p} → ${r.status} ${r.json?.error}`);
   }

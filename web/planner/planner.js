@@ -947,16 +947,42 @@ function exportCsv() {
   download(`${V.code}-assignment.csv`, rows.join('\n') + '\n', 'text/csv');
 }
 
+/** Sends a layer file to the server, which reads it as `wangge partition` reads a town's layers
+ * (any format, its coordinate system into lon/lat, GBK text), then brings it into the draft. */
+async function readLayer(file) {
+  const crs = $('#import-crs').value.trim();
+  message(`正在读取 ${file.name}…`, true);
+  const url = `/api/planner/layers?file=${encodeURIComponent(file.name)}${crs ? `&crs=${encodeURIComponent(crs)}` : ''}`;
+  const res = await fetch(url, {method: 'POST', headers: {'Accept': 'application/json', 'Content-Type': 'application/octet-stream'}, body: file});
+  const json = await res.json().catch(() => null);
+  if (!res.ok) {
+    message(`导入失败（${file.name}）：${json?.error || `HTTP ${res.status}`}`, false);
+    return;
+  }
+  importLayer(json, file.name);
+}
+
+/** A polygon's grid code: `code` or `grid_code` in any case (DBF columns are often upper case), or 网格编码. */
+function layerCode(p) {
+  const key = Object.keys(p).find((k) => ['code', 'grid_code', '网格编码', '网格代码'].includes(k.toLowerCase()));
+  return key === undefined ? '' : String(p[key] ?? '');
+}
+
 /** Reads a grid layer drawn elsewhere into the draft: each building to the polygon holding it. */
-function importLayer(fc) {
+function importLayer(fc, name = '') {
   const polys = (fc.features || []).filter((f) => f.geometry && /Polygon/.test(f.geometry.type)).map((f) => ({
-    code: String(f.properties?.code ?? f.properties?.grid_code ?? ''),
+    code: layerCode(f.properties || {}),
     parts: f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates,
   }));
   const inside = (p, parts) => parts.some((poly) => inRing(p, poly[0]) && !poly.slice(1).some((h) => inRing(p, h)));
   const none = [], two = [];
   const codeOf = new Map();
   const step = [];
+  const held = V.data.buildings.filter((b) => polys.some((q) => inside(b.position, q.parts))).length;
+  if (!held) {
+    message(`导入${name ? ` ${name}` : ''}：${polys.length} 个多边形，但本村没有一栋建筑落在其中。图层是否属于本村？坐标系是否正确（可在“坐标系”中指定，如 EPSG:4527）？草稿未改动。`, false);
+    return;
+  }
   V.data.buildings.forEach((b, i) => {
     const hits = polys.filter((q) => inside(b.position, q.parts));
     if (hits.length === 0) { none.push(b.id); return; }
@@ -974,7 +1000,7 @@ function importLayer(fc) {
   redraw(null);
   const fig = figures();
   const oob = V.codes.filter((_, g) => fig.nb[g] > 0 && state(fig.w[g]) !== 'within');
-  message(`导入 ${polys.length} 个网格：${two.length} 栋落在两个网格里（重叠），${none.length} 栋不在任何网格里（缝隙，保留原网格）` +
+  message(`导入${name ? ` ${name}：` : ' '}${polys.length} 个网格：${two.length} 栋落在两个网格里（重叠），${none.length} 栋不在任何网格里（缝隙，保留原网格）` +
     `${none.length ? '：' + none.slice(0, 8).join('、') : ''}；${oob.length} 个网格超出范围；${V.pieces.size} 个网格被分成几块。形状已按单元重建，无缝无叠。`, false);
 }
 
@@ -1120,7 +1146,8 @@ function wire() {
   });
   $('#import').addEventListener('change', async (e) => {
     const f = e.target.files[0];
-    if (f) importLayer(JSON.parse(await f.text()));
+    e.target.value = '';
+    if (f) await readLayer(f);
   });
 }
 

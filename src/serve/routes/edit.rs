@@ -302,3 +302,48 @@ pub async fn page() -> Response {
     super::static_files::file(&super::static_files::WEB, "planner/index.html")
         .unwrap_or_else(|| ApiError::not_found("no planner page is built in").into_response())
 }
+
+/// The largest layer file `POST /api/planner/layers` reads (a zipped Shapefile of a town's grids
+/// is a few MB).
+pub const MAX_LAYER_BYTES: usize = 64 * 1024 * 1024;
+
+/// `POST /api/planner/layers?file=NAME[&crs=CRS]`: a grid layer drawn elsewhere (the file as the
+/// body: GeoJSON, a zipped Shapefile, a GeoPackage with one table, KML), read as `wangge partition`
+/// reads a town's layers (coordinate system from the file or `crs`, GBK attributes) and answered
+/// as a GeoJSON FeatureCollection in lon/lat; 400 naming the file, feature and field otherwise.
+pub async fn read_layer(
+    q: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    if let Some(k) = q.keys().find(|k| !["file", "crs"].contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter `{k}` (file, crs)"
+        )));
+    }
+    let file = q.get("file").cloned().ok_or_else(|| {
+        ApiError::bad_request("`file`: the file's name is needed (its extension says its format)")
+    })?;
+    let crs = q
+        .get("crs")
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.parse::<crate::crs::source::SourceCrs>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("`crs`: {e}")))?;
+    let bytes = b.map_err(|r| ApiError {
+        status: r.status(),
+        message: r.body_text(),
+    })?;
+    let read = tokio::task::spawn_blocking(move || {
+        crate::ingest::read_layer_upload(&file, &bytes, crs.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("reading the layer stopped: {e}")))?;
+    let features = read.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    })
+    .into_response())
+}

@@ -51,6 +51,7 @@ pub const ROUTES: &[&str] = &[
     "/tiles/fonts/{fontstack}/{range}.pbf",
     "/planner",
     "/api/planner/villages",
+    "/api/planner/layers",
     "/api/villages/{code}/edit",
     "/api/villages/{code}/plans",
     "/api/villages/{code}/rebalance",
@@ -123,6 +124,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/tiles/{*path}", get(tiles::dispatch))
         .route("/planner", get(edit::page))
         .route("/api/planner/villages", get(edit::villages))
+        .route(
+            "/api/planner/layers",
+            post(edit::read_layer).layer(DefaultBodyLimit::max(edit::MAX_LAYER_BYTES)),
+        )
         .route("/api/villages/{code}/edit", get(edit::open))
         .route(
             "/api/villages/{code}/plans",
