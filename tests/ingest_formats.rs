@@ -1092,3 +1092,105 @@ fn one_layer_file_in_any_format_reads_back_in_lon_lat() {
         "the scratch folders are removed"
     );
 }
+
+/// The editor's GeoPackage export (`store::layer_file`): two layers written in one file read back
+/// by GDAL and by our reader with their types (whole numbers, reals, text, nulls, Chinese); a bad
+/// layer name is refused and nothing is left behind.
+#[test]
+fn feature_layers_written_as_a_geopackage_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let villages: geojson::FeatureCollection = std::fs::read_to_string(src("villages"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut grids = villages.features.clone();
+    for (i, f) in grids.iter_mut().enumerate() {
+        f.set_property("households", 300 + i as i64);
+        f.set_property("share", 0.25 + i as f64);
+        f.set_property(
+            "note",
+            if i % 2 == 0 {
+                serde_json::Value::Null
+            } else {
+                "有".into()
+            },
+        );
+    }
+    let points: Vec<geojson::Feature> = (0..3)
+        .map(|i| geojson::Feature {
+            geometry: Some(geojson::Geometry::new(geojson::GeometryValue::new_point([
+                121.49 + f64::from(i) * 0.001,
+                31.23,
+            ]))),
+            properties: Some(
+                serde_json::json!({"id": format!("B{i}"), "grid_code": "310101013001001"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            ..Default::default()
+        })
+        .collect();
+    use wangge::store::layer_file::{write_feature_gpkg, FeatureLayer};
+    let path = dir.path().join("draft.gpkg");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let layers = [
+        FeatureLayer {
+            name: "grids",
+            description: "网格草稿",
+            features: &grids,
+        },
+        FeatureLayer {
+            name: "buildings",
+            description: "建筑",
+            features: &points,
+        },
+    ];
+    rt.block_on(write_feature_gpkg(&path, &layers)).unwrap();
+    let info = Command::new("ogrinfo")
+        .args(["-so", "-al", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.status.success() && info.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    assert!(
+        text.contains("Layer name: grids") && text.contains("Layer name: buildings"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Feature Count: {}", grids.len()))
+            && text.contains("Feature Count: 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("households: Integer")
+            && text.contains("share: Real")
+            && text.contains("note: String"),
+        "{text}"
+    );
+    let back = wangge::ingest::read_layer_file(&path.with_extension("gpkg"), None);
+    // two tables: our reader asks which
+    assert!(back.unwrap_err().to_string().contains("grids"));
+    let one = dir.path().join("one.gpkg");
+    rt.block_on(write_feature_gpkg(&one, &layers[..1])).unwrap();
+    let back = wangge::ingest::read_layer_file(&one, None).unwrap();
+    for (a, b) in back.iter().zip(&grids) {
+        for k in ["code", "name", "households", "share", "note"] {
+            assert_eq!(a.property(k), b.property(k), "{k}");
+        }
+    }
+    let bad = FeatureLayer {
+        name: "grids; DROP",
+        description: "",
+        features: &grids,
+    };
+    let e = rt
+        .block_on(write_feature_gpkg(&dir.path().join("bad.gpkg"), &[bad]))
+        .unwrap_err();
+    assert!(e.to_string().contains("grids; DROP"), "{e}");
+    assert!(!dir.path().join("bad.gpkg").exists());
+}

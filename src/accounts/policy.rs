@@ -96,6 +96,7 @@ pub const RULES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/planner/villages", Access::Roles(READERS)),
     ("POST", "/api/planner/layers", Access::Roles(PLANNERS)),
+    ("POST", "/api/planner/geopackage", Access::Roles(PLANNERS)),
     ("GET", "/api/villages/{code}/edit", Access::Roles(READERS)),
     ("GET", "/api/villages/{code}/plans", Access::Roles(READERS)),
     (

@@ -27,6 +27,7 @@ pub mod events;
 // -- end events --
 pub mod export;
 mod health;
+pub mod layer_file;
 /// The geometry encodings the store writes (kept at the crate root: ingest reads them too).
 pub use crate::geom_codec as geom;
 mod map;

@@ -405,6 +405,20 @@ try {
       `the zipped Shapefile in EPSG:${epsg} is read: ${msg.slice(0, 160)}`);
     check(same.differ.length === 0, `every one of ${same.n} buildings lands in the grid it is in (${same.differ.slice(0, 5).join(', ')})`);
     await C.screenshot({path: path.join(shots, 'planner-imported.png')});
+    // the draft as a GeoPackage (grids and buildings), read back with GDAL
+    const [dl] = await Promise.all([C.waitForEvent('download'), C.click('[data-action="export-gpkg"]')]);
+    const gpkg = path.join(dir, dl.suggestedFilename());
+    await dl.saveAs(gpkg);
+    const ogrJson = (layer) => JSON.parse(execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', gpkg, layer], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}));
+    const page = await C.evaluate(() => ({codes: window.__planner.V.codes.filter((_, g) => window.__planner.V.features[g]?.geometry.coordinates.length),
+      assignment: window.__planner.assignment()}));
+    const gGrids = ogrJson('grids').features;
+    const gBuildings = ogrJson('buildings').features;
+    check(dl.suggestedFilename() === `${village}-draft.gpkg` && gGrids.map((f) => f.properties.code).sort().join() === page.codes.slice().sort().join(),
+      `the exported GeoPackage ${dl.suggestedFilename()} holds the draft's ${gGrids.length} grids (GDAL reads them)`);
+    const wrong = gBuildings.filter((f) => page.assignment[f.properties.id] !== f.properties.grid_code);
+    check(gBuildings.length === Object.keys(page.assignment).length && wrong.length === 0 && gGrids.every((f) => /Polygon/.test(f.geometry.type) && Number.isInteger(f.properties.households)),
+      `…and its ${gBuildings.length} buildings with their draft grid (${wrong.length} differ)`);
     // the two refusals above are 400s the browser logs as failed loads; anything else is an error
     const unexpected = C.errors.filter((e) => !/status of 400/.test(e));
     check(unexpected.length === 0 && C.errors.length === 2, `no page errors while importing but the two refusals (${C.errors.slice(0, 3).join(' | ')})`);

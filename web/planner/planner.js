@@ -931,13 +931,41 @@ function download(name, text, type) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-function exportGeojson() {
+/** The draft's grids as GeoJSON features (shapes traced from the cells, figures as the bars show). */
+function draftGrids() {
   const fig = figures();
-  const feats = V.features.filter((f) => f && f.geometry.coordinates.length).map((f) => ({
+  return V.features.filter((f) => f && f.geometry.coordinates.length).map((f) => ({
     type: 'Feature', geometry: f.geometry,
     properties: {code: f.properties.code, village_code: V.code, households: fig.hh[f.id], residents: fig.res[f.id], buildings: fig.nb[f.id], color: V.colors[f.id]},
   }));
-  download(`${V.code}-draft-grids.geojson`, JSON.stringify({type: 'FeatureCollection', features: feats}), 'application/geo+json');
+}
+
+function exportGeojson() {
+  download(`${V.code}-draft-grids.geojson`, JSON.stringify({type: 'FeatureCollection', features: draftGrids()}), 'application/geo+json');
+}
+
+/** The draft as one GeoPackage (grids and buildings with their grid), written by the server. */
+async function exportGpkg() {
+  const a = assignment();
+  const buildings = V.data.buildings.map((b) => ({type: 'Feature', geometry: {type: 'Point', coordinates: b.position},
+    properties: {id: b.id, kind: b.kind || 'building', households: b.households, residents: b.residents, grid_code: a[b.id] ?? null}}));
+  const name = `${V.code}-draft.gpkg`;
+  const res = await fetch(`/api/planner/geopackage?file=${encodeURIComponent(name)}`, {method: 'POST',
+    headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({layers: [
+      {name: 'grids', description: `村/社区 ${V.code} 网格草稿（基于版本 ${V.base ?? '无'}）`, features: draftGrids()},
+      {name: 'buildings', description: `村/社区 ${V.code} 建筑及其所属网格（草稿）`, features: buildings}]})});
+  if (!res.ok) {
+    const j = await res.json().catch(() => null);
+    message(`导出 GeoPackage 失败：${j?.error || `HTTP ${res.status}`}`, false);
+    return;
+  }
+  const a2 = document.createElement('a');
+  a2.href = URL.createObjectURL(await res.blob());
+  a2.download = name;
+  a2.click();
+  setTimeout(() => URL.revokeObjectURL(a2.href), 1000);
+  message(`已导出 ${name}：网格 ${draftGrids().length} 个，建筑 ${buildings.length} 栋`, true);
 }
 
 function exportCsv() {
@@ -1124,7 +1152,7 @@ function wire() {
   document.querySelectorAll('[data-tool]').forEach((b) => b.addEventListener('click', () => setTool(b.dataset.tool)));
   const actions = {unassigned: assignUnassigned, new: newGrid, split, merge: () => { setTool('merge'); message('点击要并入的网格', true); },
     rebalance, lock: () => toggleLock(V.active), lockall: lockAll, undo, redo, compare,
-    'export-geojson': exportGeojson, 'export-csv': exportCsv};
+    'export-geojson': exportGeojson, 'export-csv': exportCsv, 'export-gpkg': () => exportGpkg().catch((e) => message(`导出 GeoPackage 失败：${e.message}`, false))};
   document.querySelectorAll('[data-action]').forEach((b) => b.addEventListener('click', () => actions[b.dataset.action]()));
   $('#bars').addEventListener('click', (e) => {
     const lock = e.target.closest('[data-lock]');

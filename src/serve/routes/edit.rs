@@ -347,3 +347,70 @@ pub async fn read_layer(
     })
     .into_response())
 }
+
+/// One layer of `POST /api/planner/geopackage`.
+#[derive(serde::Deserialize)]
+struct LayerBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    features: Vec<geojson::Feature>,
+}
+
+/// The body of `POST /api/planner/geopackage`.
+#[derive(serde::Deserialize)]
+struct GeopackageBody {
+    layers: Vec<LayerBody>,
+}
+
+/// `POST /api/planner/geopackage?file=NAME`: layers of GeoJSON features in lon/lat (`{"layers":
+/// [{"name", "description", "features"}]}`, the editor's draft grids and buildings) written as one
+/// GeoPackage and sent back as a download named `file`. Nothing is stored.
+pub async fn geopackage(
+    q: Result<Query<BTreeMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q?;
+    if let Some(k) = q.keys().find(|k| k.as_str() != "file") {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter `{k}` (file)"
+        )));
+    }
+    let file = q.get("file").map_or("layers.gpkg", String::as_str);
+    if !file.ends_with(".gpkg") || file.contains(['/', '\\', '"']) {
+        return Err(ApiError::bad_request("`file`: a file name ending in .gpkg"));
+    }
+    let b = b.map_err(|r| ApiError {
+        status: r.status(),
+        message: r.body_text(),
+    })?;
+    let body: GeopackageBody = serde_json::from_slice(&b)
+        .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?;
+    let layers: Vec<crate::store::layer_file::FeatureLayer<'_>> = body
+        .layers
+        .iter()
+        .map(|l| crate::store::layer_file::FeatureLayer {
+            name: &l.name,
+            description: &l.description,
+            features: &l.features,
+        })
+        .collect();
+    let bytes = crate::store::layer_file::feature_gpkg_bytes(&layers)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid { .. } => ApiError::bad_request(e.to_string()),
+            _ => ApiError::unavailable(e.to_string()),
+        })?;
+    let disposition = format!("attachment; filename=\"{file}\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/geopackage+sqlite3".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

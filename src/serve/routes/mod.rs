@@ -52,6 +52,7 @@ pub const ROUTES: &[&str] = &[
     "/planner",
     "/api/planner/villages",
     "/api/planner/layers",
+    "/api/planner/geopackage",
     "/api/villages/{code}/edit",
     "/api/villages/{code}/plans",
     "/api/villages/{code}/rebalance",
@@ -127,6 +128,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route(
             "/api/planner/layers",
             post(edit::read_layer).layer(DefaultBodyLimit::max(edit::MAX_LAYER_BYTES)),
+        )
+        .route(
+            "/api/planner/geopackage",
+            post(edit::geopackage).layer(DefaultBodyLimit::max(edit::MAX_LAYER_BYTES)),
         )
         .route("/api/villages/{code}/edit", get(edit::open))
         .route(
