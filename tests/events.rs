@@ -1366,6 +1366,19 @@ async fn a_deployment_sets_its_categories_and_limits() {
         }
         let (st, v) = t.get(&t.worker, "/api/events/limits?category=moon").await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        // a tree leaving out a category the limits name is refused, naming it
+        let without_water: Vec<Value> = mine
+            .iter()
+            .filter(|c| c["code"] != "water")
+            .cloned()
+            .collect();
+        let (st, v) = put(&t.admin, "/api/events/categories", json!(without_water)).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        let msg = v["error"].as_str().unwrap();
+        assert!(
+            msg.contains("`water`") && msg.contains("time limits"),
+            "{v}"
+        );
         let (_, v) = t.post(&t.worker, "/api/events", water("w2")).await;
         let (_, e2) = t
             .get(&t.worker, &format!("/api/events/{}", v["events"][0]["id"]))

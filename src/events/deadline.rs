@@ -268,12 +268,7 @@ impl Limits {
     /// assert!(typo.check_categories(&tree).unwrap_err().to_string().contains("safty"));
     /// ```
     pub fn check_categories(&self, tree: &CategoryTree) -> Result<(), EventError> {
-        let codes = tree.codes();
-        match self
-            .overrides
-            .iter()
-            .position(|o| !codes.contains(&o.category.as_str()))
-        {
+        match self.first_unknown(tree) {
             None => Ok(()),
             Some(i) => Err(EventError::Invalid {
                 field: "limits",
@@ -283,6 +278,30 @@ impl Limits {
                 ),
             }),
         }
+    }
+}
+
+impl Limits {
+    /// The index of the first override naming a category `tree` lacks.
+    fn first_unknown(&self, tree: &CategoryTree) -> Option<usize> {
+        let codes = tree.codes();
+        self.overrides
+            .iter()
+            .position(|o| !codes.contains(&o.category.as_str()))
+    }
+
+    /// The categories overrides name that `tree` lacks, sorted, once each.
+    pub fn unknown_categories(&self, tree: &CategoryTree) -> Vec<String> {
+        let codes = tree.codes();
+        let mut out: Vec<String> = self
+            .overrides
+            .iter()
+            .filter(|o| !codes.contains(&o.category.as_str()))
+            .map(|o| o.category.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

@@ -41,9 +41,14 @@ impl Store {
     }
 
     /// Sets the category tree, in one transaction; refused when it leaves out a category that
-    /// a stored event is in ([`EventStoreError::CategoriesInUse`]).
+    /// a stored event is in ([`EventStoreError::CategoriesInUse`]) or a time limit names
+    /// ([`EventStoreError::CategoriesInLimits`]).
     pub async fn set_event_categories(&self, tree: &CategoryTree, who: &str) -> Result<()> {
         let db = |e| EventStoreError::Store(self.db(e));
+        let named = self.event_settings().await?.limits.unknown_categories(tree);
+        if !named.is_empty() {
+            return Err(EventStoreError::CategoriesInLimits(named));
+        }
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut tx = self.begin_write(&mut conn).await?;
         let used = sqlx::query(

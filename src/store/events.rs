@@ -54,6 +54,13 @@ pub enum EventStoreError {
         .0.iter().map(|(c, n)| format!("`{c}` ({n} events)")).collect::<Vec<_>>().join(", ")
     )]
     CategoriesInUse(Vec<(String, i64)>),
+    /// A new category tree leaves out categories that time limits name.
+    #[error(
+        "the new category tree leaves out {}, which the time limits name; change or remove those \
+         limits first",
+        .0.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+    )]
+    CategoriesInLimits(Vec<String>),
     /// A new setting does not fit the stored ones (limits naming a category the tree lacks).
     #[error(transparent)]
     Invalid(crate::events::EventError),

@@ -85,7 +85,7 @@ async function saveTree() {
   try {
     D.tree = await D.send('/api/events/categories', 'PUT', t.tree);
   } catch (e) {
-    err.textContent = e.status === 409 ? `未保存：要删除的分类下还有事件，请保留它们。${e.message}` : `未保存：${e.message}`;
+    err.textContent = e.status === 409 ? `未保存：要删除的分类仍有事件或处置时限在用，请保留它们（或先在“处置时限”中改掉）。${e.message}` : `未保存：${e.message}`;
     return;
   }
   renderTree();

@@ -1029,7 +1029,7 @@ function importLayer(fc, name = '') {
   const fig = figures();
   const oob = V.codes.filter((_, g) => fig.nb[g] > 0 && state(fig.w[g]) !== 'within');
   message(`导入${name ? ` ${name}：` : ' '}${polys.length} 个网格：${two.length} 栋落在两个网格里（重叠），${none.length} 栋不在任何网格里（缝隙，保留原网格）` +
-    `${none.length ? '：' + none.slice(0, 8).join('、') : ''}；${oob.length} 个网格超出范围；${V.pieces.size} 个网格被分成几块。形状已按单元重建，无缝无叠。`, false);
+    `${none.length ? '：' + none.slice(0, 8).join('、') : ''}；${oob.length} 个网格超出范围；${V.pieces.size} 个网格被分成几块。形状已按单元重建，无缝无叠。`, !two.length && !none.length && !oob.length && !V.pieces.size);
 }
 
 // ---------------------------------------------------------------- map

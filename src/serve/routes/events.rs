@@ -71,7 +71,9 @@ fn status_of(e: EventStoreError) -> ApiError {
         } => StatusCode::BAD_REQUEST,
         EventStoreError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EventStoreError::NotFound(_) => StatusCode::NOT_FOUND,
-        EventStoreError::CategoriesInUse(_) => StatusCode::CONFLICT,
+        EventStoreError::CategoriesInUse(_) | EventStoreError::CategoriesInLimits(_) => {
+            StatusCode::CONFLICT
+        }
         EventStoreError::Invalid(_) => StatusCode::BAD_REQUEST,
         EventStoreError::Store(_) | EventStoreError::Setting { .. } => {
             StatusCode::SERVICE_UNAVAILABLE
