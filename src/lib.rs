@@ -49,6 +49,7 @@ pub mod output;
 pub mod partition;
 pub mod patrol;
 pub mod print;
+pub mod scratch;
 pub mod screen;
 pub mod serve;
 pub mod snapshot;

@@ -178,24 +178,18 @@ pub fn read_layer_upload(
     bytes: &[u8],
     crs: Option<&SourceCrs>,
 ) -> Result<Vec<::geojson::Feature>, IngestError> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let base = Path::new(name)
         .file_name()
         .filter(|_| !name.trim().is_empty())
         .ok_or_else(|| IngestError::file(Path::new(name), "has no file name"))?;
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("wangge-upload-{}-{n}", std::process::id()));
     let io = |e: std::io::Error| {
         IngestError::file(Path::new(name), format!("cannot be stored to read: {e}"))
     };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let path = dir.join(base);
-    let read = std::fs::write(&path, bytes)
-        .map_err(io)
-        .and_then(|()| read_layer_file(&path, crs));
-    let _ = std::fs::remove_dir_all(&dir);
-    read.map_err(|mut e| {
-        if let Ok(rest) = e.file.strip_prefix(&dir) {
+    let dir = crate::scratch::ScratchDir::new("upload").map_err(io)?;
+    let path = dir.path().join(base);
+    std::fs::write(&path, bytes).map_err(io)?;
+    read_layer_file(&path, crs).map_err(|mut e| {
+        if let Ok(rest) = e.file.strip_prefix(dir.path()) {
             e.file = rest.to_path_buf();
         }
         e

@@ -296,21 +296,12 @@ async fn write_layer(
 /// Writes `layers` as [`write_feature_gpkg`] does and returns the file's bytes (written in a
 /// scratch folder, removed after).
 pub async fn feature_gpkg_bytes(layers: &[FeatureLayer<'_>]) -> Result<Vec<u8>, StoreError> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("wangge-gpkg-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    let path = dir.join("layers.gpkg");
-    let out = match write_feature_gpkg(&path, layers).await {
-        Ok(()) => std::fs::read(&path).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        }),
-        Err(e) => Err(e),
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    let dir = crate::scratch::ScratchDir::new("gpkg").map_err(io(&std::env::temp_dir()))?;
+    let path = dir.path().join("layers.gpkg");
+    write_feature_gpkg(&path, layers).await?;
+    std::fs::read(&path).map_err(io(&path))
 }

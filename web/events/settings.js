@@ -71,23 +71,30 @@ function treeFromPage() {
     head.children = kids;
     out.push(head);
   }
-  return {tree: out};
+  return {value: out};
 }
-async function saveTree() {
-  const err = $('#cat-error');
+/** Reads a tab's edits (`{value}` or `{error, input}`), PUTs them to `url`, shows a refusal in `err`;
+ * the server's answer, or null when nothing was saved. */
+async function put(err, read, url, refused = (e) => `未保存：${e.message}`) {
   err.textContent = '';
-  const t = treeFromPage();
-  if (t.error) {
-    err.textContent = t.error;
-    t.input?.focus();
-    return;
+  const r = read();
+  if (r.error) {
+    err.textContent = r.error;
+    r.input?.focus();
+    return null;
   }
   try {
-    D.tree = await D.send('/api/events/categories', 'PUT', t.tree);
+    return await D.send(url, 'PUT', r.value);
   } catch (e) {
-    err.textContent = e.status === 409 ? `未保存：要删除的分类仍有事件或处置时限在用，请保留它们（或先在“处置时限”中改掉）。${e.message}` : `未保存：${e.message}`;
-    return;
+    err.textContent = refused(e);
+    return null;
   }
+}
+async function saveTree() {
+  const tree = await put($('#cat-error'), treeFromPage, '/api/events/categories', (e) => (e.status === 409
+    ? `未保存：要删除的分类仍有事件或处置时限在用，请保留它们（或先在“处置时限”中改掉）。${e.message}` : `未保存：${e.message}`));
+  if (!tree) return;
+  D.tree = tree;
   renderTree();
   D.toast('事件分类已保存', 'ok');
   await D.onSaved?.();
@@ -193,23 +200,12 @@ function overridesFromPage() {
     o[$('.o-kind', tr).value] = v;
     out.push(o);
   }
-  return {overrides: out};
+  return {value: out};
 }
 async function saveLimits() {
-  const err = $('#limit-error');
-  err.textContent = '';
-  const o = overridesFromPage();
-  if (o.error) {
-    err.textContent = o.error;
-    o.input?.focus();
-    return;
-  }
-  try {
-    D.limits = await D.send('/api/events/limits', 'PUT', o.overrides);
-  } catch (e) {
-    err.textContent = `未保存：${e.message}`;
-    return;
-  }
+  const limits = await put($('#limit-error'), overridesFromPage, '/api/events/limits');
+  if (!limits) return;
+  D.limits = limits;
   renderOverrides();
   await showEffective();
   D.toast('处置时限已保存（对此后开始的环节生效）', 'ok');

@@ -923,9 +923,10 @@ function restoreDraft() {
 
 // ---------------------------------------------------------------- exports and imports
 
-function download(name, text, type) {
+/** Hands `data` (text or a Blob) to the browser as a download named `name`. */
+function download(name, data, type) {
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([text], {type}));
+  a.href = URL.createObjectURL(new Blob([data], {type}));
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
@@ -960,11 +961,7 @@ async function exportGpkg() {
     message(`导出 GeoPackage 失败：${j?.error || `HTTP ${res.status}`}`, false);
     return;
   }
-  const a2 = document.createElement('a');
-  a2.href = URL.createObjectURL(await res.blob());
-  a2.download = name;
-  a2.click();
-  setTimeout(() => URL.revokeObjectURL(a2.href), 1000);
+  download(name, await res.blob(), 'application/geopackage+sqlite3');
   message(`已导出 ${name}：网格 ${draftGrids().length} 个，建筑 ${buildings.length} 栋`, true);
 }
 
