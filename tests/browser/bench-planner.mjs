@@ -1,7 +1,8 @@
 // Drives the planner's editor for scripts/bench-planner (not a test: figures only).
 //   node tests/browser/bench-planner.mjs http://HOST:PORT VILLAGE BUILDINGS
 // Logs in as `bench`, opens the village, paints 30 brush strokes at spots spread over the map with
-// grids picked in turn, then unbalances the draft and rebalances 5 times; reads the page's own
+// grids picked in turn (timing each step to its first frame, and the page's own work), measures the
+// cost of one unchanged frame, then unbalances the draft and rebalances 5 times; reads the page's own
 // timings (window.__plannerPerf, performance.now()) and prints median and p95 of each.
 
 import {chromium} from 'playwright-core';
@@ -22,10 +23,11 @@ try {
   await page.fill('#login-password', 'bench password');
   await page.click('#login button[type=submit]');
   await page.waitForFunction(() => document.body.dataset.ready === 'true');
-  const info = await page.evaluate(() => ({ready: window.__plannerPerf.ready, grids: window.__planner.V.codes.length,
+  const info = await page.evaluate(() => ({ready: window.__plannerPerf.ready, parts: window.__plannerPerf.readyParts, grids: window.__planner.V.codes.length,
     buildings: window.__planner.V.data.buildings.length}));
   console.log(`village ${village}: ${info.buildings} buildings (asked ${n}), ${info.grids} grids`);
-  console.log(`open → ready (data, cells, first render): ${info.ready.toFixed(0)} ms`);
+  console.log(`open → ready (data, cells, first render): ${info.ready.toFixed(0)} ms: GET /edit ${info.parts.fetch.toFixed(0)} ms, ` +
+    `the page's own work ${info.parts.prepare.toFixed(0)} ms, the map's tiling and first frame ${info.parts.map.toFixed(0)} ms`);
   const box = await page.locator('#map').boundingBox();
   const codes = await page.$$eval('#bars .bar', (bs) => bs.map((b) => b.dataset.code));
   for (let i = 0; i < 30; i++) {
@@ -39,7 +41,21 @@ try {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     if (await page.evaluate(() => window.__planner.V.pieces.size)) await page.keyboard.press('Control+z');
   }
-  line('brush stroke → map rendered', await page.evaluate(() => window.__plannerPerf.strokes));
+  line('brush stroke → first frame drawn with it', await page.evaluate(() => window.__plannerPerf.strokes));
+  line('brush stroke: the page\'s own work (cells moved, shapes traced, feature state, bars)', await page.evaluate(() => window.__plannerPerf.strokeWork));
+  // What one frame of this map costs here with nothing changed (back-to-back repaints): on a machine
+  // without a GPU (headless Chromium, software WebGL) this floor dominates the figure above.
+  const floor = await page.evaluate(async () => {
+    const map = window.__planner.map;
+    const out = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await new Promise((r) => { map.once('render', r); map.triggerRepaint(); });
+      out.push(performance.now() - t0);
+    }
+    return out;
+  });
+  line('one frame with nothing changed (back to back)', floor);
   // Rebalance of a draft that needs it: one grid merged into a neighbour (about twice the band),
   // five different pairs, as POST /api/villages/{code}/rebalance from the page.
   const rb = await page.evaluate(async (village) => {

@@ -135,8 +135,9 @@ async function stroke(page, at, steps = 6) {
 }
 
 const gridUnder = (page, at) => page.evaluate(([x, y]) => {
+  // the cell the map drew there, and the grid its fill was painted for (feature state)
   const f = window.__planner.map.queryRenderedFeatures([x, y], {layers: ['grids-fill']})[0];
-  return f ? f.properties.code : null;
+  return f && f.state.g >= 0 ? window.__planner.V.codes[f.state.g] : null;
 }, [at.lx, at.ly]);
 
 try {

@@ -18,7 +18,7 @@ const PALETTE = ['#66c2a5', '#fc8d62', '#8da0cb', '#ffd92f', '#e78ac3'];
 const CJK_FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif";
 
 const $ = (s) => document.querySelector(s);
-const perf = (window.__plannerPerf = {strokes: [], ready: null, rebalance: [], save: []});
+const perf = (window.__plannerPerf = {strokes: [], strokeWork: [], ready: null, rebalance: [], save: []});
 
 let map;
 let V = null; // the village being edited (see load())
@@ -363,8 +363,9 @@ function gridFeature(g, faces, fig) {
   };
 }
 
-/** Traces the grids in `changed` (all when null) again and redraws shapes, labels, buildings, red
- *  pieces and the bars. */
+/** Traces the grids in `changed` (all when null) again and redraws: the cells' fills and the
+ *  borders between grids change through feature state (no re-tiling), the labels, red pieces and
+ *  bars are drawn again. */
 function redraw(changed) {
   const faces = gridFaces();
   const fig = figures();
@@ -372,6 +373,7 @@ function redraw(changed) {
   colour();
   const recolored = new Set();
   V.colors.forEach((c, g) => { if (before[g] !== c) recolored.add(g); });
+  const labels = [];
   for (let g = 0; g < V.codes.length; g++) {
     if (changed === null || changed.has(g) || recolored.has(g) || !V.features[g]) V.features[g] = gridFeature(g, faces[g], fig);
     else {
@@ -380,16 +382,24 @@ function redraw(changed) {
       p.locked = V.locked.has(g) ? 1 : 0;
       p.color = PALETTE[V.colors[g] % PALETTE.length];
     }
+    const p = V.features[g].properties;
+    if (p.lp) labels.push(`${p.lp}|${p.locked}|${p.label}`);
   }
   V.features.length = V.codes.length;
-  map.getSource('grids').setData({type: 'FeatureCollection', features: V.features.filter((f) => f.geometry.coordinates.length)});
-  map.getSource('grid-labels').setData({
-    type: 'FeatureCollection',
-    features: V.features.filter((f) => f.properties.lp).map((f) => ({
-      type: 'Feature', geometry: {type: 'Point', coordinates: f.properties.lp},
-      properties: {label: (f.properties.locked ? '[锁] ' : '') + f.properties.label},
-    })),
-  });
+  paintFaces();
+  paintBorders();
+  // the labels' source is sent to the map's worker only when a label or its place changed
+  const key = labels.join(';');
+  if (key !== V.labelKey) {
+    V.labelKey = key;
+    map.getSource('grid-labels').setData({
+      type: 'FeatureCollection',
+      features: V.features.filter((f) => f.properties.lp).map((f) => ({
+        type: 'Feature', geometry: {type: 'Point', coordinates: f.properties.lp},
+        properties: {label: (f.properties.locked ? '[锁] ' : '') + f.properties.label},
+      })),
+    });
+  }
   // buildings: colour through feature state (no re-tiling)
   const touched = changed === null ? null : new Set();
   if (touched) for (let f = 0; f < V.nf; f++) if (changed.has(V.faceGrid[f]) || recolored.has(V.faceGrid[f])) for (const i of V.faceItems[f]) touched.add(i);
@@ -403,6 +413,46 @@ function redraw(changed) {
   drawBars(fig);
   drawActive(fig);
   saveDraft();
+}
+
+/** Each cell's fill shows its grid: feature state `g` (the grid) and `c` (its colour), set only
+ *  where they changed since the last paint. */
+function paintFaces() {
+  const shown = V.shownFaces || (V.shownFaces = new Int32Array(V.nf).fill(-2));
+  for (let f = 0; f < V.nf; f++) {
+    const g = V.faceGrid[f];
+    const c = g >= 0 ? V.colors[g] % PALETTE.length : -1;
+    const key = g < 0 ? -1 : g * PALETTE.length + c;
+    if (shown[f] === key) continue;
+    shown[f] = key;
+    map.setFeatureState({source: 'faces', id: f}, {g, c});
+  }
+}
+
+/** Each arc of the cell topology is a border when its two sides lie in different grids (or one
+ *  side is outside the village); `locked` and `high` mark the borders of locked grids and of the
+ *  highlighted one. Only arcs whose state changed are sent to the map. */
+function paintBorders() {
+  const T = V.topo;
+  const shown = V.shownArcs || (V.shownArcs = new Int8Array(T.arcs.length).fill(-1));
+  const hl = V.highlight ?? V.active;
+  for (let a = 0; a < T.arcs.length; a++) {
+    const l = T.arcLeft[a], r = T.arcRight[a];
+    const gl = l >= 0 ? V.faceGrid[l] : -1, gr = r >= 0 ? V.faceGrid[r] : -1;
+    const border = gl !== gr;
+    const locked = border && (V.locked.has(gl) || V.locked.has(gr));
+    const high = border && (gl === hl || gr === hl);
+    const key = (border ? 1 : 0) | (locked ? 2 : 0) | (high ? 4 : 0);
+    if (shown[a] === key) continue;
+    shown[a] = key;
+    map.setFeatureState({source: 'borders', id: a}, {border, locked, high});
+  }
+}
+
+/** Marks grid g's borders as highlighted (the active grid when g is null). */
+function highlight(g) {
+  V.highlight = g;
+  paintBorders();
 }
 
 function drawPieces() {
@@ -457,7 +507,13 @@ function drawBars(fig) {
       `<span class="meter"><span class="band" style="left:${pct(V.target * 0.6, rmax)};width:${pct(V.target * 0.55, rmax)}"></span><span class="fill ${rs}" style="width:${pct(fig.res[g], rmax)}"></span></span></span>` +
       `<span class="num">${Math.round(fig.w[g])}户<br>${Math.round(fig.res[g])}人</span></div>`;
   });
-  $('#bars').innerHTML = html.join('');
+  // only the bars that changed are replaced (a stroke changes two or three of them)
+  const box = $('#bars');
+  const prev = V.barHtml || [];
+  if (prev.length === html.length && box.children.length === html.length) {
+    html.forEach((h, k) => { if (h !== prev[k]) box.children[k].outerHTML = h; });
+  } else box.innerHTML = html.join('');
+  V.barHtml = html;
   const outOf = order.filter((g) => state(fig.w[g]) !== 'within').length;
   $('#band').textContent = `范围 ${V.band[0]}–${V.band[1]} 户 · 目标 ${V.target} 人 · 超出范围 ${outOf} 个`;
 }
@@ -511,6 +567,7 @@ function stroke(faces, g, label, pending) {
   all.step.push(...r.step);
   for (const x of r.changed) all.changed.add(x);
   redraw(r.changed);
+  perf.strokeWork.push(performance.now() - t0);
   map.once('render', () => perf.strokes.push(performance.now() - t0));
   return all;
 }
@@ -652,7 +709,7 @@ function clickTool(pt) {
   const i = nearestBuilding(pt);
   const gridAt = () => {
     const f = map.queryRenderedFeatures([pt.x, pt.y], {layers: ['grids-fill']})[0];
-    return f ? f.properties.g : -1;
+    return f ? V.faceGrid[f.id] : -1;
   };
   if (tool === 'click') {
     if (i >= 0) commit(stroke(facesOf([i]), V.active, '单栋'));
@@ -685,8 +742,8 @@ function setTool(t) {
 
 function setActive(g) {
   V.active = g;
+  V.highlight = null;
   redraw(new Set());
-  map.setFilter('grids-highlight', ['==', ['get', 'g'], g]);
 }
 
 // ---------------------------------------------------------------- actions
@@ -1042,17 +1099,25 @@ function style() {
 
 function addLayers() {
   const empty = {type: 'FeatureCollection', features: []};
-  for (const s of ['grids', 'grid-labels', 'pieces', 'crossings', 'moved', 'lines']) map.addSource(s, {type: 'geojson', data: empty});
-  map.addSource('buildings', {type: 'geojson', data: empty});
-  map.addLayer({id: 'grids-fill', type: 'fill', source: 'grids', paint: {'fill-color': ['get', 'color'], 'fill-opacity': 0.55}});
+  for (const s of ['grid-labels', 'pieces', 'crossings', 'moved', 'lines', 'buildings']) map.addSource(s, {type: 'geojson', data: empty});
+  // the cells and their arcs are the biggest sources (20,000 cells: 60,000 arcs): a tile buffer of
+  // 8 px (borders are at most 4 px wide) instead of 128 takes a third off their tiling
+  for (const s of ['faces', 'borders']) map.addSource(s, {type: 'geojson', data: empty, buffer: 8});
+  const on = (k) => ['boolean', ['feature-state', k], false];
+  // the cells, filled in their grid's colour; without antialiasing no seam shows between two cells
+  map.addLayer({id: 'grids-fill', type: 'fill', source: 'faces', paint: {
+    'fill-color': ['match', ['coalesce', ['feature-state', 'c'], -1], ...PALETTE.flatMap((c, i) => [i, c]), '#000000'],
+    'fill-opacity': ['case', ['>=', ['coalesce', ['feature-state', 'c'], -1], 0], 0.55, 0], 'fill-antialias': false}});
   map.addLayer({id: 'lines-river', type: 'line', source: 'lines', filter: ['==', ['get', 'k'], 'river'], paint: {'line-color': '#3b83c4', 'line-width': 4}});
   map.addLayer({id: 'lines-rail', type: 'line', source: 'lines', filter: ['==', ['get', 'k'], 'rail'], paint: {'line-color': '#444', 'line-width': 2.5, 'line-dasharray': [3, 2]}});
   map.addLayer({id: 'lines-road', type: 'line', source: 'lines', filter: ['in', ['get', 'k'], ['literal', ['expressway', 'major', 'minor']]],
     paint: {'line-color': ['match', ['get', 'k'], 'expressway', '#e08a1e', 'major', '#ffffff', '#ffffffcc'], 'line-width': ['match', ['get', 'k'], 'expressway', 4, 'major', 3, 1.5]}});
   map.addLayer({id: 'lines-group', type: 'line', source: 'lines', filter: ['==', ['get', 'k'], 'group'], paint: {'line-color': '#7a5c99', 'line-width': 1.2, 'line-dasharray': [2, 2]}});
-  map.addLayer({id: 'grids-line', type: 'line', source: 'grids', paint: {'line-color': '#243447', 'line-width': 1.6}});
-  map.addLayer({id: 'grids-locked', type: 'line', source: 'grids', filter: ['==', ['get', 'locked'], 1], paint: {'line-color': '#243447', 'line-width': 3, 'line-dasharray': [1, 1]}});
-  map.addLayer({id: 'grids-highlight', type: 'line', source: 'grids', filter: ['==', ['get', 'g'], -1], paint: {'line-color': '#1f6fb2', 'line-width': 4}});
+  // one layer for all of the topology's arcs: an arc drawn with width 0 is no border at all (a
+  // zero width gives the GPU no pixels to shade, where a zero opacity still would)
+  map.addLayer({id: 'grids-line', type: 'line', source: 'borders', paint: {
+    'line-color': ['case', on('high'), '#1f6fb2', '#243447'], 'line-width': ['case', on('high'), 4, on('border'), 1.6, 0]}});
+  map.addLayer({id: 'grids-locked', type: 'line', source: 'borders', paint: {'line-color': '#243447', 'line-width': ['case', on('locked'), 3, 0], 'line-dasharray': [1, 1]}});
   map.addLayer({id: 'lines-boundary', type: 'line', source: 'lines', filter: ['==', ['get', 'k'], 'boundary'], paint: {'line-color': '#1c2530', 'line-width': 2.5}});
   map.addLayer({id: 'buildings', type: 'circle', source: 'buildings', paint: {
     'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 1.5, 16, 4, 18, 7],
@@ -1080,6 +1145,16 @@ function staticLayers() {
     if (k) feats.push({type: 'Feature', geometry: {type: 'LineString', coordinates: a}, properties: {k}});
   });
   map.getSource('lines').setData({type: 'FeatureCollection', features: feats});
+  map.getSource('borders').setData({type: 'FeatureCollection', features: T.arcs.map((a, i) => ({
+    type: 'Feature', id: i, geometry: {type: 'LineString', coordinates: a}, properties: {}}))});
+  const ring = (refs) => refs.flatMap((ref, k) => {
+    const p = ref < 0 ? T.arcs[~ref].slice().reverse() : T.arcs[ref];
+    return k ? p.slice(1) : p;
+  });
+  map.getSource('faces').setData({type: 'FeatureCollection', features: T.faceRings.map((rings, f) => ({
+    type: 'Feature', id: f, geometry: {type: 'Polygon', coordinates: rings.map(ring)}, properties: {}}))});
+  V.shownFaces = null;
+  V.shownArcs = null;
   map.getSource('buildings').setData({type: 'FeatureCollection', features: V.data.buildings.map((b, i) => ({
     type: 'Feature', id: i, geometry: {type: 'Point', coordinates: b.position}, properties: {id: b.id, hh: b.households},
   }))});
@@ -1101,6 +1176,7 @@ async function load(code, {fresh} = {}) {
   const t0 = performance.now();
   const r = await api('GET', `/api/villages/${code}/edit`);
   if (!r.ok) { $('#status').textContent = r.json?.error || `载入失败 ${r.status}`; return; }
+  const t1 = performance.now();
   V = prepare(r.json);
   V.colors = r.json.grids.map((g) => (g.color == null ? null : g.color));
   const restored = !fresh && restoreDraft();
@@ -1117,9 +1193,13 @@ async function load(code, {fresh} = {}) {
   history.replaceState(null, '', `/planner?village=${code}`);
   if (fresh || !restored) zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
   else zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
+  const t2 = performance.now();
   await versions();
+  const t3 = performance.now();
   map.once('idle', () => {
     perf.ready = performance.now() - t0;
+    // where the time went: the /edit answer, the page's own work, the map's tiling and first frame
+    perf.readyParts = {fetch: t1 - t0, prepare: t2 - t1, map: performance.now() - t3};
     perf.coldReady = performance.now();
     document.body.dataset.ready = 'true';
     $('#status').textContent = `${r.json.village.name}：${V.data.buildings.length} 栋，${V.codes.length} 个网格${restored ? '（已恢复草稿）' : ''}`;
@@ -1159,7 +1239,7 @@ function wire() {
   });
   $('#bars').addEventListener('mouseover', (e) => {
     const bar = e.target.closest('.bar');
-    if (bar) map.setFilter('grids-highlight', ['==', ['get', 'g'], +bar.dataset.g]);
+    if (bar) highlight(+bar.dataset.g);
   });
   $('#sort').addEventListener('change', (e) => { sortBy = e.target.value; drawBars(figures()); });
   $('#save').addEventListener('click', save);
