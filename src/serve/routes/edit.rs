@@ -74,14 +74,26 @@ fn edit_error(e: EditError) -> Response {
     }
 }
 
-/// A JSON body: 413 when too big, 400 when not JSON or not of the expected shape.
-fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let b = b.map_err(|r| ApiError {
+/// The body's bytes: 413 when too big, 400 when it could not be read.
+fn bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|r| ApiError {
         status: r.status(),
-        message: format!("nothing saved: {}", r.body_text()),
-    })?;
-    serde_json::from_slice(&b)
-        .map_err(|e| ApiError::bad_request(format!("nothing saved: bad JSON body: {e}")))
+        message: r.body_text(),
+    })
+}
+
+/// A JSON body of the expected shape, else 400 (413 when too big).
+fn json_body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    serde_json::from_slice(&bytes(b)?)
+        .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+}
+
+/// A JSON body of a write: as [`json_body`], its refusal saying that nothing was saved.
+fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    json_body(b).map_err(|e| ApiError {
+        message: format!("nothing saved: {}", e.message),
+        ..e
+    })
 }
 
 /// `GET /api/villages/{code}/edit`: the village as the editor opens it.
@@ -316,11 +328,7 @@ pub async fn read_layer(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    if let Some(k) = q.keys().find(|k| !["file", "crs"].contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!(
-            "unknown parameter `{k}` (file, crs)"
-        )));
-    }
+    super::known_keys(&q, &["file", "crs"])?;
     let file = q.get("file").cloned().ok_or_else(|| {
         ApiError::bad_request("`file`: the file's name is needed (its extension says its format)")
     })?;
@@ -330,10 +338,7 @@ pub async fn read_layer(
         .map(|c| c.parse::<crate::crs::source::SourceCrs>())
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("`crs`: {e}")))?;
-    let bytes = b.map_err(|r| ApiError {
-        status: r.status(),
-        message: r.body_text(),
-    })?;
+    let bytes = bytes(b)?;
     let read = tokio::task::spawn_blocking(move || {
         crate::ingest::read_layer_upload(&file, &bytes, crs.as_ref())
     })
@@ -371,21 +376,12 @@ pub async fn geopackage(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    if let Some(k) = q.keys().find(|k| k.as_str() != "file") {
-        return Err(ApiError::bad_request(format!(
-            "unknown parameter `{k}` (file)"
-        )));
-    }
+    super::known_keys(&q, &["file"])?;
     let file = q.get("file").map_or("layers.gpkg", String::as_str);
     if !file.ends_with(".gpkg") || file.contains(['/', '\\', '"']) {
         return Err(ApiError::bad_request("`file`: a file name ending in .gpkg"));
     }
-    let b = b.map_err(|r| ApiError {
-        status: r.status(),
-        message: r.body_text(),
-    })?;
-    let body: GeopackageBody = serde_json::from_slice(&b)
-        .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))?;
+    let body: GeopackageBody = json_body(b)?;
     let layers: Vec<crate::store::layer_file::FeatureLayer<'_>> = body
         .layers
         .iter()

@@ -657,11 +657,7 @@ pub async fn set_categories(
 /// that category, overrides applied.
 pub async fn limits(AxState(svc): AxState<Arc<Service>>, q: Params) -> ApiResult<Response> {
     let Query(q) = q?;
-    if let Some(k) = q.keys().find(|k| k.as_str() != "category") {
-        return Err(ApiError::bad_request(format!(
-            "unknown parameter `{k}` (category)"
-        )));
-    }
+    super::known_keys(&q, &["category"])?;
     let set = settings(&svc).await?;
     let mut table = set.limits.table_json();
     if let Some(c) = q.get("category") {
@@ -703,13 +699,7 @@ pub async fn figures_route(
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let caller = auth::need(&who)?;
-    for k in q.keys() {
-        if !["village", "grid", "from", "to"].contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown parameter `{k}` (village, grid, from, to)"
-            )));
-        }
-    }
+    super::known_keys(&q, &["village", "grid", "from", "to"])?;
     let tree = settings(&svc).await?.categories;
     let mut f = filter(&q, caller, &tree)?;
     // figures are counts: everyone sees them for the whole area they ask for

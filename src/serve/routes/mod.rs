@@ -227,3 +227,18 @@ pub fn router(service: Arc<Service>) -> Router {
         )
         .with_state(service)
 }
+
+/// 400 naming the first query parameter that is not one of `known` (a typo in a script's query
+/// is refused, not ignored).
+pub(super) fn known_keys(
+    q: &std::collections::BTreeMap<String, String>,
+    known: &[&str],
+) -> Result<(), super::error::ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(super::error::ApiError::bad_request(format!(
+            "unknown parameter `{k}` ({})",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
