@@ -2,8 +2,9 @@
 //   node tests/browser/bench-planner.mjs http://HOST:PORT VILLAGE BUILDINGS
 // Logs in as `bench`, opens the village, paints 30 brush strokes at spots spread over the map with
 // grids picked in turn (timing each step to its first frame, and the page's own work), measures the
-// cost of one unchanged frame, then unbalances the draft and rebalances 5 times; reads the page's own
-// timings (window.__plannerPerf, performance.now()) and prints median and p95 of each.
+// cost of one unchanged frame, then unbalances the draft and rebalances 5 times, then saves 5
+// one-building changes; reads the page's own timings (window.__plannerPerf, performance.now()) and
+// prints median and p95 of each.
 
 import {chromium} from 'playwright-core';
 
@@ -80,6 +81,37 @@ try {
   }, village);
   console.log(`rebalance answers: ${rb.map((r) => `${r.status}: ${r.moved} moved, ${r.added} added, merged grid ${r.before} → ${r.merged} hh, max ${r.max}`).join(', ')}`);
   line('rebalance of a merged pair (request → answer)', rb.map((r) => r.ms));
+  // Saves as a planner saves: a small change, a reason, 保存新版本; timed from the POST to its
+  // answer (the page then opens the saved version, not counted).
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  const saves = [];
+  for (let i = 0; saves.length < 5 && i < 40; i++) {
+    // after a save the page opens the saved version and zooms to it: click once the map is still
+    await page.waitForFunction(() => !window.__planner.map.isMoving() && window.__planner.map.loaded());
+    const at = await page.evaluate((i) => {
+      const P = window.__planner, V = P.V;
+      const b = V.data.buildings[(i * 997) % V.data.buildings.length];
+      const f = b.cell, g = V.faceGrid[f];
+      const h = (V.nbrs[f] || []).map(([o]) => V.faceGrid[o]).find((x) => x >= 0 && x !== g);
+      if (h === undefined) return null;
+      const p = P.map.project(b.position);
+      return {h, x: p.x, y: p.y};
+    }, i);
+    if (!at) continue;
+    await page.evaluate((h) => { window.__planner.setActive(h); window.__planner.setTool('click'); }, at.h);
+    await page.mouse.click(box.x + at.x, box.y + at.y);
+    // a change that leaves a grid in pieces cannot be saved: take it back (the reason box may hold
+    // the keyboard's focus, so not with Ctrl+Z)
+    if (await page.evaluate(() => window.__planner.V.pieces.size)) { await page.evaluate(() => window.__planner.undo()); continue; }
+    const n0 = await page.evaluate(() => window.__plannerPerf.save.length);
+    await page.fill('#reason', `bench save ${i}`);
+    await page.click('#save');
+    await page.waitForFunction((n0) => window.__plannerPerf.save.length > n0 && /已保存/.test(document.querySelector('#messages').textContent), n0);
+    saves.push(await page.evaluate(() => window.__plannerPerf.save.at(-1)));
+  }
+  line('save (POST plans → 201)', saves);
 } finally {
   await browser.close();
 }

@@ -892,8 +892,6 @@ async function save() {
       const theirs = await api('GET', `/api/villages/${V.code}/edit`);
       if (theirs.ok) {
         V.base = theirs.json.plan ? theirs.json.plan.version : null;
-        const idx = new Map(V.originalCodes.map((c, i) => [c, i]));
-        void idx;
         message(`保留草稿；当前启用版本为 ${V.base}。对比后可再次保存（将基于版本 ${V.base}）`, false);
         saveDraft();
       }
