@@ -39,17 +39,16 @@ fn bench(households: u64, seed: u64, db: Option<&str>) -> Result<()> {
         ..Options::default()
     };
     let t = Instant::now();
-    let ds = wangge::ingest::read_dir(&dir, &opts.weight)?;
+    let ds = wangge::ingest::read_dir(dir.path(), &opts.weight)?;
     let t_read = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let plan = partition::partition(&ds, &opts, &|| {});
     let t_part = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let out = dir.join("plan");
+    let out = dir.path().join("plan");
     let report = wangge::output::report_json(&plan, &opts);
     wangge::output::write_plan(&out, &plan, &opts, &report)?;
     let t_write = t.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&dir);
     if let Some(db) = db {
         bench_store(db, &ds, &plan, seed)?;
     }

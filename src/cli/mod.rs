@@ -247,18 +247,17 @@ pub fn spinner(quiet: bool, msg: &'static str) -> ProgressBar {
 }
 
 /// Generates a synthetic town of `households` (seed `seed`) and writes it to a fresh scratch
-/// folder named for `what` and this process, for the bench commands; the caller removes it.
-pub fn scratch_town(what: &str, households: u64, seed: u64) -> Result<std::path::PathBuf> {
-    let dir =
-        std::env::temp_dir().join(format!("wangge-{what}-{}-{households}", std::process::id()));
+/// folder named for `what`, removed when the returned folder is dropped (also on an error).
+pub fn scratch_town(what: &str, households: u64, seed: u64) -> Result<wangge::scratch::ScratchDir> {
+    let dir = wangge::scratch::ScratchDir::new(&format!("{what}-{households}"))
+        .context("cannot create a scratch folder in the temp folder")?;
     let town = wangge::synth::synth_town(&wangge::synth::SynthConfig {
         households,
         seed,
         odd_shapes: false,
     });
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    town.write_dir(&dir)
-        .with_context(|| format!("{}: cannot write the town", dir.display()))?;
+    town.write_dir(dir.path())
+        .with_context(|| format!("{}: cannot write the town", dir.path().display()))?;
     Ok(dir)
 }
 

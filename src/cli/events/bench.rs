@@ -76,7 +76,7 @@ pub fn run(a: Args) -> Result<()> {
     let rt = runtime()?;
     let t = Instant::now();
     let dir = crate::cli::scratch_town("events-bench", a.households, a.seed)?;
-    let ds = wangge::ingest::read_dir(&dir, &Weight::Households)?;
+    let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households)?;
     let plan = partition::partition(
         &ds,
         &Options {
@@ -96,7 +96,11 @@ pub fn run(a: Args) -> Result<()> {
     );
     let target = match &a.db {
         Some(db) => db.clone(),
-        None => dir.join("events.gpkg").to_string_lossy().into_owned(),
+        None => dir
+            .path()
+            .join("events.gpkg")
+            .to_string_lossy()
+            .into_owned(),
     };
     let store = rt.block_on(Store::open(&target))?;
     let tree = CategoryTree::default();
@@ -283,7 +287,12 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     if let Some(m) = peak_mib() {
-        println!("peak memory {m:.0} MiB; store {target}");
+        let kept = if a.db.is_some() {
+            target.as_str()
+        } else {
+            "a scratch GeoPackage, removed"
+        };
+        println!("peak memory {m:.0} MiB; store {kept}");
     }
     Ok(())
 }

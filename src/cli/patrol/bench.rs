@@ -51,7 +51,7 @@ fn patrol_bench(
     use wangge::store::patrol::accepted_points;
     let t = Instant::now();
     let dir = crate::cli::scratch_town("patrol-bench", households, seed)?;
-    let ds = wangge::ingest::read_dir(&dir, &Weight::Households)?;
+    let ds = wangge::ingest::read_dir(dir.path(), &Weight::Households)?;
     let plan = partition::partition(
         &ds,
         &Options {
@@ -85,7 +85,7 @@ fn patrol_bench(
     let gen = tracks::TrackGen::new(&index, &codes, tracks::TrackConfig::new(seed, first_day));
     let target = match db {
         Some(d) => d.to_string(),
-        None => dir.join("patrol.gpkg").display().to_string(),
+        None => dir.path().join("patrol.gpkg").display().to_string(),
     };
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&target))?;
@@ -250,6 +250,5 @@ fn patrol_bench(
         println!("peak memory: {m:.0} MiB");
     }
     rt.block_on(store.close());
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
