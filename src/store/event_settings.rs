@@ -2,7 +2,7 @@
 //! tree and the time limits as JSON, one row each; absent rows are the defaults.
 
 use super::events::EventStoreError;
-use super::Store;
+use super::{Backend, Store};
 use crate::events::category::CategoryTree;
 use crate::events::deadline::Limits;
 use crate::events::settings::{Key, Settings};
@@ -10,13 +10,38 @@ use sqlx::Row;
 
 type Result<T> = std::result::Result<T, EventStoreError>;
 
+/// Both settings rows (an absent row is the default).
+const SELECT: &str = "SELECT key, value FROM event_settings";
+
 impl Store {
     /// The categories and limits events are reported and timed by.
     pub async fn event_settings(&self) -> Result<Settings> {
-        let rows = sqlx::query("SELECT key, value FROM event_settings")
+        let rows = sqlx::query(SELECT)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| EventStoreError::Store(self.db(e)))?;
+        self.settings_of(rows)
+    }
+
+    /// The settings as a write transaction sees them, the table locked against the other
+    /// setting's writer first: a check of one setting against the other holds until the commit.
+    /// (On a GeoPackage the write transaction already holds the only write lock.)
+    async fn settings_for_write(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<Settings> {
+        let db = |e| EventStoreError::Store(self.db(e));
+        if self.backend == Backend::Postgis {
+            sqlx::query("LOCK TABLE event_settings IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        let rows = sqlx::query(SELECT).fetch_all(&mut **tx).await.map_err(db)?;
+        self.settings_of(rows)
+    }
+
+    fn settings_of(&self, rows: Vec<sqlx::any::AnyRow>) -> Result<Settings> {
         let mut out = Settings::default();
         for r in rows {
             let key: String = r
@@ -45,12 +70,16 @@ impl Store {
     /// ([`EventStoreError::CategoriesInLimits`]).
     pub async fn set_event_categories(&self, tree: &CategoryTree, who: &str) -> Result<()> {
         let db = |e| EventStoreError::Store(self.db(e));
-        let named = self.event_settings().await?.limits.unknown_categories(tree);
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut tx = self.begin_write(&mut conn).await?;
+        let named = self
+            .settings_for_write(&mut tx)
+            .await?
+            .limits
+            .unknown_categories(tree);
         if !named.is_empty() {
             return Err(EventStoreError::CategoriesInLimits(named));
         }
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut tx = self.begin_write(&mut conn).await?;
         let used = sqlx::query(
             "SELECT category, count(*) FROM events GROUP BY category ORDER BY category",
         )
@@ -74,17 +103,17 @@ impl Store {
         tx.commit().await.map_err(db)
     }
 
-    /// Sets the time limits (for events reported or moved on from now on; the running steps
-    /// keep the deadlines they were given); refused when an override names a category the
+    /// Sets the time limits, in one transaction (for events reported or moved on from now on;
+    /// the running steps keep the deadlines they were given); refused when an override names a category the
     /// stored tree lacks ([`EventStoreError::Invalid`]).
     pub async fn set_event_limits(&self, limits: &Limits, who: &str) -> Result<()> {
         let db = |e| EventStoreError::Store(self.db(e));
-        let tree = self.event_settings().await?.categories;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut tx = self.begin_write(&mut conn).await?;
+        let tree = self.settings_for_write(&mut tx).await?.categories;
         limits
             .check_categories(&tree)
             .map_err(EventStoreError::Invalid)?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut tx = self.begin_write(&mut conn).await?;
         let json = limits.to_json().to_string();
         self.put_setting(&mut tx, Key::Limits, &json, who).await?;
         tx.commit().await.map_err(db)
