@@ -1189,8 +1189,7 @@ async function load(code, {fresh} = {}) {
   $('#print').href = `/api/print?village=${code}&paper=A3`;
   $('#print').hidden = !V.base;
   history.replaceState(null, '', `/planner?village=${code}`);
-  if (fresh || !restored) zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
-  else zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
+  zoomTo({geometry: {coordinates: V.features.filter(Boolean).flatMap((f) => f.geometry.coordinates)}});
   const t2 = performance.now();
   await versions();
   const t3 = performance.now();
