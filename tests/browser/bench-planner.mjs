@@ -100,7 +100,8 @@ try {
       return {h, x: p.x, y: p.y};
     }, i);
     if (!at) continue;
-    await page.evaluate((h) => { window.__planner.setActive(h); window.__planner.setTool('click'); }, at.h);
+    await page.evaluate((h) => window.__planner.setActive(h), at.h);
+    await page.click('button[data-tool="click"]');
     await page.mouse.click(box.x + at.x, box.y + at.y);
     // a change that leaves a grid in pieces cannot be saved: take it back (the reason box may hold
     // the keyboard's focus, so not with Ctrl+Z)

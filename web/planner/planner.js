@@ -736,8 +736,9 @@ function clickTool(pt) {
 
 function setTool(t) {
   tool = t;
-  document.querySelectorAll('[data-tool]').forEach((b) => b.classList.toggle('on', b.dataset.tool === t));
-  document.body.dataset.tool = t;
+  document.querySelectorAll('button[data-tool]').forEach((b) => b.classList.toggle('on', b.dataset.tool === t));
+  // not `data-tool`: the page would then hold two elements matching [data-tool="…"], the body first
+  document.body.dataset.activeTool = t;
 }
 
 function setActive(g) {
@@ -1223,7 +1224,7 @@ function keys() {
 }
 
 function wire() {
-  document.querySelectorAll('[data-tool]').forEach((b) => b.addEventListener('click', () => setTool(b.dataset.tool)));
+  document.querySelectorAll('button[data-tool]').forEach((b) => b.addEventListener('click', () => setTool(b.dataset.tool)));
   const actions = {unassigned: assignUnassigned, new: newGrid, split, merge: () => { setTool('merge'); message('点击要并入的网格', true); },
     rebalance, lock: () => toggleLock(V.active), lockall: lockAll, undo, redo, compare,
     'export-geojson': exportGeojson, 'export-csv': exportCsv, 'export-gpkg': () => exportGpkg().catch((e) => message(`导出 GeoPackage 失败：${e.message}`, false))};
