@@ -347,19 +347,21 @@ function labelPoint(polys) {
   return inRing(p, r) ? p : r[Math.floor(r.length / 2)];
 }
 
+/** Grid g's label: its code's last three digits (新K for a new grid) and its households. */
+function gridLabel(g, fig) {
+  const code = V.codes[g];
+  return `${code.startsWith('new:') ? '新' + code.slice(4) : code.slice(-3)}\n${Math.round(fig.hh[g])}户`;
+}
+
+/** Grid g traced from its cells, with its label and label point (its colour is the cells'
+ *  feature state, not a property). */
 function gridFeature(g, faces, fig) {
   const inG = (f) => V.faceGrid[f] === g;
   const polys = faces.length ? trace(faces, inG) : [];
-  const code = V.codes[g];
   return {
     type: 'Feature', id: g,
     geometry: {type: 'MultiPolygon', coordinates: polys},
-    properties: {
-      code, g, color: PALETTE[V.colors[g] % PALETTE.length],
-      label: `${code.startsWith('new:') ? '新' + code.slice(4) : code.slice(-3)}\n${Math.round(fig.hh[g])}户`,
-      locked: V.locked.has(g) ? 1 : 0,
-      lp: labelPoint(polys),
-    },
+    properties: {code: V.codes[g], label: gridLabel(g, fig), locked: V.locked.has(g) ? 1 : 0, lp: labelPoint(polys)},
   };
 }
 
@@ -375,12 +377,12 @@ function redraw(changed) {
   V.colors.forEach((c, g) => { if (before[g] !== c) recolored.add(g); });
   const labels = [];
   for (let g = 0; g < V.codes.length; g++) {
-    if (changed === null || changed.has(g) || recolored.has(g) || !V.features[g]) V.features[g] = gridFeature(g, faces[g], fig);
+    // a grid only recoloured keeps its outline: its colour is the cells' feature state
+    if (changed === null || changed.has(g) || !V.features[g]) V.features[g] = gridFeature(g, faces[g], fig);
     else {
       const p = V.features[g].properties;
-      p.label = `${V.codes[g].startsWith('new:') ? '新' + V.codes[g].slice(4) : V.codes[g].slice(-3)}\n${Math.round(fig.hh[g])}户`;
+      p.label = gridLabel(g, fig);
       p.locked = V.locked.has(g) ? 1 : 0;
-      p.color = PALETTE[V.colors[g] % PALETTE.length];
     }
     const p = V.features[g].properties;
     if (p.lp) labels.push(`${p.lp}|${p.locked}|${p.label}`);
